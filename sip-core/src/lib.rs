@@ -1,0 +1,8 @@
+//! Switchboard's SIP stack.
+//!
+//! Every protocol piece here is a sans-IO state machine: it takes `now` and
+//! input, and the caller drains its outputs (`poll_transmit`, `poll_event`,
+//! `poll_timeout`). Sockets, the real clock and tasks live only in
+//! [`driver`], behind the `driver` cargo feature.
+
+pub mod message;
