@@ -298,7 +298,11 @@ pub(crate) fn parse_delta_seconds(value: &str) -> Option<u32> {
     if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    Some(value.parse::<u64>().map_or(u32::MAX, |v| v.min(u32::MAX as u64) as u32))
+    Some(
+        value
+            .parse::<u64>()
+            .map_or(u32::MAX, |v| v.min(u32::MAX as u64) as u32),
+    )
 }
 
 /// Parses a comma-separated list of `H` values, strictly: anything left
@@ -364,7 +368,10 @@ mod tests {
                 method: Method::Invite
             })
         );
-        assert_eq!(CSeq::parse("  1   BYE "), Some(CSeq::parse("1 BYE").unwrap()));
+        assert_eq!(
+            CSeq::parse("  1   BYE "),
+            Some(CSeq::parse("1 BYE").unwrap())
+        );
         assert_eq!(CSeq::parse("2147483648 INVITE"), None);
         assert_eq!(CSeq::parse("-1 INVITE"), None);
         assert_eq!(CSeq::parse("1 INVITE extra"), None);

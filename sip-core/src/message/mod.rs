@@ -12,9 +12,9 @@ mod method;
 pub use ezk_sip_types::Name;
 pub use ezk_sip_types::header::typed::{Contact, FromTo, Via};
 pub use ezk_sip_types::host::{Host, HostPort};
+pub use ezk_sip_types::uri::NameAddr;
 pub use ezk_sip_types::uri::params::{CPS, Param, Params};
 pub use ezk_sip_types::uri::{SipUri, SipUriUserPart};
-pub use ezk_sip_types::uri::NameAddr;
 pub use headers::{CSeq, Contacts, Header, Headers};
 pub use method::Method;
 
@@ -337,7 +337,10 @@ pub fn frame(buffer: &[u8], limits: &Limits) -> Result<Frame, ParseError> {
     if leading == buffer.len() {
         // Only line breaks: a partial ping, or a lone CRLF pong.
         return Ok(if buffer.starts_with(b"\r\n") && buffer.len() == 2 {
-            Frame::KeepAlive { len: 2, ping: false }
+            Frame::KeepAlive {
+                len: 2,
+                ping: false,
+            }
         } else {
             Frame::Incomplete
         });
@@ -450,6 +453,52 @@ pub fn parse(bytes: Bytes, limits: &Limits) -> Result<Message, ParseError> {
         None => bytes.slice(head_end..),
     };
     parse_start_line(&bytes, start_line, headers, body)
+}
+
+/// Builds the answer to a request that failed to parse or validate:
+/// `505` for a SIP version other than 2.0, `416` for a URI scheme other
+/// than sip/sips, `513` when too large, else `400` with the problem as the
+/// reason phrase. Returns `None` when the bytes are not a request or carry
+/// no Via to answer along (RFC 3261 §18.2.2); such input is dropped.
+pub fn error_response(bytes: &Bytes, error: &ParseError) -> Option<Response> {
+    let start = bytes
+        .iter()
+        .take_while(|b| matches!(b, b'\r' | b'\n'))
+        .count();
+    let bytes = bytes.slice(start..);
+    if bytes.starts_with(b"SIP/") || bytes.first().is_none_or(|b| !b.is_ascii_alphabetic()) {
+        return None;
+    }
+    let mut lines = PullParser::new(&bytes, 0);
+    let request_line = lines.next()?.ok()?;
+    if request_line.starts_with(b"ACK ") {
+        return None;
+    }
+    let mut headers = Headers::new();
+    for line in lines.by_ref() {
+        let Ok(line) = line else { break };
+        let Ok(text) = std::str::from_utf8(line) else {
+            continue;
+        };
+        if let Ok((_, Line { name, value })) = Line::parse(&bytes, text) {
+            headers.push(name, unfold(value));
+        }
+    }
+    headers.top_via().ok()?;
+    let status = match error {
+        ParseError::Version => 505,
+        ParseError::UriScheme => 416,
+        ParseError::TooLarge => 513,
+        _ => 400,
+    };
+    let mut response = Response::new(status);
+    if status == 400 {
+        response.reason = BytesStr::from(error.to_string());
+    }
+    for name in [Name::VIA, Name::FROM, Name::TO, Name::CALL_ID, Name::CSEQ] {
+        response.headers.copy_from(&headers, &name);
+    }
+    Some(response)
 }
 
 fn parse_start_line(
@@ -651,11 +700,20 @@ v=0\r\n";
     #[test]
     fn start_line_errors_are_named() {
         let bad_version = INVITE.replace("SIP/2.0\r\nv:", "SIP/7.0\r\nv:");
-        assert_eq!(parse_request(&bad_version).unwrap_err(), ParseError::Version);
+        assert_eq!(
+            parse_request(&bad_version).unwrap_err(),
+            ParseError::Version
+        );
         let bad_scheme = INVITE.replace("sip:1000@127.0.0.1 SIP", "tel:1000 SIP");
-        assert_eq!(parse_request(&bad_scheme).unwrap_err(), ParseError::UriScheme);
+        assert_eq!(
+            parse_request(&bad_scheme).unwrap_err(),
+            ParseError::UriScheme
+        );
         let two_spaces = INVITE.replace("INVITE sip", "INVITE  sip");
-        assert_eq!(parse_request(&two_spaces).unwrap_err(), ParseError::StartLine);
+        assert_eq!(
+            parse_request(&two_spaces).unwrap_err(),
+            ParseError::StartLine
+        );
     }
 
     #[test]
@@ -696,7 +754,10 @@ v=0\r\n";
         let limits = Limits::default();
         let whole = INVITE.as_bytes();
         assert_eq!(frame(whole, &limits), Ok(Frame::Message(whole.len())));
-        assert_eq!(frame(&whole[..whole.len() - 1], &limits), Ok(Frame::Incomplete));
+        assert_eq!(
+            frame(&whole[..whole.len() - 1], &limits),
+            Ok(Frame::Incomplete)
+        );
         assert_eq!(frame(&whole[..20], &limits), Ok(Frame::Incomplete));
         assert_eq!(
             frame(b"\r\n\r\nINVITE", &limits),
@@ -722,10 +783,12 @@ v=0\r\n";
             "INVITE sip:a SIP/2.0\r\n: nothing\r\n\r\n",
             "INVITE sip:a SIP/2.0\r\nl: -1\r\n\r\n",
         ] {
-            let _ = parse(Bytes::copy_from_slice(text.as_bytes()), &Limits::default())
-                .map(|message| match message {
-                    Message::Request(request) => request.validate().is_ok(),
-                    Message::Response(response) => response.validate().is_ok(),
+            let _ =
+                parse(Bytes::copy_from_slice(text.as_bytes()), &Limits::default()).map(|message| {
+                    match message {
+                        Message::Request(request) => request.validate().is_ok(),
+                        Message::Response(response) => response.validate().is_ok(),
+                    }
                 });
         }
     }
