@@ -5,4 +5,14 @@
 //! `poll_timeout`). Sockets, the real clock and tasks live only in
 //! [`driver`], behind the `driver` cargo feature.
 
+pub mod dialog;
+pub mod endpoint;
 pub mod message;
+pub mod transaction;
+pub mod transport;
+
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
+
+#[cfg(feature = "driver")]
+pub mod driver;
