@@ -1,0 +1,163 @@
+//! Settings: command-line flags, `SWITCHBOARD_*` environment variables and
+//! an optional TOML file, in that order of precedence.
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Command-line flags. Each has an environment variable of the same name.
+#[derive(Debug, Parser)]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Switchboard: SIP/RTP media and IVR server"
+)]
+pub struct Flags {
+    /// SIP listen address, for UDP and TCP [default: 127.0.0.1:5060].
+    #[arg(long, env = "SWITCHBOARD_SIP_LISTEN")]
+    pub sip_listen: Option<SocketAddr>,
+    /// RTP port range, LO-HI [default: 16384-32767].
+    #[arg(long, env = "SWITCHBOARD_RTP_PORTS")]
+    pub rtp_ports: Option<String>,
+    /// Data directory [default: ./data].
+    #[arg(long, env = "SWITCHBOARD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Log filter: error, warn, info, debug, trace, or a tracing directive [default: info].
+    #[arg(long, env = "SWITCHBOARD_LOG_LEVEL")]
+    pub log_level: Option<String>,
+    /// Optional TOML file with the same settings (sip_listen, rtp_ports, data_dir, log_level, …).
+    #[arg(long, env = "SWITCHBOARD_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// Settings read from the TOML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    sip_listen: Option<SocketAddr>,
+    rtp_ports: Option<String>,
+    data_dir: Option<PathBuf>,
+    log_level: Option<String>,
+    realm: Option<String>,
+    lockout_threshold: Option<u32>,
+    lockout_seconds: Option<u64>,
+}
+
+/// The settings the server runs with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// SIP listen address.
+    pub sip_listen: SocketAddr,
+    /// Lowest RTP port.
+    pub rtp_low: u16,
+    /// Highest RTP port.
+    pub rtp_high: u16,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Log filter.
+    pub log_level: String,
+    /// Digest realm.
+    pub realm: String,
+    /// Consecutive failed authentications before a user is locked.
+    pub lockout_threshold: u32,
+    /// How long a lock lasts, in seconds.
+    pub lockout_seconds: u64,
+}
+
+impl Settings {
+    /// Merges flags (and their environment variables) over the file over defaults.
+    pub fn load(flags: Flags) -> anyhow::Result<Settings> {
+        let file = match &flags.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading config file {}", path.display()))?;
+                toml::from_str::<FileSettings>(&text)
+                    .with_context(|| format!("parsing config file {}", path.display()))?
+            }
+            None => FileSettings::default(),
+        };
+        let rtp_ports = flags
+            .rtp_ports
+            .or(file.rtp_ports)
+            .unwrap_or_else(|| "16384-32767".to_string());
+        let (rtp_low, rtp_high) = parse_port_range(&rtp_ports)?;
+        Ok(Settings {
+            sip_listen: flags
+                .sip_listen
+                .or(file.sip_listen)
+                .unwrap_or_else(|| "127.0.0.1:5060".parse().expect("valid default")),
+            rtp_low,
+            rtp_high,
+            data_dir: flags
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("./data")),
+            log_level: flags
+                .log_level
+                .or(file.log_level)
+                .unwrap_or_else(|| "info".to_string()),
+            realm: file.realm.unwrap_or_else(|| "switchboard".to_string()),
+            lockout_threshold: file.lockout_threshold.unwrap_or(5),
+            lockout_seconds: file.lockout_seconds.unwrap_or(300),
+        })
+    }
+}
+
+/// Parses `LO-HI`: two ports, LO below HI, room for at least one RTP/RTCP pair.
+pub fn parse_port_range(text: &str) -> anyhow::Result<(u16, u16)> {
+    let Some((low, high)) = text.split_once('-') else {
+        bail!("--rtp-ports must be LO-HI, got {text:?}");
+    };
+    let low: u16 = low
+        .trim()
+        .parse()
+        .context("--rtp-ports: LO is not a port")?;
+    let high: u16 = high
+        .trim()
+        .parse()
+        .context("--rtp-ports: HI is not a port")?;
+    if low == 0 || high <= low {
+        bail!("--rtp-ports: need 0 < LO < HI, got {low}-{high}");
+    }
+    Ok((low, high))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_ranges() {
+        assert_eq!(parse_port_range("20000-20100").unwrap(), (20000, 20100));
+        assert!(parse_port_range("20000").is_err());
+        assert!(parse_port_range("300-200").is_err());
+        assert!(parse_port_range("0-10").is_err());
+    }
+
+    #[test]
+    fn file_settings_apply_under_flags() {
+        let dir = std::env::temp_dir().join(format!("sb-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("switchboard.toml");
+        std::fs::write(
+            &path,
+            "sip_listen = \"127.0.0.1:5999\"\nrtp_ports = \"30000-30010\"\n",
+        )
+        .unwrap();
+        let flags = Flags::parse_from([
+            "switchboard",
+            "--config",
+            path.to_str().unwrap(),
+            "--rtp-ports",
+            "40000-40010",
+        ]);
+        let settings = Settings::load(flags).unwrap();
+        assert_eq!(settings.sip_listen.port(), 5999);
+        assert_eq!((settings.rtp_low, settings.rtp_high), (40000, 40010));
+        std::fs::write(&path, "bogus = 1\n").unwrap();
+        let flags = Flags::parse_from(["switchboard", "--config", path.to_str().unwrap()]);
+        assert!(Settings::load(flags).is_err());
+    }
+}

@@ -1,0 +1,79 @@
+//! The demo provisioned on first start: DID 1000 echoes, phones 1001 and
+//! 1002 get random SIP passwords written to `DATA_DIR/demo-credentials.json`.
+
+use anyhow::Context;
+use rand::Rng;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The echo DID.
+pub const ECHO_DID: &str = "1000";
+/// The demo phone extensions.
+pub const PHONES: [&str; 2] = ["1001", "1002"];
+/// The credentials file name inside the data directory.
+pub const CREDENTIALS_FILE: &str = "demo-credentials.json";
+
+/// Phone extensions and their SIP passwords.
+pub type Credentials = BTreeMap<String, String>;
+
+/// Loads the demo credentials, creating them on first start. Returns the
+/// credentials and whether they were just created (so they are logged once).
+pub fn provision(data_dir: &Path) -> anyhow::Result<(Credentials, bool)> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+    let path = data_dir.join(CREDENTIALS_FILE);
+    if path.exists() {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let credentials: Credentials =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        return Ok((credentials, false));
+    }
+    let mut rng = rand::rng();
+    let credentials: Credentials = PHONES
+        .iter()
+        .map(|phone| {
+            let password: String = (0..16)
+                .map(|_| char::from(rng.sample(rand::distr::Alphanumeric)))
+                .collect();
+            (phone.to_string(), password)
+        })
+        .collect();
+    let temporary = path.with_extension("json.tmp");
+    std::fs::write(&temporary, serde_json::to_string_pretty(&credentials)?)
+        .with_context(|| format!("writing {}", temporary.display()))?;
+    restrict_permissions(&temporary)?;
+    std::fs::rename(&temporary, &path)?;
+    Ok((credentials, true))
+}
+
+#[cfg(unix)]
+fn restrict_permissions(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn restrict_permissions(_: &Path) -> anyhow::Result<()> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_created_once_and_kept() {
+        let dir = std::env::temp_dir().join(format!("sb-demo-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (first, created) = provision(&dir).unwrap();
+        assert!(created);
+        assert_eq!(first.len(), 2);
+        assert!(first.values().all(|p| p.len() == 16));
+        let (second, created) = provision(&dir).unwrap();
+        assert!(!created);
+        assert_eq!(first, second);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,106 @@
+//! `switchboard`: the SIP/RTP media and IVR server.
+//!
+//! Starts with embedded defaults and no set-up: SIP on 127.0.0.1:5060 (UDP
+//! and TCP), RTP on 16384-32767, data in `./data`, and on first start a
+//! demo: DID 1000 echoes, phones 1001 and 1002 register with the passwords
+//! written to `DATA_DIR/demo-credentials.json`.
+
+#![allow(clippy::disallowed_methods)] // main is the driver of drivers: it reads the clock and spawns
+
+mod config;
+mod demo;
+mod media_leg;
+mod switch;
+
+use anyhow::Context;
+use clap::Parser;
+use config::{Flags, Settings};
+use media_leg::MediaPool;
+use sip_core::auth::Ha1s;
+use sip_core::driver::{self, Listeners};
+use sip_core::endpoint::{Endpoint, EndpointConfig};
+use sip_core::registrar::{Registrar, RegistrarConfig};
+use std::collections::HashMap;
+use std::time::Duration;
+use switch::{Route, Switch};
+use tracing::info;
+
+fn main() -> anyhow::Result<()> {
+    let settings = Settings::load(Flags::parse())?;
+    init_logging(&settings.log_level)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("switchboard")
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(serve(settings))
+}
+
+fn init_logging(level: &str) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .with_context(|| format!("--log-level: {level:?} is not a log filter"))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
+    Ok(())
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let (credentials, created) = demo::provision(&settings.data_dir)?;
+    if created {
+        for (phone, password) in &credentials {
+            info!(%phone, %password, realm = %settings.realm, "demo phone provisioned (password shown once)");
+        }
+    }
+    let listeners = Listeners::bind(settings.sip_listen)
+        .await
+        .with_context(|| format!("binding SIP on {}", settings.sip_listen))?;
+    let local_address = listeners.local_address()?;
+    let mut endpoint_config = EndpointConfig::new(local_address);
+    endpoint_config.seed = rand::random();
+    let endpoint = Endpoint::new(endpoint_config);
+
+    let mut registrar_config = RegistrarConfig::new(settings.realm.clone());
+    registrar_config.lockout_threshold = settings.lockout_threshold;
+    registrar_config.lockout_duration = Duration::from_secs(settings.lockout_seconds);
+    let registrar = Registrar::with_seed(registrar_config, rand::random());
+    let users = credentials
+        .iter()
+        .map(|(phone, password)| {
+            (
+                phone.clone(),
+                Ha1s::from_password(phone, &settings.realm, password),
+            )
+        })
+        .collect();
+
+    let mut routes = HashMap::new();
+    routes.insert(demo::ECHO_DID.to_string(), Route::Echo);
+    for phone in demo::PHONES {
+        routes.insert(phone.to_string(), Route::Phone(phone.to_string()));
+    }
+    let media = MediaPool::new(local_address.ip(), settings.rtp_low, settings.rtp_high)
+        .context("--rtp-ports")?;
+    let switch = Switch::new(routes, registrar, users, media, local_address);
+    let (_commands, messages) = tokio::sync::mpsc::unbounded_channel();
+    info!(
+        sip = %local_address,
+        rtp = format!("{}-{}", settings.rtp_low, settings.rtp_high),
+        data_dir = %settings.data_dir.display(),
+        "switchboard listening (UDP and TCP)"
+    );
+    driver::run(listeners, endpoint, switch, messages, shutdown_signal()).await?;
+    info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
+    let mut interrupt = signal(SignalKind::interrupt()).expect("installing the SIGINT handler");
+    tokio::select! {
+        _ = terminate.recv() => info!("SIGTERM received"),
+        _ = interrupt.recv() => info!("SIGINT received"),
+    }
+}

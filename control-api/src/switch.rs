@@ -1,0 +1,923 @@
+//! The call controller: the transaction user that joins sip-core and media.
+//!
+//! Every call is a B2BUA: an inbound leg (the caller's dialog and media
+//! endpoint) and, when the call goes to a phone, an outbound leg with its
+//! own dialog and media endpoint. Legs are joined only through media,
+//! never by proxying signalling. The controller owns all calls; the SIP
+//! driver calls it for each event, so no call state is shared.
+
+use crate::media_leg::{MediaLeg, MediaPool};
+use bytes::Bytes;
+use media::sdp::{
+    self, Direction, LocalMedia, NegotiationError, SessionDescription, SessionOrigin,
+};
+use sip_core::auth::Ha1s;
+use sip_core::dialog::{self, Dialog};
+use sip_core::driver::Application;
+use sip_core::endpoint::{Endpoint, Event};
+use sip_core::message::{Method, Name, Request, Response};
+use sip_core::registrar::{Binding, Registrar, RegistrarEvent};
+use sip_core::transaction::{ClientKey, ServerKey};
+use sip_core::transport::{Peer, Transport};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+use tracing::{Span, debug, info, info_span, warn};
+
+/// What a DID or extension does when called.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// Answer and send the caller's audio back.
+    Echo,
+    /// Ring a registered phone (B2BUA).
+    Phone(String),
+}
+
+/// Messages other tasks send to the controller.
+#[derive(Debug)]
+pub enum Command {}
+
+/// How long an outbound leg may ring before the caller gets a 480.
+const RING_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InboundState {
+    /// INVITE received, no final response yet.
+    Offering,
+    /// 2xx sent.
+    Answered,
+    /// Ended; waiting to be dropped.
+    Ended,
+}
+
+struct InboundLeg {
+    server_key: ServerKey,
+    invite: Request,
+    source: Peer,
+    local_tag: String,
+    dialog: Option<Dialog>,
+    media: MediaLeg,
+    local_media: LocalMedia,
+    /// Our SDP offer in a 200 to an INVITE without SDP (late offer).
+    pending_offer: Option<SessionDescription>,
+    /// Our answer to the caller's offer, held until the phone answers.
+    stored_answer: Option<Bytes>,
+    state: InboundState,
+}
+
+struct OutboundLeg {
+    client_key: ClientKey,
+    invite: Request,
+    offer: SessionDescription,
+    destination: Peer,
+    dialog: Option<Dialog>,
+    media: MediaLeg,
+    answered: bool,
+    ring_deadline: Instant,
+}
+
+struct Call {
+    span: Span,
+    route: Route,
+    inbound: InboundLeg,
+    outbound: Option<OutboundLeg>,
+    started: Instant,
+    answered_at: Option<Instant>,
+}
+
+/// The call controller.
+pub struct Switch {
+    routes: HashMap<String, Route>,
+    registrar: Registrar,
+    /// SIP users and their digest HA1s.
+    users: HashMap<String, Ha1s>,
+    media: MediaPool,
+    media_address: IpAddr,
+    local_address: SocketAddr,
+    /// Calls by the inbound leg's Call-ID.
+    calls: HashMap<String, Call>,
+    /// Inbound Call-ID by the outbound leg's Call-ID.
+    outbound_calls: HashMap<String, String>,
+    /// Client transactions of outbound INVITEs, to their inbound Call-ID.
+    outbound_invites: HashMap<ClientKey, String>,
+    origin_counter: u64,
+    shutting_down: bool,
+}
+
+impl Switch {
+    /// A controller with these routes, registrar and media pool.
+    pub fn new(
+        routes: HashMap<String, Route>,
+        registrar: Registrar,
+        users: HashMap<String, Ha1s>,
+        media: MediaPool,
+        local_address: SocketAddr,
+    ) -> Switch {
+        Switch {
+            routes,
+            registrar,
+            users,
+            media,
+            media_address: local_address.ip(),
+            local_address,
+            calls: HashMap::new(),
+            outbound_calls: HashMap::new(),
+            outbound_invites: HashMap::new(),
+            origin_counter: 0,
+            shutting_down: false,
+        }
+    }
+
+    fn new_local_media(&mut self, port: u16) -> LocalMedia {
+        self.origin_counter += 1;
+        LocalMedia::new(
+            self.media_address,
+            port,
+            SessionOrigin::new(self.origin_counter + 1_000_000, 1),
+        )
+    }
+
+    fn handle_request(
+        &mut self,
+        now: Instant,
+        key: ServerKey,
+        request: Request,
+        source: Peer,
+        sip: &mut Endpoint,
+    ) {
+        let in_dialog = request.headers.to().is_ok_and(|to| to.tag.is_some());
+        match request.method {
+            Method::Register => self.handle_register(now, key, request, source, sip),
+            Method::Invite if !in_dialog => self.handle_new_invite(now, key, request, source, sip),
+            _ if in_dialog => self.handle_in_dialog(now, key, request, sip),
+            Method::Options | Method::Message | Method::Info | Method::Notify => {
+                // Out of dialog: OPTIONS is answered by the endpoint; the rest
+                // have no one to go to.
+                respond(sip, now, &key, &request, 404);
+            }
+            _ => respond(sip, now, &key, &request, 481),
+        }
+    }
+
+    fn handle_register(
+        &mut self,
+        now: Instant,
+        key: ServerKey,
+        request: Request,
+        source: Peer,
+        sip: &mut Endpoint,
+    ) {
+        let users = &self.users;
+        let outcome = self.registrar.handle_register(
+            now,
+            &request,
+            source.address,
+            source.transport.as_via_token(),
+            |user| users.get(user).cloned(),
+        );
+        let mut response = outcome.response;
+        sip.add_to_tag_if_missing(&mut response);
+        sip.respond(now, &key, response);
+        while let Some(event) = self.registrar.poll_event() {
+            log_registrar_event(&event);
+        }
+    }
+
+    fn handle_new_invite(
+        &mut self,
+        now: Instant,
+        key: ServerKey,
+        request: Request,
+        source: Peer,
+        sip: &mut Endpoint,
+    ) {
+        let Ok(call_id) = request.headers.call_id().map(|id| id.to_string()) else {
+            return;
+        };
+        if self.shutting_down {
+            let mut response = Response::to_request(&request, 503);
+            response.headers.push(Name::RETRY_AFTER, "30");
+            sip.add_to_tag_if_missing(&mut response);
+            sip.respond(now, &key, response);
+            return;
+        }
+        if self.calls.contains_key(&call_id) {
+            // A second INVITE with the same Call-ID but a new branch (a
+            // forked or looped request): refuse it, keep the call.
+            respond(sip, now, &key, &request, 482);
+            return;
+        }
+        let span = info_span!("call", call_id = %call_id);
+        let _entered = span.enter();
+        let user = request.uri_user().unwrap_or_default().to_string();
+        let Some(route) = self.routes.get(&user).cloned() else {
+            info!("no route for the dialled number");
+            debug!(number = %user, "unrouted number");
+            respond(sip, now, &key, &request, 404);
+            return;
+        };
+        let offer = if request.body.is_empty() {
+            None
+        } else {
+            match SessionDescription::parse(&request.body) {
+                Ok(offer) => Some(offer),
+                Err(error) => {
+                    info!(reason = error.reason(), "unparseable SDP offer");
+                    let response = Response::to_request(&request, 400)
+                        .with_reason(format!("Malformed SDP: {}", error.reason()));
+                    let mut response = response;
+                    sip.add_to_tag_if_missing(&mut response);
+                    sip.respond(now, &key, response);
+                    return;
+                }
+            }
+        };
+        // Phones must be registered before we spend media on the call.
+        let phone_target = match &route {
+            Route::Phone(extension) => {
+                match self.registrar.lookup(now, extension).into_iter().next() {
+                    Some(binding) => Some((extension.clone(), binding)),
+                    None => {
+                        info!(extension = %extension, "phone not registered");
+                        respond(sip, now, &key, &request, 480);
+                        return;
+                    }
+                }
+            }
+            Route::Echo => None,
+        };
+        let media = match self.media.open() {
+            Ok(media) => media,
+            Err(error) => {
+                warn!(%error, "no RTP port free");
+                let mut response = Response::to_request(&request, 503);
+                response.headers.push(Name::RETRY_AFTER, "5");
+                sip.add_to_tag_if_missing(&mut response);
+                sip.respond(now, &key, response);
+                return;
+            }
+        };
+        let mut local_media = self.new_local_media(media.local_port());
+        let answer_body;
+        let mut pending_offer = None;
+        if let Some(offer) = &offer {
+            match sdp::answer(offer, &local_media) {
+                Ok(answer) => {
+                    media.set_remote(&answer.media);
+                    answer_body = Some(Bytes::from(answer.session_description.to_bytes()));
+                }
+                Err(error) => {
+                    info!(%error, "offer has nothing we can use");
+                    self.media.close(media);
+                    let status = match error {
+                        NegotiationError::NoCommonCodec | NegotiationError::NoAudioStream => 488,
+                        _ => 488,
+                    };
+                    let mut response = Response::to_request(&request, status);
+                    response.headers.push(
+                        Name::WARNING,
+                        "304 switchboard \"Media type not available\"",
+                    );
+                    sip.add_to_tag_if_missing(&mut response);
+                    sip.respond(now, &key, response);
+                    return;
+                }
+            }
+        } else {
+            local_media.next_version();
+            let ours = sdp::offer(&local_media, Direction::SendRecv);
+            answer_body = Some(Bytes::from(ours.to_bytes()));
+            pending_offer = Some(ours);
+        }
+        let local_tag = sip.new_token();
+        let inbound = InboundLeg {
+            server_key: key,
+            invite: request,
+            source,
+            local_tag,
+            dialog: None,
+            media,
+            local_media,
+            pending_offer,
+            stored_answer: None,
+            state: InboundState::Offering,
+        };
+        let mut call = Call {
+            span: span.clone(),
+            route: route.clone(),
+            inbound,
+            outbound: None,
+            started: now,
+            answered_at: None,
+        };
+        match (route, phone_target) {
+            (Route::Echo, _) => {
+                info!("answering with echo");
+                call.inbound.media.echo();
+                let body = answer_body.expect("echo always has an SDP body");
+                answer_inbound(sip, now, &mut call, body);
+            }
+            (Route::Phone(extension), Some((_, binding))) => {
+                let Ok(outbound_media) = self.media.open() else {
+                    warn!("no RTP port free for the outbound leg");
+                    let inbound_media =
+                        std::mem::replace(&mut call.inbound.media, MediaLeg::closed());
+                    self.media.close(inbound_media);
+                    respond(
+                        sip,
+                        now,
+                        &call.inbound.server_key,
+                        &call.inbound.invite,
+                        503,
+                    );
+                    return;
+                };
+                let outbound =
+                    self.ring_phone(now, &call, &extension, &binding, outbound_media, sip);
+                info!(extension = %extension, "ringing phone");
+                self.outbound_calls
+                    .insert(outbound_call_id(&outbound.invite), call_id.clone());
+                self.outbound_invites
+                    .insert(outbound.client_key.clone(), call_id.clone());
+                call.outbound = Some(outbound);
+                // Our answer for the caller waits until the phone answers.
+                call.inbound.stored_answer = answer_body;
+            }
+            (Route::Phone(_), None) => unreachable!("phones are looked up above"),
+        }
+        drop(_entered);
+        self.calls.insert(call_id, call);
+    }
+
+    fn ring_phone(
+        &mut self,
+        now: Instant,
+        call: &Call,
+        extension: &str,
+        binding: &Binding,
+        media: MediaLeg,
+        sip: &mut Endpoint,
+    ) -> OutboundLeg {
+        let local_media = self.new_local_media(media.local_port());
+        let offer = sdp::offer(&local_media, Direction::SendRecv);
+        let mut invite = Request::new(Method::Invite, binding.contact.clone());
+        let caller = call
+            .inbound
+            .invite
+            .headers
+            .from()
+            .ok()
+            .and_then(|from| sip_core::message::uri_user(&from.uri.uri).map(str::to_string))
+            .unwrap_or_else(|| "anonymous".to_string());
+        let tag = sip.new_token();
+        let call_id = format!("{}@switchboard", sip.new_token());
+        let local = self.local_address;
+        let destination = binding_peer(binding);
+        let transport = destination.transport;
+        let headers = &mut invite.headers;
+        headers.push(Name::FROM, format!("<sip:{caller}@{local}>;tag={tag}"));
+        headers.push(Name::TO, format!("<sip:{extension}@{local}>"));
+        headers.push(Name::CALL_ID, call_id);
+        headers.push(Name::CSEQ, "1 INVITE");
+        headers.push(
+            Name::CONTACT,
+            dialog::our_contact("switchboard", local, transport),
+        );
+        headers.push(Name::ALLOW, Method::ALLOWED);
+        headers.push(Name::CONTENT_TYPE, "application/sdp");
+        invite.body = Bytes::from(offer.to_bytes());
+        let client_key = sip.send_request(now, invite.clone(), destination);
+        OutboundLeg {
+            client_key,
+            invite,
+            offer,
+            destination,
+            dialog: None,
+            media,
+            answered: false,
+            ring_deadline: now + RING_TIMEOUT,
+        }
+    }
+
+    fn handle_in_dialog(
+        &mut self,
+        now: Instant,
+        key: ServerKey,
+        request: Request,
+        sip: &mut Endpoint,
+    ) {
+        let Ok(call_id) = request.headers.call_id().map(|id| id.to_string()) else {
+            return;
+        };
+        let (inbound_id, is_outbound) = match self.outbound_calls.get(&call_id) {
+            Some(inbound) => (inbound.clone(), true),
+            None => (call_id.clone(), false),
+        };
+        let Some(call) = self.calls.get_mut(&inbound_id) else {
+            respond(sip, now, &key, &request, 481);
+            return;
+        };
+        let _entered = call.span.clone().entered();
+        let dialog = if is_outbound {
+            call.outbound.as_mut().and_then(|leg| leg.dialog.as_mut())
+        } else {
+            call.inbound.dialog.as_mut()
+        };
+        let Some(dialog) = dialog else {
+            respond(sip, now, &key, &request, 481);
+            return;
+        };
+        if dialog.handle_request(&request).is_err() {
+            respond(sip, now, &key, &request, 500);
+            return;
+        }
+        match request.method {
+            Method::Bye => {
+                info!(
+                    by = if is_outbound { "callee" } else { "caller" },
+                    "hang-up"
+                );
+                respond(sip, now, &key, &request, 200);
+                self.end_call(
+                    now,
+                    &inbound_id,
+                    if is_outbound {
+                        Side::Outbound
+                    } else {
+                        Side::Inbound
+                    },
+                    sip,
+                );
+            }
+            Method::Invite => {
+                self.handle_reinvite(now, &inbound_id, is_outbound, key, request, sip)
+            }
+            Method::Update if !request.body.is_empty() => {
+                self.handle_reinvite(now, &inbound_id, is_outbound, key, request, sip)
+            }
+            Method::Info | Method::Update | Method::Message | Method::Notify | Method::Options => {
+                respond(sip, now, &key, &request, 200)
+            }
+            Method::Refer => respond(sip, now, &key, &request, 603),
+            _ => respond(sip, now, &key, &request, 405),
+        }
+    }
+
+    /// A re-INVITE (or UPDATE with SDP): hold, resume or a new address.
+    fn handle_reinvite(
+        &mut self,
+        now: Instant,
+        call_id: &str,
+        is_outbound: bool,
+        key: ServerKey,
+        request: Request,
+        sip: &mut Endpoint,
+    ) {
+        let Some(call) = self.calls.get_mut(call_id) else {
+            return;
+        };
+        let (media, local_media) = if is_outbound {
+            let Some(leg) = call.outbound.as_mut() else {
+                return;
+            };
+            (&leg.media, &mut call.inbound.local_media)
+        } else {
+            (&call.inbound.media, &mut call.inbound.local_media)
+        };
+        local_media.next_version();
+        if request.body.is_empty() {
+            // Offerless re-INVITE: we offer, the ACK answers.
+            let ours = sdp::offer(local_media, Direction::SendRecv);
+            let mut response = Response::to_request(&request, 200);
+            add_contact_and_body(
+                &mut response,
+                self.local_address,
+                &call.inbound,
+                Bytes::from(ours.to_bytes()),
+            );
+            if !is_outbound {
+                call.inbound.pending_offer = Some(ours);
+            }
+            sip.respond(now, &key, response);
+            return;
+        }
+        let offer = match SessionDescription::parse(&request.body) {
+            Ok(offer) => offer,
+            Err(_) => {
+                respond(sip, now, &key, &request, 488);
+                return;
+            }
+        };
+        match sdp::answer(&offer, local_media) {
+            Ok(answer) => {
+                info!(direction = ?answer.media.direction, "session modified");
+                media.set_remote(&answer.media);
+                let mut response = Response::to_request(&request, 200);
+                add_contact_and_body(
+                    &mut response,
+                    self.local_address,
+                    &call.inbound,
+                    Bytes::from(answer.session_description.to_bytes()),
+                );
+                sip.respond(now, &key, response);
+            }
+            Err(_) => respond(sip, now, &key, &request, 488),
+        }
+    }
+
+    fn handle_ack(&mut self, request: Request) {
+        let Ok(call_id) = request.headers.call_id().map(|id| id.to_string()) else {
+            return;
+        };
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        let Some(offer) = call.inbound.pending_offer.take() else {
+            return;
+        };
+        if request.body.is_empty() {
+            return;
+        }
+        let _entered = call.span.clone().entered();
+        match SessionDescription::parse(&request.body)
+            .map_err(|e| e.reason().to_string())
+            .and_then(|answer| sdp::accept_answer(&offer, &answer).map_err(|e| e.to_string()))
+        {
+            Ok(negotiated) => {
+                info!("late-offer answer received in ACK");
+                call.inbound.media.set_remote(&negotiated);
+            }
+            Err(reason) => info!(%reason, "unusable answer in ACK"),
+        }
+    }
+
+    fn handle_cancelled(&mut self, now: Instant, invite: ServerKey, sip: &mut Endpoint) {
+        let Some(call_id) = self
+            .calls
+            .iter()
+            .find(|(_, call)| call.inbound.server_key == invite)
+            .map(|(id, _)| id.clone())
+        else {
+            if let Some(request) = sip.server_request(&invite).cloned() {
+                respond(sip, now, &invite, &request, 487);
+            }
+            return;
+        };
+        if let Some(call) = self.calls.get(&call_id) {
+            let _entered = call.span.clone().entered();
+            info!("caller cancelled");
+        }
+        self.end_call(now, &call_id, Side::Inbound, sip);
+    }
+
+    fn handle_response(
+        &mut self,
+        now: Instant,
+        key: ClientKey,
+        response: Response,
+        sip: &mut Endpoint,
+    ) {
+        if key.method != Method::Invite {
+            return;
+        }
+        let Some(call_id) = self.outbound_invites.get(&key).cloned() else {
+            return;
+        };
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        let _entered = call.span.clone().entered();
+        let Some(outbound) = call.outbound.as_mut() else {
+            return;
+        };
+        let status = response.status;
+        match status {
+            100 => {}
+            101..=199 => {
+                if call.inbound.state == InboundState::Offering {
+                    let relayed = if status == 183 { 183 } else { 180 };
+                    let mut ringing = Response::to_request(&call.inbound.invite, relayed);
+                    set_to_tag(&mut ringing, &call.inbound.local_tag);
+                    ringing.headers.push(
+                        Name::CONTACT,
+                        dialog::our_contact(
+                            "switchboard",
+                            self.local_address,
+                            call.inbound.source.transport,
+                        ),
+                    );
+                    if status == 183 {
+                        // Early media would need an early answer; relay as ringing.
+                        ringing.status = 180;
+                        ringing.reason = "Ringing".into();
+                    }
+                    sip.respond(now, &call.inbound.server_key, ringing);
+                }
+            }
+            200..=299 => {
+                if outbound.answered {
+                    // A retransmission or a second fork: the endpoint re-ACKs.
+                    return;
+                }
+                outbound.answered = true;
+                let dialog = Dialog::from_uac(&outbound.invite, &response, outbound.destination);
+                let Ok(dialog) = dialog else {
+                    return;
+                };
+                let ack = dialog.create_ack(1);
+                sip.send_ack(&key, ack, outbound.destination);
+                outbound.dialog = Some(dialog);
+                let negotiated = SessionDescription::parse(&response.body)
+                    .map_err(|e| e.reason().to_string())
+                    .and_then(|answer| {
+                        sdp::accept_answer(&outbound.offer, &answer).map_err(|e| e.to_string())
+                    });
+                match negotiated {
+                    Ok(negotiated) => outbound.media.set_remote(&negotiated),
+                    Err(reason) => info!(%reason, "phone answered without usable SDP"),
+                }
+                if call.inbound.state != InboundState::Offering {
+                    // The caller left while the phone answered: hang up the phone.
+                    self.end_call(now, &call_id, Side::Inbound, sip);
+                    return;
+                }
+                info!("phone answered; bridging");
+                MediaLeg::bridge(&call.inbound.media, &outbound.media);
+                let body = call.inbound.stored_answer.take().unwrap_or_default();
+                answer_inbound(sip, now, call, body);
+            }
+            _ => {
+                info!(status, "phone refused the call");
+                let relayed = match status {
+                    408 => 480,
+                    486 | 600 => 486,
+                    s if (300..700).contains(&s) => s,
+                    _ => 480,
+                };
+                if call.inbound.state == InboundState::Offering {
+                    respond_call(sip, now, call, relayed);
+                }
+                self.end_call(now, &call_id, Side::Outbound, sip);
+            }
+        }
+    }
+
+    fn handle_timed_out(&mut self, now: Instant, key: ClientKey, sip: &mut Endpoint) {
+        if key.method != Method::Invite {
+            return;
+        }
+        let Some(call_id) = self.outbound_invites.get(&key).cloned() else {
+            return;
+        };
+        if let Some(call) = self.calls.get_mut(&call_id) {
+            let _entered = call.span.clone().entered();
+            info!("phone did not answer the INVITE");
+            if call.inbound.state == InboundState::Offering {
+                respond_call(sip, now, call, 480);
+            }
+        }
+        self.end_call(now, &call_id, Side::Outbound, sip);
+    }
+
+    /// Ends a call: `ended_by` has already gone; the other leg is released
+    /// with BYE, CANCEL or a final response as its state needs.
+    fn end_call(&mut self, now: Instant, call_id: &str, ended_by: Side, sip: &mut Endpoint) {
+        let Some(mut call) = self.calls.remove(call_id) else {
+            return;
+        };
+        let _entered = call.span.clone().entered();
+        if ended_by != Side::Inbound {
+            match call.inbound.state {
+                InboundState::Offering => respond_call(sip, now, &mut call, 480),
+                InboundState::Answered => {
+                    if let Some(dialog) = call.inbound.dialog.as_mut() {
+                        let bye = dialog.create_request(Method::Bye);
+                        sip.send_request(now, bye, dialog.destination());
+                    }
+                }
+                InboundState::Ended => {}
+            }
+        } else if call.inbound.state == InboundState::Offering {
+            // Cancelled by the caller.
+            respond_call(sip, now, &mut call, 487);
+        }
+        call.inbound.state = InboundState::Ended;
+        if let Some(mut outbound) = call.outbound.take() {
+            self.outbound_invites.remove(&outbound.client_key);
+            self.outbound_calls
+                .remove(&outbound_call_id(&outbound.invite));
+            if ended_by != Side::Outbound {
+                match outbound.dialog.as_mut() {
+                    Some(dialog) => {
+                        let bye = dialog.create_request(Method::Bye);
+                        sip.send_request(now, bye, dialog.destination());
+                    }
+                    None => {
+                        sip.cancel(now, &outbound.client_key);
+                    }
+                }
+            }
+            info!(stats = %outbound.media.stats(), "outbound leg media");
+            self.media.close(outbound.media);
+        }
+        let duration = now.duration_since(call.started).as_secs_f64();
+        let talk = call
+            .answered_at
+            .map(|at| now.duration_since(at).as_secs_f64())
+            .unwrap_or(0.0);
+        info!(
+            route = ?call.route,
+            duration_s = format!("{duration:.1}"),
+            talk_s = format!("{talk:.1}"),
+            stats = %call.inbound.media.stats(),
+            "call ended"
+        );
+        let media = std::mem::replace(&mut call.inbound.media, MediaLeg::closed());
+        self.media.close(media);
+    }
+
+    fn expire_ringing(&mut self, now: Instant, sip: &mut Endpoint) {
+        let expired: Vec<String> = self
+            .calls
+            .iter()
+            .filter(|(_, call)| {
+                call.outbound
+                    .as_ref()
+                    .is_some_and(|leg| !leg.answered && leg.ring_deadline <= now)
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for call_id in expired {
+            if let Some(call) = self.calls.get_mut(&call_id) {
+                let _entered = call.span.clone().entered();
+                info!("no answer from the phone");
+                if call.inbound.state == InboundState::Offering {
+                    respond_call(sip, now, call, 480);
+                }
+            }
+            self.end_call(now, &call_id, Side::Inbound, sip);
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Inbound,
+    Outbound,
+}
+
+impl Application for Switch {
+    type Message = Command;
+
+    fn handle_event(&mut self, now: Instant, event: Event, sip: &mut Endpoint) {
+        match event {
+            Event::Request {
+                key,
+                request,
+                source,
+            } => self.handle_request(now, key, request, source, sip),
+            Event::Cancelled { invite } => self.handle_cancelled(now, invite, sip),
+            Event::Ack { request, .. } => self.handle_ack(request),
+            Event::AckTimedOut { call_id, .. } => {
+                let inbound = self
+                    .outbound_calls
+                    .get(&call_id)
+                    .cloned()
+                    .unwrap_or(call_id);
+                self.end_call(now, &inbound, Side::Inbound, sip);
+            }
+            Event::Response { key, response } => self.handle_response(now, key, response, sip),
+            Event::TimedOut { key } => self.handle_timed_out(now, key, sip),
+        }
+    }
+
+    fn handle_message(&mut self, _now: Instant, message: Command, _sip: &mut Endpoint) {
+        match message {}
+    }
+
+    fn handle_timeout(&mut self, now: Instant, sip: &mut Endpoint) {
+        self.registrar.handle_timeout(now);
+        while let Some(event) = self.registrar.poll_event() {
+            log_registrar_event(&event);
+        }
+        self.expire_ringing(now, sip);
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        let ringing = self
+            .calls
+            .values()
+            .filter_map(|call| {
+                call.outbound
+                    .as_ref()
+                    .filter(|leg| !leg.answered)
+                    .map(|leg| leg.ring_deadline)
+            })
+            .min();
+        [self.registrar.poll_timeout(), ringing]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn begin_shutdown(&mut self, now: Instant, sip: &mut Endpoint) {
+        self.shutting_down = true;
+        let calls: Vec<String> = self.calls.keys().cloned().collect();
+        info!(calls = calls.len(), "ending calls for shutdown");
+        for call_id in calls {
+            if let Some(call) = self.calls.get_mut(&call_id)
+                && call.inbound.state == InboundState::Offering
+            {
+                let mut response = Response::to_request(&call.inbound.invite, 503);
+                response.headers.push(Name::RETRY_AFTER, "30");
+                set_to_tag(&mut response, &call.inbound.local_tag);
+                sip.respond(now, &call.inbound.server_key, response);
+                call.inbound.state = InboundState::Ended;
+            }
+            self.end_call(now, &call_id, Side::Outbound, sip);
+            // Side::Outbound above sends BYE to the caller; the phone leg:
+        }
+    }
+
+    fn is_idle(&self) -> bool {
+        self.calls.is_empty()
+    }
+}
+
+fn log_registrar_event(event: &RegistrarEvent) {
+    match event {
+        RegistrarEvent::RegistrationAdded { user, .. } => info!(%user, "registration added"),
+        RegistrarEvent::RegistrationRemoved { user, reason, .. } => {
+            info!(%user, ?reason, "registration removed")
+        }
+        RegistrarEvent::UserLocked { user, .. } => {
+            warn!(%user, "user locked after failed authentications")
+        }
+    }
+}
+
+/// Where requests for a registered contact go: the address its REGISTER
+/// came from, over the same transport (phones behind NAT).
+fn binding_peer(binding: &Binding) -> Peer {
+    Peer {
+        transport: Transport::from_via_token(&binding.transport).unwrap_or(Transport::Udp),
+        address: binding.received,
+    }
+}
+
+fn outbound_call_id(invite: &Request) -> String {
+    invite
+        .headers
+        .call_id()
+        .map(|id| id.to_string())
+        .unwrap_or_default()
+}
+
+fn set_to_tag(response: &mut Response, tag: &str) {
+    if response.headers.to().is_ok_and(|to| to.tag.is_none())
+        && let Some(to) = response.headers.first(&Name::TO).cloned()
+    {
+        response.headers.set(Name::TO, format!("{to};tag={tag}"));
+    }
+}
+
+fn respond(sip: &mut Endpoint, now: Instant, key: &ServerKey, request: &Request, status: u16) {
+    let mut response = Response::to_request(request, status);
+    sip.add_to_tag_if_missing(&mut response);
+    sip.respond(now, key, response);
+}
+
+fn respond_call(sip: &mut Endpoint, now: Instant, call: &mut Call, status: u16) {
+    let mut response = Response::to_request(&call.inbound.invite, status);
+    set_to_tag(&mut response, &call.inbound.local_tag);
+    sip.respond(now, &call.inbound.server_key, response);
+    call.inbound.state = InboundState::Ended;
+}
+
+fn add_contact_and_body(
+    response: &mut Response,
+    local: SocketAddr,
+    inbound: &InboundLeg,
+    body: Bytes,
+) {
+    response.headers.push(
+        Name::CONTACT,
+        dialog::our_contact("switchboard", local, inbound.source.transport),
+    );
+    response.headers.push(Name::CONTENT_TYPE, "application/sdp");
+    response.body = body;
+}
+
+/// Sends the 2xx to the caller and creates the inbound dialog.
+fn answer_inbound(sip: &mut Endpoint, now: Instant, call: &mut Call, body: Bytes) {
+    let inbound = &mut call.inbound;
+    let mut response = Response::to_request(&inbound.invite, 200);
+    set_to_tag(&mut response, &inbound.local_tag);
+    response.headers.push(Name::ALLOW, Method::ALLOWED);
+    let local = sip.config().local_address;
+    add_contact_and_body(&mut response, local, inbound, body);
+    sip.respond(now, &inbound.server_key, response);
+    inbound.dialog = Dialog::from_uas(&inbound.invite, &inbound.local_tag, inbound.source).ok();
+    inbound.state = InboundState::Answered;
+    call.answered_at = Some(now);
+}
