@@ -60,11 +60,7 @@ pub struct Dialog {
 
 impl Dialog {
     /// The dialog a UAS creates when it answers `request` with a 2xx (§12.1.1).
-    pub fn from_uas(
-        request: &Request,
-        local_tag: &str,
-        peer: Peer,
-    ) -> Result<Dialog, DialogError> {
+    pub fn from_uas(request: &Request, local_tag: &str, peer: Peer) -> Result<Dialog, DialogError> {
         let headers = &request.headers;
         let call_id = headers.call_id().map_err(|_| DialogError::Incomplete)?;
         let from = headers.from().map_err(|_| DialogError::Incomplete)?;
@@ -88,13 +84,20 @@ impl Dialog {
             local,
             remote: remote.to_string(),
             remote_target: contact_uri(request).unwrap_or_else(|| from.uri.uri.clone()),
-            route_set: headers.all(&Name::RECORD_ROUTE).map(|r| r.to_string()).collect(),
+            route_set: headers
+                .all(&Name::RECORD_ROUTE)
+                .map(|r| r.to_string())
+                .collect(),
             peer,
         })
     }
 
     /// The dialog a UAC creates from a 2xx (or tagged 1xx) to its INVITE (§12.1.2).
-    pub fn from_uac(invite: &Request, response: &Response, peer: Peer) -> Result<Dialog, DialogError> {
+    pub fn from_uac(
+        invite: &Request,
+        response: &Response,
+        peer: Peer,
+    ) -> Result<Dialog, DialogError> {
         let headers = &response.headers;
         let call_id = headers.call_id().map_err(|_| DialogError::Incomplete)?;
         let local_tag = invite
@@ -125,7 +128,10 @@ impl Dialog {
                 .first(&Name::FROM)
                 .map(|f| f.to_string())
                 .unwrap_or_default(),
-            remote: headers.first(&Name::TO).map(|t| t.to_string()).unwrap_or_default(),
+            remote: headers
+                .first(&Name::TO)
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
             remote_target: response_contact(response).unwrap_or_else(|| invite.uri.clone()),
             route_set,
             peer,
@@ -135,7 +141,10 @@ impl Dialog {
     /// Checks an in-dialog request's CSeq (§12.2.2) and applies a target
     /// refresh (re-INVITE, UPDATE) from its Contact.
     pub fn handle_request(&mut self, request: &Request) -> Result<(), DialogError> {
-        let cseq = request.headers.cseq().map_err(|_| DialogError::Incomplete)?;
+        let cseq = request
+            .headers
+            .cseq()
+            .map_err(|_| DialogError::Incomplete)?;
         if request.method != Method::Ack && request.method != Method::Cancel {
             if let Some(last) = self.remote_sequence
                 && cseq.sequence <= last
@@ -247,7 +256,10 @@ mod tests {
         assert_eq!(dialog.id.remote_tag, "alice1");
         let bye = dialog.create_request(Method::Bye);
         let text = bye.to_string();
-        assert!(text.starts_with("BYE sip:alice@127.0.0.1:5070 SIP/2.0\r\n"), "{text}");
+        assert!(
+            text.starts_with("BYE sip:alice@127.0.0.1:5070 SIP/2.0\r\n"),
+            "{text}"
+        );
         assert!(text.contains("From: <sip:1000@127.0.0.1>;tag=ours\r\n"));
         assert!(text.contains("To: \"Alice\" <sip:alice@127.0.0.1>;tag=alice1\r\n"));
         assert!(text.contains("CSeq: 1 BYE\r\n"));
@@ -268,7 +280,10 @@ Contact: <sip:alice@127.0.0.9:5999>\n\n",
         );
         dialog.handle_request(&reinvite).unwrap();
         assert_eq!(dialog.remote_target.host_port.port, Some(5999));
-        assert_eq!(dialog.handle_request(&reinvite), Err(DialogError::OutOfOrder));
+        assert_eq!(
+            dialog.handle_request(&reinvite),
+            Err(DialogError::OutOfOrder)
+        );
     }
 
     #[test]
@@ -280,7 +295,10 @@ Contact: <sip:alice@127.0.0.9:5999>\n\n",
         ok.headers.push(Name::RECORD_ROUTE, "<sip:p2;lr>");
         let mut dialog = Dialog::from_uac(&invite, &ok, peer()).unwrap();
         let ack = dialog.create_ack(1).to_string();
-        assert!(ack.starts_with("ACK sip:bob@127.0.0.2:5080 SIP/2.0\r\n"), "{ack}");
+        assert!(
+            ack.starts_with("ACK sip:bob@127.0.0.2:5080 SIP/2.0\r\n"),
+            "{ack}"
+        );
         assert!(ack.contains("CSeq: 1 ACK\r\n"));
         assert!(ack.find("sip:p2;lr").unwrap() < ack.find("sip:p1;lr").unwrap());
         let bye = dialog.create_request(Method::Bye).to_string();

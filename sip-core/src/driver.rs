@@ -221,7 +221,12 @@ pub async fn run<A: Application>(
                     if queue.len() == 1 {
                         let events = stream_tx.clone();
                         tokio::spawn(async move {
-                            match tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(address)).await {
+                            match tokio::time::timeout(
+                                Duration::from_secs(5),
+                                TcpStream::connect(address),
+                            )
+                            .await
+                            {
                                 Ok(Ok(stream)) => {
                                     let _ = stream.set_nodelay(true);
                                     spawn_connection(stream, address, events);
@@ -276,7 +281,10 @@ fn spawn_connection(
                 }
                 Ok(length) => {
                     if events
-                        .send(StreamEvent::Data(peer, Bytes::copy_from_slice(&buffer[..length])))
+                        .send(StreamEvent::Data(
+                            peer,
+                            Bytes::copy_from_slice(&buffer[..length]),
+                        ))
                         .is_err()
                     {
                         break;

@@ -5,9 +5,11 @@
 //! `poll_timeout`). Sockets, the real clock and tasks live only in
 //! [`driver`], behind the `driver` cargo feature.
 
+pub mod auth;
 pub mod dialog;
 pub mod endpoint;
 pub mod message;
+pub mod registrar;
 pub mod transaction;
 pub mod transport;
 
