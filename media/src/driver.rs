@@ -619,6 +619,17 @@ fn send(
     }
 }
 
+fn bind_pair_now(ip: IpAddr, pair: RtpPortPair) -> io::Result<(UdpSocket, UdpSocket, SocketAddr)> {
+    let bind = |port: u16| -> io::Result<UdpSocket> {
+        let socket = std::net::UdpSocket::bind(SocketAddr::new(ip, port))?;
+        socket.set_nonblocking(true)?;
+        UdpSocket::from_std(socket)
+    };
+    let rtp = bind(pair.rtp())?;
+    let local_rtp = rtp.local_addr()?;
+    Ok((rtp, bind(pair.rtcp())?, local_rtp))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -966,15 +977,4 @@ mod tests {
         );
         assert_eq!(relayed_payload_type(pt(13), None, b), Some(pt(13)));
     }
-}
-
-fn bind_pair_now(ip: IpAddr, pair: RtpPortPair) -> io::Result<(UdpSocket, UdpSocket, SocketAddr)> {
-    let bind = |port: u16| -> io::Result<UdpSocket> {
-        let socket = std::net::UdpSocket::bind(SocketAddr::new(ip, port))?;
-        socket.set_nonblocking(true)?;
-        UdpSocket::from_std(socket)
-    };
-    let rtp = bind(pair.rtp())?;
-    let local_rtp = rtp.local_addr()?;
-    Ok((rtp, bind(pair.rtcp())?, local_rtp))
 }

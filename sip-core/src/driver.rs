@@ -114,10 +114,15 @@ pub async fn run<A: Application>(
     tokio::pin!(shutdown);
     let mut shutting_down: Option<Instant> = None;
     loop {
-        let deadline = [endpoint.poll_timeout(), application.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min();
+        let grace_end = shutting_down.map(|started| started + SHUTDOWN_GRACE);
+        let deadline = [
+            endpoint.poll_timeout(),
+            application.poll_timeout(),
+            grace_end,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         let sleep_until = deadline
             .map(tokio::time::Instant::from_std)
             .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
@@ -241,7 +246,7 @@ pub async fn run<A: Application>(
             }
         }
         if let Some(started) = shutting_down
-            && ((application.is_idle() && endpoint.transaction_count() == 0)
+            && ((application.is_idle() && endpoint.pending_client_count() == 0)
                 || now.duration_since(started) > SHUTDOWN_GRACE)
         {
             break;

@@ -201,6 +201,18 @@ impl Endpoint {
         self.entries.len()
     }
 
+    /// Number of our requests still waiting for a final response.
+    pub fn pending_client_count(&self) -> usize {
+        self.clients
+            .values()
+            .filter(|id| match self.entries.get(id) {
+                Some(Entry::ClientInvite { transaction, .. }) => transaction.is_pending(),
+                Some(Entry::ClientNonInvite { transaction, .. }) => transaction.is_pending(),
+                _ => false,
+            })
+            .count()
+    }
+
     /// A new random token for tags and Call-IDs.
     pub fn new_token(&mut self) -> String {
         format!("{:016x}", self.rng.random::<u64>())

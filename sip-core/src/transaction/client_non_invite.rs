@@ -129,6 +129,11 @@ impl ClientNonInvite {
         self.terminate(actions);
     }
 
+    /// Whether no final response has arrived yet.
+    pub fn is_pending(&self) -> bool {
+        matches!(self.state, State::Trying { .. } | State::Proceeding)
+    }
+
     /// The next deadline.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.timers.next()

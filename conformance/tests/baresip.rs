@@ -1,0 +1,250 @@
+//! A real softphone against `switchboard`: two baresip instances register
+//! as 1001 and 1002 with the demo credentials (digest auth, UDP, loopback);
+//! 1002 calls 1001, which answers by itself; each sends a tone from a WAV
+//! file (1002: 1000 Hz, 1001: 440 Hz) and records what it receives (the
+//! sndfile module). The test checks each recording holds the other's tone.
+//!
+//! Needs `baresip` 1.0 (Debian `baresip`) with its g711, aufile, aubridge,
+//! sndfile and menu modules. Nothing touches a sound card: the player is the
+//! aubridge null device.
+
+#![allow(clippy::disallowed_methods)]
+
+#[path = "../../conformance/harness.rs"]
+mod harness;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use harness::{
+    Server, dominant_frequency, free_port_block, read_wav, require_tool, rms, stop_child, temp_dir,
+    wait_child, write_tone_wav,
+};
+
+/// One baresip instance with its own config dir.
+struct Phone {
+    user: &'static str,
+    dir: PathBuf,
+    child: Child,
+}
+
+impl Phone {
+    /// Writes `dir/config` and `dir/accounts` and starts baresip, which
+    /// quits by itself after `quit_after` seconds.
+    fn start(
+        server: &Server,
+        user: &'static str,
+        tone_hz: f64,
+        quit_after: u32,
+        commands: &[String],
+    ) -> Phone {
+        let dir = temp_dir(&format!("baresip-{user}"));
+        let tone = dir.join("tone.wav");
+        write_tone_wav(&tone, tone_hz, 30.0, 8000);
+        let recordings = dir.join("recordings");
+        fs::create_dir_all(&recordings).expect("recordings dir");
+        // baresip listens on the SIP port and on port+1 (TLS), UDP and TCP
+        let sip_port = free_port_block(2);
+        let rtp = free_port_block(20);
+        fs::write(
+            dir.join("config"),
+            baresip_config(sip_port, (rtp, rtp + 19), &tone, &recordings),
+        )
+        .expect("write config");
+        fs::write(
+            dir.join("accounts"),
+            format!(
+                "<sip:{user}@{server}>;auth_pass={pass};answermode=auto;regint=600;\
+                 audio_codecs=PCMU,PCMA\n",
+                server = server.sip_addr(),
+                pass = server.password(user),
+            ),
+        )
+        .expect("write accounts");
+        let log = fs::File::create(dir.join("baresip.log")).expect("baresip log");
+        let mut command = Command::new("baresip");
+        command
+            .arg("-4")
+            .arg("-f")
+            .arg(&dir)
+            .arg("-t")
+            .arg(quit_after.to_string());
+        for c in commands {
+            command.arg("-e").arg(c);
+        }
+        let child = command
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log.try_clone().expect("clone log")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("start baresip");
+        Phone { user, dir, child }
+    }
+
+    fn log(&self) -> String {
+        // the statistics line is redrawn with \r: keep the log readable
+        fs::read_to_string(self.dir.join("baresip.log"))
+            .unwrap_or_default()
+            .replace('\r', "\n")
+    }
+
+    /// Waits for "200 OK" to the REGISTER (baresip prints the binding count).
+    fn wait_registered(&mut self, server: &Server, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            let log = self.log();
+            if log
+                .lines()
+                .any(|l| l.contains("200 OK") && l.contains("binding"))
+            {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("baresip {} exited ({status}):\n{log}", self.user);
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        panic!(
+            "baresip {} did not register within {timeout:?}:\n{}\n---- server ----\n{}",
+            self.user,
+            self.log(),
+            server.log()
+        );
+    }
+
+    /// The recording of what this phone received (`dump-*-dec.wav`).
+    fn received_audio(&self) -> Option<PathBuf> {
+        fs::read_dir(self.dir.join("recordings"))
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| {
+                p.file_name()
+                    .map(|n| n.to_string_lossy().ends_with("-dec.wav"))
+                    .unwrap_or(false)
+            })
+    }
+}
+
+impl Drop for Phone {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            eprintln!(
+                "---- baresip {} log ({}) ----\n{}",
+                self.user,
+                self.dir.display(),
+                self.log()
+            );
+        }
+        stop_child(&mut self.child, Duration::from_secs(3));
+        if !harness::keep_output() {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// baresip 1.0 configuration: loopback only, G.711, a WAV file as
+/// microphone, the aubridge null device as speaker, sndfile recording
+/// both directions into `recordings`.
+fn baresip_config(sip_port: u16, rtp: (u16, u16), tone: &Path, recordings: &Path) -> String {
+    format!(
+        "poll_method\t\tepoll\n\
+         sip_listen\t\t127.0.0.1:{sip_port}\n\
+         net_interface\t\t127.0.0.1\n\
+         call_local_timeout\t30\n\
+         call_max_calls\t\t4\n\
+         audio_player\t\taubridge,nil\n\
+         audio_source\t\taufile,{tone}\n\
+         audio_alert\t\taubridge,nil\n\
+         ausrc_srate\t\t8000\n\
+         auplay_srate\t\t8000\n\
+         ausrc_channels\t\t1\n\
+         auplay_channels\t\t1\n\
+         audio_buffer\t\t20-160\n\
+         rtp_ports\t\t{lo}-{hi}\n\
+         rtcp_mux\t\tno\n\
+         jitter_buffer_delay\t1-10\n\
+         module_path\t\t/usr/lib/baresip/modules\n\
+         module\t\t\tg711.so\n\
+         module\t\t\taufile.so\n\
+         module\t\t\taubridge.so\n\
+         module\t\t\tsndfile.so\n\
+         module_tmp\t\taccount.so\n\
+         module_app\t\tmenu.so\n\
+         snd_path\t\t{recordings}\n",
+        tone = tone.display(),
+        lo = rtp.0,
+        hi = rtp.1,
+        recordings = recordings.display(),
+    )
+}
+
+/// Checks that `phone` received a tone near `expected_hz`.
+fn assert_received_tone(phone: &Phone, expected_hz: f64) -> String {
+    let path = phone
+        .received_audio()
+        .unwrap_or_else(|| panic!("baresip {} recorded nothing", phone.user));
+    let (rate, samples) = read_wav(&path).unwrap_or_else(|e| panic!("{e}"));
+    let rate = if rate == 0 { 8000 } else { rate };
+    let second = rate as usize;
+    assert!(
+        samples.len() >= 3 * second,
+        "baresip {}: only {} samples in {}",
+        phone.user,
+        samples.len(),
+        path.display()
+    );
+    // skip the first second (call set-up, jitter buffer filling)
+    let window = &samples[second..samples.len().min(4 * second)];
+    let level = rms(window);
+    let found = dominant_frequency(window, rate);
+    assert!(
+        level > 0.05,
+        "baresip {}: received audio is (nearly) silent, RMS {level:.4} in {}",
+        phone.user,
+        path.display()
+    );
+    assert!(
+        (found - expected_hz).abs() <= expected_hz * 0.03,
+        "baresip {}: dominant frequency {found} Hz, expected {expected_hz} Hz ({})",
+        phone.user,
+        path.display()
+    );
+    format!("{}: {found} Hz at RMS {level:.3}", phone.user)
+}
+
+#[test]
+fn two_baresip_phones_talk_through_switchboard() {
+    require_tool("baresip", "baresip");
+    let server = Server::start();
+
+    // 1001 answers; it must be registered before 1002 calls
+    let mut callee = Phone::start(&server, "1001", 440.0, 25, &[]);
+    callee.wait_registered(&server, Duration::from_secs(10));
+
+    // 1002 dials at start-up (INVITEs to phones are not challenged) and
+    // quits after 12 s, hanging up
+    let dial = format!("/dial sip:1001@{}", server.sip_addr());
+    let mut caller = Phone::start(&server, "1002", 1000.0, 12, &[dial]);
+    caller.wait_registered(&server, Duration::from_secs(10));
+
+    let caller_exit = wait_child(&mut caller.child, Duration::from_secs(20));
+    assert!(caller_exit.is_some(), "baresip 1002 did not quit by itself");
+    // the hang-up must reach 1001 through the server; give it a moment,
+    // then let 1001 finish its recording
+    thread::sleep(Duration::from_secs(1));
+    stop_child(&mut callee.child, Duration::from_secs(5));
+
+    let callee_log = callee.log();
+    assert!(
+        callee_log.contains("Call established"),
+        "1001 never answered:\n{callee_log}\n---- server ----\n{}",
+        server.log()
+    );
+    let a = assert_received_tone(&callee, 1000.0);
+    let b = assert_received_tone(&caller, 440.0);
+    println!("{a}\n{b}");
+}

@@ -1,0 +1,192 @@
+//! SIPp conformance: each scenario of `conformance/sipp/` against a fresh
+//! `switchboard` on loopback. A test passes when SIPp reports no failed
+//! call (every expected message arrived, every regexp check held).
+//!
+//! Needs `sipp` (Debian `sip-tester`); the RTP scenarios play a pcap
+//! through a raw socket, so they need root or CAP_NET_RAW.
+
+#[path = "../../conformance/harness.rs"]
+mod harness;
+
+use harness::{Server, free_port, register_sipp_phone, sipp, spawn_sipp};
+
+#[test]
+fn options_lists_allow_accept_supported() {
+    let server = Server::start();
+    sipp("options", &[&server.target(), "-s", "1000"]).assert_ok(Some(&server));
+}
+
+#[test]
+fn echo_did_answers_100_calls_over_udp() {
+    let server = Server::start();
+    let outcome = sipp(
+        "uac_echo",
+        &[
+            &server.target(),
+            "-s",
+            "1000",
+            "-m",
+            "100",
+            "-r",
+            "20",
+            "-l",
+            "100",
+            "-d",
+            "1000",
+        ],
+    );
+    outcome.assert_ok(Some(&server));
+    assert_eq!(outcome.successful, 100, "{}", outcome.screen);
+}
+
+#[test]
+fn echo_did_answers_over_tcp() {
+    let server = Server::start();
+    let outcome = sipp(
+        "uac_echo",
+        &[
+            &server.target(),
+            "-t",
+            "t1",
+            "-s",
+            "1000",
+            "-m",
+            "10",
+            "-r",
+            "10",
+            "-d",
+            "500",
+        ],
+    );
+    outcome.assert_ok(Some(&server));
+    assert_eq!(outcome.successful, 10, "{}", outcome.screen);
+}
+
+#[test]
+fn register_with_digest_auth() {
+    let server = Server::start();
+    for user in ["1001", "1002"] {
+        sipp(
+            "register_auth",
+            &[
+                &server.target(),
+                "-s",
+                user,
+                "-au",
+                user,
+                "-ap",
+                server.password(user),
+            ],
+        )
+        .assert_ok(Some(&server));
+    }
+}
+
+#[test]
+fn register_with_wrong_password_is_refused() {
+    let server = Server::start();
+    sipp(
+        "register_wrong",
+        &[&server.target(), "-s", "1001", "-au", "1001"],
+    )
+    .assert_ok(Some(&server));
+}
+
+#[test]
+fn register_locks_out_after_five_failures() {
+    let server = Server::start();
+    sipp(
+        "register_lockout",
+        &[
+            &server.target(),
+            "-s",
+            "1002",
+            "-au",
+            "1002",
+            "-ap",
+            server.password("1002"),
+        ],
+    )
+    .assert_ok(Some(&server));
+    // the other phone is not locked out
+    sipp(
+        "register_auth",
+        &[
+            &server.target(),
+            "-s",
+            "1001",
+            "-au",
+            "1001",
+            "-ap",
+            server.password("1001"),
+        ],
+    )
+    .assert_ok(Some(&server));
+}
+
+#[test]
+fn hold_and_resume_with_reinvite() {
+    let server = Server::start();
+    sipp("uac_hold", &[&server.target(), "-s", "1000"]).assert_ok(Some(&server));
+}
+
+#[test]
+fn late_offer_gets_offer_in_200_and_answer_in_ack() {
+    let server = Server::start();
+    sipp("late_offer", &[&server.target(), "-s", "1000"]).assert_ok(Some(&server));
+}
+
+#[test]
+fn offer_without_g711_gets_488() {
+    let server = Server::start();
+    sipp("codec_488", &[&server.target(), "-s", "1000"]).assert_ok(Some(&server));
+}
+
+#[test]
+fn unknown_method_gets_501() {
+    let server = Server::start();
+    sipp("unknown_method", &[&server.target(), "-s", "1000"]).assert_ok(Some(&server));
+}
+
+#[test]
+fn max_forwards_zero_gets_483() {
+    let server = Server::start();
+    sipp("max_forwards", &[&server.target(), "-s", "1000"]).assert_ok(Some(&server));
+}
+
+#[test]
+fn bye_outside_any_dialog_gets_481() {
+    let server = Server::start();
+    sipp("bye_unknown_dialog", &[&server.target(), "-s", "1000"]).assert_ok(Some(&server));
+}
+
+/// Phone 1001 (a SIPp UAS) registers, rings, and the caller cancels.
+#[test]
+fn caller_cancels_while_phone_rings() {
+    let server = Server::start();
+    let phone_port = free_port();
+    register_sipp_phone(&server, "1001", phone_port);
+    let port = phone_port.to_string();
+    let mut phone = spawn_sipp("uas_ring_1001", &["-p", &port, "-m", "1"]);
+    phone.wait_listening(phone_port);
+    let caller = sipp("uac_cancel", &[&server.target(), "-s", "1001"]);
+    let phone = phone.wait();
+    caller.assert_ok(Some(&server));
+    phone.assert_ok(Some(&server));
+}
+
+/// Phone 1001 (a SIPp UAS echoing RTP) registers and answers; the caller
+/// plays audio through the B2BUA and hangs up; the BYE reaches the phone.
+#[test]
+fn call_to_registered_phone_is_bridged() {
+    let server = Server::start();
+    let phone_port = free_port();
+    register_sipp_phone(&server, "1001", phone_port);
+    let port = phone_port.to_string();
+    let mut phone = spawn_sipp("uas_answer_1001", &["-p", &port, "-m", "1", "-rtp_echo"]);
+    phone.wait_listening(phone_port);
+    let caller = sipp("uac_echo", &[&server.target(), "-s", "1001", "-d", "3000"]);
+    let phone = phone.wait();
+    caller.assert_ok(Some(&server));
+    phone.assert_ok(Some(&server));
+}
