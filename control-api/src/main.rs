@@ -16,7 +16,7 @@ use anyhow::Context;
 use clap::Parser;
 use config::{Flags, Settings};
 use media_leg::MediaPool;
-use sip_core::auth::Ha1s;
+use sip_core::auth::{DigestAlgorithm, Ha1s};
 use sip_core::driver::{self, Listeners};
 use sip_core::endpoint::{Endpoint, EndpointConfig};
 use sip_core::registrar::{Registrar, RegistrarConfig};
@@ -62,6 +62,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let endpoint = Endpoint::new(endpoint_config);
 
     let mut registrar_config = RegistrarConfig::new(settings.realm.clone());
+    // MD5 first: SIPp and many deskphones answer only the first challenge;
+    // SHA-256 capable phones still find theirs second (RFC 8760 §2.4).
+    registrar_config.digest.algorithms = vec![DigestAlgorithm::Md5, DigestAlgorithm::Sha256];
     registrar_config.lockout_threshold = settings.lockout_threshold;
     registrar_config.lockout_duration = Duration::from_secs(settings.lockout_seconds);
     let registrar = Registrar::with_seed(registrar_config, rand::random());
