@@ -67,7 +67,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     registrar_config.digest.algorithms = vec![DigestAlgorithm::Md5, DigestAlgorithm::Sha256];
     registrar_config.lockout_threshold = settings.lockout_threshold;
     registrar_config.lockout_duration = Duration::from_secs(settings.lockout_seconds);
-    let registrar = Registrar::with_seed(registrar_config, rand::random());
+    let registrar = Registrar::new(registrar_config);
     let users = credentials
         .iter()
         .map(|(phone, password)| {
