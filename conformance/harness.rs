@@ -962,6 +962,120 @@ pub fn parse_manifest(text: &str) -> Vec<(String, BTreeMap<String, String>)> {
     tables
 }
 
+/// Addresses in the RFC 4475 messages and the loopback ones sent instead:
+/// the same length (Content-Length stays right), all in 127.0.0.0/8.
+const LOOPBACK_MAP: [(&[u8], &[u8]); 4] = [
+    (b"192.0.2.", b"127.0.0."),
+    (b"192.168.255.111", b"127.168.255.111"),
+    (b"255.255.255.255", b"127.255.255.255"),
+    (b"135.180.130.133", b"127.180.130.133"),
+];
+
+/// Makes a torture message safe to send on this machine, where nothing may
+/// leave the loopback: every IPv4 address of the RFC (192.0.2.x, ...) becomes
+/// a 127.x one of the same length (bodies and Content-Length stay as they
+/// are), and the top Via's sent-by host becomes `top_via_host` (port and
+/// parameters kept). So a server that answers to the Via instead of the
+/// packet's source sends into the loopback, never to the LAN or a DNS
+/// resolver. Give each message its own `top_via_host` (127.0.1.N): several
+/// RFC messages share branch, sent-by and method (escnull and regescrt,
+/// cparam01 and cparam02), which RFC 3261 17.2.3 would take for one
+/// transaction. With `add_rport`, `;rport` follows the sent-by.
+pub fn loopback_safe(message: &[u8], top_via_host: &str, add_rport: bool) -> Vec<u8> {
+    let mut out = message.to_vec();
+    for (from, to) in LOOPBACK_MAP {
+        let mut i = 0;
+        while i + from.len() <= out.len() {
+            if &out[i..i + from.len()] == from {
+                out[i..i + from.len()].copy_from_slice(to);
+                i += from.len();
+            } else {
+                i += 1;
+            }
+        }
+    }
+    let Some((host_start, host_end)) = find_top_via_host(&out) else {
+        return out;
+    };
+    let mut sent_by_end = host_end;
+    if out.get(host_end) == Some(&b':') {
+        sent_by_end += 1;
+        while out.get(sent_by_end).is_some_and(u8::is_ascii_digit) {
+            sent_by_end += 1;
+        }
+    }
+    let mut rewritten = out[..host_start].to_vec();
+    rewritten.extend_from_slice(top_via_host.as_bytes());
+    rewritten.extend_from_slice(&out[host_end..sent_by_end]);
+    let line_rest = &out[sent_by_end..];
+    let line_rest = &line_rest[..line_rest
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .unwrap_or(line_rest.len())];
+    if add_rport
+        && !line_rest
+            .windows(5)
+            .any(|w| w.eq_ignore_ascii_case(b"rport"))
+    {
+        rewritten.extend_from_slice(b";rport");
+    }
+    rewritten.extend_from_slice(&out[sent_by_end..]);
+    rewritten
+}
+
+/// Byte range of the host of the first Via's sent-by, found through odd
+/// case, compact `v:`, LWS and line folding (as in wsinv).
+fn find_top_via_host(message: &[u8]) -> Option<(usize, usize)> {
+    let head_end = message
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(message.len());
+    let mut line_start = message.windows(2).position(|w| w == b"\r\n")? + 2;
+    while line_start < head_end {
+        let line_end = message[line_start..head_end]
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .map_or(head_end, |p| line_start + p);
+        let line = &message[line_start..line_end];
+        if let Some(colon) = line.iter().position(|&b| b == b':') {
+            let name = String::from_utf8_lossy(&line[..colon]);
+            let name = name.trim();
+            if name.eq_ignore_ascii_case("via") || name.eq_ignore_ascii_case("v") {
+                return via_host_at(message, line_start + colon + 1, head_end);
+            }
+        }
+        line_start = line_end + 2;
+    }
+    None
+}
+
+/// In a Via value starting at `i`: skip `SIP / 2.0 / TRANSPORT` and LWS;
+/// the host runs to `:`, `;`, `,` or white space.
+fn via_host_at(message: &[u8], mut i: usize, end: usize) -> Option<(usize, usize)> {
+    let lws = |b: u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let mut slashes = 0;
+    while i < end && slashes < 2 {
+        if message[i] == b'/' {
+            slashes += 1;
+        }
+        i += 1;
+    }
+    while i < end && lws(message[i]) {
+        i += 1;
+    }
+    while i < end && !lws(message[i]) && message[i] != b';' {
+        i += 1;
+    }
+    while i < end && lws(message[i]) {
+        i += 1;
+    }
+    let start = i;
+    while i < end && !lws(message[i]) && !matches!(message[i], b':' | b';' | b',') {
+        i += 1;
+    }
+    (slashes == 2 && i > start).then_some((start, i))
+}
+
 /// Checks what came back for one case against its verdict; `Err` says why
 /// not. `replies` are the datagrams received (see [`Server::exchange_udp`]).
 pub fn judge(case: &TortureCase, replies: &[Vec<u8>]) -> Result<String, String> {

@@ -160,6 +160,12 @@ fn bye_outside_any_dialog_gets_481() {
     sipp("bye_unknown_dialog", &[&server.target(), "-s", "1000"]).assert_ok(Some(&server));
 }
 
+#[test]
+fn call_to_unregistered_phone_gets_480() {
+    let server = Server::start();
+    sipp("uac_480", &[&server.target(), "-s", "1002"]).assert_ok(Some(&server));
+}
+
 /// Phone 1001 (a SIPp UAS) registers, rings, and the caller cancels.
 #[test]
 fn caller_cancels_while_phone_rings() {

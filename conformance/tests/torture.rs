@@ -2,6 +2,13 @@
 //! message of `conformance/torture/` is sent as one UDP datagram and must
 //! get the verdict `torture/expected.toml` gives it; afterwards the server
 //! must still answer OPTIONS.
+//!
+//! The messages go out through `harness::loopback_safe`: the RFC's
+//! addresses become loopback ones of the same length and the top Via's
+//! sent-by host becomes 127.0.1.N (N: the message's place in the manifest),
+//! so a server answering to the Via rather than to the source sends into
+//! the loopback, never to the LAN or DNS, and no two messages look like one
+//! transaction.
 
 #[path = "../../conformance/harness.rs"]
 mod harness;
@@ -10,10 +17,29 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::time::Duration;
 
-use harness::{Server, TortureCase, Verdict, conformance_dir, header_value, judge};
+use harness::{Server, TortureCase, Verdict, conformance_dir, header_value, judge, loopback_safe};
 
 /// How long to wait for an answer; a `drop` case waits all of it.
 const WAIT: Duration = Duration::from_secs(2);
+
+/// The contract: over UDP the server answers to the packet's source
+/// address and port (symmetric response routing, as with RFC 3581 rport),
+/// whatever the Via says, so the harness adds nothing. `TORTURE_ADD_RPORT=1`
+/// puts `;rport` after each top Via's sent-by, to try a server that follows
+/// RFC 3261 18.2.2 only (received + sent-by port).
+fn add_rport() -> bool {
+    std::env::var_os("TORTURE_ADD_RPORT").is_some()
+}
+
+/// The sent-by host standing in for message `index`'s top Via host.
+fn via_host(index: usize) -> String {
+    format!("127.0.1.{}", index + 1)
+}
+
+/// Message `index` as the harness sends it.
+fn wire_bytes(index: usize, case: &TortureCase) -> Vec<u8> {
+    loopback_safe(&case.bytes, &via_host(index), add_rport())
+}
 
 /// Every `.sip` file has an entry in expected.toml and every entry a file.
 #[test]
@@ -41,6 +67,40 @@ fn manifest_lists_every_message() {
     }
 }
 
+/// The loopback rewrite keeps every body byte for byte, leaves no address
+/// of the RFC that leads off this machine and gives each top Via its host.
+#[test]
+fn loopback_rewrite_keeps_bodies_and_leaves_no_outside_address() {
+    for (index, case) in harness::torture_manifest().into_iter().enumerate() {
+        let safe = loopback_safe(&case.bytes, &via_host(index), false);
+        let body = |m: &[u8]| {
+            let at = m
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .expect("CRLF CRLF");
+            m[at..].to_vec()
+        };
+        assert_eq!(
+            body(&case.bytes).len(),
+            body(&safe).len(),
+            "{}: body length",
+            case.name
+        );
+        let text = String::from_utf8_lossy(&safe);
+        for outside in ["192.0.2.", "192.168.", "255.255.255.255", "135.180."] {
+            assert!(!text.contains(outside), "{}: {outside} left", case.name);
+        }
+        // the first sent-by in the message is the top Via's, also when folded
+        let host = via_host(index);
+        let found = [" ", "\t", "\n"].iter().any(|lead| {
+            [";", ":", "\r", ","]
+                .iter()
+                .any(|end| text.contains(&format!("{lead}{host}{end}")))
+        });
+        assert!(found, "{}: top Via host is not {host}", case.name);
+    }
+}
+
 #[test]
 fn every_torture_message_gets_its_verdict() {
     let server = Server::start();
@@ -49,9 +109,11 @@ fn every_torture_message_gets_its_verdict() {
     let results: Vec<(TortureCase, Vec<Vec<u8>>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = cases
             .iter()
-            .map(|case| {
+            .enumerate()
+            .map(|(index, case)| {
                 let server = &server;
-                scope.spawn(move || (case.clone(), server.exchange_udp(&case.bytes, WAIT)))
+                let bytes = wire_bytes(index, case);
+                scope.spawn(move || (case.clone(), server.exchange_udp(&bytes, WAIT)))
             })
             .collect();
         handles
@@ -112,12 +174,12 @@ fn valid_messages_parse_over_tcp() {
         "mpart01",
     ];
     let mut failures = Vec::new();
-    for case in harness::torture_manifest()
-        .into_iter()
-        .filter(|c| over_tcp.contains(&c.name.as_str()))
-    {
+    for (index, case) in harness::torture_manifest().into_iter().enumerate() {
+        if !over_tcp.contains(&case.name.as_str()) {
+            continue;
+        }
         assert_eq!(case.verdict, Verdict::Valid, "{} is not valid", case.name);
-        let replies = server.exchange_tcp(&case.bytes, WAIT);
+        let replies = server.exchange_tcp(&wire_bytes(index, &case), WAIT);
         if let Err(why) = judge(&case, &replies) {
             failures.push(format!("{}: {why}", case.name));
         }

@@ -49,6 +49,7 @@ run codec_488        codec_488          $T -s 1000 -m 1
 run unknown_method   unknown_method     $T -s 1000 -m 1
 run max_forwards     max_forwards       $T -s 1000 -m 1
 run bye_unknown      bye_unknown_dialog $T -s 1000 -m 1
+run unregistered     uac_480            $T -s 1002 -m 1
 
 # phone 1001 rings, the caller cancels
 PHONE=$(free_port)
