@@ -43,6 +43,7 @@ struct FileSettings {
     realm: Option<String>,
     lockout_threshold: Option<u32>,
     lockout_seconds: Option<u64>,
+    digest_sha256: Option<bool>,
 }
 
 /// The settings the server runs with.
@@ -64,6 +65,8 @@ pub struct Settings {
     pub lockout_threshold: u32,
     /// How long a lock lasts, in seconds.
     pub lockout_seconds: u64,
+    /// Whether digest challenges offer SHA-256 (after MD5).
+    pub digest_sha256: bool,
 }
 
 impl Settings {
@@ -101,6 +104,7 @@ impl Settings {
             realm: file.realm.unwrap_or_else(|| "switchboard".to_string()),
             lockout_threshold: file.lockout_threshold.unwrap_or(5),
             lockout_seconds: file.lockout_seconds.unwrap_or(300),
+            digest_sha256: file.digest_sha256.unwrap_or(false),
         })
     }
 }

@@ -62,9 +62,14 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let endpoint = Endpoint::new(endpoint_config);
 
     let mut registrar_config = RegistrarConfig::new(settings.realm.clone());
-    // MD5 first: SIPp and many deskphones answer only the first challenge;
-    // SHA-256 capable phones still find theirs second (RFC 8760 §2.4).
-    registrar_config.digest.algorithms = vec![DigestAlgorithm::Md5, DigestAlgorithm::Sha256];
+    // MD5 alone by default: SIPp answers only the first challenge and
+    // baresip 1.0 refuses to register when any challenge is not MD5.
+    // `digest_sha256 = true` in the config file adds SHA-256 after MD5.
+    registrar_config.digest.algorithms = if settings.digest_sha256 {
+        vec![DigestAlgorithm::Md5, DigestAlgorithm::Sha256]
+    } else {
+        vec![DigestAlgorithm::Md5]
+    };
     registrar_config.lockout_threshold = settings.lockout_threshold;
     registrar_config.lockout_duration = Duration::from_secs(settings.lockout_seconds);
     let registrar = Registrar::new(registrar_config);

@@ -15,7 +15,7 @@ use sip_core::auth::Ha1s;
 use sip_core::dialog::{self, Dialog};
 use sip_core::driver::Application;
 use sip_core::endpoint::{Endpoint, Event};
-use sip_core::message::{Method, Name, Request, Response};
+use sip_core::message::{Method, Name, NameAddrText, Request, Response};
 use sip_core::registrar::{Binding, Registrar, RegistrarEvent};
 use sip_core::transaction::{ClientKey, ServerKey};
 use sip_core::transport::{Peer, Transport};
@@ -145,7 +145,7 @@ impl Switch {
         source: Peer,
         sip: &mut Endpoint,
     ) {
-        let in_dialog = request.headers.to().is_ok_and(|to| to.tag.is_some());
+        let in_dialog = request.headers.to_tag().is_some();
         match request.method {
             Method::Register => self.handle_register(now, key, request, source, sip),
             Method::Invite if !in_dialog => self.handle_new_invite(now, key, request, source, sip),
@@ -167,6 +167,20 @@ impl Switch {
         source: Peer,
         sip: &mut Endpoint,
     ) {
+        let to_scheme = request
+            .headers
+            .first(&Name::TO)
+            .and_then(|to| NameAddrText::parse(to))
+            .and_then(|to| {
+                to.uri
+                    .split_once(':')
+                    .map(|(scheme, _)| scheme.to_ascii_lowercase())
+            });
+        if !matches!(to_scheme.as_deref(), Some("sip" | "sips")) {
+            // An address of record must be a SIP URI (RFC 3261 §10.3 step 3).
+            respond(sip, now, &key, &request, 416);
+            return;
+        }
         let users = &self.users;
         let outcome = self.registrar.handle_register(
             now,
@@ -874,7 +888,7 @@ fn outbound_call_id(invite: &Request) -> String {
 }
 
 fn set_to_tag(response: &mut Response, tag: &str) {
-    if response.headers.to().is_ok_and(|to| to.tag.is_none())
+    if response.headers.to_tag().is_none()
         && let Some(to) = response.headers.first(&Name::TO).cloned()
     {
         response.headers.set(Name::TO, format!("{to};tag={tag}"));

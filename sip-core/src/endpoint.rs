@@ -436,7 +436,7 @@ impl Endpoint {
                 response.headers.push(Name::UNSUPPORTED, unsupported);
                 response
             }
-            Method::Options if request.headers.to().is_ok_and(|to| to.tag.is_none()) => {
+            Method::Options if request.headers.to_tag().is_none() => {
                 let mut response = Response::to_request(request, 200);
                 response.headers.push(Name::ALLOW, Method::ALLOWED);
                 response.headers.push(Name::ACCEPT, "application/sdp");
@@ -459,7 +459,7 @@ impl Endpoint {
         let Some(to) = response.headers.first(&Name::TO).cloned() else {
             return;
         };
-        if response.headers.to().is_ok_and(|to| to.tag.is_none()) {
+        if response.headers.to_tag().is_none() {
             let tag = self.new_token();
             response.headers.set(Name::TO, format!("{to};tag={tag}"));
         }
@@ -994,12 +994,7 @@ fn find_top_level_comma(text: &str) -> Option<usize> {
 /// cookie (RFC 3261 §17.2.3): Request-URI, From tag, Call-ID and CSeq
 /// number identify the transaction.
 fn rfc2543_key(request: &Request) -> String {
-    let from_tag = request
-        .headers
-        .from()
-        .ok()
-        .and_then(|from| from.tag.map(|tag| tag.to_string()))
-        .unwrap_or_default();
+    let from_tag = request.headers.from_tag().unwrap_or_default();
     let call_id = request
         .headers
         .call_id()

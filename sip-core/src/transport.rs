@@ -73,29 +73,19 @@ pub const UDP_SIZE_LIMIT: usize = 1300;
 /// Stamps a received request's top Via (RFC 3261 §18.2.1, RFC 3581 §4):
 /// `received` when sent-by is not the source IP, and `rport` filled with
 /// the source port when the client asked for it. Returns where responses
-/// go (§18.2.2): on TCP back over the connection, on UDP to the source IP
-/// and the rport (or the sent-by port, default 5060).
+/// go: on TCP back over the connection; on UDP to the source address and
+/// port, always (symmetric response routing, as RFC 3581 asks with rport
+/// and as NAT'd phones need without it: the Via port of a phone behind NAT
+/// is unreachable, and answering the source never sends elsewhere).
 pub fn stamp_via(via: &mut Via, source: Peer) -> Peer {
     let sent_by_ip = via.sent_by.ip();
     if sent_by_ip != Some(source.address.ip()) {
         set_param(via, "received", source.address.ip().to_string());
     }
-    let wants_rport = via.params.get("rport").is_some();
-    if wants_rport {
+    if via.params.get("rport").is_some() {
         set_param(via, "rport", source.address.port().to_string());
     }
-    if source.transport.is_reliable() {
-        return source;
-    }
-    let port = if wants_rport {
-        source.address.port()
-    } else {
-        via.sent_by.port.unwrap_or(5060)
-    };
-    Peer {
-        transport: source.transport,
-        address: SocketAddr::new(source.address.ip(), port),
-    }
+    source
 }
 
 /// The address a response to this Via goes to when no source is known (a
@@ -161,14 +151,14 @@ mod tests {
     }
 
     #[test]
-    fn without_rport_uses_sent_by_port_at_source_ip() {
+    fn without_rport_still_answers_the_source() {
         let mut via = via("SIP/2.0/UDP host.example.com:5070;branch=z9hG4bK1");
         let source = Peer {
             transport: Transport::Udp,
             address: "127.0.0.2:40000".parse().unwrap(),
         };
         let destination = stamp_via(&mut via, source);
-        assert_eq!(destination.address, "127.0.0.2:5070".parse().unwrap());
+        assert_eq!(destination, source);
         assert_eq!(
             via_destination(&via),
             Some("127.0.0.2:5070".parse().unwrap())

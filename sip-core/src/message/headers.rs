@@ -154,6 +154,39 @@ impl Headers {
         self.single::<FromTo>(&Name::TO, "To")
     }
 
+    /// The tag of the From header, read leniently (any URI scheme, escaped
+    /// quotes in the display name).
+    pub fn from_tag(&self) -> Option<&str> {
+        self.first(&Name::FROM)
+            .and_then(|value| NameAddrText::parse(value)?.tag)
+    }
+
+    /// The tag of the To header, read leniently.
+    pub fn to_tag(&self) -> Option<&str> {
+        self.first(&Name::TO)
+            .and_then(|value| NameAddrText::parse(value)?.tag)
+    }
+
+    /// Checks that a single-valued header (From, To, Call-ID, CSeq,
+    /// Max-Forwards) appears at most once and, for From/To, is a
+    /// well-formed name-addr or addr-spec with any URI scheme.
+    pub fn check_single(&self, name: &Name, label: &'static str) -> Result<(), ParseError> {
+        let mut values = self.all(name);
+        let first = values.next();
+        if values.next().is_some()
+            || first.is_some_and(|v| has_top_level_comma(v) && label != "Call-ID")
+        {
+            return Err(ParseError::Repeated(label));
+        }
+        if (*name == Name::FROM || *name == Name::TO)
+            && let Some(value) = first
+            && NameAddrText::parse(value).is_none()
+        {
+            return Err(ParseError::Header(label));
+        }
+        Ok(())
+    }
+
     /// The Call-ID, checked to be a `word [ "@" word ]` without whitespace.
     pub fn call_id(&self) -> Result<&BytesStr, ParseError> {
         let value = self
@@ -291,6 +324,98 @@ impl fmt::Display for CSeq {
     }
 }
 
+/// A From/To/Contact value split without interpreting the URI
+/// (RFC 3261 §25.1 name-addr / addr-spec).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NameAddrText<'a> {
+    /// The URI text, scheme included.
+    pub uri: &'a str,
+    /// The `tag` parameter, if present.
+    pub tag: Option<&'a str>,
+}
+
+impl<'a> NameAddrText<'a> {
+    /// Splits `value`; `None` when quotes or angle brackets do not balance
+    /// or the URI has no scheme.
+    pub fn parse(value: &'a str) -> Option<NameAddrText<'a>> {
+        let value = value.trim();
+        let mut rest = value;
+        if let Some(quoted) = rest.strip_prefix('"') {
+            let end = closing_quote(quoted)?;
+            rest = quoted[end + 1..].trim_start();
+            if !rest.starts_with('<') {
+                return None;
+            }
+        } else if rest.contains('"') && rest.find('"') < rest.find('<') {
+            return None;
+        }
+        let (uri, params) = match rest.find('<') {
+            Some(open) => {
+                let after = &rest[open + 1..];
+                let close = after.find('>')?;
+                (&after[..close], &after[close + 1..])
+            }
+            None => {
+                if rest.contains('>') {
+                    return None;
+                }
+                rest.split_once(';').unwrap_or((rest, ""))
+            }
+        };
+        let uri = uri.trim();
+        let (scheme, _) = uri.split_once(':')?;
+        if scheme.is_empty()
+            || !scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+        {
+            return None;
+        }
+        if params.contains('"') && params.matches('"').count() % 2 == 1 {
+            return None;
+        }
+        let tag = params
+            .split(';')
+            .filter_map(|param| param.split_once('='))
+            .find(|(name, _)| name.trim().eq_ignore_ascii_case("tag"))
+            .map(|(_, tag)| tag.trim())
+            .filter(|tag| !tag.is_empty());
+        Some(NameAddrText { uri, tag })
+    }
+}
+
+/// Index of the closing quote of a quoted string whose opening quote was
+/// already consumed, honouring backslash escapes.
+fn closing_quote(text: &str) -> Option<usize> {
+    let mut escaped = false;
+    for (index, byte) in text.bytes().enumerate() {
+        match byte {
+            _ if escaped => escaped = false,
+            b'\\' => escaped = true,
+            b'"' => return Some(index),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Whether a comma outside quotes and angle brackets separates two values.
+fn has_top_level_comma(value: &str) -> bool {
+    let (mut quoted, mut angle, mut escaped) = (false, false, false);
+    for byte in value.bytes() {
+        match byte {
+            _ if escaped => escaped = false,
+            b'\\' if quoted => escaped = true,
+            b'"' => quoted = !quoted,
+            b'<' if !quoted => angle = true,
+            b'>' if !quoted => angle = false,
+            b',' if !quoted && !angle => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
 /// `delta-seconds`: digits; values beyond u32 are capped (RFC 3261 §20.19
 /// lets huge values mean "a long time").
 pub(crate) fn parse_delta_seconds(value: &str) -> Option<u32> {
@@ -376,6 +501,22 @@ mod tests {
         assert_eq!(CSeq::parse("-1 INVITE"), None);
         assert_eq!(CSeq::parse("1 INVITE extra"), None);
         assert_eq!(CSeq::parse("INVITE"), None);
+    }
+
+    #[test]
+    fn lenient_name_addr() {
+        let escaped =
+            NameAddrText::parse(r#""BEL:\\ NUL:\\0 \"quoted\"" <sip:a@b>;tag=x"#).unwrap();
+        assert_eq!(escaped.uri, "sip:a@b");
+        assert_eq!(escaped.tag, Some("x"));
+        assert_eq!(
+            NameAddrText::parse("<isbn:2983792873>;TAG=t").unwrap().tag,
+            Some("t")
+        );
+        assert_eq!(NameAddrText::parse("sip:a@b;tag=1").unwrap().uri, "sip:a@b");
+        assert!(NameAddrText::parse(r#""Mr J. User <sip:j.user@example.com>"#).is_none());
+        assert!(NameAddrText::parse("<sip:a@b").is_none());
+        assert!(NameAddrText::parse("nothing").is_none());
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub use ezk_sip_types::host::{Host, HostPort};
 pub use ezk_sip_types::uri::NameAddr;
 pub use ezk_sip_types::uri::params::{CPS, Param, Params};
 pub use ezk_sip_types::uri::{SipUri, SipUriUserPart};
-pub use headers::{CSeq, Contacts, Header, Headers};
+pub use headers::{CSeq, Contacts, Header, Headers, NameAddrText};
 pub use method::Method;
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -83,6 +83,9 @@ pub enum ParseError {
     /// Header text that is not UTF-8.
     #[error("Header Not UTF-8")]
     NotUtf8,
+    /// A single-valued header given more than once.
+    #[error("Multiple {0} Headers")]
+    Repeated(&'static str),
     /// A header that is present but malformed.
     #[error("Malformed {0} Header")]
     Header(&'static str),
@@ -181,9 +184,23 @@ impl Request {
     /// Checks the headers every request needs (RFC 3261 §8.1.1) and that the
     /// CSeq method matches the Request-Line.
     pub fn validate(&self) -> Result<(), ParseError> {
+        self.headers.vias()?;
         self.headers.top_via()?;
-        self.headers.from()?;
-        self.headers.to()?;
+        for (name, label) in [
+            (Name::FROM, "From"),
+            (Name::TO, "To"),
+            (Name::CALL_ID, "Call-ID"),
+            (Name::CSEQ, "CSeq"),
+            (Name::MAX_FORWARDS, "Max-Forwards"),
+        ] {
+            self.headers.check_single(&name, label)?;
+        }
+        if !self.headers.contains(&Name::FROM) {
+            return Err(ParseError::Missing("From"));
+        }
+        if !self.headers.contains(&Name::TO) {
+            return Err(ParseError::Missing("To"));
+        }
         self.headers.call_id()?;
         let cseq = self.headers.cseq()?;
         self.headers.max_forwards()?;
@@ -484,7 +501,7 @@ pub fn error_response(bytes: &Bytes, error: &ParseError) -> Option<Response> {
             headers.push(name, unfold(value));
         }
     }
-    headers.top_via().ok()?;
+    headers.first(&Name::VIA)?;
     let status = match error {
         ParseError::Version => 505,
         ParseError::UriScheme => 416,
@@ -547,6 +564,13 @@ fn parse_start_line(
     }
     let scheme_end = uri.find(':').ok_or(ParseError::RequestUri)?;
     let scheme = &uri[..scheme_end];
+    if scheme.is_empty()
+        || !scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+    {
+        return Err(ParseError::RequestUri);
+    }
     if !scheme.eq_ignore_ascii_case("sip") && !scheme.eq_ignore_ascii_case("sips") {
         return Err(ParseError::UriScheme);
     }
