@@ -8,9 +8,7 @@
 
 use crate::media_leg::{MediaLeg, MediaPool};
 use bytes::Bytes;
-use media::sdp::{
-    self, Direction, LocalMedia, NegotiationError, SessionDescription, SessionOrigin,
-};
+use media::sdp::{self, Direction, LocalMedia, SessionDescription, SessionOrigin};
 use sip_core::auth::Ha1s;
 use sip_core::dialog::{self, Dialog};
 use sip_core::driver::Application;
@@ -283,11 +281,8 @@ impl Switch {
                 Err(error) => {
                     info!(%error, "offer has nothing we can use");
                     self.media.close(media);
-                    let status = match error {
-                        NegotiationError::NoCommonCodec | NegotiationError::NoAudioStream => 488,
-                        _ => 488,
-                    };
-                    let mut response = Response::to_request(&request, status);
+                    // Every offer we cannot answer is 488 (RFC 3264 §6).
+                    let mut response = Response::to_request(&request, 488);
                     response.headers.push(
                         Name::WARNING,
                         "304 switchboard \"Media type not available\"",
@@ -683,14 +678,34 @@ impl Switch {
         let Some(call_id) = self.outbound_invites.get(&key).cloned() else {
             return;
         };
-        if let Some(call) = self.calls.get_mut(&call_id) {
+        // The INVITE transaction is over: nothing to cancel at the phone.
+        self.fail_unanswered(
+            now,
+            &call_id,
+            "phone did not answer the INVITE",
+            Side::Outbound,
+            sip,
+        );
+    }
+
+    /// The phone never answered: a caller still waiting gets 480, and the
+    /// call ends as if `ended_by` had left.
+    fn fail_unanswered(
+        &mut self,
+        now: Instant,
+        call_id: &str,
+        reason: &'static str,
+        ended_by: Side,
+        sip: &mut Endpoint,
+    ) {
+        if let Some(call) = self.calls.get_mut(call_id) {
             let _entered = call.span.clone().entered();
-            info!("phone did not answer the INVITE");
+            info!(reason);
             if call.inbound.state == InboundState::Offering {
                 respond_call(sip, now, call, 480);
             }
         }
-        self.end_call(now, &call_id, Side::Outbound, sip);
+        self.end_call(now, call_id, ended_by, sip);
     }
 
     /// Ends a call: `ended_by` has already gone; the other leg is released
@@ -762,14 +777,14 @@ impl Switch {
             .map(|(id, _)| id.clone())
             .collect();
         for call_id in expired {
-            if let Some(call) = self.calls.get_mut(&call_id) {
-                let _entered = call.span.clone().entered();
-                info!("no answer from the phone");
-                if call.inbound.state == InboundState::Offering {
-                    respond_call(sip, now, call, 480);
-                }
-            }
-            self.end_call(now, &call_id, Side::Inbound, sip);
+            // Still ringing at the phone: end_call cancels it.
+            self.fail_unanswered(
+                now,
+                &call_id,
+                "no answer from the phone",
+                Side::Inbound,
+                sip,
+            );
         }
     }
 }

@@ -95,11 +95,22 @@ impl RtpEndpoint {
     /// further pairs while binding fails (another process may hold one).
     /// Give the pair back to `ports` after [`EndpointHandle::stopped`].
     pub async fn bind(ip: IpAddr, ports: &mut PortAllocator) -> Result<Self, BindError> {
+        Self::bind_now(ip, ports)
+    }
+
+    /// Like [`RtpEndpoint::bind`], without awaiting (binding never blocks),
+    /// so a call controller running inside the runtime can bind while it
+    /// answers an INVITE.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    pub fn bind_now(ip: IpAddr, ports: &mut PortAllocator) -> Result<Self, BindError> {
         let attempts = ports.available().clamp(1, MAX_BIND_ATTEMPTS);
         let mut last_error = None;
         for _ in 0..attempts {
             let pair = ports.allocate()?;
-            match bind_pair(ip, pair).await {
+            match bind_pair(ip, pair) {
                 Ok((rtp, rtcp, local_rtp)) => {
                     return Ok(Self {
                         rtp,
@@ -121,43 +132,6 @@ impl RtpEndpoint {
                             source: error,
                         });
                     }
-                    last_error = Some(error);
-                }
-            }
-        }
-        Err(BindError::Io {
-            attempts,
-            source: last_error.unwrap_or_else(|| io::Error::other("no attempt made")),
-        })
-    }
-
-    /// Like [`RtpEndpoint::bind`], without awaiting: binding a UDP socket on
-    /// an IP address never blocks, so a call controller running inside the
-    /// runtime can bind while it answers an INVITE.
-    ///
-    /// # Panics
-    ///
-    /// Outside a tokio runtime.
-    pub fn bind_now(ip: IpAddr, ports: &mut PortAllocator) -> Result<Self, BindError> {
-        let attempts = ports.available().clamp(1, MAX_BIND_ATTEMPTS);
-        let mut last_error = None;
-        for _ in 0..attempts {
-            let pair = ports.allocate()?;
-            match bind_pair_now(ip, pair) {
-                Ok((rtp, rtcp, local_rtp)) => {
-                    return Ok(Self {
-                        rtp,
-                        rtcp,
-                        local_rtp,
-                        port_pair: pair,
-                        ssrc: Ssrc::new(rand::random()),
-                    });
-                }
-                Err(error) => {
-                    debug!(%pair, %error, "RTP port pair busy, trying the next");
-                    ports
-                        .release(pair)
-                        .expect("the pair was allocated just above");
                     last_error = Some(error);
                 }
             }
@@ -439,16 +413,6 @@ fn lock(outbound: &Mutex<Outbound>) -> MutexGuard<'_, Outbound> {
     outbound.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-async fn bind_pair(
-    ip: IpAddr,
-    pair: RtpPortPair,
-) -> io::Result<(UdpSocket, UdpSocket, SocketAddr)> {
-    let rtp = UdpSocket::bind(SocketAddr::new(ip, pair.rtp())).await?;
-    let rtcp = UdpSocket::bind(SocketAddr::new(ip, pair.rtcp())).await?;
-    let local_rtp = rtp.local_addr()?;
-    Ok((rtp, rtcp, local_rtp))
-}
-
 /// The endpoint's task: one loop, two sockets, two buffers allocated once.
 async fn run(
     shared: Arc<Shared>,
@@ -619,7 +583,9 @@ fn send(
     }
 }
 
-fn bind_pair_now(ip: IpAddr, pair: RtpPortPair) -> io::Result<(UdpSocket, UdpSocket, SocketAddr)> {
+/// Binds an RTP/RTCP pair. Binding a UDP socket on an IP address never
+/// blocks, so this needs no await; the sockets join the current runtime.
+fn bind_pair(ip: IpAddr, pair: RtpPortPair) -> io::Result<(UdpSocket, UdpSocket, SocketAddr)> {
     let bind = |port: u16| -> io::Result<UdpSocket> {
         let socket = std::net::UdpSocket::bind(SocketAddr::new(ip, port))?;
         socket.set_nonblocking(true)?;

@@ -10,7 +10,7 @@
 //! the local and remote CSeq, the remote target (refreshed by re-INVITE and
 //! UPDATE) and the route set (from Record-Route, fixed at creation).
 
-use crate::message::{Contacts, Method, Name, NameAddr, Request, Response, SipUri};
+use crate::message::{Contacts, Headers, Method, Name, NameAddr, Request, Response, SipUri};
 use crate::transport::{Peer, Transport};
 use ezk_sip_types::print::AppendCtx;
 use std::net::SocketAddr;
@@ -83,7 +83,7 @@ impl Dialog {
             remote_sequence: Some(cseq.sequence),
             local,
             remote: remote.to_string(),
-            remote_target: contact_uri(request).unwrap_or_else(|| from.uri.uri.clone()),
+            remote_target: contact_uri(headers).unwrap_or_else(|| from.uri.uri.clone()),
             route_set: headers
                 .all(&Name::RECORD_ROUTE)
                 .map(|r| r.to_string())
@@ -132,7 +132,7 @@ impl Dialog {
                 .first(&Name::TO)
                 .map(|t| t.to_string())
                 .unwrap_or_default(),
-            remote_target: response_contact(response).unwrap_or_else(|| invite.uri.clone()),
+            remote_target: contact_uri(headers).unwrap_or_else(|| invite.uri.clone()),
             route_set,
             peer,
         })
@@ -154,7 +154,7 @@ impl Dialog {
             self.remote_sequence = Some(cseq.sequence);
         }
         if matches!(request.method, Method::Invite | Method::Update)
-            && let Some(target) = contact_uri(request)
+            && let Some(target) = contact_uri(&request.headers)
         {
             self.remote_target = target;
         }
@@ -195,16 +195,9 @@ impl Dialog {
     }
 }
 
-/// The first Contact URI of a request.
-pub fn contact_uri(request: &Request) -> Option<SipUri> {
-    match request.headers.contacts().ok()? {
-        Contacts::List(list) => list.into_iter().next().map(|c| c.uri.uri),
-        Contacts::Wildcard => None,
-    }
-}
-
-fn response_contact(response: &Response) -> Option<SipUri> {
-    match response.headers.contacts().ok()? {
+/// The first Contact URI of a request or response.
+pub fn contact_uri(headers: &Headers) -> Option<SipUri> {
+    match headers.contacts().ok()? {
         Contacts::List(list) => list.into_iter().next().map(|c| c.uri.uri),
         Contacts::Wildcard => None,
     }

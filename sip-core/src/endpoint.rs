@@ -725,13 +725,11 @@ impl Endpoint {
         };
         match self.entries.get_mut(&id) {
             Some(Entry::ClientInvite {
-                transaction,
                 ack: Some(ack),
                 destination,
                 ..
             }) if (200..300).contains(&response.status) => {
                 // A retransmitted 2xx: repeat our ACK, the TU has seen it.
-                let _ = transaction;
                 self.transmits.push_back(Transmit {
                     destination: *destination,
                     bytes: ack.clone(),

@@ -99,9 +99,8 @@ pub fn select_challenge<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::syntax::split_scheme;
+    use crate::auth::syntax::test_param as param;
     use crate::auth::{DigestAlgorithm, ha1};
-    use std::borrow::Cow;
 
     const RFC7616_NONCE: &str = "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v";
     const RFC7616_OPAQUE: &str = "FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS";
@@ -111,15 +110,6 @@ mod tests {
         format!(
             "Digest realm=\"http-auth@example.org\", qop=\"auth, auth-int\", algorithm={algorithm}, nonce=\"{RFC7616_NONCE}\", opaque=\"{RFC7616_OPAQUE}\""
         )
-    }
-
-    fn param<'a>(value: &'a str, name: &str) -> Cow<'a, str> {
-        let (_, params) = split_scheme(value).unwrap();
-        params
-            .map(Result::unwrap)
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
-            .unwrap_or_else(|| panic!("no {name} in {value}"))
     }
 
     #[test]

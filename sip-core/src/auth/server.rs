@@ -483,10 +483,9 @@ fn digest_uri_matches(digest_uri: &str, request_uri: &SipUri) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::syntax::split_scheme;
+    use crate::auth::syntax::test_param as param;
     use crate::auth::{AuthKind, DigestChallenge, answer_challenge, select_challenge};
     use crate::message::{Name, parse_uri};
-    use std::borrow::Cow;
 
     /// A clock origin; the tests only add durations to it.
     #[allow(clippy::disallowed_methods)]
@@ -520,15 +519,6 @@ mod tests {
             "c0ffee",
         )
         .unwrap()
-    }
-
-    fn param<'a>(value: &'a str, name: &str) -> Cow<'a, str> {
-        let (_, params) = split_scheme(value).unwrap();
-        params
-            .map(Result::unwrap)
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
-            .unwrap_or_else(|| panic!("no {name} in {value}"))
     }
 
     #[test]

@@ -19,6 +19,17 @@ fn is_token_char(c: char) -> bool {
 }
 
 /// Splits `Scheme a=b, c="d"` into the scheme and its parameters.
+/// The value of auth-param `name` in a header value (tests only).
+#[cfg(test)]
+pub(super) fn test_param<'a>(value: &'a str, name: &str) -> std::borrow::Cow<'a, str> {
+    let (_, params) = split_scheme(value).unwrap();
+    params
+        .map(Result::unwrap)
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| panic!("no {name} in {value}"))
+}
+
 pub(super) fn split_scheme(value: &str) -> Option<(&str, AuthParams<'_>)> {
     let value = value.trim_start();
     let end = value

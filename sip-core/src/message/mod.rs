@@ -15,6 +15,7 @@ pub use ezk_sip_types::host::{Host, HostPort};
 pub use ezk_sip_types::uri::NameAddr;
 pub use ezk_sip_types::uri::params::{CPS, Param, Params};
 pub use ezk_sip_types::uri::{SipUri, SipUriUserPart};
+pub(crate) use headers::parse_delta_seconds;
 pub use headers::{CSeq, Contacts, Header, Headers, NameAddrText};
 pub use method::Method;
 

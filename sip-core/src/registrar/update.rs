@@ -4,7 +4,7 @@
 
 use super::binding::{Binding, QValue, print_uri, uri_equivalent};
 use super::{Registrar, RegistrarEvent, RemovalReason};
-use crate::message::{Contact, Contacts, Name, Request};
+use crate::message::{Contact, Contacts, Name, Request, parse_delta_seconds};
 use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -272,18 +272,6 @@ impl Registrar {
 /// §10.3 step 7: the same Call-ID with a CSeq not above the stored one.
 fn is_out_of_order(binding: &Binding, update: &Update<'_>) -> bool {
     binding.call_id == update.call_id && update.cseq <= binding.cseq
-}
-
-/// `delta-seconds`; huge values are capped.
-fn parse_delta_seconds(text: &str) -> Option<u32> {
-    let text = text.trim();
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    Some(
-        text.parse::<u64>()
-            .map_or(u32::MAX, |v| v.min(u64::from(u32::MAX)) as u32),
-    )
 }
 
 #[cfg(test)]
