@@ -390,6 +390,13 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Sends SIGTERM and waits for the exit (SIGKILL after the stop timeout).
+    pub fn terminate(&mut self) -> Option<ExitStatus> {
+        stop_child(&mut self.child, STOP_TIMEOUT)
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         if thread::panicking() {

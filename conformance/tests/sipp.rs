@@ -196,3 +196,28 @@ fn call_to_registered_phone_is_bridged() {
     caller.assert_ok(Some(&server));
     phone.assert_ok(Some(&server));
 }
+
+/// SIGTERM during a bridged call: the server ends both legs with BYE (the
+/// phone's scenario completes only if its BYE arrives) and exits 0.
+#[test]
+fn sigterm_ends_a_bridged_call_with_bye_to_the_phone() {
+    let mut server = Server::start();
+    let phone_port = free_port();
+    register_sipp_phone(&server, "1001", phone_port);
+    let port = phone_port.to_string();
+    let mut phone = spawn_sipp("uas_answer_1001", &["-p", &port, "-m", "1", "-rtp_echo"]);
+    phone.wait_listening(phone_port);
+    let _caller = spawn_sipp("uac_echo", &[&server.target(), "-s", "1001", "-d", "20000"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !server.log().contains("phone answered; bridging") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the call was never bridged:\n{}",
+            server.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let status = server.terminate().expect("the server exits after SIGTERM");
+    assert!(status.success(), "exit status {status:?}");
+    phone.wait().assert_ok(None);
+}

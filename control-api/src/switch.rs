@@ -708,8 +708,8 @@ impl Switch {
         self.end_call(now, call_id, ended_by, sip);
     }
 
-    /// Ends a call: `ended_by` has already gone; the other leg is released
-    /// with BYE, CANCEL or a final response as its state needs.
+    /// Ends a call: `ended_by` has already gone; every other leg is
+    /// released with BYE, CANCEL or a final response as its state needs.
     fn end_call(&mut self, now: Instant, call_id: &str, ended_by: Side, sip: &mut Endpoint) {
         let Some(mut call) = self.calls.remove(call_id) else {
             return;
@@ -791,8 +791,12 @@ impl Switch {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Side {
+    /// The caller left (BYE or CANCEL).
     Inbound,
+    /// The phone left or failed.
     Outbound,
+    /// Neither: the switch ends the call (shutdown), releasing both legs.
+    Switch,
 }
 
 impl Application for Switch {
@@ -863,8 +867,7 @@ impl Application for Switch {
                 sip.respond(now, &call.inbound.server_key, response);
                 call.inbound.state = InboundState::Ended;
             }
-            self.end_call(now, &call_id, Side::Outbound, sip);
-            // Side::Outbound above sends BYE to the caller; the phone leg:
+            self.end_call(now, &call_id, Side::Switch, sip);
         }
     }
 
