@@ -391,6 +391,18 @@ impl Server {
 }
 
 impl Server {
+    /// Waits until the server's log contains `needle`; false on timeout.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while !self.log().contains(needle) {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        true
+    }
+
     /// Sends SIGTERM and waits for the exit (SIGKILL after the stop timeout).
     pub fn terminate(&mut self) -> Option<ExitStatus> {
         stop_child(&mut self.child, STOP_TIMEOUT)

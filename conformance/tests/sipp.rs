@@ -208,15 +208,14 @@ fn sigterm_ends_a_bridged_call_with_bye_to_the_phone() {
     let mut phone = spawn_sipp("uas_answer_1001", &["-p", &port, "-m", "1", "-rtp_echo"]);
     phone.wait_listening(phone_port);
     let _caller = spawn_sipp("uac_echo", &[&server.target(), "-s", "1001", "-d", "20000"]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !server.log().contains("phone answered; bridging") {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the call was never bridged:\n{}",
-            server.log()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    assert!(
+        server.wait_for_log(
+            "phone answered; bridging",
+            std::time::Duration::from_secs(10)
+        ),
+        "the call was never bridged:\n{}",
+        server.log()
+    );
     let status = server.terminate().expect("the server exits after SIGTERM");
     assert!(status.success(), "exit status {status:?}");
     phone.wait().assert_ok(None);
