@@ -558,7 +558,7 @@ fn parse_start_line(
     };
     let method = Method::parse(method).ok_or(ParseError::StartLine)?;
     if !version.eq_ignore_ascii_case("SIP/2.0") {
-        if version.len() >= 4 && version[..4].eq_ignore_ascii_case("SIP/") {
+        if version.get(..4).is_some_and(|prefix| prefix.eq_ignore_ascii_case("SIP/")) {
             return Err(ParseError::Version);
         }
         return Err(ParseError::StartLine);
@@ -720,6 +720,16 @@ v=0\r\n";
     fn content_length_longer_than_body_is_an_error() {
         let text = INVITE.replace("l: 5", "l: 400");
         assert_eq!(parse_request(&text).unwrap_err(), ParseError::ShortBody);
+    }
+
+    /// Found by the fuzzer: a version field whose fourth byte falls inside
+    /// a multi-byte character was sliced mid-character.
+    #[test]
+    fn version_with_multibyte_character_is_an_error_not_a_panic() {
+        let input: &[u8] = b"J  \x01\x00\x01\xd6\xbc\n\n \n";
+        assert!(parse(Bytes::from_static(input), &Limits::default()).is_err());
+        let text = INVITE.replace("SIP/2.0\r\nv:", "SI\u{5bc}2.0\r\nv:");
+        assert_eq!(parse_request(&text).unwrap_err(), ParseError::StartLine);
     }
 
     #[test]
