@@ -118,7 +118,9 @@ enum Entry {
     ClientInvite {
         key: ClientKey,
         destination: Peer,
-        transaction: ClientInvite,
+        /// Boxed: the largest machine, and server transactions, which are
+        /// most of the entries under load, should not pay for its size.
+        transaction: Box<ClientInvite>,
         ack: Option<Bytes>,
     },
     ClientNonInvite {
@@ -130,8 +132,12 @@ enum Entry {
         key: ServerKey,
         transaction: ServerInvite,
         destination: Peer,
-        /// The INVITE, kept to answer a CANCEL and to build the 487.
-        request: Request,
+        /// The INVITE, kept to answer a CANCEL and to build the 487 until a
+        /// final response is sent; dropped then, since the transaction
+        /// lives on for up to 64·T1 (Timer L) only to absorb
+        /// retransmissions, and at thousands of calls a second the copies
+        /// would add up.
+        request: Option<Box<Request>>,
     },
     ServerNonInvite {
         key: ServerKey,
@@ -473,7 +479,7 @@ impl Endpoint {
                 key: key.clone(),
                 transaction: ServerInvite::new(reliability, self.config.timers),
                 destination,
-                request: request.clone(),
+                request: Some(Box::new(request.clone())),
             }
         } else {
             Entry::ServerNonInvite {
@@ -499,7 +505,7 @@ impl Endpoint {
     /// CANCEL, for example).
     pub fn server_request(&self, key: &ServerKey) -> Option<&Request> {
         match self.servers.get(key).and_then(|id| self.entries.get(id)) {
-            Some(Entry::ServerInvite { request, .. }) => Some(request),
+            Some(Entry::ServerInvite { request, .. }) => request.as_deref(),
             _ => None,
         }
     }
@@ -515,9 +521,13 @@ impl Endpoint {
             Some(Entry::ServerInvite {
                 transaction,
                 destination,
+                request,
                 ..
             }) => {
                 transaction.send_response(now, status, bytes.clone(), &mut self.actions);
+                if status >= 200 {
+                    *request = None;
+                }
                 if (200..300).contains(&status) {
                     success = Some(*destination);
                 }
@@ -615,14 +625,14 @@ impl Endpoint {
             Entry::ClientInvite {
                 key: key.clone(),
                 destination,
-                transaction: ClientInvite::start(
+                transaction: Box::new(ClientInvite::start(
                     now,
                     request,
                     bytes,
                     reliability,
                     self.config.timers,
                     &mut self.actions,
-                ),
+                )),
                 ack: None,
             }
         } else {

@@ -179,7 +179,7 @@ impl Request {
             ),
         );
         out.put_slice(&self.body);
-        out.freeze()
+        exact(out)
     }
 
     /// Checks the headers every request needs (RFC 3261 §8.1.1) and that the
@@ -270,7 +270,7 @@ impl Response {
             ),
         );
         out.put_slice(&self.body);
-        out.freeze()
+        exact(out)
     }
 
     /// Checks the headers every response needs.
@@ -308,6 +308,17 @@ pub fn uri_user(uri: &SipUri) -> Option<&str> {
 /// Parses a SIP URI from text.
 pub fn parse_uri(text: &str) -> Result<SipUri, ParseError> {
     SipUri::from_str(text).map_err(|_| ParseError::RequestUri)
+}
+
+/// The printed message in an allocation of its own size. Transactions keep
+/// what they sent for up to 64·T1 to answer retransmissions, so a buffer
+/// that grew past its first guess is not kept whole.
+fn exact(out: BytesMut) -> Bytes {
+    if out.capacity() - out.len() > 64 {
+        Bytes::copy_from_slice(&out)
+    } else {
+        out.freeze()
+    }
 }
 
 fn write_fmt(out: &mut BytesMut, args: fmt::Arguments<'_>) {
@@ -558,7 +569,10 @@ fn parse_start_line(
     };
     let method = Method::parse(method).ok_or(ParseError::StartLine)?;
     if !version.eq_ignore_ascii_case("SIP/2.0") {
-        if version.get(..4).is_some_and(|prefix| prefix.eq_ignore_ascii_case("SIP/")) {
+        if version
+            .get(..4)
+            .is_some_and(|prefix| prefix.eq_ignore_ascii_case("SIP/"))
+        {
             return Err(ParseError::Version);
         }
         return Err(ParseError::StartLine);

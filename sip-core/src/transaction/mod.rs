@@ -77,72 +77,80 @@ pub enum Timer {
     M,
 }
 
-const TIMER_COUNT: usize = 12;
+/// Most timers one transaction has armed at once: every machine runs at
+/// most two together (A+B, E+F, G+H); the table keeps one spare.
+const ARMED_SLOTS: usize = 3;
 
-impl Timer {
-    fn index(self) -> usize {
-        self as usize
-    }
-
-    const ALL: [Timer; TIMER_COUNT] = [
-        Timer::A,
-        Timer::B,
-        Timer::D,
-        Timer::E,
-        Timer::F,
-        Timer::G,
-        Timer::H,
-        Timer::I,
-        Timer::J,
-        Timer::K,
-        Timer::L,
-        Timer::M,
-    ];
-}
-
-/// One deadline per timer kind.
+/// The armed timers of one transaction, one deadline per kind. Kept as a
+/// few (timer, deadline) slots rather than one slot per kind: under load
+/// hundreds of thousands of transactions wait out Timers J and L, and the
+/// table is most of their size.
 #[derive(Debug, Clone, Default)]
 pub struct Timers {
-    deadlines: [Option<Instant>; TIMER_COUNT],
+    armed: [Option<(Timer, Instant)>; ARMED_SLOTS],
 }
 
 impl Timers {
-    /// Arms `timer` to fire at `now + after`.
+    /// Arms `timer` to fire at `now + after`, replacing its old deadline.
+    ///
+    /// # Panics
+    ///
+    /// If more than [`ARMED_SLOTS`] kinds would be armed together, which
+    /// no RFC 3261 machine does.
     pub fn start(&mut self, timer: Timer, now: Instant, after: Duration) {
-        self.deadlines[timer.index()] = Some(now + after);
+        let deadline = now + after;
+        let slot = self
+            .armed
+            .iter()
+            .position(|slot| matches!(slot, Some((armed, _)) if *armed == timer))
+            .or_else(|| self.armed.iter().position(Option::is_none))
+            .expect("a transaction arms at most three timers at once");
+        self.armed[slot] = Some((timer, deadline));
     }
 
     /// Disarms `timer`.
     pub fn stop(&mut self, timer: Timer) {
-        self.deadlines[timer.index()] = None;
+        for slot in &mut self.armed {
+            if matches!(slot, Some((armed, _)) if *armed == timer) {
+                *slot = None;
+            }
+        }
     }
 
     /// The earliest armed deadline.
     pub fn next(&self) -> Option<Instant> {
-        self.deadlines.iter().flatten().min().copied()
+        self.armed
+            .iter()
+            .flatten()
+            .map(|(_, deadline)| *deadline)
+            .min()
     }
 
     /// Disarms and returns the earliest timer due at `now`, if any.
     pub fn take_due(&mut self, now: Instant) -> Option<Timer> {
-        let (index, _) = self
-            .deadlines
+        let (index, timer) = self
+            .armed
             .iter()
             .enumerate()
-            .filter_map(|(index, deadline)| deadline.map(|d| (index, d)))
-            .filter(|(_, deadline)| *deadline <= now)
-            .min_by_key(|(_, deadline)| *deadline)?;
-        self.deadlines[index] = None;
-        Some(Timer::ALL[index])
+            .filter_map(|(index, slot)| slot.map(|(timer, deadline)| (index, timer, deadline)))
+            .filter(|(_, _, deadline)| *deadline <= now)
+            .min_by_key(|(_, _, deadline)| *deadline)
+            .map(|(index, timer, _)| (index, timer))?;
+        self.armed[index] = None;
+        Some(timer)
     }
 
     /// Whether `timer` is armed.
     pub fn is_armed(&self, timer: Timer) -> bool {
-        self.deadlines[timer.index()].is_some()
+        self.armed
+            .iter()
+            .flatten()
+            .any(|(armed, _)| *armed == timer)
     }
 
     /// Disarms every timer.
     pub fn clear(&mut self) {
-        self.deadlines = [None; TIMER_COUNT];
+        self.armed = [None; ARMED_SLOTS];
     }
 }
 
@@ -239,6 +247,26 @@ mod tests {
         assert_eq!(timers.take_due(later), Some(Timer::A));
         assert_eq!(timers.take_due(later), Some(Timer::B));
         assert_eq!(timers.take_due(later), None);
+        assert_eq!(timers.next(), None);
+    }
+
+    #[test]
+    fn rearming_a_timer_replaces_its_deadline_and_frees_no_other_slot() {
+        let start = crate::testing::epoch();
+        let mut timers = Timers::default();
+        timers.start(Timer::G, start, Duration::from_millis(500));
+        timers.start(Timer::H, start, Duration::from_secs(32));
+        // G doubles many times without taking more slots.
+        for step in 1..10 {
+            timers.start(Timer::G, start, Duration::from_millis(500 * step));
+        }
+        timers.start(Timer::I, start, Duration::from_secs(5));
+        assert!(timers.is_armed(Timer::G) && timers.is_armed(Timer::H));
+        assert_eq!(timers.next(), Some(start + Duration::from_millis(4500)));
+        timers.stop(Timer::G);
+        assert!(!timers.is_armed(Timer::G));
+        assert_eq!(timers.next(), Some(start + Duration::from_secs(5)));
+        timers.clear();
         assert_eq!(timers.next(), None);
     }
 }
