@@ -10,6 +10,7 @@
 //!   latching, all sans-IO.
 //! - [`ports`]: the RTP/RTCP port pair allocator, sans-IO.
 //! - [`codec`]: the audio codecs we negotiate.
+//! - [`audio`]: the internal audio format, 8 kHz linear PCM in 20 ms frames.
 //! - `driver` (feature `driver`, on by default): tokio RTP endpoints with
 //!   echo, relay (B2BUA bridge) and hold modes.
 //!
@@ -18,6 +19,7 @@
 //! Everything except `driver` builds without tokio and never reads the clock:
 //! time is an argument.
 
+pub mod audio;
 pub mod codec;
 pub mod ports;
 pub mod rtp;
