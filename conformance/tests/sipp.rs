@@ -8,7 +8,7 @@
 #[path = "../../conformance/harness.rs"]
 mod harness;
 
-use harness::{Server, free_port, register_sipp_phone, sipp, spawn_sipp};
+use harness::{Server, free_port, register_sipp_phone, sipp, spawn_sipp, temp_dir};
 
 #[test]
 fn options_lists_allow_accept_supported() {
@@ -195,6 +195,50 @@ fn call_to_registered_phone_is_bridged() {
     let phone = phone.wait();
     caller.assert_ok(Some(&server));
     phone.assert_ok(Some(&server));
+}
+
+/// A number that is not ours goes out through the configured trunk; the
+/// trunk's challenge is answered with digest credentials, the new INVITE's
+/// 200 is ACKed with its CSeq, and the caller's BYE reaches the trunk.
+fn call_out_through_trunk(trunk_scenario: &str) {
+    let trunk_port = free_port();
+    let config = temp_dir("switchboard-trunk").join("switchboard.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[trunk]\naddress = \"127.0.0.1:{trunk_port}\"\nusername = \"acme\"\npassword = \"s3cret\"\n"
+        ),
+    )
+    .expect("write the config file");
+    let server = Server::start_with(&["--config", config.to_str().expect("UTF-8 path")]);
+    let port = trunk_port.to_string();
+    let mut trunk = spawn_sipp(trunk_scenario, &["-p", &port, "-m", "1", "-rtp_echo"]);
+    trunk.wait_listening(trunk_port);
+    let caller = sipp(
+        "uac_echo",
+        &[&server.target(), "-s", "5551234", "-d", "2000"],
+    );
+    let trunk = trunk.wait();
+    caller.assert_ok(Some(&server));
+    trunk.assert_ok(Some(&server));
+    // Dialled numbers are logged at debug level only (the server runs at info).
+    let log = server.log();
+    assert!(
+        !log.contains("5551234"),
+        "the dialled number appears in the info log:\n{log}"
+    );
+}
+
+/// 401 from the trunk: SIPp's verifyauth checks the digest itself.
+#[test]
+fn trunk_401_is_answered_with_verified_credentials() {
+    call_out_through_trunk("uas_trunk_401");
+}
+
+/// 407 from the trunk: answered with Proxy-Authorization.
+#[test]
+fn trunk_407_is_answered_with_proxy_authorization() {
+    call_out_through_trunk("uas_trunk_407");
 }
 
 /// SIGTERM during a bridged call: the server ends both legs with BYE (the

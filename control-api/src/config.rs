@@ -44,6 +44,36 @@ struct FileSettings {
     lockout_threshold: Option<u32>,
     lockout_seconds: Option<u64>,
     digest_sha256: Option<bool>,
+    trunk: Option<Trunk>,
+}
+
+/// A SIP trunk (or outbound proxy) for numbers that are not ours: the
+/// `[trunk]` table of the config file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trunk {
+    /// Where INVITEs are sent, `IP:PORT`.
+    pub address: SocketAddr,
+    /// `udp` (default) or `tcp`.
+    #[serde(default)]
+    pub transport: TrunkTransport,
+    /// The host part of the Request-URI and To (default: the address' IP).
+    pub domain: Option<String>,
+    /// Digest username for the trunk's 401/407 challenges.
+    pub username: Option<String>,
+    /// Digest password.
+    pub password: Option<String>,
+}
+
+/// The transport to a trunk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrunkTransport {
+    /// UDP.
+    #[default]
+    Udp,
+    /// TCP.
+    Tcp,
 }
 
 /// The settings the server runs with.
@@ -67,6 +97,8 @@ pub struct Settings {
     pub lockout_seconds: u64,
     /// Whether digest challenges offer SHA-256 (after MD5).
     pub digest_sha256: bool,
+    /// Where numbers that are not ours are sent, if anywhere.
+    pub trunk: Option<Trunk>,
 }
 
 impl Settings {
@@ -105,6 +137,7 @@ impl Settings {
             lockout_threshold: file.lockout_threshold.unwrap_or(5),
             lockout_seconds: file.lockout_seconds.unwrap_or(300),
             digest_sha256: file.digest_sha256.unwrap_or(false),
+            trunk: file.trunk,
         })
     }
 }
@@ -160,6 +193,19 @@ mod tests {
         let settings = Settings::load(flags).unwrap();
         assert_eq!(settings.sip_listen.port(), 5999);
         assert_eq!((settings.rtp_low, settings.rtp_high), (40000, 40010));
+        std::fs::write(
+            &path,
+            "[trunk]\naddress = \"127.0.0.1:5080\"\ntransport = \"tcp\"\nusername = \"acme\"\npassword = \"s3cret\"\n",
+        )
+        .unwrap();
+        let flags = Flags::parse_from(["switchboard", "--config", path.to_str().unwrap()]);
+        let trunk = Settings::load(flags).unwrap().trunk.unwrap();
+        assert_eq!(trunk.address.port(), 5080);
+        assert_eq!(trunk.transport, TrunkTransport::Tcp);
+        assert_eq!(trunk.username.as_deref(), Some("acme"));
+        std::fs::write(&path, "[trunk]\naddress = \"127.0.0.1:5080\"\nport = 1\n").unwrap();
+        let flags = Flags::parse_from(["switchboard", "--config", path.to_str().unwrap()]);
+        assert!(Settings::load(flags).is_err());
         std::fs::write(&path, "bogus = 1\n").unwrap();
         let flags = Flags::parse_from(["switchboard", "--config", path.to_str().unwrap()]);
         assert!(Settings::load(flags).is_err());

@@ -90,7 +90,14 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     let media = MediaPool::new(local_address.ip(), settings.rtp_low, settings.rtp_high)
         .context("--rtp-ports")?;
-    let switch = Switch::new(routes, registrar, users, media, local_address);
+    let switch = Switch::new(
+        routes,
+        registrar,
+        users,
+        media,
+        local_address,
+        settings.trunk.clone(),
+    );
     let (_commands, messages) = tokio::sync::mpsc::unbounded_channel();
     info!(
         sip = %local_address,

@@ -6,14 +6,15 @@
 //! never by proxying signalling. The controller owns all calls; the SIP
 //! driver calls it for each event, so no call state is shared.
 
+use crate::config::{Trunk, TrunkTransport};
 use crate::media_leg::{MediaLeg, MediaPool};
 use bytes::Bytes;
 use media::sdp::{self, Direction, LocalMedia, SessionDescription, SessionOrigin};
-use sip_core::auth::Ha1s;
+use sip_core::auth::{AuthKind, Ha1s, select_challenge};
 use sip_core::dialog::{self, Dialog};
 use sip_core::driver::Application;
 use sip_core::endpoint::{Endpoint, Event};
-use sip_core::message::{Method, Name, NameAddrText, Request, Response};
+use sip_core::message::{Method, Name, NameAddrText, Request, Response, SipUri, parse_uri};
 use sip_core::registrar::{Binding, Registrar, RegistrarEvent};
 use sip_core::transaction::{ClientKey, ServerKey};
 use sip_core::transport::{Peer, Transport};
@@ -29,6 +30,21 @@ pub enum Route {
     Echo,
     /// Ring a registered phone (B2BUA).
     Phone(String),
+    /// Send the call out through the configured trunk to this number
+    /// (B2BUA); the trunk's 401/407 challenges are answered.
+    Trunk(String),
+}
+
+impl Route {
+    /// What kind of route this is, without the number: safe to log at
+    /// info level (numbers are logged at debug only).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Route::Echo => "echo",
+            Route::Phone(_) => "phone",
+            Route::Trunk(_) => "trunk",
+        }
+    }
 }
 
 /// Messages other tasks send to the controller.
@@ -72,6 +88,12 @@ struct OutboundLeg {
     media: MediaLeg,
     answered: bool,
     ring_deadline: Instant,
+    /// The INVITE's CSeq number: 1, then one more for each challenge
+    /// answered.
+    sequence: u32,
+    /// Challenges answered so far (a second one in a row for the same
+    /// credentials means they are wrong).
+    challenges_answered: u8,
 }
 
 struct Call {
@@ -100,16 +122,19 @@ pub struct Switch {
     outbound_invites: HashMap<ClientKey, String>,
     origin_counter: u64,
     shutting_down: bool,
+    trunk: Option<Trunk>,
 }
 
 impl Switch {
-    /// A controller with these routes, registrar and media pool.
+    /// A controller with these routes, registrar and media pool. Numbers
+    /// with no route go to `trunk` when one is configured.
     pub fn new(
         routes: HashMap<String, Route>,
         registrar: Registrar,
         users: HashMap<String, Ha1s>,
         media: MediaPool,
         local_address: SocketAddr,
+        trunk: Option<Trunk>,
     ) -> Switch {
         Switch {
             routes,
@@ -123,6 +148,7 @@ impl Switch {
             outbound_invites: HashMap::new(),
             origin_counter: 0,
             shutting_down: false,
+            trunk,
         }
     }
 
@@ -222,7 +248,10 @@ impl Switch {
         let span = info_span!("call", call_id = %call_id);
         let _entered = span.enter();
         let user = request.uri_user().unwrap_or_default().to_string();
-        let Some(route) = self.routes.get(&user).cloned() else {
+        let route = self.routes.get(&user).cloned().or_else(|| {
+            (self.trunk.is_some() && is_dialable(&user)).then(|| Route::Trunk(user.clone()))
+        });
+        let Some(route) = route else {
             info!("no route for the dialled number");
             debug!(number = %user, "unrouted number");
             respond(sip, now, &key, &request, 404);
@@ -256,7 +285,7 @@ impl Switch {
                     }
                 }
             }
-            Route::Echo => None,
+            Route::Echo | Route::Trunk(_) => None,
         };
         let media = match self.media.open() {
             Ok(media) => media,
@@ -326,7 +355,7 @@ impl Switch {
                 let body = answer_body.expect("echo always has an SDP body");
                 answer_inbound(sip, now, &mut call, body);
             }
-            (Route::Phone(extension), Some((_, binding))) => {
+            (route @ (Route::Phone(_) | Route::Trunk(_)), binding) => {
                 let Ok(outbound_media) = self.media.open() else {
                     warn!("no RTP port free for the outbound leg");
                     let inbound_media =
@@ -341,35 +370,88 @@ impl Switch {
                     );
                     return;
                 };
-                let outbound =
-                    self.ring_phone(now, &call, &extension, &binding, outbound_media, sip);
-                info!(extension = %extension, "ringing phone");
+                let target = match (&route, binding) {
+                    (Route::Phone(extension), Some((_, binding))) => {
+                        info!(extension = %extension, "ringing phone");
+                        Some(Target {
+                            request_uri: binding.contact.clone(),
+                            to: format!("<sip:{extension}@{}>", self.local_address),
+                            destination: binding_peer(&binding),
+                        })
+                    }
+                    (Route::Trunk(number), _) => {
+                        info!("calling out through the trunk");
+                        debug!(number = %number, "trunk call");
+                        self.trunk_target(number)
+                    }
+                    _ => None,
+                };
+                let Some(target) = target else {
+                    warn!("the trunk's domain does not make a SIP URI");
+                    self.media.close(outbound_media);
+                    let inbound_media =
+                        std::mem::replace(&mut call.inbound.media, MediaLeg::closed());
+                    self.media.close(inbound_media);
+                    respond(
+                        sip,
+                        now,
+                        &call.inbound.server_key,
+                        &call.inbound.invite,
+                        500,
+                    );
+                    return;
+                };
+                let outbound = self.originate(now, &call, target, outbound_media, sip);
                 self.outbound_calls
                     .insert(outbound_call_id(&outbound.invite), call_id.clone());
                 self.outbound_invites
                     .insert(outbound.client_key.clone(), call_id.clone());
                 call.outbound = Some(outbound);
-                // Our answer for the caller waits until the phone answers.
+                // Our answer for the caller waits until the far end answers.
                 call.inbound.stored_answer = answer_body;
             }
-            (Route::Phone(_), None) => unreachable!("phones are looked up above"),
         }
         drop(_entered);
         self.calls.insert(call_id, call);
     }
 
-    fn ring_phone(
+    /// Where a trunk call goes: `sip:NUMBER@DOMAIN` at the trunk's address.
+    fn trunk_target(&self, number: &str) -> Option<Target> {
+        let trunk = self.trunk.as_ref()?;
+        let domain = trunk
+            .domain
+            .clone()
+            .unwrap_or_else(|| match trunk.address.ip() {
+                IpAddr::V4(ip) => ip.to_string(),
+                IpAddr::V6(ip) => format!("[{ip}]"),
+            });
+        let request_uri = parse_uri(&format!("sip:{number}@{domain}")).ok()?;
+        let transport = match trunk.transport {
+            TrunkTransport::Udp => Transport::Udp,
+            TrunkTransport::Tcp => Transport::Tcp,
+        };
+        Some(Target {
+            request_uri,
+            to: format!("<sip:{number}@{domain}>"),
+            destination: Peer {
+                transport,
+                address: trunk.address,
+            },
+        })
+    }
+
+    /// Sends the outbound leg's INVITE to `target`, offering our media.
+    fn originate(
         &mut self,
         now: Instant,
         call: &Call,
-        extension: &str,
-        binding: &Binding,
+        target: Target,
         media: MediaLeg,
         sip: &mut Endpoint,
     ) -> OutboundLeg {
         let local_media = self.new_local_media(media.local_port());
         let offer = sdp::offer(&local_media, Direction::SendRecv);
-        let mut invite = Request::new(Method::Invite, binding.contact.clone());
+        let mut invite = Request::new(Method::Invite, target.request_uri);
         let caller = call
             .inbound
             .invite
@@ -381,11 +463,11 @@ impl Switch {
         let tag = sip.new_token();
         let call_id = format!("{}@switchboard", sip.new_token());
         let local = self.local_address;
-        let destination = binding_peer(binding);
+        let destination = target.destination;
         let transport = destination.transport;
         let headers = &mut invite.headers;
         headers.push(Name::FROM, format!("<sip:{caller}@{local}>;tag={tag}"));
-        headers.push(Name::TO, format!("<sip:{extension}@{local}>"));
+        headers.push(Name::TO, target.to);
         headers.push(Name::CALL_ID, call_id);
         headers.push(Name::CSEQ, "1 INVITE");
         headers.push(
@@ -405,7 +487,90 @@ impl Switch {
             media,
             answered: false,
             ring_deadline: now + RING_TIMEOUT,
+            sequence: 1,
+            challenges_answered: 0,
         }
+    }
+
+    /// Answers a trunk's 401/407 by sending the INVITE again with
+    /// credentials (RFC 3261 §22.2). `false` when there is nothing to
+    /// answer with: no credentials, a challenge we cannot parse, or the
+    /// same credentials already refused.
+    fn answer_trunk_challenge(
+        &mut self,
+        now: Instant,
+        call_id: &str,
+        response: &Response,
+        sip: &mut Endpoint,
+    ) -> bool {
+        let Some(Trunk {
+            username: Some(username),
+            password: Some(password),
+            ..
+        }) = self.trunk.clone()
+        else {
+            return false;
+        };
+        let Some(call) = self.calls.get_mut(call_id) else {
+            return false;
+        };
+        let _entered = call.span.clone().entered();
+        if !matches!(call.route, Route::Trunk(_)) {
+            return false;
+        }
+        let Some(outbound) = call.outbound.as_mut() else {
+            return false;
+        };
+        let kind = if response.status == 407 {
+            AuthKind::Proxy
+        } else {
+            AuthKind::Www
+        };
+        let challenge_header = kind.challenge_header();
+        let Some(challenge) = select_challenge(
+            response
+                .headers
+                .all(&challenge_header)
+                .map(|value| value.as_str()),
+        ) else {
+            info!("the trunk's challenge has no digest we can answer");
+            return false;
+        };
+        // A second challenge right after an answer means the credentials
+        // were refused, unless the trunk only says our nonce went stale.
+        if outbound.challenges_answered >= 1 && !challenge.stale {
+            info!("the trunk refused our credentials");
+            return false;
+        }
+        if outbound.challenges_answered >= 3 {
+            return false;
+        }
+        let uri = outbound.invite.uri_text();
+        let cnonce = sip.new_token();
+        let Ok(credentials) = challenge.answer("INVITE", &uri, &username, &password, 1, &cnonce)
+        else {
+            return false;
+        };
+        outbound.challenges_answered += 1;
+        outbound.sequence += 1;
+        let mut invite = outbound.invite.clone();
+        invite.headers.remove(&Name::AUTHORIZATION);
+        invite.headers.remove(&Name::PROXY_AUTHORIZATION);
+        invite.headers.push(kind.credentials_header(), credentials);
+        invite
+            .headers
+            .set(Name::CSEQ, format!("{} INVITE", outbound.sequence));
+        invite.headers.remove(&Name::VIA);
+        let old_key = std::mem::replace(
+            &mut outbound.client_key,
+            sip.send_request(now, invite.clone(), outbound.destination),
+        );
+        outbound.invite = invite;
+        info!(status = response.status, "answered the trunk's challenge");
+        self.outbound_invites.remove(&old_key);
+        self.outbound_invites
+            .insert(outbound.client_key.clone(), call_id.to_string());
+        true
     }
 
     fn handle_in_dialog(
@@ -592,6 +757,11 @@ impl Switch {
         let Some(call_id) = self.outbound_invites.get(&key).cloned() else {
             return;
         };
+        if matches!(response.status, 401 | 407)
+            && self.answer_trunk_challenge(now, &call_id, &response, sip)
+        {
+            return;
+        }
         let Some(call) = self.calls.get_mut(&call_id) else {
             return;
         };
@@ -633,7 +803,7 @@ impl Switch {
                 let Ok(dialog) = dialog else {
                     return;
                 };
-                let ack = dialog.create_ack(1);
+                let ack = dialog.create_ack(outbound.sequence);
                 sip.send_ack(&key, ack, outbound.destination);
                 outbound.dialog = Some(dialog);
                 let negotiated = SessionDescription::parse(&response.body)
@@ -656,7 +826,7 @@ impl Switch {
                 answer_inbound(sip, now, call, body);
             }
             _ => {
-                info!(status, "phone refused the call");
+                info!(status, "far end refused the call");
                 let relayed = match status {
                     408 => 480,
                     486 | 600 => 486,
@@ -755,7 +925,7 @@ impl Switch {
             .map(|at| now.duration_since(at).as_secs_f64())
             .unwrap_or(0.0);
         info!(
-            route = ?call.route,
+            route = call.route.kind(),
             duration_s = format!("{duration:.1}"),
             talk_s = format!("{talk:.1}"),
             stats = %call.inbound.media.stats(),
@@ -890,6 +1060,24 @@ fn log_registrar_event(event: &RegistrarEvent) {
 
 /// Where requests for a registered contact go: the address its REGISTER
 /// came from, over the same transport (phones behind NAT).
+/// Where an outbound leg goes.
+struct Target {
+    request_uri: SipUri,
+    /// The To header value.
+    to: String,
+    destination: Peer,
+}
+
+/// Whether `user` looks like a number to send to a trunk: digits, with an
+/// optional leading `+`, and `*`/`#` (feature codes).
+fn is_dialable(user: &str) -> bool {
+    let digits = user.strip_prefix('+').unwrap_or(user);
+    !digits.is_empty()
+        && digits
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'*' || b == b'#')
+}
+
 fn binding_peer(binding: &Binding) -> Peer {
     Peer {
         transport: Transport::from_via_token(&binding.transport).unwrap_or(Transport::Udp),

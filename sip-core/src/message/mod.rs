@@ -165,6 +165,11 @@ impl Request {
         }
     }
 
+    /// The Request-URI as printed: what a digest `uri` parameter covers.
+    pub fn uri_text(&self) -> String {
+        self.uri.default_print_ctx().to_string()
+    }
+
     /// Prints the request to bytes, with a Content-Length from the body.
     pub fn to_bytes(&self) -> Bytes {
         let mut out = BytesMut::with_capacity(512 + self.body.len());
