@@ -356,20 +356,6 @@ impl Switch {
                 answer_inbound(sip, now, &mut call, body);
             }
             (route @ (Route::Phone(_) | Route::Trunk(_)), binding) => {
-                let Ok(outbound_media) = self.media.open() else {
-                    warn!("no RTP port free for the outbound leg");
-                    let inbound_media =
-                        std::mem::replace(&mut call.inbound.media, MediaLeg::closed());
-                    self.media.close(inbound_media);
-                    respond(
-                        sip,
-                        now,
-                        &call.inbound.server_key,
-                        &call.inbound.invite,
-                        503,
-                    );
-                    return;
-                };
                 let target = match (&route, binding) {
                     (Route::Phone(extension), Some((_, binding))) => {
                         info!(extension = %extension, "ringing phone");
@@ -388,17 +374,12 @@ impl Switch {
                 };
                 let Some(target) = target else {
                     warn!("the trunk's domain does not make a SIP URI");
-                    self.media.close(outbound_media);
-                    let inbound_media =
-                        std::mem::replace(&mut call.inbound.media, MediaLeg::closed());
-                    self.media.close(inbound_media);
-                    respond(
-                        sip,
-                        now,
-                        &call.inbound.server_key,
-                        &call.inbound.invite,
-                        500,
-                    );
+                    self.refuse_before_answer(now, &mut call, 500, sip);
+                    return;
+                };
+                let Ok(outbound_media) = self.media.open() else {
+                    warn!("no RTP port free for the outbound leg");
+                    self.refuse_before_answer(now, &mut call, 503, sip);
                     return;
                 };
                 let outbound = self.originate(now, &call, target, outbound_media, sip);
@@ -413,6 +394,26 @@ impl Switch {
         }
         drop(_entered);
         self.calls.insert(call_id, call);
+    }
+
+    /// Ends a call that never got further than its INVITE: its media goes
+    /// back to the pool and the caller gets `status`.
+    fn refuse_before_answer(
+        &mut self,
+        now: Instant,
+        call: &mut Call,
+        status: u16,
+        sip: &mut Endpoint,
+    ) {
+        let media = std::mem::replace(&mut call.inbound.media, MediaLeg::closed());
+        self.media.close(media);
+        respond(
+            sip,
+            now,
+            &call.inbound.server_key,
+            &call.inbound.invite,
+            status,
+        );
     }
 
     /// Where a trunk call goes: `sip:NUMBER@DOMAIN` at the trunk's address.
