@@ -1,5 +1,7 @@
-//! The audio codecs Switchboard negotiates (RFC 3551 §4.5.14, G.711).
-//! The sample conversions themselves come later, in `codec/g711.rs`.
+//! The audio codecs Switchboard negotiates (RFC 3551 §4.5.14, G.711), and
+//! their sample conversions in [`g711`].
+
+pub mod g711;
 
 use crate::rtp::PayloadType;
 
