@@ -1,13 +1,19 @@
-//! RTP (RFC 3550): header values, packets, our outgoing streams and
-//! symmetric RTP latching. Everything here is sans-IO.
+//! RTP (RFC 3550): header values, packets, our outgoing streams, symmetric
+//! RTP latching, and sequence numbers and timestamps unwrapped to 64 bits
+//! ([`MediaTime`], [`SequenceTracker`]). Everything here is sans-IO.
 
 mod latching;
+mod media_time;
 mod outgoing_stream;
 mod packet;
 
 #[cfg(feature = "driver")]
 pub(crate) use latching::is_usable;
 pub use latching::{LatchVerdict, Latching};
+pub use media_time::{
+    MAX_DROPOUT, MAX_MISORDER, MIN_SEQUENTIAL, MediaTime, SequenceTracker, SequenceUpdate,
+    TimestampUnwrapper,
+};
 pub use outgoing_stream::OutgoingStream;
 pub use packet::{RtpHeader, RtpPacket, RtpPacketMut, RtpParseError, RtpWriteError, is_rtcp};
 
