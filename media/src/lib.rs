@@ -7,10 +7,22 @@
 //!   RFC 4733 telephone-events.
 //! - [`rtp`]: the RFC 3550 fixed header (parsed and written by the
 //!   `rtp-types` crate), our outgoing stream numbering and symmetric RTP
-//!   latching, all sans-IO.
+//!   latching, sequence numbers and timestamps unwrapped to 64 bits
+//!   (RFC 3550 §A.1, [`rtp::MediaTime`]), all sans-IO.
+//! - [`rtcp`]: RTCP (RFC 3550 §6): reception statistics, SR/RR/SDES/BYE
+//!   compound packets (parsed and written by the `rtcp-types` crate),
+//!   round-trip time and the [`rtcp::QualityStats`] summary for CDRs.
+//! - [`dtmf`]: DTMF digits, RFC 4733 telephone-events received and sent,
+//!   in-band tone generation and a Goertzel detector (ITU-T Q.24), sans-IO.
 //! - [`ports`]: the RTP/RTCP port pair allocator, sans-IO.
-//! - [`codec`]: the audio codecs we negotiate.
+//! - [`codec`]: the audio codecs we negotiate and G.711 µ-law/A-law
+//!   encoding, decoding and transcoding.
 //! - [`audio`]: the internal audio format, 8 kHz linear PCM in 20 ms frames.
+//! - [`jitter_buffer`]: the adaptive jitter buffer of an incoming stream
+//!   (reordering, duplicates, late packets, clock drift, re-sync) and
+//!   PCM-level loss concealment, sans-IO.
+//! - [`mixer`]: the N-party mix-minus mixer of 20 ms frames, with the
+//!   listen, whisper (coach) and barge roles.
 //! - `driver` (feature `driver`, on by default): tokio RTP endpoints with
 //!   echo, relay (B2BUA bridge) and hold modes.
 //!
@@ -21,7 +33,11 @@
 
 pub mod audio;
 pub mod codec;
+pub mod dtmf;
+pub mod jitter_buffer;
+pub mod mixer;
 pub mod ports;
+pub mod rtcp;
 pub mod rtp;
 pub mod sdp;
 
