@@ -1,6 +1,6 @@
 //! Switchboard's media engine.
 //!
-//! What is here today:
+//! What is here:
 //!
 //! - [`sdp`]: session descriptions (parsed and printed by the `sdp-types`
 //!   crate) and the RFC 3264 offer/answer model for G.711 audio with
@@ -21,8 +21,20 @@
 //! - [`jitter_buffer`]: the adaptive jitter buffer of an incoming stream
 //!   (reordering, duplicates, late packets, clock drift, re-sync) and
 //!   PCM-level loss concealment, sans-IO.
+//! - [`player`]: prompts (WAV, MP3, FLAC, Ogg Vorbis decoded once to 8 kHz
+//!   and cached), call-progress tones with cadences (US and UK tables),
+//!   silence and playlists, played one 20 ms frame at a time, sans-IO.
 //! - [`mixer`]: the N-party mix-minus mixer of 20 ms frames, with the
 //!   listen, whisper (coach) and barge roles.
+//! - [`recorder`]: call recording to WAV files (stereo, caller left, or
+//!   mixed mono), with pauses cut and a file valid however the call ends.
+//! - [`detector`]: speech and silence detection (voice activity with
+//!   hangover, silence timeout), sans-IO.
+//! - [`channel`]: the media of one call leg for a 20 ms media worker:
+//!   latching, jitter buffer and G.711 decoding, RFC 4733 and in-band
+//!   digits, our outgoing stream (frames, digits, relayed packets with
+//!   in-place transcoding), RTCP and the media timeout, sans-IO and without
+//!   allocation per packet.
 //! - `driver` (feature `driver`, on by default): tokio RTP endpoints with
 //!   echo, relay (B2BUA bridge) and hold modes.
 //!
@@ -32,11 +44,15 @@
 //! time is an argument.
 
 pub mod audio;
+pub mod channel;
 pub mod codec;
+pub mod detector;
 pub mod dtmf;
 pub mod jitter_buffer;
 pub mod mixer;
+pub mod player;
 pub mod ports;
+pub mod recorder;
 pub mod rtcp;
 pub mod rtp;
 pub mod sdp;
