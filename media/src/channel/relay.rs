@@ -1,0 +1,228 @@
+//! The relay fast path (DESIGN.md principle 3): a two-party bridge with
+//! nothing listening moves packets between its legs without decoding.
+//! Each packet is re-stamped into the receiving leg's stream (our SSRC,
+//! continuous sequence numbers and timestamps, through [`OutgoingStream`]),
+//! its G.711 payload transcoded code by code when the legs negotiated
+//! different laws, and telephone-events renumbered to the payload type
+//! that leg negotiated.
+//!
+//! [`OutgoingStream`]: crate::rtp::OutgoingStream
+
+use std::time::Instant;
+
+use super::{Channel, DropReason, Origin, SLOT_BYTES, State};
+use crate::codec::{Codec, g711};
+use crate::rtp::{PayloadType, RtpHeader, RtpPacket};
+
+/// How a leg's packets are numbered, for relaying them to another leg.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RelayFormat {
+    /// The leg's codec.
+    pub codec: Codec,
+    /// The payload type its audio arrives with.
+    pub payload_type: PayloadType,
+    /// The payload type its telephone-events arrive with, if negotiated.
+    pub telephone_event: Option<PayloadType>,
+}
+
+impl Channel {
+    /// Relays a packet `packet` of another leg, received at `now`, into
+    /// our stream without decoding: our SSRC and numbering, audio
+    /// transcoded in place between µ-law and A-law when the legs' codecs
+    /// differ, telephone-events renumbered to our payload type.
+    pub fn relay_from(
+        &mut self,
+        now: Instant,
+        packet: &RtpPacket<'_>,
+        from: RelayFormat,
+    ) -> Result<(), DropReason> {
+        let media = match &self.state {
+            State::Negotiated(media) => media,
+            State::AwaitingRemote => return Err(DropReason::NotNegotiated),
+            State::Closed => return Err(DropReason::Closed),
+        };
+        if !media.direction.sends() {
+            return Err(DropReason::Direction);
+        }
+        if self.outgoing_event.is_some() {
+            return Err(DropReason::TelephoneEventInProgress);
+        }
+        let header = packet.header();
+        let (payload_type, transcode) = if header.payload_type == from.payload_type
+            || header.payload_type == from.codec.payload_type()
+        {
+            (media.payload_type, Some((from.codec, media.codec)))
+        } else if from.telephone_event == Some(header.payload_type) {
+            let Some(ours) = media.telephone_event else {
+                return Err(DropReason::UnknownPayloadType);
+            };
+            (ours, None)
+        } else {
+            return Err(DropReason::UnknownPayloadType);
+        };
+        let Some(destination) = self.latching.remote() else {
+            return Err(DropReason::NoRemote);
+        };
+        let payload = packet.payload();
+        if RtpHeader::LEN + payload.len() > SLOT_BYTES {
+            return Err(DropReason::TooLarge);
+        }
+        self.switch_origin(Origin::Relay);
+        let header = RtpHeader {
+            payload_type,
+            ..header
+        };
+        let length = self.write_packet(now, destination, header, payload)?;
+        if let Some((from, to)) = transcode {
+            // The packet was written without CSRCs or extension, so the
+            // payload starts right after the fixed header.
+            let buffer = self.ring.vacant().expect("the packet was just written");
+            g711::transcode_in_place(from, to, &mut buffer[RtpHeader::LEN..length]);
+        }
+        self.ring.commit(destination, length);
+        self.stats.relayed += 1;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::super::{DigitSource, ReceiveMode};
+    use super::*;
+    use crate::audio::SILENCE;
+    use crate::dtmf::Digit;
+    use crate::rtp::{RtpTimestamp, SequenceNumber, Ssrc};
+    use crate::sdp::Direction;
+    use crate::test_epoch;
+    use std::time::Duration;
+
+    #[test]
+    fn relays_pcmu_to_pcma_with_digits_without_decoding() {
+        // phone X (PCMU) ── leg A (PCMU) ══ relay ══ leg B (PCMA) ── phone Y (PCMA)
+        let start = test_epoch();
+        let (x_address, y_address) = (address(10, 6000), address(20, 7000));
+        let mut x = channel(start, 1, false);
+        let mut a = channel(start, 2, false);
+        let mut b = channel(start, 3, false);
+        let mut y = channel(start, 4, false);
+        x.set_remote(start, media(A_ADDRESS, Codec::Pcmu, Direction::SendRecv));
+        a.set_remote(start, media(x_address, Codec::Pcmu, Direction::SendRecv));
+        let mut toward_y = media(y_address, Codec::Pcma, Direction::SendRecv);
+        toward_y.telephone_event = Some(PayloadType::new(96).unwrap());
+        b.set_remote(start, toward_y);
+        let mut toward_b = media(B_ADDRESS, Codec::Pcma, Direction::SendRecv);
+        toward_b.telephone_event = Some(PayloadType::new(96).unwrap());
+        y.set_remote(start, toward_b);
+        a.set_receive_mode(ReceiveMode::Relay);
+        let from_a = a.relay_format().unwrap();
+
+        let mut played = Vec::new();
+        let mut on_the_wire = Vec::new();
+        let mut events_at_y = Vec::new();
+        let mut now = start;
+        for index in 0..80 {
+            now += TICK;
+            if index == 30 {
+                x.send_digit(now, Digit::Nine, Duration::from_millis(120))
+                    .unwrap();
+            }
+            x.handle_timeout(now);
+            x.push_frame(now, &sawtooth(index));
+            for (_, bytes) in drain(&mut x) {
+                if a.handle_datagram(now, x_address, &bytes).is_relayable() {
+                    let packet = RtpPacket::parse(&bytes).unwrap();
+                    b.relay_from(now, &packet, from_a).unwrap();
+                }
+            }
+            for (destination, bytes) in drain(&mut b) {
+                assert_eq!(destination, y_address);
+                on_the_wire.push(RtpPacket::parse(&bytes).unwrap().header());
+                y.handle_datagram(now, B_ADDRESS, &bytes);
+            }
+            y.handle_timeout(now);
+            played.push(*y.tick(now));
+            events_at_y.extend(events(&mut y));
+        }
+        assert_eq!(a.tick(now), &SILENCE, "the relaying leg decodes nothing");
+        assert!(on_the_wire.iter().all(|header| header.ssrc == Ssrc::new(3)));
+        assert!(on_the_wire.iter().all(|header| {
+            [PayloadType::PCMA, PayloadType::new(96).unwrap()].contains(&header.payload_type)
+        }));
+        for pair in on_the_wire.windows(2) {
+            assert_eq!(
+                pair[1].sequence_number,
+                pair[0].sequence_number.wrapping_add(1)
+            );
+        }
+        // The audio before the digit, transcoded code by code.
+        let first = played
+            .iter()
+            .position(|frame| *frame != SILENCE)
+            .expect("audio arrives");
+        for (index, frame) in played[first..first + 20].iter().enumerate() {
+            let expected = sawtooth(index)
+                .map(|sample| g711::alaw_decode(g711::ulaw_to_alaw(g711::ulaw_encode(sample))));
+            assert_eq!(*frame, expected, "frame {index}");
+        }
+        assert_eq!(
+            digits(&events_at_y),
+            [(
+                Digit::Nine,
+                Duration::from_millis(120),
+                DigitSource::Rfc4733
+            )]
+        );
+        assert_eq!(b.stats().relayed, on_the_wire.len() as u64);
+    }
+
+    #[test]
+    fn switching_from_our_frames_to_a_relay_keeps_the_stream_continuous() {
+        let now = test_epoch();
+        let mut b = channel(now, 0xb, false);
+        b.set_remote(now, media(A_ADDRESS, Codec::Pcmu, Direction::SendRecv));
+        let other_leg = RelayFormat {
+            codec: Codec::Pcmu,
+            payload_type: PayloadType::PCMU,
+            telephone_event: None,
+        };
+        let mut headers = Vec::new();
+        for index in 0..3u32 {
+            b.push_frame(now + TICK * index, &sawtooth(0));
+        }
+        for index in 3..6u32 {
+            let relayed = rtp(
+                RtpHeader {
+                    marker: false,
+                    payload_type: PayloadType::PCMU,
+                    sequence_number: SequenceNumber::new(60_000 + index as u16),
+                    timestamp: RtpTimestamp::new(1_000_000 + 160 * index),
+                    ssrc: Ssrc::new(0x1234),
+                },
+                &[0x55; 160],
+            );
+            let packet = RtpPacket::parse(&relayed).unwrap();
+            b.relay_from(now + TICK * index, &packet, other_leg)
+                .unwrap();
+        }
+        for (_, bytes) in drain(&mut b) {
+            headers.push(RtpPacket::parse(&bytes).unwrap().header());
+        }
+        assert_eq!(headers.len(), 6);
+        assert!(headers.iter().all(|header| header.ssrc == Ssrc::new(0xb)));
+        for pair in headers.windows(2) {
+            assert_eq!(
+                pair[1].sequence_number,
+                pair[0].sequence_number.wrapping_add(1)
+            );
+            assert_eq!(pair[1].timestamp.wrapping_sub(pair[0].timestamp), 160);
+        }
+        assert_eq!(
+            headers
+                .iter()
+                .map(|header| header.marker)
+                .collect::<Vec<_>>(),
+            [true, false, false, true, false, false]
+        );
+    }
+}
