@@ -89,7 +89,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         routes.insert(phone.to_string(), Route::Phone(phone.to_string()));
     }
     let media = MediaPool::new(local_address.ip(), settings.rtp_low, settings.rtp_high)
-        .context("--rtp-ports")?;
+        .context("starting media (--rtp-ports)")?;
     let switch = Switch::new(
         routes,
         registrar,

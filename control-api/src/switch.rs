@@ -287,7 +287,7 @@ impl Switch {
             }
             Route::Echo | Route::Trunk(_) => None,
         };
-        let media = match self.media.open() {
+        let media = match self.media.open(None) {
             Ok(media) => media,
             Err(error) => {
                 warn!(%error, "no RTP port free");
@@ -377,7 +377,7 @@ impl Switch {
                     self.refuse_before_answer(now, &mut call, 500, sip);
                     return;
                 };
-                let Ok(outbound_media) = self.media.open() else {
+                let Ok(outbound_media) = self.media.open(Some(&call.inbound.media)) else {
                     warn!("no RTP port free for the outbound leg");
                     self.refuse_before_answer(now, &mut call, 503, sip);
                     return;

@@ -35,12 +35,14 @@
 //!   digits, our outgoing stream (frames, digits, relayed packets with
 //!   in-place transcoding), RTCP and the media timeout, sans-IO and without
 //!   allocation per packet.
-//! - `driver` (feature `driver`, on by default): tokio RTP endpoints with
-//!   echo, relay (B2BUA bridge) and hold modes.
+//! - `engine` (feature `driver`, on by default): the media workers, OS
+//!   threads that each
+//!   own many [`channel::Channel`]s and their sockets on one `mio` poll,
+//!   relaying packets as they arrive and ticking every 20 ms.
 //!
 //! The crate knows nothing about SIP: the SIP layer carries SDP bodies as
 //! bytes and maps [`sdp::NegotiationError`] to a status code (488).
-//! Everything except `driver` builds without tokio and never reads the clock:
+//! Everything except `engine` builds without its threads and never reads the clock:
 //! time is an argument.
 
 pub mod audio;
@@ -58,7 +60,7 @@ pub mod rtp;
 pub mod sdp;
 
 #[cfg(feature = "driver")]
-pub mod driver;
+pub mod engine;
 
 /// An arbitrary origin for the fake clocks of unit tests: cores only ever
 /// see instants derived from it, so only differences matter.

@@ -7,8 +7,6 @@ mod media_time;
 mod outgoing_stream;
 mod packet;
 
-#[cfg(feature = "driver")]
-pub(crate) use latching::is_usable;
 pub use latching::{LatchVerdict, Latching};
 pub use media_time::{
     MAX_DROPOUT, MAX_MISORDER, MIN_SEQUENTIAL, MediaTime, SequenceTracker, SequenceUpdate,
