@@ -197,6 +197,44 @@ fn call_to_registered_phone_is_bridged() {
     phone.assert_ok(Some(&server));
 }
 
+/// DID 3000 records the caller until hang-up: SIPp plays g711a.pcap for
+/// 3 s and hangs up; the recordings directory then holds one finished
+/// 8 kHz WAV about as long as the call, with the caller's audio in it.
+#[test]
+fn record_did_leaves_a_finished_wav_as_long_as_the_call() {
+    let server = Server::start();
+    let caller = sipp("uac_echo", &[&server.target(), "-s", "3000", "-d", "3000"]);
+    caller.assert_ok(Some(&server));
+    assert!(
+        server.wait_for_log("recording finished", std::time::Duration::from_secs(5)),
+        "the recording was never finished:\n{}",
+        server.log()
+    );
+    let recordings: Vec<_> = std::fs::read_dir(server.data_dir().join("recordings"))
+        .expect("the recordings directory exists")
+        .map(|entry| entry.expect("a directory entry").path())
+        .collect();
+    assert_eq!(recordings.len(), 1, "{recordings:?}");
+    let mut reader = hound::WavReader::open(&recordings[0]).expect("a valid WAV file");
+    assert_eq!(reader.spec().sample_rate, 8000);
+    assert_eq!(reader.spec().channels, 1);
+    let samples: Vec<i16> = reader
+        .samples::<i16>()
+        .map(|sample| sample.expect("a sample"))
+        .collect();
+    let seconds = samples.len() as f64 / 8000.0;
+    assert!(
+        (2.5..4.5).contains(&seconds),
+        "{seconds} s recorded for a 3 s call"
+    );
+    let energy = samples.iter().map(|s| f64::from(*s).powi(2)).sum::<f64>() / samples.len() as f64;
+    assert!(
+        energy.sqrt() > 100.0,
+        "the recording is silent (RMS {})",
+        energy.sqrt()
+    );
+}
+
 /// A number that is not ours goes out through the configured trunk; the
 /// trunk's challenge is answered with digest credentials, the new INVITE's
 /// 200 is ACKed with its CSeq, and the caller's BYE reaches the trunk.

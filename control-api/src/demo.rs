@@ -8,6 +8,9 @@ use std::path::Path;
 
 /// The echo DID.
 pub const ECHO_DID: &str = "1000";
+
+/// The demo DID that records the caller until hang-up.
+pub const RECORD_DID: &str = "3000";
 /// The demo phone extensions.
 pub const PHONES: [&str; 2] = ["1001", "1002"];
 /// The credentials file name inside the data directory.

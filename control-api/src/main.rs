@@ -85,6 +85,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 
     let mut routes = HashMap::new();
     routes.insert(demo::ECHO_DID.to_string(), Route::Echo);
+    routes.insert(demo::RECORD_DID.to_string(), Route::Record);
+    let recordings_dir = settings.data_dir.join("recordings");
+    std::fs::create_dir_all(&recordings_dir)
+        .with_context(|| format!("creating {}", recordings_dir.display()))?;
     for phone in demo::PHONES {
         routes.insert(phone.to_string(), Route::Phone(phone.to_string()));
     }
@@ -97,6 +101,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         media,
         local_address,
         settings.trunk.clone(),
+        recordings_dir,
     );
     let (_commands, messages) = tokio::sync::mpsc::unbounded_channel();
     info!(

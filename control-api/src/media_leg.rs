@@ -4,6 +4,7 @@
 use media::channel::ChannelStats;
 use media::engine::{self, BindError, ChannelHandle, MediaEngine, MediaEvent, Routing};
 use media::ports::{PortAllocator, PortError};
+use media::recorder::Recorder;
 use media::sdp::NegotiatedMedia;
 use std::fmt;
 use std::net::IpAddr;
@@ -96,6 +97,13 @@ impl MediaLeg {
     pub fn echo(&self) {
         if let Some(handle) = &self.handle {
             handle.route(Routing::Echo);
+        }
+    }
+
+    /// Records what the leg receives until it closes.
+    pub fn record(&self, recorder: Recorder) {
+        if let Some(handle) = &self.handle {
+            handle.record(recorder);
         }
     }
 

@@ -9,6 +9,7 @@
 use crate::config::{Trunk, TrunkTransport};
 use crate::media_leg::{MediaLeg, MediaPool};
 use bytes::Bytes;
+use media::recorder::{Recorder, RecordingFormat};
 use media::sdp::{self, Direction, LocalMedia, SessionDescription, SessionOrigin};
 use sip_core::auth::{AuthKind, Ha1s, select_challenge};
 use sip_core::dialog::{self, Dialog};
@@ -20,6 +21,7 @@ use sip_core::transaction::{ClientKey, ServerKey};
 use sip_core::transport::{Peer, Transport};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tracing::{Span, debug, info, info_span, warn};
 
@@ -28,6 +30,9 @@ use tracing::{Span, debug, info, info_span, warn};
 pub enum Route {
     /// Answer and send the caller's audio back.
     Echo,
+    /// Answer and record the caller until hang-up, into the recordings
+    /// directory.
+    Record,
     /// Ring a registered phone (B2BUA).
     Phone(String),
     /// Send the call out through the configured trunk to this number
@@ -41,6 +46,7 @@ impl Route {
     pub fn kind(&self) -> &'static str {
         match self {
             Route::Echo => "echo",
+            Route::Record => "record",
             Route::Phone(_) => "phone",
             Route::Trunk(_) => "trunk",
         }
@@ -123,6 +129,7 @@ pub struct Switch {
     origin_counter: u64,
     shutting_down: bool,
     trunk: Option<Trunk>,
+    recordings_dir: PathBuf,
 }
 
 impl Switch {
@@ -135,6 +142,7 @@ impl Switch {
         media: MediaPool,
         local_address: SocketAddr,
         trunk: Option<Trunk>,
+        recordings_dir: PathBuf,
     ) -> Switch {
         Switch {
             routes,
@@ -149,6 +157,7 @@ impl Switch {
             origin_counter: 0,
             shutting_down: false,
             trunk,
+            recordings_dir,
         }
     }
 
@@ -285,7 +294,7 @@ impl Switch {
                     }
                 }
             }
-            Route::Echo | Route::Trunk(_) => None,
+            Route::Echo | Route::Record | Route::Trunk(_) => None,
         };
         let media = match self.media.open(None) {
             Ok(media) => media,
@@ -354,6 +363,22 @@ impl Switch {
                 call.inbound.media.echo();
                 let body = answer_body.expect("echo always has an SDP body");
                 answer_inbound(sip, now, &mut call, body);
+            }
+            (Route::Record, _) => {
+                let path = self.recordings_dir.join(format!("{}.wav", sip.new_token()));
+                match Recorder::create(&path, RecordingFormat::Mono) {
+                    Ok(recorder) => {
+                        info!(file = %path.display(), "answering and recording");
+                        call.inbound.media.record(recorder);
+                        let body = answer_body.expect("a recording call has an SDP body");
+                        answer_inbound(sip, now, &mut call, body);
+                    }
+                    Err(error) => {
+                        warn!(%error, "cannot create the recording file");
+                        self.refuse_before_answer(now, &mut call, 500, sip);
+                        return;
+                    }
+                }
             }
             (route @ (Route::Phone(_) | Route::Trunk(_)), binding) => {
                 let target = match (&route, binding) {

@@ -40,10 +40,12 @@ use std::time::{Duration, Instant, SystemTime};
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token, Waker};
 
+use crate::audio::SILENCE;
 use crate::channel::{
     Channel, ChannelConfig, ChannelEvent, ChannelStats, LocalSocket, ReceiveMode,
 };
 use crate::ports::{PortAllocator, PortError, RtpPortPair};
+use crate::recorder::Recorder;
 use crate::rtp::{RtpPacket, Ssrc};
 use crate::sdp::NegotiatedMedia;
 
@@ -122,6 +124,10 @@ enum Command {
     Route {
         id: ChannelId,
         routing: Routing,
+    },
+    Record {
+        id: ChannelId,
+        recorder: Box<Recorder>,
     },
     Remove {
         id: ChannelId,
@@ -208,6 +214,16 @@ impl ChannelHandle {
         self.worker.send(Command::Route {
             id: self.id,
             routing,
+        });
+    }
+
+    /// Records what the channel receives into `recorder` (the caller's
+    /// side; the other side is silent) until the channel closes, when the
+    /// file is finished. Received media is decoded from then on.
+    pub fn record(&self, recorder: Recorder) {
+        self.worker.send(Command::Record {
+            id: self.id,
+            recorder: Box::new(recorder),
         });
     }
 
@@ -372,6 +388,7 @@ struct Slot {
     rtcp: UdpSocket,
     routing: Routing,
     stats: Arc<Mutex<ChannelStats>>,
+    recorder: Option<Box<Recorder>>,
 }
 
 impl Slot {
@@ -488,6 +505,7 @@ impl Worker {
                         rtcp,
                         routing: Routing::Idle,
                         stats,
+                        recorder: None,
                     };
                     if index == self.slots.len() {
                         self.slots.push(Some(slot));
@@ -504,6 +522,12 @@ impl Worker {
                 Command::Route { id, routing } => {
                     if let Some(slot) = self.slot_mut(id) {
                         slot.routing = routing;
+                    }
+                }
+                Command::Record { id, recorder } => {
+                    if let Some(slot) = self.slot_mut(id) {
+                        slot.channel.set_receive_mode(ReceiveMode::Decode);
+                        slot.recorder = Some(recorder);
                     }
                 }
                 Command::Remove { id } => self.remove(id),
@@ -534,6 +558,16 @@ impl Worker {
             let _ = socket.send_to(transmit.bytes, transmit.destination);
         }
         slot.publish_stats();
+        if let Some(mut recorder) = slot.recorder.take() {
+            match recorder.finish() {
+                Ok(summary) => tracing::info!(
+                    file = %summary.path.display(),
+                    seconds = summary.duration.as_secs_f64(),
+                    "recording finished"
+                ),
+                Err(error) => tracing::error!(%error, "recording could not be finished"),
+            }
+        }
         let registry = self.poll.registry();
         let _ = registry.deregister(&mut slot.rtp);
         let _ = registry.deregister(&mut slot.rtcp);
@@ -622,6 +656,13 @@ impl Worker {
             };
             if slot.channel.poll_timeout().is_some_and(|due| due <= now) {
                 slot.channel.handle_timeout(now);
+            }
+            if let Some(recorder) = slot.recorder.as_mut() {
+                let heard = *slot.channel.tick(now);
+                if let Err(error) = recorder.write_frames(&heard, &SILENCE) {
+                    tracing::error!(%error, "recording stopped");
+                    slot.recorder = None;
+                }
             }
             slot.flush();
             if publish {
@@ -746,5 +787,49 @@ mod tests {
         b.close();
         engine.stop();
         assert_eq!(a.stats().packets_received, 5);
+    }
+
+    #[test]
+    fn recording_keeps_what_the_caller_sent_and_is_finished_on_close() {
+        let mut engine = MediaEngine::start(1, |_| {}).unwrap();
+        let mut ports = PortAllocator::new(42200, 42263).unwrap();
+        let channel = engine.open(LOOPBACK, &mut ports, None).unwrap();
+        let phone = phone();
+        channel.set_remote(&negotiated(phone.local_addr().unwrap(), Codec::Pcmu));
+        let path = std::env::temp_dir().join(format!(
+            "switchboard-engine-recording-{}.wav",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&path);
+        let recorder = Recorder::create(&path, crate::recorder::RecordingFormat::Mono).unwrap();
+        channel.record(recorder);
+        // One second of a loud µ-law code, paced like a phone.
+        let started = Instant::now();
+        for sequence in 0..50u16 {
+            phone
+                .send_to(
+                    &packet(sequence, Codec::Pcmu, 0x20),
+                    channel.local_rtp_address(),
+                )
+                .unwrap();
+            thread::sleep(
+                (started + TICK * u32::from(sequence + 1))
+                    .saturating_duration_since(Instant::now()),
+            );
+        }
+        thread::sleep(Duration::from_millis(200));
+        channel.close();
+        engine.stop();
+        let mut reader = hound::WavReader::open(&path).unwrap();
+        assert_eq!(reader.spec().sample_rate, 8000);
+        let samples: Vec<i16> = reader.samples::<i16>().map(Result::unwrap).collect();
+        let seconds = samples.len() as f64 / 8000.0;
+        assert!((1.0..1.6).contains(&seconds), "{seconds} s recorded");
+        let loud = samples
+            .iter()
+            .filter(|sample| i32::from(**sample).abs() > 4000)
+            .count();
+        assert!(loud > 6000, "only {loud} loud samples");
+        let _ = std::fs::remove_file(&path);
     }
 }
