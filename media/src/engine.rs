@@ -677,24 +677,14 @@ impl Worker {
 mod tests {
     use super::*;
     use crate::codec::{Codec, g711};
-    use crate::rtp::{PayloadType, RtpHeader, RtpTimestamp, SequenceNumber};
-    use crate::sdp::{Direction, Ptime};
+    use crate::rtp::{RtpHeader, RtpTimestamp, SequenceNumber};
+    use crate::sdp::Direction;
     use std::net::Ipv4Addr;
 
     const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
     fn negotiated(remote: SocketAddr, codec: Codec) -> NegotiatedMedia {
-        NegotiatedMedia {
-            media_index: 0,
-            remote_rtp: remote,
-            remote_rtcp: remote,
-            codec,
-            payload_type: codec.payload_type(),
-            telephone_event: Some(PayloadType::TELEPHONE_EVENT_DEFAULT),
-            ptime: Ptime::default(),
-            direction: Direction::SendRecv,
-            rtcp_mux: true,
-        }
+        crate::channel::testing::media(remote, codec, Direction::SendRecv)
     }
 
     fn phone() -> std::net::UdpSocket {

@@ -59,7 +59,7 @@ mod outgoing;
 mod relay;
 mod stats;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 mod transmit;
 
 pub use config::{ChannelConfig, DEFAULT_MEDIA_TIMEOUT};

@@ -19,7 +19,7 @@ pub(super) fn address(last: u8, port: u16) -> SocketAddr {
     SocketAddr::from(([192, 0, 2, last], port))
 }
 
-pub(super) fn media(remote: SocketAddr, codec: Codec, direction: Direction) -> NegotiatedMedia {
+pub(crate) fn media(remote: SocketAddr, codec: Codec, direction: Direction) -> NegotiatedMedia {
     NegotiatedMedia {
         media_index: 0,
         remote_rtp: remote,
