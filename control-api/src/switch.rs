@@ -11,7 +11,7 @@ use crate::media_leg::{MediaLeg, MediaPool};
 use bytes::Bytes;
 use media::recorder::{Recorder, RecordingFormat};
 use media::sdp::{self, Direction, LocalMedia, SessionDescription, SessionOrigin};
-use sip_core::auth::{AuthKind, Ha1s, select_challenge};
+use sip_core::auth::{Ha1s, response_challenge};
 use sip_core::dialog::{self, Dialog};
 use sip_core::driver::Application;
 use sip_core::endpoint::{Endpoint, Event};
@@ -547,18 +547,7 @@ impl Switch {
         let Some(outbound) = call.outbound.as_mut() else {
             return false;
         };
-        let kind = if response.status == 407 {
-            AuthKind::Proxy
-        } else {
-            AuthKind::Www
-        };
-        let challenge_header = kind.challenge_header();
-        let Some(challenge) = select_challenge(
-            response
-                .headers
-                .all(&challenge_header)
-                .map(|value| value.as_str()),
-        ) else {
+        let Some((kind, challenge)) = response_challenge(response) else {
             info!("the trunk's challenge has no digest we can answer");
             return false;
         };

@@ -42,7 +42,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::audio::SILENCE;
 use crate::channel::{
-    Channel, ChannelConfig, ChannelEvent, ChannelStats, LocalSocket, ReceiveMode,
+    Channel, ChannelConfig, ChannelEvent, ChannelStats, LocalSocket, ReceiveMode, Transmit,
 };
 use crate::ports::{PortAllocator, PortError, RtpPortPair};
 use crate::recorder::Recorder;
@@ -380,6 +380,17 @@ fn bind_pair(ip: IpAddr, pair: RtpPortPair) -> io::Result<(UdpSocket, UdpSocket,
     Ok((rtp, bind(pair.rtcp())?, local_rtp))
 }
 
+/// Sends one datagram from the channel's RTP or RTCP socket. Never waits:
+/// a full socket buffer drops the packet, which for real-time audio is
+/// better than late.
+fn send(rtp: &UdpSocket, rtcp: &UdpSocket, transmit: &Transmit<'_>) {
+    let socket = match transmit.socket {
+        LocalSocket::Rtp => rtp,
+        LocalSocket::Rtcp => rtcp,
+    };
+    let _ = socket.send_to(transmit.bytes, transmit.destination);
+}
+
 /// One channel as a worker holds it.
 struct Slot {
     id: ChannelId,
@@ -398,13 +409,7 @@ impl Slot {
             channel, rtp, rtcp, ..
         } = self;
         while let Some(transmit) = channel.poll_transmit() {
-            let socket = match transmit.socket {
-                LocalSocket::Rtp => &*rtp,
-                LocalSocket::Rtcp => &*rtcp,
-            };
-            // Never wait: a full socket buffer drops the packet, which for
-            // real-time audio is better than late.
-            let _ = socket.send_to(transmit.bytes, transmit.destination);
+            send(rtp, rtcp, &transmit);
         }
     }
 
@@ -551,11 +556,7 @@ impl Worker {
         };
         let now = Instant::now();
         if let Some(transmit) = slot.channel.close(now) {
-            let socket = match transmit.socket {
-                LocalSocket::Rtp => &slot.rtp,
-                LocalSocket::Rtcp => &slot.rtcp,
-            };
-            let _ = socket.send_to(transmit.bytes, transmit.destination);
+            send(&slot.rtp, &slot.rtcp, &transmit);
         }
         slot.publish_stats();
         if let Some(mut recorder) = slot.recorder.take() {

@@ -27,7 +27,7 @@ use anyhow::{Context, bail};
 use bytes::Bytes;
 use clap::{Parser, ValueEnum};
 use media::sdp::{self, Direction, LocalMedia, SessionDescription, SessionOrigin};
-use sip_core::auth::{AuthKind, select_challenge};
+use sip_core::auth::{AuthKind, response_challenge};
 use sip_core::dialog::{self, Dialog};
 use sip_core::driver::{self, Application, Listeners};
 use sip_core::endpoint::{Endpoint, EndpointConfig, Event};
@@ -405,15 +405,7 @@ impl LoadUa {
         if key.method == Method::Register {
             match response.status {
                 401 | 407 => {
-                    let kind = if response.status == 407 {
-                        AuthKind::Proxy
-                    } else {
-                        AuthKind::Www
-                    };
-                    let header = kind.challenge_header();
-                    let challenge =
-                        select_challenge(response.headers.all(&header).map(|v| v.as_str()));
-                    let Some(challenge) = challenge else {
+                    let Some((kind, challenge)) = response_challenge(&response) else {
                         eprintln!("REGISTER challenge not understood");
                         return;
                     };
@@ -529,13 +521,7 @@ impl LoadUa {
             return;
         };
         let mut response = Response::to_request(request, 200);
-        let tag = sip.new_token();
-        let to = request
-            .headers
-            .first(&Name::TO)
-            .map(|to| to.to_string())
-            .unwrap_or_default();
-        response.headers.set(Name::TO, format!("{to};tag={tag}"));
+        sip.add_to_tag_if_missing(&mut response);
         response.headers.push(
             Name::CONTACT,
             dialog::our_contact(&self.options.user, self.local, source.transport),

@@ -2,7 +2,8 @@
 //! proxy's challenge.
 
 use super::syntax::push_quoted;
-use super::{AuthError, DigestAlgorithm, DigestChallenge, ha1_digest, response_digest};
+use super::{AuthError, AuthKind, DigestAlgorithm, DigestChallenge, ha1_digest, response_digest};
+use crate::message::Response;
 
 impl DigestChallenge<'_> {
     /// The `Authorization` (or `Proxy-Authorization`) value answering this
@@ -96,11 +97,32 @@ pub fn select_challenge<'a>(
     best
 }
 
+/// The challenge to answer in a `401` or `407` response, with its kind (so
+/// the caller knows which credentials header to send): the preferred one
+/// of its `WWW-Authenticate` or `Proxy-Authenticate` values, as
+/// [`select_challenge`] picks. `None` for other statuses, or when no value
+/// is a digest challenge this side can answer.
+pub fn response_challenge(response: &Response) -> Option<(AuthKind, DigestChallenge<'_>)> {
+    let kind = match response.status {
+        401 => AuthKind::Www,
+        407 => AuthKind::Proxy,
+        _ => return None,
+    };
+    let challenge = select_challenge(
+        response
+            .headers
+            .all(&kind.challenge_header())
+            .map(|value| value.as_str()),
+    )?;
+    Some((kind, challenge))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::auth::syntax::test_param as param;
     use crate::auth::{DigestAlgorithm, ha1};
+    use crate::message::Name;
 
     const RFC7616_NONCE: &str = "7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v";
     const RFC7616_OPAQUE: &str = "FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS";
@@ -201,5 +223,40 @@ mod tests {
             "1949323746fe6a43ef61f9606e7febea"
         );
         assert!(!answer.contains("qop") && !answer.contains("cnonce") && !answer.contains("nc="));
+    }
+
+    #[test]
+    fn response_challenge_takes_the_kind_from_the_status() {
+        let invite = crate::testing::invite("z9hG4bK-auth");
+        let mut proxy = crate::testing::response_to(&invite, 407, Some("t"));
+        proxy.headers.push(
+            Name::PROXY_AUTHENTICATE,
+            "Digest realm=\"trunk\", nonce=\"n1\", algorithm=MD5, qop=\"auth\"",
+        );
+        proxy.headers.push(
+            Name::PROXY_AUTHENTICATE,
+            "Digest realm=\"trunk\", nonce=\"n1\", algorithm=SHA-256, qop=\"auth\"",
+        );
+        let (kind, challenge) = response_challenge(&proxy).unwrap();
+        assert_eq!(kind, AuthKind::Proxy);
+        assert_eq!(challenge.effective_algorithm(), DigestAlgorithm::Sha256);
+
+        // A 401 is answered from WWW-Authenticate only.
+        let mut server = crate::testing::response_to(&invite, 401, Some("t"));
+        server.headers.push(
+            Name::PROXY_AUTHENTICATE,
+            "Digest realm=\"trunk\", nonce=\"n2\", qop=\"auth\"",
+        );
+        assert!(response_challenge(&server).is_none());
+        server.headers.push(
+            Name::WWW_AUTHENTICATE,
+            "Digest realm=\"trunk\", nonce=\"n3\", qop=\"auth\"",
+        );
+        let (kind, challenge) = response_challenge(&server).unwrap();
+        assert_eq!(kind, AuthKind::Www);
+        assert_eq!(challenge.nonce, "n3");
+
+        let ok = crate::testing::response_to(&invite, 200, Some("t"));
+        assert!(response_challenge(&ok).is_none());
     }
 }

@@ -31,7 +31,7 @@ mod lockout;
 mod server;
 mod syntax;
 
-pub use client::{answer_challenge, select_challenge};
+pub use client::{answer_challenge, response_challenge, select_challenge};
 pub use lockout::Lockout;
 pub use server::{DigestServer, DigestServerConfig, RejectReason, Verdict};
 pub use syntax::{DigestChallenge, DigestCredentials, NonceCount};

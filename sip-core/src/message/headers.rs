@@ -87,11 +87,13 @@ impl Headers {
             .map(|header| &header.value)
     }
 
-    /// Raw values of every header called `name`, in order.
-    pub fn all<'a>(&'a self, name: &'a Name) -> impl Iterator<Item = &'a BytesStr> + 'a {
+    /// Raw values of every header called `name`, in order. The values
+    /// borrow from the headers only, not from `name`.
+    pub fn all<'a>(&'a self, name: &Name) -> impl Iterator<Item = &'a BytesStr> + use<'a> {
+        let name = name.clone();
         self.entries
             .iter()
-            .filter(move |header| header.name == *name)
+            .filter(move |header| header.name == name)
             .map(|header| &header.value)
     }
 
