@@ -5,10 +5,13 @@
 //! Needs `sipp` (Debian `sip-tester`); the RTP scenarios play a pcap
 //! through a raw socket, so they need root or CAP_NET_RAW.
 
+#![allow(clippy::disallowed_methods)]
+
 #[path = "../../conformance/harness.rs"]
 mod harness;
 
 use harness::{Server, free_port, register_sipp_phone, sipp, spawn_sipp, temp_dir};
+use std::time::Duration;
 
 #[test]
 fn options_lists_allow_accept_supported() {
@@ -301,4 +304,150 @@ fn sigterm_ends_a_bridged_call_with_bye_to_the_phone() {
     let status = server.terminate().expect("the server exits after SIGTERM");
     assert!(status.success(), "exit status {status:?}");
     phone.wait().assert_ok(None);
+}
+
+/// A copy of every UDP datagram sent to one port of this host, taken with
+/// a raw socket while the port itself belongs to SIPp (needs root or
+/// CAP_NET_RAW, as SIPp's pcap play does).
+struct UdpSniffer {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<Vec<Sniffed>>,
+}
+
+/// One datagram the sniffer saw.
+struct Sniffed {
+    /// When, since the sniffer started.
+    at: std::time::Duration,
+    /// The UDP payload.
+    payload: Vec<u8>,
+}
+
+impl UdpSniffer {
+    fn start(port: u16) -> UdpSniffer {
+        use socket2::{Domain, Protocol, Socket, Type};
+        use std::io::Read;
+        use std::sync::atomic::Ordering;
+        let mut socket = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::UDP))
+            .expect("a raw socket (run as root or with CAP_NET_RAW)");
+        socket
+            .set_read_timeout(Some(std::time::Duration::from_millis(50)))
+            .unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let started = std::time::Instant::now();
+            let mut seen = Vec::new();
+            let mut buffer = [0u8; 65_536];
+            while !stopped.load(Ordering::Relaxed) {
+                let Ok(length) = socket.read(&mut buffer) else {
+                    continue;
+                };
+                // IPv4 header (its length in 32-bit words), then UDP.
+                let packet = &buffer[..length];
+                let header = usize::from(packet[0] & 0x0f) * 4;
+                if packet.len() < header + 8 {
+                    continue;
+                }
+                let udp = &packet[header..];
+                if u16::from_be_bytes([udp[2], udp[3]]) == port {
+                    seen.push(Sniffed {
+                        at: started.elapsed(),
+                        payload: udp[8..].to_vec(),
+                    });
+                }
+            }
+            seen
+        });
+        UdpSniffer { stop, thread }
+    }
+
+    fn finish(self) -> Vec<Sniffed> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().expect("the sniffer thread")
+    }
+}
+
+/// DID 4000: SIPp presses 1 5 9 * # 0 as RFC 4733 events (its dtmf_2833
+/// captures); the test's own receiver, on SIPp's media port, must get each
+/// digit back as telephone-events exactly once, each with an end packet,
+/// in order, and after each the digit spoken (audio with speech energy).
+#[test]
+fn digit_echo_did_sends_each_digit_back_once_and_speaks_it() {
+    use media::codec::{Codec, g711};
+    use media::rtp::RtpPacket;
+    let server = Server::start();
+    let media_port = free_port();
+    let sniffer = UdpSniffer::start(media_port);
+    let outcome = sipp(
+        "uac_digit_echo",
+        &[
+            &server.target(),
+            "-s",
+            "4000",
+            "-mp",
+            &media_port.to_string(),
+        ],
+    );
+    let seen = sniffer.finish();
+    outcome.assert_ok(Some(&server));
+
+    // Telephone-events by event (their timestamp), in order of arrival.
+    let mut events: Vec<(u32, u8, std::time::Duration, bool)> = Vec::new();
+    // Audio packets: arrival and RMS.
+    let mut audio: Vec<(std::time::Duration, f64)> = Vec::new();
+    for datagram in &seen {
+        let Ok(packet) = RtpPacket::parse(&datagram.payload) else {
+            continue;
+        };
+        let header = packet.header();
+        match header.payload_type.get() {
+            101 => {
+                let payload = packet.payload();
+                let end = payload[1] & 0x80 != 0;
+                match events
+                    .iter_mut()
+                    .find(|event| event.0 == header.timestamp.get())
+                {
+                    Some(event) => {
+                        assert_eq!(event.1, payload[0], "one event changed its digit");
+                        event.3 |= end;
+                    }
+                    None => events.push((header.timestamp.get(), payload[0], datagram.at, end)),
+                }
+            }
+            type_ @ (0 | 8) => {
+                let codec = if type_ == 0 { Codec::Pcmu } else { Codec::Pcma };
+                let mut samples = [0i16; 160];
+                let count = g711::decode(codec, packet.payload(), &mut samples);
+                audio.push((datagram.at, harness::rms(&samples[..count])));
+            }
+            _ => {}
+        }
+    }
+    let digits: Vec<u8> = events.iter().map(|event| event.1).collect();
+    // 1, 5, 9, * (10), # (11), 0.
+    assert_eq!(
+        digits,
+        vec![1, 5, 9, 10, 11, 0],
+        "digits echoed (event codes)\n{}",
+        server.log()
+    );
+    assert!(
+        events.iter().all(|event| event.3),
+        "an echoed digit never ended"
+    );
+    // Each digit is spoken: within a second of its echo, at least 200 ms
+    // of audio well above silence.
+    for (_, digit, at, _) in &events {
+        let spoken = audio
+            .iter()
+            .filter(|(when, level)| {
+                *when > *at && *when < *at + Duration::from_secs(1) && *level > 0.02
+            })
+            .count();
+        assert!(
+            spoken >= 10,
+            "digit {digit}: only {spoken} loud audio packets after its echo"
+        );
+    }
 }

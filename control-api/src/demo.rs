@@ -9,8 +9,12 @@ use std::path::Path;
 /// The echo DID.
 pub const ECHO_DID: &str = "1000";
 
+/// The demo conference room: everyone who calls it is mixed together.
+pub const CONFERENCE_DID: &str = "2000";
 /// The demo DID that records the caller until hang-up.
 pub const RECORD_DID: &str = "3000";
+/// The demo DID that sends each digit pressed back and speaks it.
+pub const DIGIT_ECHO_DID: &str = "4000";
 /// The demo phone extensions.
 pub const PHONES: [&str; 2] = ["1001", "1002"];
 /// The credentials file name inside the data directory.

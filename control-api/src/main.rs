@@ -10,19 +10,21 @@
 mod config;
 mod demo;
 mod media_leg;
+mod prompts;
 mod switch;
 
 use anyhow::Context;
 use clap::Parser;
 use config::{Flags, Settings};
 use media_leg::MediaPool;
+use prompts::Prompts;
 use sip_core::auth::{DigestAlgorithm, Ha1s};
 use sip_core::driver::{self, Listeners};
 use sip_core::endpoint::{Endpoint, EndpointConfig};
 use sip_core::registrar::{Registrar, RegistrarConfig};
 use std::collections::HashMap;
 use std::time::Duration;
-use switch::{Route, Switch};
+use switch::{Command, Resources, Route, Switch};
 use tracing::info;
 
 fn main() -> anyhow::Result<()> {
@@ -86,24 +88,40 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let mut routes = HashMap::new();
     routes.insert(demo::ECHO_DID.to_string(), Route::Echo);
     routes.insert(demo::RECORD_DID.to_string(), Route::Record);
+    routes.insert(
+        demo::CONFERENCE_DID.to_string(),
+        Route::Conference(demo::CONFERENCE_DID.to_string()),
+    );
+    routes.insert(demo::DIGIT_ECHO_DID.to_string(), Route::DigitEcho);
     let recordings_dir = settings.data_dir.join("recordings");
     std::fs::create_dir_all(&recordings_dir)
         .with_context(|| format!("creating {}", recordings_dir.display()))?;
     for phone in demo::PHONES {
         routes.insert(phone.to_string(), Route::Phone(phone.to_string()));
     }
-    let media = MediaPool::new(local_address.ip(), settings.rtp_low, settings.rtp_high)
-        .context("starting media (--rtp-ports)")?;
+    let prompts = Prompts::load()?;
+    let (commands, messages) = tokio::sync::mpsc::unbounded_channel();
+    let media = MediaPool::new(
+        local_address.ip(),
+        settings.rtp_low,
+        settings.rtp_high,
+        move |event| {
+            let _ = commands.send(Command::Media(event));
+        },
+    )
+    .context("starting media (--rtp-ports)")?;
     let switch = Switch::new(
         routes,
         registrar,
         users,
         media,
         local_address,
-        settings.trunk.clone(),
-        recordings_dir,
+        Resources {
+            trunk: settings.trunk.clone(),
+            recordings_dir,
+            prompts,
+        },
     );
-    let (_commands, messages) = tokio::sync::mpsc::unbounded_channel();
     info!(
         sip = %local_address,
         rtp = format!("{}-{}", settings.rtp_low, settings.rtp_high),

@@ -1,14 +1,18 @@
 //! One call leg's media channel, and the pool of RTP ports and media
 //! workers they come from.
 
-use media::channel::ChannelStats;
-use media::engine::{self, BindError, ChannelHandle, MediaEngine, MediaEvent, Routing};
+use media::dtmf::Digit;
+use media::engine::{
+    self, BindError, ChannelHandle, ChannelId, MediaEngine, MediaEvent, MixHandle, Near, Routing,
+};
+use media::mixer::Role;
+use media::player::Player;
 use media::ports::{PortAllocator, PortError};
 use media::recorder::Recorder;
 use media::sdp::NegotiatedMedia;
-use std::fmt;
 use std::net::IpAddr;
 use std::thread;
+use std::time::Duration;
 
 /// The RTP ports, the address channels bind on, and the media workers.
 pub struct MediaPool {
@@ -31,9 +35,16 @@ pub enum MediaPoolError {
 impl MediaPool {
     /// A pool over ports `low..=high` on `address`, with one media worker
     /// per core.
-    pub fn new(address: IpAddr, low: u16, high: u16) -> Result<MediaPool, MediaPoolError> {
+    /// Every media event is passed to `on_event`, on a media worker's
+    /// thread.
+    pub fn new(
+        address: IpAddr,
+        low: u16,
+        high: u16,
+        on_event: impl Fn(MediaEvent) + Send + Sync + 'static,
+    ) -> Result<MediaPool, MediaPoolError> {
         let workers = thread::available_parallelism().map_or(1, |cores| cores.get());
-        let engine = MediaEngine::start(workers, log_media_event)?;
+        let engine = MediaEngine::start(workers, on_event)?;
         Ok(MediaPool {
             address,
             ports: PortAllocator::new(low, high)?,
@@ -44,8 +55,25 @@ impl MediaPool {
     /// Opens a channel that sends nothing until told where; on the same
     /// media worker as `beside` (the other leg of the call) when given.
     pub fn open(&mut self, beside: Option<&MediaLeg>) -> Result<MediaLeg, BindError> {
-        let beside = beside.and_then(|leg| leg.handle.as_ref());
-        let handle = self.engine.open(self.address, &mut self.ports, beside)?;
+        let near = beside
+            .and_then(|leg| leg.handle.as_ref())
+            .map(Near::Channel);
+        let handle = self.engine.open(self.address, &mut self.ports, near)?;
+        Ok(MediaLeg {
+            handle: Some(handle),
+        })
+    }
+
+    /// A new, empty mix (a conference room).
+    pub fn create_mix(&mut self) -> MixHandle {
+        self.engine.create_mix()
+    }
+
+    /// Opens a channel on the media worker of `mix`, ready to join it.
+    pub fn open_for_mix(&mut self, mix: &MixHandle) -> Result<MediaLeg, BindError> {
+        let handle = self
+            .engine
+            .open(self.address, &mut self.ports, Some(Near::Mix(mix)))?;
         Ok(MediaLeg {
             handle: Some(handle),
         })
@@ -60,11 +88,6 @@ impl MediaPool {
             let _ = self.ports.release(handle.port_pair());
         }
     }
-}
-
-/// Digits and media timeouts are logged until the IVR acts on them.
-fn log_media_event(event: MediaEvent) {
-    tracing::debug!(channel = event.channel.get(), event = ?event.event, "media event");
 }
 
 /// A call leg's media channel.
@@ -107,43 +130,54 @@ impl MediaLeg {
         }
     }
 
+    /// The channel's id, as in media events.
+    pub fn id(&self) -> Option<ChannelId> {
+        self.handle.as_ref().map(ChannelHandle::id)
+    }
+
     /// Relays media between two legs (opened on the same worker).
     pub fn bridge(a: &MediaLeg, b: &MediaLeg) {
-        if let (Some(a), Some(b)) = (&a.handle, &b.handle) {
-            engine::bridge(a, b);
+        if let (Some(a), Some(b)) = (&a.handle, &b.handle)
+            && let Err(error) = engine::bridge(a, b)
+        {
+            tracing::warn!(%error, "legs not bridged");
         }
     }
 
-    /// Quality counters, printable for the end-of-call log line.
-    pub fn stats(&self) -> MediaStats {
-        MediaStats(self.handle.as_ref().map(ChannelHandle::stats))
+    /// Sends the leg's received media nowhere (its call is on hold).
+    pub fn isolate(&self) {
+        if let Some(handle) = &self.handle {
+            handle.route(Routing::Idle);
+        }
     }
-}
 
-/// A leg's media counters.
-pub struct MediaStats(Option<ChannelStats>);
+    /// Joins a mix (opened with [`MediaPool::open_for_mix`]) with `role`.
+    pub fn join(&self, mix: &MixHandle, role: Role) {
+        if let Some(handle) = &self.handle
+            && let Err(error) = handle.join(mix, role)
+        {
+            tracing::warn!(%error, "leg not mixed");
+        }
+    }
 
-impl fmt::Display for MediaStats {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.0 {
-            None => f.write_str("no media"),
-            Some(stats) => write!(
-                f,
-                "rx {} pkts/{} B, tx {} pkts/{} B, relayed {}, rtcp rx {} tx {}, lost {}, jitter max {:.1} ms, rtt {}",
-                stats.packets_received,
-                stats.bytes_received,
-                stats.packets_sent,
-                stats.bytes_sent,
-                stats.relayed,
-                stats.rtcp_received,
-                stats.rtcp_sent,
-                stats.quality.packets_lost,
-                stats.quality.max_jitter_ms,
-                stats
-                    .quality
-                    .round_trip_time_ms
-                    .map_or_else(|| "unknown".to_string(), |ms| format!("{ms:.1} ms")),
-            ),
+    /// Plays to the leg, replacing what was playing.
+    pub fn play(&self, player: Player) {
+        if let Some(handle) = &self.handle {
+            handle.play(player);
+        }
+    }
+
+    /// Stops what is playing to the leg.
+    pub fn stop_playback(&self) {
+        if let Some(handle) = &self.handle {
+            handle.stop_playback();
+        }
+    }
+
+    /// Sends a digit to the leg as RFC 4733 telephone-events.
+    pub fn send_digit(&self, digit: Digit, duration: Duration) {
+        if let Some(handle) = &self.handle {
+            handle.send_digit(digit, duration);
         }
     }
 }

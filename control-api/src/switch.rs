@@ -8,7 +8,12 @@
 
 use crate::config::{Trunk, TrunkTransport};
 use crate::media_leg::{MediaLeg, MediaPool};
+use crate::prompts::Prompts;
 use bytes::Bytes;
+use media::channel::ChannelEvent;
+use media::engine::{ChannelId, MediaEvent, MediaEventKind, MixHandle};
+use media::mixer::Role;
+use media::player::{Playable, Player};
 use media::recorder::{Recorder, RecordingFormat};
 use media::sdp::{self, Direction, LocalMedia, SessionDescription, SessionOrigin};
 use sip_core::auth::{Ha1s, response_challenge};
@@ -33,6 +38,12 @@ pub enum Route {
     /// Answer and record the caller until hang-up, into the recordings
     /// directory.
     Record,
+    /// Answer and mix the caller into this conference room with everyone
+    /// else who called it.
+    Conference(String),
+    /// Answer, play a prompt, then send each digit the caller presses back
+    /// as an RFC 4733 event and speak it.
+    DigitEcho,
     /// Ring a registered phone (B2BUA).
     Phone(String),
     /// Send the call out through the configured trunk to this number
@@ -47,6 +58,8 @@ impl Route {
         match self {
             Route::Echo => "echo",
             Route::Record => "record",
+            Route::Conference(_) => "conference",
+            Route::DigitEcho => "digit-echo",
             Route::Phone(_) => "phone",
             Route::Trunk(_) => "trunk",
         }
@@ -55,7 +68,21 @@ impl Route {
 
 /// Messages other tasks send to the controller.
 #[derive(Debug)]
-pub enum Command {}
+pub enum Command {
+    /// A media channel reported something.
+    Media(MediaEvent),
+}
+
+/// How long a digit sent back by [`Route::DigitEcho`] lasts at most (a
+/// long press is echoed no longer than this) and at least.
+const ECHOED_DIGIT_MAX: Duration = Duration::from_secs(1);
+const ECHOED_DIGIT_MIN: Duration = Duration::from_millis(60);
+
+/// A conference room with callers in it.
+struct Room {
+    mix: MixHandle,
+    members: usize,
+}
 
 /// How long an outbound leg may ring before the caller gets a 480.
 const RING_TIMEOUT: Duration = Duration::from_secs(60);
@@ -83,6 +110,8 @@ struct InboundLeg {
     /// Our answer to the caller's offer, held until the phone answers.
     stored_answer: Option<Bytes>,
     state: InboundState,
+    /// The caller put the call on hold (its last offer does not receive).
+    holding: bool,
 }
 
 struct OutboundLeg {
@@ -100,6 +129,8 @@ struct OutboundLeg {
     /// Challenges answered so far (a second one in a row for the same
     /// credentials means they are wrong).
     challenges_answered: u8,
+    /// The callee put the call on hold.
+    holding: bool,
 }
 
 struct Call {
@@ -109,6 +140,16 @@ struct Call {
     outbound: Option<OutboundLeg>,
     started: Instant,
     answered_at: Option<Instant>,
+}
+
+/// What the controller's routes use besides SIP and media.
+pub struct Resources {
+    /// Where numbers with no route go, if anywhere.
+    pub trunk: Option<Trunk>,
+    /// Where recordings are written.
+    pub recordings_dir: PathBuf,
+    /// The prompts and hold music.
+    pub prompts: Prompts,
 }
 
 /// The call controller.
@@ -130,20 +171,29 @@ pub struct Switch {
     shutting_down: bool,
     trunk: Option<Trunk>,
     recordings_dir: PathBuf,
+    prompts: Prompts,
+    /// Conference rooms with callers, by name.
+    rooms: HashMap<String, Room>,
+    /// Inbound Call-ID of each media channel's call.
+    channel_calls: HashMap<ChannelId, String>,
 }
 
 impl Switch {
     /// A controller with these routes, registrar and media pool. Numbers
-    /// with no route go to `trunk` when one is configured.
+    /// with no route go to the trunk of `resources` when one is configured.
     pub fn new(
         routes: HashMap<String, Route>,
         registrar: Registrar,
         users: HashMap<String, Ha1s>,
         media: MediaPool,
         local_address: SocketAddr,
-        trunk: Option<Trunk>,
-        recordings_dir: PathBuf,
+        resources: Resources,
     ) -> Switch {
+        let Resources {
+            trunk,
+            recordings_dir,
+            prompts,
+        } = resources;
         Switch {
             routes,
             registrar,
@@ -158,6 +208,9 @@ impl Switch {
             shutting_down: false,
             trunk,
             recordings_dir,
+            prompts,
+            rooms: HashMap::new(),
+            channel_calls: HashMap::new(),
         }
     }
 
@@ -294,9 +347,25 @@ impl Switch {
                     }
                 }
             }
-            Route::Echo | Route::Record | Route::Trunk(_) => None,
+            _ => None,
         };
-        let media = match self.media.open(None) {
+        let opened = match &route {
+            Route::Conference(room) => {
+                let room = match self.rooms.get(room) {
+                    Some(room) => room,
+                    None => {
+                        let mix = self.media.create_mix();
+                        self.rooms
+                            .entry(room.clone())
+                            .or_insert(Room { mix, members: 0 })
+                    }
+                };
+                let mix = room.mix.clone();
+                self.media.open_for_mix(&mix)
+            }
+            _ => self.media.open(None),
+        };
+        let media = match opened {
             Ok(media) => media,
             Err(error) => {
                 warn!(%error, "no RTP port free");
@@ -348,6 +417,7 @@ impl Switch {
             pending_offer,
             stored_answer: None,
             state: InboundState::Offering,
+            holding: false,
         };
         let mut call = Call {
             span: span.clone(),
@@ -362,6 +432,25 @@ impl Switch {
                 info!("answering with echo");
                 call.inbound.media.echo();
                 let body = answer_body.expect("echo always has an SDP body");
+                answer_inbound(sip, now, &mut call, body);
+            }
+            (Route::Conference(room_name), _) => {
+                let room = self
+                    .rooms
+                    .get_mut(&room_name)
+                    .expect("the room was made when its channel was opened");
+                room.members += 1;
+                info!(members = room.members, "answering into the conference");
+                call.inbound.media.join(&room.mix, Role::Normal);
+                let body = answer_body.expect("a conference call has an SDP body");
+                answer_inbound(sip, now, &mut call, body);
+            }
+            (Route::DigitEcho, _) => {
+                info!("answering with the digit echo");
+                call.inbound.media.play(Player::single(Playable::Prompt(
+                    self.prompts.digit_echo_intro.clone(),
+                )));
+                let body = answer_body.expect("the digit echo has an SDP body");
                 answer_inbound(sip, now, &mut call, body);
             }
             (Route::Record, _) => {
@@ -408,6 +497,9 @@ impl Switch {
                     return;
                 };
                 let outbound = self.originate(now, &call, target, outbound_media, sip);
+                if let Some(channel) = outbound.media.id() {
+                    self.channel_calls.insert(channel, call_id.clone());
+                }
                 self.outbound_calls
                     .insert(outbound_call_id(&outbound.invite), call_id.clone());
                 self.outbound_invites
@@ -418,6 +510,9 @@ impl Switch {
             }
         }
         drop(_entered);
+        if let Some(channel) = call.inbound.media.id() {
+            self.channel_calls.insert(channel, call_id.clone());
+        }
         self.calls.insert(call_id, call);
     }
 
@@ -432,6 +527,9 @@ impl Switch {
     ) {
         let media = std::mem::replace(&mut call.inbound.media, MediaLeg::closed());
         self.media.close(media);
+        if let Route::Conference(room) = &call.route {
+            self.leave_room(room, false);
+        }
         respond(
             sip,
             now,
@@ -515,6 +613,7 @@ impl Switch {
             ring_deadline: now + RING_TIMEOUT,
             sequence: 1,
             challenges_answered: 0,
+            holding: false,
         }
     }
 
@@ -709,6 +808,18 @@ impl Switch {
                     Bytes::from(answer.session_description.to_bytes()),
                 );
                 sip.respond(now, &key, response);
+                // An offer that does not receive from us puts the call on hold.
+                let holding = !answer.media.direction.sends();
+                let changed = if is_outbound {
+                    call.outbound
+                        .as_mut()
+                        .is_some_and(|leg| std::mem::replace(&mut leg.holding, holding) != holding)
+                } else {
+                    std::mem::replace(&mut call.inbound.holding, holding) != holding
+                };
+                if changed {
+                    apply_hold(call, &self.prompts);
+                }
             }
             Err(_) => respond(sip, now, &key, &request, 488),
         }
@@ -900,6 +1011,10 @@ impl Switch {
             return;
         };
         let _entered = call.span.clone().entered();
+        if let Route::Conference(room) = &call.route {
+            let member = call.inbound.state == InboundState::Answered;
+            self.leave_room(room, member);
+        }
         if ended_by != Side::Inbound {
             match call.inbound.state {
                 InboundState::Offering => respond_call(sip, now, &mut call, 480),
@@ -931,7 +1046,9 @@ impl Switch {
                     }
                 }
             }
-            info!(stats = %outbound.media.stats(), "outbound leg media");
+            if let Some(channel) = outbound.media.id() {
+                self.channel_calls.remove(&channel);
+            }
             self.media.close(outbound.media);
         }
         let duration = now.duration_since(call.started).as_secs_f64();
@@ -943,11 +1060,73 @@ impl Switch {
             route = call.route.kind(),
             duration_s = format!("{duration:.1}"),
             talk_s = format!("{talk:.1}"),
-            stats = %call.inbound.media.stats(),
             "call ended"
         );
+        if let Some(channel) = call.inbound.media.id() {
+            self.channel_calls.remove(&channel);
+        }
+        // The media worker logs each leg's quality as it closes it.
         let media = std::mem::replace(&mut call.inbound.media, MediaLeg::closed());
         self.media.close(media);
+    }
+
+    /// A caller left `room` (`member`: it had joined); the last one out
+    /// closes it.
+    fn leave_room(&mut self, room: &str, member: bool) {
+        if let Some(state) = self.rooms.get_mut(room) {
+            if member {
+                state.members = state.members.saturating_sub(1);
+            }
+            if state.members == 0 {
+                self.rooms.remove(room);
+            }
+        }
+    }
+
+    /// What a media channel reported, for the call it belongs to.
+    fn handle_media_event(&mut self, now: Instant, event: MediaEvent, sip: &mut Endpoint) {
+        let Some(call_id) = self.channel_calls.get(&event.channel).cloned() else {
+            return;
+        };
+        let Some(call) = self.calls.get(&call_id) else {
+            return;
+        };
+        let _entered = call.span.clone().entered();
+        match event.kind {
+            MediaEventKind::Channel(ChannelEvent::DigitReceived {
+                digit,
+                duration,
+                source,
+            }) => {
+                debug!(%digit, ?source, ms = duration.as_millis(), "digit received");
+                if call.route == Route::DigitEcho && call.inbound.media.id() == Some(event.channel)
+                {
+                    let media = &call.inbound.media;
+                    media.send_digit(digit, duration.clamp(ECHOED_DIGIT_MIN, ECHOED_DIGIT_MAX));
+                    if let Some(prompt) = self.prompts.digit(digit) {
+                        media.play(Player::single(Playable::Prompt(prompt.clone())));
+                    }
+                }
+            }
+            MediaEventKind::Channel(ChannelEvent::MediaTimeout { silent_for }) => {
+                let answered = call.inbound.state == InboundState::Answered
+                    && call.outbound.as_ref().is_none_or(|leg| leg.answered);
+                if answered {
+                    info!(
+                        silent_s = silent_for.as_secs(),
+                        "no RTP from a leg: hanging up"
+                    );
+                    self.end_call(now, &call_id, Side::Switch, sip);
+                }
+            }
+            MediaEventKind::Channel(ChannelEvent::RemoteLatched { address, previous }) => {
+                debug!(%address, ?previous, "media latched");
+            }
+            MediaEventKind::Channel(ChannelEvent::ByeReceived { .. }) => {
+                debug!("RTCP BYE received");
+            }
+            MediaEventKind::Playback(playback) => debug!(?playback, "playback"),
+        }
     }
 
     fn expire_ringing(&mut self, now: Instant, sip: &mut Endpoint) {
@@ -1009,8 +1188,10 @@ impl Application for Switch {
         }
     }
 
-    fn handle_message(&mut self, _now: Instant, message: Command, _sip: &mut Endpoint) {
-        match message {}
+    fn handle_message(&mut self, now: Instant, message: Command, sip: &mut Endpoint) {
+        match message {
+            Command::Media(event) => self.handle_media_event(now, event, sip),
+        }
     }
 
     fn handle_timeout(&mut self, now: Instant, sip: &mut Endpoint) {
@@ -1058,6 +1239,39 @@ impl Application for Switch {
 
     fn is_idle(&self) -> bool {
         self.calls.is_empty()
+    }
+}
+
+/// Joins or parts a bridged call's legs after a hold or resume: while one
+/// side holds, the other hears hold music; when neither does, they are
+/// bridged again.
+fn apply_hold(call: &Call, prompts: &Prompts) {
+    let Some(outbound) = call.outbound.as_ref().filter(|leg| leg.answered) else {
+        return;
+    };
+    let inbound = &call.inbound;
+    match (inbound.holding, outbound.holding) {
+        (false, false) => {
+            info!("call resumed");
+            inbound.media.stop_playback();
+            outbound.media.stop_playback();
+            MediaLeg::bridge(&inbound.media, &outbound.media);
+        }
+        (caller_holds, callee_holds) => {
+            info!(caller_holds, callee_holds, "call on hold");
+            inbound.media.isolate();
+            outbound.media.isolate();
+            for (leg, held) in [
+                (&outbound.media, caller_holds && !callee_holds),
+                (&inbound.media, callee_holds && !caller_holds),
+            ] {
+                if held {
+                    leg.play(Player::single(Playable::Looped(prompts.hold_music.clone())));
+                } else {
+                    leg.stop_playback();
+                }
+            }
+        }
     }
 }
 

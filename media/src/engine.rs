@@ -6,24 +6,36 @@
 //!   call controller ──Command──► worker k (thread, mio Poll)
 //!        ▲                         ├─ channel a ◄─► sockets a (RTP, RTCP)
 //!        │                         ├─ channel b ◄─► sockets b
-//!        └──── MediaEvent ─────────┘  20 ms tick: timeouts, RTCP, stats
+//!        │                         ├─ mixes (conferences) of its channels
+//!        └──── MediaEvent ─────────┘  20 ms tick: playout, mixing, players,
+//!                                     recorders, timeouts, RTCP, stats
 //! ```
 //!
 //! Routing of a channel's received media:
 //!
-//! - `Idle`: received and counted, nothing sent (a call not yet bridged).
+//! - `Idle`: received, decoded (digits in-band too) and counted, nothing
+//!   sent on (a call not yet bridged, an IVR leg).
 //! - `Echo`: each audio or telephone-event packet goes back out of the same
 //!   channel, re-stamped as our stream, the moment it arrives.
 //! - `Bridge(other)`: each packet goes out of the other channel (on the
 //!   same worker) the moment it arrives, re-stamped and transcoded in place
 //!   when the codecs differ: the relay fast path, no decoding.
+//! - `Mix(mix)`: decoded through the jitter buffer and summed by the mix's
+//!   [`Mixer`] on each tick (mix-minus and supervisor roles); what the
+//!   mixer gives the channel is encoded and sent.
+//!
+//! Independently of its routing, a channel may have a [`Player`] (prompts,
+//! tones, hold music): while it plays, its frames are what the channel
+//! sends, instead of relayed or mixed audio. A recorder writes what the
+//! channel hears (left) and what it is sent from a player or a mix (right).
 //!
 //! Packets are relayed when they arrive rather than at the next tick, so
-//! the relay adds no delay; the tick drives RTCP, the media timeout and
-//! the published stats. Both legs of a call are opened on the same worker
-//! ([`MediaEngine::open`] takes the leg to sit beside), so a bridge never
-//! crosses threads. All protocol decisions are the [`Channel`]'s; this
-//! module moves datagrams and reads the clock.
+//! the relay adds no delay. Both legs of a call, and every member of a
+//! mix, are opened on the same worker ([`MediaEngine::open`] takes a
+//! [`Near`]), so neither a bridge nor a mix ever crosses threads; moving a
+//! channel between mixes of one worker takes effect between two ticks,
+//! without a gap. All protocol decisions are the [`Channel`]'s; this module
+//! moves datagrams and frames and reads the clock.
 
 // This is a driver: it reads the real clock and starts threads, which
 // `clippy.toml` forbids everywhere else.
@@ -39,11 +51,15 @@ use std::time::{Duration, Instant, SystemTime};
 
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token, Waker};
+use tracing::Span;
 
-use crate::audio::SILENCE;
+use crate::audio::{Frame, SILENCE};
 use crate::channel::{
     Channel, ChannelConfig, ChannelEvent, ChannelStats, LocalSocket, ReceiveMode, Transmit,
 };
+use crate::dtmf::Digit;
+use crate::mixer::{Mixer, ParticipantId, Role};
+use crate::player::{Player, PlayerEvent};
 use crate::ports::{PortAllocator, PortError, RtpPortPair};
 use crate::recorder::Recorder;
 use crate::rtp::{RtpPacket, Ssrc};
@@ -78,11 +94,33 @@ pub enum BindError {
     },
 }
 
+/// Two things that must share a worker do not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the channel and the {0} are on different media workers")]
+pub struct NotOnSameWorker(&'static str);
+
 /// Names a channel within the engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ChannelId(u64);
 
 impl ChannelId {
+    /// The number.
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+
+    /// The channel as a participant of a mix (for [`Role::Whisper`]'s `to`).
+    pub const fn participant(self) -> ParticipantId {
+        ParticipantId::new(self.0)
+    }
+}
+
+/// Names a mix (a conference, or a call something listens to) within the
+/// engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MixId(u64);
+
+impl MixId {
     /// The number.
     pub const fn get(self) -> u64 {
         self.0
@@ -98,25 +136,39 @@ pub enum Routing {
     Echo,
     /// Out of the other channel, which must be on the same worker.
     Bridge(ChannelId),
+    /// Into a mix on the same worker, with a role.
+    Mix(MixId, Role),
 }
 
-/// Something a channel reported, for the call controller.
+impl Routing {
+    /// Whether media routed so is decoded on the tick rather than relayed
+    /// as it arrives.
+    fn decodes(self) -> bool {
+        matches!(self, Routing::Idle | Routing::Mix(..))
+    }
+}
+
+/// What a channel reported, for the call controller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MediaEvent {
     /// The channel.
     pub channel: ChannelId,
     /// What happened.
-    pub event: ChannelEvent,
+    pub kind: MediaEventKind,
+}
+
+/// What happened on a channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaEventKind {
+    /// The channel's protocol reported something (a digit, a latch, an
+    /// RTCP BYE, a media timeout).
+    Channel(ChannelEvent),
+    /// Its player finished or was stopped.
+    Playback(PlayerEvent),
 }
 
 enum Command {
-    Add {
-        id: ChannelId,
-        rtp: UdpSocket,
-        rtcp: UdpSocket,
-        channel: Box<Channel>,
-        stats: Arc<Mutex<ChannelStats>>,
-    },
+    Add(Box<Slot>),
     SetRemote {
         id: ChannelId,
         media: NegotiatedMedia,
@@ -128,6 +180,18 @@ enum Command {
     Record {
         id: ChannelId,
         recorder: Box<Recorder>,
+    },
+    Play {
+        id: ChannelId,
+        player: Box<Player>,
+    },
+    StopPlayback {
+        id: ChannelId,
+    },
+    SendDigit {
+        id: ChannelId,
+        digit: Digit,
+        duration: Duration,
     },
     Remove {
         id: ChannelId,
@@ -167,6 +231,39 @@ pub struct MediaEngine {
     workers: Vec<WorkerHandle>,
     next_worker: usize,
     next_id: AtomicU64,
+}
+
+/// Where to open a channel: on the worker of another channel or of a mix.
+#[derive(Debug, Clone, Copy)]
+pub enum Near<'a> {
+    /// Beside another channel (the other leg of the same call).
+    Channel(&'a ChannelHandle),
+    /// Beside a mix the channel will join.
+    Mix(&'a MixHandle),
+}
+
+impl Near<'_> {
+    fn worker(self) -> WorkerLink {
+        match self {
+            Near::Channel(channel) => channel.worker.clone(),
+            Near::Mix(mix) => mix.worker.clone(),
+        }
+    }
+}
+
+/// A mix of one worker, held by whoever gathers channels into it. The
+/// worker's mixer exists while it has members.
+#[derive(Debug, Clone)]
+pub struct MixHandle {
+    id: MixId,
+    worker: WorkerLink,
+}
+
+impl MixHandle {
+    /// The mix's id.
+    pub fn id(&self) -> MixId {
+        self.id
+    }
 }
 
 /// One channel of the engine, held by the call controller.
@@ -209,7 +306,8 @@ impl ChannelHandle {
         });
     }
 
-    /// Sends the channel's received media to `routing`.
+    /// Sends the channel's received media to `routing`. A bridge or a mix
+    /// on another worker is refused.
     pub fn route(&self, routing: Routing) {
         self.worker.send(Command::Route {
             id: self.id,
@@ -217,9 +315,19 @@ impl ChannelHandle {
         });
     }
 
-    /// Records what the channel receives into `recorder` (the caller's
-    /// side; the other side is silent) until the channel closes, when the
-    /// file is finished. Received media is decoded from then on.
+    /// Joins `mix` with `role` (leaving any other mix or bridge), from the
+    /// next tick.
+    pub fn join(&self, mix: &MixHandle, role: Role) -> Result<(), NotOnSameWorker> {
+        if mix.worker.index != self.worker.index {
+            return Err(NotOnSameWorker("mix"));
+        }
+        self.route(Routing::Mix(mix.id, role));
+        Ok(())
+    }
+
+    /// Records what the channel hears (left, or the whole file when mono)
+    /// and what it is sent from a player or a mix (right) until the
+    /// channel closes, when the file is finished.
     pub fn record(&self, recorder: Recorder) {
         self.worker.send(Command::Record {
             id: self.id,
@@ -227,7 +335,32 @@ impl ChannelHandle {
         });
     }
 
-    /// Closes the channel (an RTCP BYE goes out) and its sockets. Give its
+    /// Plays `player` to the remote, replacing (stopping) what was playing.
+    /// While it plays, relayed or mixed audio is not sent.
+    pub fn play(&self, player: Player) {
+        self.worker.send(Command::Play {
+            id: self.id,
+            player: Box::new(player),
+        });
+    }
+
+    /// Stops what is playing (a [`PlayerEvent::PlaybackStopped`] follows).
+    pub fn stop_playback(&self) {
+        self.worker.send(Command::StopPlayback { id: self.id });
+    }
+
+    /// Sends `digit` to the remote as RFC 4733 telephone-events lasting
+    /// `duration` (dropped if telephone-events were not negotiated).
+    pub fn send_digit(&self, digit: Digit, duration: Duration) {
+        self.worker.send(Command::SendDigit {
+            id: self.id,
+            digit,
+            duration,
+        });
+    }
+
+    /// Closes the channel (an RTCP BYE goes out) and its sockets; its
+    /// quality figures are logged in the span it was opened in. Give its
     /// port pair back to the allocator afterwards.
     pub fn close(&self) {
         self.worker.send(Command::Remove { id: self.id });
@@ -235,15 +368,14 @@ impl ChannelHandle {
 }
 
 /// Relays two channels into each other. They must have been opened on the
-/// same worker ([`MediaEngine::open`]'s `beside`); otherwise nothing is
-/// relayed and a warning is logged.
-pub fn bridge(a: &ChannelHandle, b: &ChannelHandle) {
+/// same worker ([`Near::Channel`]).
+pub fn bridge(a: &ChannelHandle, b: &ChannelHandle) -> Result<(), NotOnSameWorker> {
     if a.worker.index != b.worker.index {
-        tracing::warn!("bridging channels of two workers is not supported");
-        return;
+        return Err(NotOnSameWorker("channel to bridge"));
     }
     a.route(Routing::Bridge(b.id));
     b.route(Routing::Bridge(a.id));
+    Ok(())
 }
 
 impl MediaEngine {
@@ -279,14 +411,30 @@ impl MediaEngine {
         })
     }
 
+    fn next_link(&mut self) -> WorkerLink {
+        let worker = self.workers[self.next_worker].link.clone();
+        self.next_worker = (self.next_worker + 1) % self.workers.len();
+        worker
+    }
+
+    /// A new, empty mix on the next worker in turn. Channels join it with
+    /// [`ChannelHandle::join`] once opened [`Near::Mix`] it.
+    pub fn create_mix(&mut self) -> MixHandle {
+        MixHandle {
+            id: MixId(self.next_id.fetch_add(1, Ordering::Relaxed)),
+            worker: self.next_link(),
+        }
+    }
+
     /// Binds a channel's RTP and RTCP sockets on `ip` with a pair from
-    /// `ports` and hands it to a worker: the worker of `beside` when given
-    /// (the other leg of the same call), else the next in turn.
+    /// `ports` and hands it to a worker: the worker of `near` when given,
+    /// else the next in turn. The channel's quality is logged in the span
+    /// current now when it closes.
     pub fn open(
         &mut self,
         ip: IpAddr,
         ports: &mut PortAllocator,
-        beside: Option<&ChannelHandle>,
+        near: Option<Near<'_>>,
     ) -> Result<ChannelHandle, BindError> {
         let attempts = ports.available().clamp(1, MAX_BIND_ATTEMPTS);
         let mut last_error = None;
@@ -294,7 +442,11 @@ impl MediaEngine {
             let pair = ports.allocate()?;
             match bind_pair(ip, pair) {
                 Ok((rtp, rtcp, local_rtp)) => {
-                    return Ok(self.start_channel(rtp, rtcp, local_rtp, pair, beside));
+                    let worker = match near {
+                        Some(near) => near.worker(),
+                        None => self.next_link(),
+                    };
+                    return Ok(self.start_channel(rtp, rtcp, local_rtp, pair, worker));
                 }
                 Err(error) => {
                     let _ = ports.release(pair);
@@ -314,16 +466,8 @@ impl MediaEngine {
         rtcp: UdpSocket,
         local_rtp: SocketAddr,
         port_pair: RtpPortPair,
-        beside: Option<&ChannelHandle>,
+        worker: WorkerLink,
     ) -> ChannelHandle {
-        let worker = match beside {
-            Some(other) => other.worker.clone(),
-            None => {
-                let worker = self.workers[self.next_worker].link.clone();
-                self.next_worker = (self.next_worker + 1) % self.workers.len();
-                worker
-            }
-        };
         let id = ChannelId(self.next_id.fetch_add(1, Ordering::Relaxed));
         let ssrc = Ssrc::new(rand::random());
         let config = ChannelConfig::new(
@@ -334,13 +478,17 @@ impl MediaEngine {
         );
         let channel = Box::new(Channel::new(Instant::now(), config));
         let stats = Arc::new(Mutex::new(channel.stats()));
-        worker.send(Command::Add {
+        worker.send(Command::Add(Box::new(Slot {
             id,
+            channel,
             rtp,
             rtcp,
-            channel,
+            routing: Routing::Idle,
             stats: stats.clone(),
-        });
+            recorder: None,
+            player: None,
+            span: Span::current(),
+        })));
         ChannelHandle {
             id,
             worker,
@@ -400,6 +548,9 @@ struct Slot {
     routing: Routing,
     stats: Arc<Mutex<ChannelStats>>,
     recorder: Option<Box<Recorder>>,
+    player: Option<Box<Player>>,
+    /// The span the channel was opened in (its call's), for its logs.
+    span: Span,
 }
 
 impl Slot {
@@ -416,6 +567,49 @@ impl Slot {
     fn publish_stats(&self) {
         *self.stats.lock().unwrap_or_else(PoisonError::into_inner) = self.channel.stats();
     }
+
+    /// Decodes received audio when something uses it on the tick (a mix,
+    /// a recorder, an IVR listening for in-band digits); leaves it to the
+    /// relay otherwise.
+    fn update_receive_mode(&mut self) {
+        let mode = if self.routing.decodes() || self.recorder.is_some() {
+            ReceiveMode::Decode
+        } else {
+            ReceiveMode::Relay
+        };
+        self.channel.set_receive_mode(mode);
+    }
+
+    /// Whether relayed packets may be sent out of this channel now: not
+    /// while a player speaks for it.
+    fn accepts_relay(&self) -> bool {
+        self.player.is_none()
+    }
+
+    /// Logs the leg's media quality, in its call's span.
+    fn log_quality(&self) {
+        let stats = self.channel.stats();
+        let quality = stats.quality;
+        tracing::info!(
+            parent: &self.span,
+            channel = self.id.0,
+            packets_received = stats.packets_received,
+            packets_sent = stats.packets_sent,
+            relayed = stats.relayed,
+            telephone_events = stats.telephone_event_packets,
+            lost = quality.packets_lost,
+            loss_percent = format!("{:.2}", quality.loss_fraction * 100.0),
+            jitter_max_ms = format!("{:.1}", quality.max_jitter_ms),
+            jitter_mean_ms = format!("{:.1}", quality.mean_jitter_ms),
+            rtt_ms = quality.round_trip_time_ms.map(|ms| format!("{ms:.1}")),
+            remote_lost = quality.remote_packets_lost,
+            concealed = stats.jitter_buffer.concealed,
+            late = stats.jitter_buffer.late,
+            ignored_source = stats.ignored_source,
+            malformed = stats.malformed,
+            "leg media quality"
+        );
+    }
 }
 
 struct Worker {
@@ -425,6 +619,7 @@ struct Worker {
     slots: Vec<Option<Slot>>,
     free: Vec<usize>,
     by_id: HashMap<ChannelId, usize>,
+    mixes: HashMap<MixId, Mixer>,
     buffer: Vec<u8>,
     ticks: u32,
 }
@@ -442,6 +637,7 @@ impl Worker {
             slots: Vec::new(),
             free: Vec::new(),
             by_id: HashMap::new(),
+            mixes: HashMap::new(),
             buffer: vec![0; MAX_DATAGRAM],
             ticks: 0,
         }
@@ -484,55 +680,48 @@ impl Worker {
     fn handle_commands(&mut self) -> bool {
         while let Ok(command) = self.commands.try_recv() {
             match command {
-                Command::Add {
-                    id,
-                    mut rtp,
-                    mut rtcp,
-                    mut channel,
-                    stats,
-                } => {
-                    let index = self.free.pop().unwrap_or(self.slots.len());
-                    let registry = self.poll.registry();
-                    if let Err(error) = registry
-                        .register(&mut rtp, Token(index * 2), Interest::READABLE)
-                        .and_then(|()| {
-                            registry.register(&mut rtcp, Token(index * 2 + 1), Interest::READABLE)
-                        })
-                    {
-                        tracing::error!(%error, "cannot watch a media socket");
-                        continue;
-                    }
-                    channel.set_receive_mode(ReceiveMode::Relay);
-                    let slot = Slot {
-                        id,
-                        channel,
-                        rtp,
-                        rtcp,
-                        routing: Routing::Idle,
-                        stats,
-                        recorder: None,
-                    };
-                    if index == self.slots.len() {
-                        self.slots.push(Some(slot));
-                    } else {
-                        self.slots[index] = Some(slot);
-                    }
-                    self.by_id.insert(id, index);
-                }
+                Command::Add(slot) => self.add(*slot),
                 Command::SetRemote { id, media } => {
                     if let Some(slot) = self.slot_mut(id) {
                         slot.channel.set_remote(Instant::now(), media);
                     }
                 }
-                Command::Route { id, routing } => {
-                    if let Some(slot) = self.slot_mut(id) {
-                        slot.routing = routing;
-                    }
-                }
+                Command::Route { id, routing } => self.set_routing(id, routing),
                 Command::Record { id, recorder } => {
                     if let Some(slot) = self.slot_mut(id) {
-                        slot.channel.set_receive_mode(ReceiveMode::Decode);
                         slot.recorder = Some(recorder);
+                        slot.update_receive_mode();
+                    }
+                }
+                Command::Play { id, player } => {
+                    if let Some(slot) = self.slot_mut(id)
+                        && let Some(mut previous) = slot.player.replace(player)
+                    {
+                        previous.stop();
+                        let event = previous.poll_event();
+                        self.emit_playback(id, event);
+                    }
+                }
+                Command::StopPlayback { id } => {
+                    if let Some(slot) = self.slot_mut(id)
+                        && let Some(mut player) = slot.player.take()
+                    {
+                        player.stop();
+                        let event = player.poll_event();
+                        self.emit_playback(id, event);
+                    }
+                }
+                Command::SendDigit {
+                    id,
+                    digit,
+                    duration,
+                } => {
+                    if let Some(slot) = self.slot_mut(id) {
+                        if let Err(error) = slot.channel.send_digit(Instant::now(), digit, duration)
+                        {
+                            tracing::debug!(parent: &slot.span, %error, "digit not sent");
+                        }
+                        slot.flush();
                     }
                 }
                 Command::Remove { id } => self.remove(id),
@@ -542,9 +731,91 @@ impl Worker {
         true
     }
 
+    fn emit_playback(&self, id: ChannelId, event: Option<PlayerEvent>) {
+        if let Some(event) = event {
+            (self.on_event)(MediaEvent {
+                channel: id,
+                kind: MediaEventKind::Playback(event),
+            });
+        }
+    }
+
+    fn add(&mut self, mut slot: Slot) {
+        let index = self.free.pop().unwrap_or(self.slots.len());
+        let registry = self.poll.registry();
+        if let Err(error) = registry
+            .register(&mut slot.rtp, Token(index * 2), Interest::READABLE)
+            .and_then(|()| {
+                registry.register(&mut slot.rtcp, Token(index * 2 + 1), Interest::READABLE)
+            })
+        {
+            tracing::error!(parent: &slot.span, %error, "cannot watch a media socket");
+            self.free.push(index);
+            return;
+        }
+        slot.update_receive_mode();
+        self.by_id.insert(slot.id, index);
+        if index == self.slots.len() {
+            self.slots.push(Some(slot));
+        } else {
+            self.slots[index] = Some(slot);
+        }
+    }
+
     fn slot_mut(&mut self, id: ChannelId) -> Option<&mut Slot> {
         let index = *self.by_id.get(&id)?;
         self.slots.get_mut(index)?.as_mut()
+    }
+
+    /// Moves a channel to `routing`: out of its mix, if it was in one,
+    /// and into the new one, both before the next tick.
+    fn set_routing(&mut self, id: ChannelId, mut routing: Routing) {
+        let Some(&index) = self.by_id.get(&id) else {
+            return;
+        };
+        let Some(Some(slot)) = self.slots.get_mut(index) else {
+            return;
+        };
+        let participant = id.participant();
+        match (slot.routing, routing) {
+            (Routing::Mix(old, _), Routing::Mix(new, role)) if old == new => {
+                if let Some(Err(error)) = self
+                    .mixes
+                    .get_mut(&new)
+                    .map(|mixer| mixer.set_role(participant, role))
+                {
+                    tracing::warn!(parent: &slot.span, %error, "role not changed");
+                    return;
+                }
+            }
+            (old, new) => {
+                if let Routing::Mix(old, _) = old {
+                    leave_mix(&mut self.mixes, old, participant);
+                }
+                match new {
+                    Routing::Mix(mix, role) => {
+                        let mixer = self
+                            .mixes
+                            .entry(mix)
+                            .or_insert_with(|| Mixer::with_capacity(4));
+                        if let Err(error) = mixer.add(participant, role) {
+                            tracing::warn!(parent: &slot.span, %error, "cannot join the mix");
+                            if mixer.is_empty() {
+                                self.mixes.remove(&mix);
+                            }
+                            routing = Routing::Idle;
+                        }
+                    }
+                    Routing::Bridge(other) if !self.by_id.contains_key(&other) => {
+                        tracing::warn!(parent: &slot.span, "bridge to a channel this worker does not have");
+                        routing = Routing::Idle;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        slot.routing = routing;
+        slot.update_receive_mode();
     }
 
     fn remove(&mut self, id: ChannelId) {
@@ -554,19 +825,26 @@ impl Worker {
         let Some(mut slot) = self.slots[index].take() else {
             return;
         };
+        if let Routing::Mix(mix, _) = slot.routing {
+            leave_mix(&mut self.mixes, mix, id.participant());
+        }
         let now = Instant::now();
         if let Some(transmit) = slot.channel.close(now) {
             send(&slot.rtp, &slot.rtcp, &transmit);
         }
         slot.publish_stats();
+        slot.log_quality();
         if let Some(mut recorder) = slot.recorder.take() {
             match recorder.finish() {
                 Ok(summary) => tracing::info!(
+                    parent: &slot.span,
                     file = %summary.path.display(),
                     seconds = summary.duration.as_secs_f64(),
                     "recording finished"
                 ),
-                Err(error) => tracing::error!(%error, "recording could not be finished"),
+                Err(error) => {
+                    tracing::error!(parent: &slot.span, %error, "recording could not be finished")
+                }
             }
         }
         let registry = self.poll.registry();
@@ -577,6 +855,7 @@ impl Worker {
         for other in self.slots.iter_mut().flatten() {
             if other.routing == Routing::Bridge(id) {
                 other.routing = Routing::Idle;
+                other.update_receive_mode();
             }
         }
     }
@@ -613,7 +892,7 @@ impl Worker {
                 continue;
             }
             let target = match slot.routing {
-                Routing::Idle => continue,
+                Routing::Idle | Routing::Mix(..) => continue,
                 Routing::Echo => index,
                 Routing::Bridge(other) => match self.by_id.get(&other) {
                     Some(&other) => other,
@@ -626,7 +905,9 @@ impl Worker {
             let Ok(packet) = RtpPacket::parse(bytes) else {
                 continue;
             };
-            if let Some(Some(target)) = self.slots.get_mut(target) {
+            if let Some(Some(target)) = self.slots.get_mut(target)
+                && target.accepts_relay()
+            {
                 let _ = target.channel.relay_from(now, &packet, format);
                 target.flush();
             }
@@ -642,27 +923,78 @@ impl Worker {
             while let Some(event) = slot.channel.poll_event() {
                 (self.on_event)(MediaEvent {
                     channel: slot.id,
-                    event,
+                    kind: MediaEventKind::Channel(event),
+                });
+            }
+            let event = slot.player.as_mut().and_then(|player| player.poll_event());
+            if let Some(event) = event {
+                if matches!(event, PlayerEvent::PlaybackFinished) {
+                    slot.player = None;
+                }
+                (self.on_event)(MediaEvent {
+                    channel: slot.id,
+                    kind: MediaEventKind::Playback(event),
                 });
             }
         }
     }
 
+    /// One 20 ms tick: every decoding channel plays out its jitter buffer
+    /// into its mix or recorder, the mixes mix, and each channel sends its
+    /// player's or its mix's frame.
     fn tick(&mut self, now: Instant) {
         self.ticks = self.ticks.wrapping_add(1);
         let publish = self.ticks.is_multiple_of(STATS_EVERY_TICKS);
+        for slot in self.slots.iter_mut().flatten() {
+            if slot.channel.poll_timeout().is_some_and(|due| due <= now) {
+                slot.channel.handle_timeout(now);
+            }
+            if let Routing::Mix(mix, _) = slot.routing {
+                let heard = slot.channel.tick(now);
+                if let Some(mixer) = self.mixes.get_mut(&mix) {
+                    let _ = mixer.put_frame(slot.id.participant(), heard);
+                }
+            } else if slot.routing.decodes() || slot.recorder.is_some() {
+                slot.channel.tick(now);
+            }
+        }
+        for mixer in self.mixes.values_mut() {
+            mixer.mix();
+        }
         for index in 0..self.slots.len() {
             let Some(Some(slot)) = self.slots.get_mut(index) else {
                 continue;
             };
-            if slot.channel.poll_timeout().is_some_and(|due| due <= now) {
-                slot.channel.handle_timeout(now);
+            let mut frame: Frame = SILENCE;
+            let sending = match (&mut slot.player, slot.routing) {
+                // A digit going out holds the player back rather than
+                // losing its audio.
+                (Some(_), _) if slot.channel.is_sending_digits() => false,
+                (Some(player), _) => player.fill_frame(&mut frame),
+                (None, Routing::Mix(mix, _)) => {
+                    match self
+                        .mixes
+                        .get(&mix)
+                        .and_then(|mixer| mixer.output(slot.id.participant()))
+                    {
+                        Some(output) => {
+                            frame = *output;
+                            true
+                        }
+                        None => false,
+                    }
+                }
+                (None, _) => false,
+            };
+            if sending {
+                slot.channel.push_frame(now, &frame);
             }
             if let Some(recorder) = slot.recorder.as_mut() {
-                let heard = *slot.channel.tick(now);
-                if let Err(error) = recorder.write_frames(&heard, &SILENCE) {
-                    tracing::error!(%error, "recording stopped");
+                let heard = slot.channel.last_playout();
+                if let Err(error) = recorder.write_frames(heard, &frame) {
+                    tracing::error!(parent: &slot.span, %error, "recording stopped");
                     slot.recorder = None;
+                    slot.update_receive_mode();
                 }
             }
             slot.flush();
@@ -670,6 +1002,16 @@ impl Worker {
                 slot.publish_stats();
             }
             self.drain_events(index);
+        }
+    }
+}
+
+/// Takes a participant out of a mix, dropping the mixer once empty.
+fn leave_mix(mixes: &mut HashMap<MixId, Mixer>, mix: MixId, participant: ParticipantId) {
+    if let Some(mixer) = mixes.get_mut(&mix) {
+        let _ = mixer.remove(participant);
+        if mixer.is_empty() {
+            mixes.remove(&mix);
         }
     }
 }
@@ -753,11 +1095,13 @@ mod tests {
         let mut engine = MediaEngine::start(2, |_| {}).unwrap();
         let mut ports = PortAllocator::new(42100, 42163).unwrap();
         let a = engine.open(LOOPBACK, &mut ports, None).unwrap();
-        let b = engine.open(LOOPBACK, &mut ports, Some(&a)).unwrap();
+        let b = engine
+            .open(LOOPBACK, &mut ports, Some(Near::Channel(&a)))
+            .unwrap();
         let (phone_a, phone_b) = (phone(), phone());
         a.set_remote(&negotiated(phone_a.local_addr().unwrap(), Codec::Pcmu));
         b.set_remote(&negotiated(phone_b.local_addr().unwrap(), Codec::Pcma));
-        bridge(&a, &b);
+        bridge(&a, &b).unwrap();
         for sequence in 0..5 {
             // Each side's payload reaches the other transcoded by the G.711 tables.
             phone_a
@@ -822,5 +1166,326 @@ mod tests {
             .count();
         assert!(loud > 6000, "only {loud} loud samples");
         let _ = std::fs::remove_file(&path);
+    }
+
+    /// A µ-law packet whose every sample decodes to about `level`.
+    fn level_packet(sequence: u16, level: i16) -> Vec<u8> {
+        let mut payload = [0u8; 160];
+        g711::encode(Codec::Pcmu, &[level; 160], &mut payload);
+        let header = RtpHeader {
+            marker: sequence == 0,
+            payload_type: Codec::Pcmu.payload_type(),
+            sequence_number: SequenceNumber::new(sequence),
+            timestamp: RtpTimestamp::new(u32::from(sequence) * 160),
+            ssrc: Ssrc::new(0x0a0b_0c0d),
+        };
+        let mut out = vec![0; 12 + 160];
+        header.write(&payload, &mut out).unwrap();
+        out
+    }
+
+    /// Sends `packets` level packets from each phone to its channel,
+    /// paced like phones (20 ms), starting at sequence `first`.
+    fn send_levels(
+        phones: &[(&std::net::UdpSocket, &ChannelHandle, i16)],
+        first: u16,
+        packets: u16,
+    ) {
+        let started = Instant::now();
+        for n in 0..packets {
+            for (phone, channel, level) in phones {
+                phone
+                    .send_to(
+                        &level_packet(first + n, *level),
+                        channel.local_rtp_address(),
+                    )
+                    .unwrap();
+            }
+            thread::sleep(
+                (started + TICK * u32::from(n + 1)).saturating_duration_since(Instant::now()),
+            );
+        }
+    }
+
+    /// The RTP packets (header, decoded mean level) waiting at `socket`.
+    fn drain_levels(socket: &std::net::UdpSocket) -> Vec<(RtpHeader, i32)> {
+        socket.set_nonblocking(true).unwrap();
+        let mut buffer = [0u8; 2048];
+        let mut out = Vec::new();
+        while let Ok((length, _)) = socket.recv_from(&mut buffer) {
+            if let Ok(packet) = RtpPacket::parse(&buffer[..length])
+                && packet.header().payload_type == Codec::Pcmu.payload_type()
+            {
+                let mut samples = [0i16; 160];
+                let count = g711::decode(Codec::Pcmu, packet.payload(), &mut samples);
+                let mean = samples[..count].iter().map(|s| i32::from(*s)).sum::<i32>()
+                    / count.max(1) as i32;
+                out.push((packet.header(), mean));
+            }
+        }
+        socket.set_nonblocking(false).unwrap();
+        out
+    }
+
+    fn near(expected: i32, actual: i32) -> bool {
+        (actual - expected).abs() <= expected.abs() / 20 + 40
+    }
+
+    #[test]
+    fn mix_gives_each_member_the_others_and_not_itself() {
+        let mut engine = MediaEngine::start(2, |_| {}).unwrap();
+        let mut ports = PortAllocator::new(42300, 42363).unwrap();
+        let mix = engine.create_mix();
+        let channels: Vec<ChannelHandle> = (0..3)
+            .map(|_| {
+                engine
+                    .open(LOOPBACK, &mut ports, Some(Near::Mix(&mix)))
+                    .unwrap()
+            })
+            .collect();
+        let phones: Vec<std::net::UdpSocket> = (0..3).map(|_| phone()).collect();
+        for (channel, phone) in channels.iter().zip(&phones) {
+            channel.set_remote(&negotiated(phone.local_addr().unwrap(), Codec::Pcmu));
+            channel.join(&mix, Role::Normal).unwrap();
+        }
+        let levels = [1000i16, 3000, 500];
+        let sending: Vec<_> = phones
+            .iter()
+            .zip(&channels)
+            .zip(levels)
+            .map(|((phone, channel), level)| (phone, channel, level))
+            .collect();
+        send_levels(&sending, 0, 50);
+        thread::sleep(Duration::from_millis(200));
+        let total: i32 = levels.iter().map(|level| i32::from(*level)).sum();
+        for (phone, own) in phones.iter().zip(levels) {
+            let heard = drain_levels(phone);
+            assert!(heard.len() >= 40, "only {} packets", heard.len());
+            // Once the jitter buffers have started, every frame is the sum
+            // of the other two.
+            let expected = total - i32::from(own);
+            let steady: Vec<i32> = heard
+                .iter()
+                .map(|(_, level)| *level)
+                .skip(15)
+                .take(20)
+                .collect();
+            assert!(
+                steady.iter().all(|level| near(expected, *level)),
+                "member sending {own} heard {steady:?}, expected {expected}"
+            );
+        }
+        engine.stop();
+    }
+
+    #[test]
+    fn a_listener_hears_everyone_and_is_heard_by_nobody() {
+        let mut engine = MediaEngine::start(1, |_| {}).unwrap();
+        let mut ports = PortAllocator::new(42400, 42463).unwrap();
+        let mix = engine.create_mix();
+        let channels: Vec<ChannelHandle> = (0..3)
+            .map(|_| {
+                engine
+                    .open(LOOPBACK, &mut ports, Some(Near::Mix(&mix)))
+                    .unwrap()
+            })
+            .collect();
+        let phones: Vec<std::net::UdpSocket> = (0..3).map(|_| phone()).collect();
+        let roles = [Role::Normal, Role::Normal, Role::Listen];
+        for ((channel, phone), role) in channels.iter().zip(&phones).zip(roles) {
+            channel.set_remote(&negotiated(phone.local_addr().unwrap(), Codec::Pcmu));
+            channel.join(&mix, role).unwrap();
+        }
+        let levels = [1000i16, 2000, 4000];
+        let sending: Vec<_> = phones
+            .iter()
+            .zip(&channels)
+            .zip(levels)
+            .map(|((phone, channel), level)| (phone, channel, level))
+            .collect();
+        send_levels(&sending, 0, 40);
+        thread::sleep(Duration::from_millis(200));
+        let expected = [2000, 1000, 3000];
+        for (phone, expected) in phones.iter().zip(expected) {
+            let steady: Vec<i32> = drain_levels(phone)
+                .into_iter()
+                .map(|(_, level)| level)
+                .skip(15)
+                .take(15)
+                .collect();
+            assert!(
+                steady.len() == 15 && steady.iter().all(|level| near(expected, *level)),
+                "heard {steady:?}, expected {expected}"
+            );
+        }
+        engine.stop();
+    }
+
+    #[test]
+    fn moving_between_mixes_keeps_the_stream_continuous() {
+        let mut engine = MediaEngine::start(1, |_| {}).unwrap();
+        let mut ports = PortAllocator::new(42500, 42563).unwrap();
+        let first = engine.create_mix();
+        let second = engine.create_mix();
+        let mover = engine
+            .open(LOOPBACK, &mut ports, Some(Near::Mix(&first)))
+            .unwrap();
+        let a = engine
+            .open(LOOPBACK, &mut ports, Some(Near::Mix(&first)))
+            .unwrap();
+        let b = engine
+            .open(LOOPBACK, &mut ports, Some(Near::Mix(&second)))
+            .unwrap();
+        let (mover_phone, phone_a, phone_b) = (phone(), phone(), phone());
+        for (channel, phone) in [(&mover, &mover_phone), (&a, &phone_a), (&b, &phone_b)] {
+            channel.set_remote(&negotiated(phone.local_addr().unwrap(), Codec::Pcmu));
+        }
+        mover.join(&first, Role::Normal).unwrap();
+        a.join(&first, Role::Normal).unwrap();
+        b.join(&second, Role::Normal).unwrap();
+        let sending = [(&phone_a, &a, 1000i16), (&phone_b, &b, 3000i16)];
+        send_levels(&sending, 0, 30);
+        mover.join(&second, Role::Normal).unwrap();
+        send_levels(&sending, 30, 30);
+        thread::sleep(Duration::from_millis(200));
+        let heard = drain_levels(&mover_phone);
+        let levels: Vec<i32> = heard.iter().map(|(_, level)| *level).collect();
+        // It heard the first mix's member, then the second's, and nothing
+        // else in between.
+        let switch = levels
+            .iter()
+            .position(|level| near(3000, *level))
+            .unwrap_or_else(|| panic!("never heard the second mix: {levels:?}"));
+        assert!(
+            levels[switch - 5..switch]
+                .iter()
+                .all(|level| near(1000, *level)),
+            "{levels:?}"
+        );
+        assert!(
+            levels[switch..switch + 10]
+                .iter()
+                .all(|level| near(3000, *level)),
+            "{levels:?}"
+        );
+        // One stream throughout: consecutive sequence numbers, +160 per
+        // packet, no marker after the first packet.
+        for pair in heard.windows(2) {
+            let (before, after) = (&pair[0].0, &pair[1].0);
+            assert_eq!(
+                after.sequence_number.get(),
+                before.sequence_number.get().wrapping_add(1)
+            );
+            assert_eq!(
+                after.timestamp.get(),
+                before.timestamp.get().wrapping_add(160)
+            );
+            assert!(!after.marker);
+        }
+        engine.stop();
+    }
+
+    #[test]
+    fn mixes_and_bridges_refuse_channels_of_another_worker() {
+        let mut engine = MediaEngine::start(2, |_| {}).unwrap();
+        let mut ports = PortAllocator::new(42600, 42663).unwrap();
+        let mix = engine.create_mix();
+        let here = engine
+            .open(LOOPBACK, &mut ports, Some(Near::Mix(&mix)))
+            .unwrap();
+        let elsewhere = engine.open(LOOPBACK, &mut ports, None).unwrap();
+        assert_ne!(here.worker.index, elsewhere.worker.index);
+        assert!(here.join(&mix, Role::Normal).is_ok());
+        assert!(elsewhere.join(&mix, Role::Normal).is_err());
+        assert!(bridge(&here, &elsewhere).is_err());
+        engine.stop();
+    }
+
+    #[test]
+    fn a_player_is_sent_then_reported_finished() {
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let seen = events.clone();
+        let mut engine =
+            MediaEngine::start(1, move |event| seen.lock().unwrap().push(event)).unwrap();
+        let mut ports = PortAllocator::new(42700, 42763).unwrap();
+        let channel = engine.open(LOOPBACK, &mut ports, None).unwrap();
+        let phone = phone();
+        channel.set_remote(&negotiated(phone.local_addr().unwrap(), Codec::Pcmu));
+        // 300 ms of a constant level: 15 frames.
+        let prompt = crate::player::Prompt::from_samples(vec![2000i16; 2400]);
+        channel.play(Player::single(crate::player::Playable::Prompt(prompt)));
+        thread::sleep(Duration::from_millis(600));
+        let heard = drain_levels(&phone);
+        assert_eq!(heard.len(), 15, "{heard:?}");
+        assert!(heard.iter().all(|(_, level)| near(2000, *level)));
+        let events = events.lock().unwrap();
+        assert!(events.contains(&MediaEvent {
+            channel: channel.id(),
+            kind: MediaEventKind::Playback(PlayerEvent::PlaybackFinished),
+        }));
+        drop(events);
+        engine.stop();
+    }
+
+    #[test]
+    fn digits_go_out_as_telephone_events_and_received_ones_are_reported() {
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let seen = events.clone();
+        let mut engine =
+            MediaEngine::start(1, move |event| seen.lock().unwrap().push(event)).unwrap();
+        let mut ports = PortAllocator::new(42800, 42863).unwrap();
+        let channel = engine.open(LOOPBACK, &mut ports, None).unwrap();
+        let phone = phone();
+        let media = negotiated(phone.local_addr().unwrap(), Codec::Pcmu);
+        let event_type = media.telephone_event.expect("telephone-event negotiated");
+        channel.set_remote(&media);
+        channel.send_digit(Digit::Seven, Duration::from_millis(100));
+        thread::sleep(Duration::from_millis(400));
+        phone.set_nonblocking(true).unwrap();
+        let mut buffer = [0u8; 2048];
+        let mut ends = 0;
+        let mut codes = Vec::new();
+        while let Ok((length, _)) = phone.recv_from(&mut buffer) {
+            let packet = RtpPacket::parse(&buffer[..length]).unwrap();
+            if packet.header().payload_type == event_type {
+                codes.push(packet.payload()[0]);
+                ends += usize::from(packet.payload()[1] & 0x80 != 0);
+            }
+        }
+        assert!(!codes.is_empty() && codes.iter().all(|code| *code == Digit::Seven.event_code()));
+        assert!(ends >= 1, "no end packet");
+        // And a received digit is reported as an event.
+        phone.set_nonblocking(false).unwrap();
+        for (n, end) in [(0u16, false), (1, false), (2, true), (3, true), (4, true)] {
+            let header = RtpHeader {
+                marker: n == 0,
+                payload_type: event_type,
+                sequence_number: SequenceNumber::new(100 + n),
+                timestamp: RtpTimestamp::new(8000),
+                ssrc: Ssrc::new(0x0102_0304),
+            };
+            let duration = (n.min(2) + 1) * 160;
+            let payload = [
+                Digit::Pound.event_code(),
+                if end { 0x8a } else { 0x0a },
+                (duration >> 8) as u8,
+                duration as u8,
+            ];
+            let mut out = vec![0; 16];
+            header.write(&payload, &mut out).unwrap();
+            phone.send_to(&out, channel.local_rtp_address()).unwrap();
+        }
+        thread::sleep(Duration::from_millis(200));
+        let events = events.lock().unwrap();
+        let digits: Vec<Digit> = events
+            .iter()
+            .filter_map(|event| match event.kind {
+                MediaEventKind::Channel(ChannelEvent::DigitReceived { digit, .. }) => Some(digit),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(digits, vec![Digit::Pound]);
+        drop(events);
+        engine.stop();
     }
 }

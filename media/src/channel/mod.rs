@@ -422,6 +422,17 @@ impl Channel {
         &self.playout
     }
 
+    /// Whether telephone-events are being sent or are queued: audio
+    /// pushed meanwhile is not sent, so a player should wait.
+    pub fn is_sending_digits(&self) -> bool {
+        self.outgoing_event.is_some() || !self.queued_digits.is_empty()
+    }
+
+    /// What the last [`Channel::tick`] played (silence before the first).
+    pub fn last_playout(&self) -> &Frame {
+        &self.playout
+    }
+
     /// Encodes one 20 ms frame produced at `now` in the negotiated codec
     /// and queues it as an RTP packet: timestamp +160 per frame, the marker
     /// on the first packet after a silence. Nothing is sent while the
