@@ -3,7 +3,7 @@
 //!
 //! Included by integration tests with
 //! `#[path = "../../conformance/harness.rs"] mod harness;`.
-//! Needs only `std`. External tools: `sipp` (Debian `sip-tester`),
+//! Needs `std`, and `socket2` for the RTP sniffer. External tools: `sipp` (Debian `sip-tester`),
 //! `baresip`; they are looked up on `PATH`.
 //!
 //! Environment:
@@ -1254,4 +1254,149 @@ pub fn rms(samples: &[i16]) -> f64 {
         .map(|&x| (f64::from(x) / 32768.0).powi(2))
         .sum();
     (sum / samples.len() as f64).sqrt()
+}
+
+// ---------------------------------------------------------------------------
+// RTP on the wire
+
+/// A copy of every UDP datagram sent to some ports of this host, taken
+/// with a raw socket while the ports belong to another process (SIPp, a
+/// softphone). Needs root or CAP_NET_RAW, as SIPp's pcap play does.
+pub struct UdpSniffer {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<Vec<Sniffed>>,
+}
+
+/// One datagram the sniffer saw.
+pub struct Sniffed {
+    /// When, since the sniffer started.
+    pub at: std::time::Duration,
+    /// The UDP payload.
+    pub payload: Vec<u8>,
+    /// The destination port.
+    pub port: u16,
+}
+
+impl UdpSniffer {
+    /// Starts copying datagrams to `ports`.
+    pub fn start(ports: std::ops::RangeInclusive<u16>) -> UdpSniffer {
+        use socket2::{Domain, Protocol, Socket, Type};
+        use std::io::Read;
+        use std::sync::atomic::Ordering;
+        let mut socket = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::UDP))
+            .expect("a raw socket (run as root or with CAP_NET_RAW)");
+        socket
+            .set_read_timeout(Some(std::time::Duration::from_millis(50)))
+            .unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let started = std::time::Instant::now();
+            let mut seen = Vec::new();
+            let mut buffer = [0u8; 65_536];
+            while !stopped.load(Ordering::Relaxed) {
+                let Ok(length) = socket.read(&mut buffer) else {
+                    continue;
+                };
+                // IPv4 header (its length in 32-bit words), then UDP.
+                let packet = &buffer[..length];
+                let header = usize::from(packet[0] & 0x0f) * 4;
+                if packet.len() < header + 8 {
+                    continue;
+                }
+                let udp = &packet[header..];
+                let port = u16::from_be_bytes([udp[2], udp[3]]);
+                if ports.contains(&port) {
+                    seen.push(Sniffed {
+                        at: started.elapsed(),
+                        payload: udp[8..].to_vec(),
+                        port,
+                    });
+                }
+            }
+            seen
+        });
+        UdpSniffer { stop, thread }
+    }
+
+    /// Stops and returns what was seen, in order.
+    pub fn finish(self) -> Vec<Sniffed> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().expect("the sniffer thread")
+    }
+}
+
+/// The UDP payloads of a classic pcap capture (Ethernet or Linux cooked
+/// link layer, IPv4), in capture order.
+pub fn pcap_udp_payloads(path: &Path) -> Vec<Vec<u8>> {
+    let bytes = fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(bytes.len() >= 24, "{}: not a pcap file", path.display());
+    let magic = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+    let little = match magic {
+        0xa1b2_c3d4 | 0xa1b2_3c4d => true,
+        0xd4c3_b2a1 | 0x4d3c_b2a1 => false,
+        _ => panic!("{}: not a classic pcap file", path.display()),
+    };
+    let u32_at = |i: usize| {
+        let word = [bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]];
+        if little {
+            u32::from_le_bytes(word)
+        } else {
+            u32::from_be_bytes(word)
+        }
+    };
+    let link_header = match u32_at(20) {
+        1 => 14,   // Ethernet
+        113 => 16, // Linux cooked capture
+        other => panic!("{}: link type {other}", path.display()),
+    };
+    let mut payloads = Vec::new();
+    let mut position = 24;
+    while position + 16 <= bytes.len() {
+        let captured = u32_at(position + 8) as usize;
+        let record = &bytes[position + 16..(position + 16 + captured).min(bytes.len())];
+        position += 16 + captured;
+        let Some(ip) = record.get(link_header..) else {
+            continue;
+        };
+        if ip.len() < 20 || ip[0] >> 4 != 4 || ip[9] != 17 {
+            continue;
+        }
+        let udp = &ip[usize::from(ip[0] & 0x0f) * 4..];
+        if udp.len() >= 8 {
+            payloads.push(udp[8..].to_vec());
+        }
+    }
+    payloads
+}
+
+/// The lag (in samples, `0..=max_lag`) at which `recorded` best matches
+/// `reference`, and the normalised correlation there (1.0: identical up
+/// to gain) over `window` samples of the reference.
+pub fn best_alignment(
+    reference: &[i16],
+    recorded: &[i16],
+    window: std::ops::Range<usize>,
+    max_lag: usize,
+) -> (usize, f64) {
+    let reference = &reference[window.clone()];
+    let energy = |samples: &[i16]| samples.iter().map(|s| f64::from(*s).powi(2)).sum::<f64>();
+    let reference_energy = energy(reference);
+    let mut best = (0, f64::MIN);
+    for lag in 0..=max_lag {
+        let start = window.start + lag;
+        let Some(candidate) = recorded.get(start..start + reference.len()) else {
+            break;
+        };
+        let dot: f64 = reference
+            .iter()
+            .zip(candidate)
+            .map(|(a, b)| f64::from(*a) * f64::from(*b))
+            .sum();
+        let score = dot / (reference_energy * energy(candidate)).sqrt().max(1.0);
+        if score > best.1 {
+            best = (lag, score);
+        }
+    }
+    best
 }

@@ -20,8 +20,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use harness::{
-    Server, dominant_frequency, free_port_block, read_wav, require_tool, rms, stop_child, temp_dir,
-    wait_child, write_tone_wav,
+    Server, UdpSniffer, dominant_frequency, free_port_block, read_wav, require_tool, rms,
+    stop_child, temp_dir, wait_child, write_tone_wav,
 };
 
 /// One baresip instance with its own config dir.
@@ -29,6 +29,8 @@ struct Phone {
     user: &'static str,
     dir: PathBuf,
     child: Child,
+    /// Its RTP ports.
+    rtp: std::ops::RangeInclusive<u16>,
 }
 
 impl Phone {
@@ -41,6 +43,21 @@ impl Phone {
         quit_after: u32,
         commands: &[String],
     ) -> Phone {
+        Phone::launch(server, user, tone_hz, quit_after, commands, true, None)
+    }
+
+    /// Like [`Phone::start`], for an account that does not register
+    /// (`regint=0`, no password: calls to DIDs are not challenged), and
+    /// with baresip's UDP console on `console` when given.
+    fn launch(
+        server: &Server,
+        user: &'static str,
+        tone_hz: f64,
+        quit_after: u32,
+        commands: &[String],
+        register: bool,
+        console: Option<u16>,
+    ) -> Phone {
         let dir = temp_dir(&format!("baresip-{user}"));
         let tone = dir.join("tone.wav");
         write_tone_wav(&tone, tone_hz, 30.0, 8000);
@@ -49,21 +66,27 @@ impl Phone {
         // baresip listens on the SIP port and on port+1 (TLS), UDP and TCP
         let sip_port = free_port_block(2);
         let rtp = free_port_block(20);
-        fs::write(
-            dir.join("config"),
-            baresip_config(sip_port, (rtp, rtp + 19), &tone, &recordings),
-        )
-        .expect("write config");
-        fs::write(
-            dir.join("accounts"),
+        let mut config = baresip_config(sip_port, (rtp, rtp + 19), &tone, &recordings);
+        if let Some(port) = console {
+            config.push_str(&format!(
+                "module\t\t\tcons.so\ncons_listen\t\t127.0.0.1:{port}\n"
+            ));
+        }
+        fs::write(dir.join("config"), config).expect("write config");
+        let account = if register {
             format!(
                 "<sip:{user}@{server}>;auth_pass={pass};answermode=auto;regint=600;\
                  audio_codecs=PCMU,PCMA\n",
                 server = server.sip_addr(),
                 pass = server.password(user),
-            ),
-        )
-        .expect("write accounts");
+            )
+        } else {
+            format!(
+                "<sip:{user}@{server}>;answermode=auto;regint=0;audio_codecs=PCMU,PCMA\n",
+                server = server.sip_addr(),
+            )
+        };
+        fs::write(dir.join("accounts"), account).expect("write accounts");
         let log = fs::File::create(dir.join("baresip.log")).expect("baresip log");
         let mut command = Command::new("baresip");
         command
@@ -82,7 +105,12 @@ impl Phone {
             .stderr(Stdio::from(log))
             .spawn()
             .expect("start baresip");
-        Phone { user, dir, child }
+        Phone {
+            user,
+            dir,
+            child,
+            rtp: rtp..=rtp + 19,
+        }
     }
 
     fn log(&self) -> String {
@@ -247,4 +275,192 @@ fn two_baresip_phones_talk_through_switchboard() {
     let a = assert_received_tone(&callee, 1000.0);
     let b = assert_received_tone(&caller, 440.0);
     println!("{a}\n{b}");
+}
+
+/// The power of `frequency` in `samples` between `from` and `to` seconds.
+fn tone_power(samples: &[i16], rate: u32, from: f64, to: f64, frequency: f64) -> f64 {
+    let start = ((from * f64::from(rate)) as usize).min(samples.len());
+    let end = ((to * f64::from(rate)) as usize).min(samples.len());
+    harness::goertzel_power(&samples[start..end], rate, frequency)
+}
+
+/// What `phone` received: (rate, samples).
+fn received(phone: &Phone) -> (u32, Vec<i16>) {
+    let path = phone
+        .received_audio()
+        .unwrap_or_else(|| panic!("baresip {} recorded nothing", phone.user));
+    let (rate, samples) = read_wav(&path).unwrap_or_else(|e| panic!("{e}"));
+    (if rate == 0 { 8000 } else { rate }, samples)
+}
+
+/// Waits until `phone`'s log says its call is up.
+fn wait_established(phone: &Phone, server: &Server, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if phone.log().contains("Call established") {
+            return;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    panic!(
+        "baresip {}: no call within {timeout:?}:\n{}\n---- server ----\n{}",
+        phone.user,
+        phone.log(),
+        server.log()
+    );
+}
+
+/// DID 2000: three phones call the conference room, each sending its own
+/// tone. Each must hear the other two tones and not its own (mix-minus).
+#[test]
+fn three_baresip_phones_in_the_conference_hear_each_other_but_not_themselves() {
+    require_tool("baresip", "baresip");
+    let server = Server::start();
+    let room = format!("/dial sip:2000@{}", server.sip_addr());
+    let tones = [("conf-a", 440.0), ("conf-b", 1000.0), ("conf-c", 1600.0)];
+    let mut phones: Vec<Phone> = tones
+        .iter()
+        .map(|(user, hz)| {
+            let phone = Phone::launch(
+                &server,
+                user,
+                *hz,
+                12,
+                std::slice::from_ref(&room),
+                false,
+                None,
+            );
+            thread::sleep(Duration::from_millis(300));
+            phone
+        })
+        .collect();
+    for phone in &mut phones {
+        let exit = wait_child(&mut phone.child, Duration::from_secs(20));
+        assert!(
+            exit.is_some(),
+            "baresip {} did not quit by itself",
+            phone.user
+        );
+    }
+    let mut report = Vec::new();
+    for (phone, (_, own)) in phones.iter().zip(tones) {
+        let (rate, samples) = received(phone);
+        // Everyone has joined after about a second; look at 3 s to 8 s of
+        // each phone's call.
+        let (from, to) = (3.0, 8.0);
+        let own_power = tone_power(&samples, rate, from, to, own);
+        let others: Vec<(f64, f64)> = tones
+            .iter()
+            .filter(|(_, hz)| *hz != own)
+            .map(|(_, hz)| (*hz, tone_power(&samples, rate, from, to, *hz)))
+            .collect();
+        report.push(format!(
+            "{}: own {own} Hz {own_power:.2e}, others {others:?}",
+            phone.user
+        ));
+        for (hz, power) in &others {
+            assert!(
+                *power > 1e-3 && *power > 100.0 * own_power,
+                "{} hears {hz} Hz at {power:.2e} and itself ({own} Hz) at {own_power:.2e}\n{}\n---- server ----\n{}",
+                phone.user,
+                report.join("\n"),
+                server.log()
+            );
+        }
+    }
+    println!("{}", report.join("\n"));
+}
+
+/// Two phones in a call through the switch: the caller puts the call on
+/// hold (re-INVITE, sendonly) and resumes it. On hold the callee hears
+/// hold music instead of the caller; after the resume both hear each other
+/// again.
+#[test]
+fn a_call_between_two_baresip_phones_keeps_flowing_after_hold_and_resume() {
+    require_tool("baresip", "baresip");
+    let server = Server::start();
+    let mut callee = Phone::start(&server, "1001", 440.0, 30, &[]);
+    callee.wait_registered(&server, Duration::from_secs(10));
+    let console = harness::free_port();
+    let dial = format!("/dial sip:1001@{}", server.sip_addr());
+    let mut caller = Phone::launch(&server, "1002", 1000.0, 17, &[dial], true, Some(console));
+    // baresip stops writing what it receives once it has held a call, so
+    // what reaches the caller is taken off the wire.
+    let sniffing = Instant::now();
+    let sniffer = UdpSniffer::start(caller.rtp.clone());
+    wait_established(&caller, &server, Duration::from_secs(10));
+    let established = Instant::now();
+    let command = |text: &str, at: f64| {
+        thread::sleep(
+            (established + Duration::from_secs_f64(at)).saturating_duration_since(Instant::now()),
+        );
+        std::net::UdpSocket::bind("127.0.0.1:0")
+            .expect("a console socket")
+            .send_to(text.as_bytes(), ("127.0.0.1", console))
+            .expect("send to the baresip console");
+    };
+    command("/hold\n", 5.0);
+    command("/resume\n", 9.0);
+    let exit = wait_child(&mut caller.child, Duration::from_secs(25));
+    assert!(exit.is_some(), "baresip 1002 did not quit by itself");
+    let to_caller = sniffer.finish();
+    thread::sleep(Duration::from_secs(1));
+    stop_child(&mut callee.child, Duration::from_secs(5));
+    let log = server.log();
+    assert!(log.contains("call on hold"), "no hold seen:\n{log}");
+    assert!(log.contains("call resumed"), "no resume seen:\n{log}");
+
+    let (rate, at_callee) = received(&callee);
+    let caller_tone = |from, to| tone_power(&at_callee, rate, from, to, 1000.0);
+    // What reached the caller between two moments of its call: µ-law
+    // audio decoded in arrival order.
+    let offset = established.duration_since(sniffing).as_secs_f64();
+    let caller_heard = |from: f64, to: f64| -> Vec<i16> {
+        let mut samples = Vec::new();
+        for datagram in &to_caller {
+            let at = datagram.at.as_secs_f64() - offset;
+            if at < from || at >= to {
+                continue;
+            }
+            if let Ok(packet) = media::rtp::RtpPacket::parse(&datagram.payload)
+                && packet.header().payload_type.get() == 0
+            {
+                let mut frame = [0i16; 160];
+                let count = media::codec::g711::decode(
+                    media::codec::Codec::Pcmu,
+                    packet.payload(),
+                    &mut frame,
+                );
+                samples.extend_from_slice(&frame[..count]);
+            }
+        }
+        samples
+    };
+    let callee_tone = |from, to| {
+        let samples = caller_heard(from, to);
+        harness::goertzel_power(&samples, 8000, 440.0)
+    };
+    let on_hold = &at_callee[(6.0 * f64::from(rate)) as usize..(8.5 * f64::from(rate)) as usize];
+    let report = format!(
+        "callee hears 1000 Hz: before {:.2e}, on hold {:.2e}, after {:.2e}; on-hold RMS {:.3}\n\
+         caller hears 440 Hz: before {:.2e}, after {:.2e}; {} samples sent to it on hold",
+        caller_tone(1.5, 4.5),
+        caller_tone(6.0, 8.5),
+        caller_tone(10.5, 14.0),
+        rms(on_hold),
+        callee_tone(1.5, 4.5),
+        callee_tone(10.5, 14.0),
+        caller_heard(6.0, 8.5).len(),
+    );
+    assert!(caller_tone(1.5, 4.5) > 1e-2, "{report}\n{log}");
+    assert!(callee_tone(1.5, 4.5) > 1e-2, "{report}\n{log}");
+    // On hold: the callee hears music, not the caller; the holding caller
+    // is sent nothing (it asked to only send).
+    assert!(caller_tone(6.0, 8.5) < 1e-4, "{report}\n{log}");
+    assert!(rms(on_hold) > 0.01, "no hold music: {report}\n{log}");
+    assert!(caller_heard(6.0, 8.5).is_empty(), "{report}\n{log}");
+    // Resumed: both ways again.
+    assert!(caller_tone(10.5, 14.0) > 1e-2, "{report}\n{log}");
+    assert!(callee_tone(10.5, 14.0) > 1e-2, "{report}\n{log}");
+    println!("{report}");
 }

@@ -10,7 +10,7 @@
 #[path = "../../conformance/harness.rs"]
 mod harness;
 
-use harness::{Server, free_port, register_sipp_phone, sipp, spawn_sipp, temp_dir};
+use harness::{Server, UdpSniffer, free_port, register_sipp_phone, sipp, spawn_sipp, temp_dir};
 use std::time::Duration;
 
 #[test]
@@ -230,11 +230,32 @@ fn record_did_leaves_a_finished_wav_as_long_as_the_call() {
         (2.5..4.5).contains(&seconds),
         "{seconds} s recorded for a 3 s call"
     );
-    let energy = samples.iter().map(|s| f64::from(*s).powi(2)).sum::<f64>() / samples.len() as f64;
+    // The content is what SIPp sent: the A-law of g711a.pcap, decoded,
+    // found in the recording after the jitter buffer's delay.
+    let mut sent = Vec::new();
+    for payload in
+        harness::pcap_udp_payloads(std::path::Path::new("/usr/share/sip-tester/g711a.pcap"))
+    {
+        if let Ok(packet) = media::rtp::RtpPacket::parse(&payload) {
+            // g711a.pcap has 30 ms packets.
+            let mut frame = [0i16; 480];
+            let count =
+                media::codec::g711::decode(media::codec::Codec::Pcma, packet.payload(), &mut frame);
+            sent.extend_from_slice(&frame[..count]);
+        }
+    }
     assert!(
-        energy.sqrt() > 100.0,
-        "the recording is silent (RMS {})",
-        energy.sqrt()
+        sent.len() > 3 * 8000,
+        "g711a.pcap holds {} samples",
+        sent.len()
+    );
+    // Two seconds from 0.2 s into the call, anywhere within the first
+    // half second of the recording (set-up and buffering delay).
+    let (lag, correlation) = harness::best_alignment(&sent, &samples, 1600..17_600, 4000);
+    println!("recording matches what was sent: correlation {correlation:.4} at {lag} samples");
+    assert!(
+        correlation > 0.95,
+        "the recording does not hold what was sent: best correlation {correlation:.3} at {lag} samples"
     );
 }
 
@@ -306,67 +327,6 @@ fn sigterm_ends_a_bridged_call_with_bye_to_the_phone() {
     phone.wait().assert_ok(None);
 }
 
-/// A copy of every UDP datagram sent to one port of this host, taken with
-/// a raw socket while the port itself belongs to SIPp (needs root or
-/// CAP_NET_RAW, as SIPp's pcap play does).
-struct UdpSniffer {
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: std::thread::JoinHandle<Vec<Sniffed>>,
-}
-
-/// One datagram the sniffer saw.
-struct Sniffed {
-    /// When, since the sniffer started.
-    at: std::time::Duration,
-    /// The UDP payload.
-    payload: Vec<u8>,
-}
-
-impl UdpSniffer {
-    fn start(port: u16) -> UdpSniffer {
-        use socket2::{Domain, Protocol, Socket, Type};
-        use std::io::Read;
-        use std::sync::atomic::Ordering;
-        let mut socket = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::UDP))
-            .expect("a raw socket (run as root or with CAP_NET_RAW)");
-        socket
-            .set_read_timeout(Some(std::time::Duration::from_millis(50)))
-            .unwrap();
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let stopped = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let started = std::time::Instant::now();
-            let mut seen = Vec::new();
-            let mut buffer = [0u8; 65_536];
-            while !stopped.load(Ordering::Relaxed) {
-                let Ok(length) = socket.read(&mut buffer) else {
-                    continue;
-                };
-                // IPv4 header (its length in 32-bit words), then UDP.
-                let packet = &buffer[..length];
-                let header = usize::from(packet[0] & 0x0f) * 4;
-                if packet.len() < header + 8 {
-                    continue;
-                }
-                let udp = &packet[header..];
-                if u16::from_be_bytes([udp[2], udp[3]]) == port {
-                    seen.push(Sniffed {
-                        at: started.elapsed(),
-                        payload: udp[8..].to_vec(),
-                    });
-                }
-            }
-            seen
-        });
-        UdpSniffer { stop, thread }
-    }
-
-    fn finish(self) -> Vec<Sniffed> {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        self.thread.join().expect("the sniffer thread")
-    }
-}
-
 /// DID 4000: SIPp presses 1 5 9 * # 0 as RFC 4733 events (its dtmf_2833
 /// captures); the test's own receiver, on SIPp's media port, must get each
 /// digit back as telephone-events exactly once, each with an end packet,
@@ -377,7 +337,7 @@ fn digit_echo_did_sends_each_digit_back_once_and_speaks_it() {
     use media::rtp::RtpPacket;
     let server = Server::start();
     let media_port = free_port();
-    let sniffer = UdpSniffer::start(media_port);
+    let sniffer = UdpSniffer::start(media_port..=media_port);
     let outcome = sipp(
         "uac_digit_echo",
         &[

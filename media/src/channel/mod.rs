@@ -56,6 +56,7 @@ mod config;
 mod digits;
 mod event;
 mod outgoing;
+mod reframe;
 mod relay;
 mod stats;
 #[cfg(test)]
@@ -86,6 +87,7 @@ use crate::rtp::{
 use crate::sdp::NegotiatedMedia;
 use digits::DigitDeduplicator;
 use outgoing::{LocalClock, OutgoingEvent};
+use reframe::Reframer;
 use transmit::TransmitRing;
 
 /// Comfort noise (RFC 3389), static payload type 13 (RFC 3551 §6).
@@ -158,6 +160,8 @@ pub struct Channel {
     rtcp: RtcpSession,
     jitter_buffer_config: JitterBufferConfig,
     jitter_buffer: JitterBuffer,
+    /// Cuts packets that are not 20 ms long into frames for the buffer.
+    reframer: Reframer,
     receive_mode: ReceiveMode,
     playout: Frame,
     last_decoded: Frame,
@@ -195,6 +199,7 @@ impl Channel {
             rtcp: RtcpSession::new(now, rtcp_config),
             jitter_buffer_config: config.jitter_buffer,
             jitter_buffer: JitterBuffer::with_config(config.jitter_buffer),
+            reframer: Reframer::new(),
             receive_mode: ReceiveMode::Decode,
             playout: SILENCE,
             last_decoded: SILENCE,
@@ -235,6 +240,7 @@ impl Channel {
         {
             // Buffered payloads are in the old codec.
             self.jitter_buffer = JitterBuffer::with_config(self.jitter_buffer_config);
+            self.reframer = Reframer::new();
         }
         self.latching.set_signalled(Some(media.remote_rtp));
         self.state = State::Negotiated(media);
@@ -316,9 +322,24 @@ impl Channel {
             if self.receive_mode == ReceiveMode::Decode {
                 // Late, duplicate and oversized packets are counted by the
                 // jitter buffer itself.
-                let _ =
-                    self.jitter_buffer
-                        .push(now, header.sequence_number, header.timestamp, payload);
+                if self.reframer.is_needed(payload.len()) {
+                    let jitter_buffer = &mut self.jitter_buffer;
+                    self.reframer.push(
+                        header.timestamp,
+                        payload,
+                        g711::silence_byte(codec),
+                        |sequence, timestamp, frame| {
+                            let _ = jitter_buffer.push(now, sequence, timestamp, frame);
+                        },
+                    );
+                } else {
+                    let _ = self.jitter_buffer.push(
+                        now,
+                        header.sequence_number,
+                        header.timestamp,
+                        payload,
+                    );
+                }
             }
             Received::Audio
         } else if Some(payload_type) == telephone_event {

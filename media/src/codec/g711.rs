@@ -85,6 +85,14 @@ pub const fn alaw_to_ulaw(code: u8) -> u8 {
     ALAW_TO_ULAW[code as usize]
 }
 
+/// The code of a zero sample: what silence is made of.
+pub const fn silence_byte(codec: Codec) -> u8 {
+    match codec {
+        Codec::Pcmu => ulaw_encode(0),
+        Codec::Pcma => alaw_encode(0),
+    }
+}
+
 /// Decodes `payload` into `out`, one sample per byte; returns how many
 /// samples were written (the shorter of the two lengths). No allocation.
 pub fn decode(codec: Codec, payload: &[u8], out: &mut [i16]) -> usize {
@@ -442,5 +450,18 @@ mod tests {
         let mut same = original.clone();
         transcode_in_place(Codec::Pcma, Codec::Pcma, &mut same);
         assert_eq!(same, original);
+    }
+
+    #[test]
+    fn silence_decodes_to_the_quietest_level() {
+        for codec in Codec::ALL {
+            let mut out = [1i16; 1];
+            decode(codec, &[silence_byte(codec)], &mut out);
+            assert_eq!(
+                out[0].abs(),
+                i16::from(codec == Codec::Pcma) * 8,
+                "{codec:?}"
+            );
+        }
     }
 }
