@@ -247,17 +247,32 @@ fn assert_received_tone(phone: &Phone, expected_hz: f64) -> String {
 #[test]
 fn two_baresip_phones_talk_through_switchboard() {
     require_tool("baresip", "baresip");
-    let server = Server::start();
+    two_phones_talk(&Server::start());
+}
 
+/// The same call with `mix_bridges = true`: the legs are decoded, mixed
+/// and encoded on every tick instead of relayed.
+#[test]
+fn two_baresip_phones_talk_through_a_mixed_bridge() {
+    require_tool("baresip", "baresip");
+    let config = temp_dir("mixed-bridges").join("switchboard.toml");
+    fs::write(&config, "mix_bridges = true\n").expect("write the config");
+    let server = Server::start_with(&["--config", &config.display().to_string()]);
+    two_phones_talk(&server);
+    assert!(server.log().contains("mixed=true"), "{}", server.log());
+}
+
+/// 1002 calls 1001; each must hear the other's tone.
+fn two_phones_talk(server: &Server) {
     // 1001 answers; it must be registered before 1002 calls
-    let mut callee = Phone::start(&server, "1001", 440.0, 25, &[]);
-    callee.wait_registered(&server, Duration::from_secs(10));
+    let mut callee = Phone::start(server, "1001", 440.0, 25, &[]);
+    callee.wait_registered(server, Duration::from_secs(10));
 
     // 1002 dials at start-up (INVITEs to phones are not challenged) and
     // quits after 12 s, hanging up
     let dial = format!("/dial sip:1001@{}", server.sip_addr());
-    let mut caller = Phone::start(&server, "1002", 1000.0, 12, &[dial]);
-    caller.wait_registered(&server, Duration::from_secs(10));
+    let mut caller = Phone::start(server, "1002", 1000.0, 12, &[dial]);
+    caller.wait_registered(server, Duration::from_secs(10));
 
     let caller_exit = wait_child(&mut caller.child, Duration::from_secs(20));
     assert!(caller_exit.is_some(), "baresip 1002 did not quit by itself");

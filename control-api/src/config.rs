@@ -45,6 +45,7 @@ struct FileSettings {
     lockout_seconds: Option<u64>,
     digest_sha256: Option<bool>,
     trunk: Option<Trunk>,
+    mix_bridges: Option<bool>,
 }
 
 /// A SIP trunk (or outbound proxy) for numbers that are not ours: the
@@ -99,6 +100,9 @@ pub struct Settings {
     pub digest_sha256: bool,
     /// Where numbers that are not ours are sent, if anywhere.
     pub trunk: Option<Trunk>,
+    /// Whether two-party calls are decoded and mixed rather than relayed
+    /// packet by packet (`mix_bridges = true`).
+    pub mix_bridges: bool,
 }
 
 impl Settings {
@@ -138,6 +142,7 @@ impl Settings {
             lockout_seconds: file.lockout_seconds.unwrap_or(300),
             digest_sha256: file.digest_sha256.unwrap_or(false),
             trunk: file.trunk,
+            mix_bridges: file.mix_bridges.unwrap_or(false),
         })
     }
 }

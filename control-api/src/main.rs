@@ -41,9 +41,11 @@ fn main() -> anyhow::Result<()> {
 fn init_logging(level: &str) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_new(level)
         .with_context(|| format!("--log-level: {level:?} is not a log filter"))?;
+    // Colours only on a terminal: logs written to files stay greppable.
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
     Ok(())
 }
@@ -120,6 +122,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             trunk: settings.trunk.clone(),
             recordings_dir,
             prompts,
+            mix_bridges: settings.mix_bridges,
         },
     );
     info!(

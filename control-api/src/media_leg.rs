@@ -66,7 +66,13 @@ impl MediaPool {
 
     /// A new, empty mix (a conference room).
     pub fn create_mix(&mut self) -> MixHandle {
-        self.engine.create_mix()
+        self.engine.create_mix(None)
+    }
+
+    /// A new, empty mix on the media worker of `leg` (to mix a call's legs).
+    pub fn create_mix_beside(&mut self, leg: &MediaLeg) -> MixHandle {
+        let near = leg.handle.as_ref().map(Near::Channel);
+        self.engine.create_mix(near)
     }
 
     /// Opens a channel on the media worker of `mix`, ready to join it.

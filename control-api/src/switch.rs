@@ -140,6 +140,9 @@ struct Call {
     outbound: Option<OutboundLeg>,
     started: Instant,
     answered_at: Option<Instant>,
+    /// The mix joining the two legs, when calls are mixed rather than
+    /// relayed.
+    bridge_mix: Option<MixHandle>,
 }
 
 /// What the controller's routes use besides SIP and media.
@@ -150,6 +153,8 @@ pub struct Resources {
     pub recordings_dir: PathBuf,
     /// The prompts and hold music.
     pub prompts: Prompts,
+    /// Whether two-party calls are mixed rather than relayed.
+    pub mix_bridges: bool,
 }
 
 /// The call controller.
@@ -172,6 +177,7 @@ pub struct Switch {
     trunk: Option<Trunk>,
     recordings_dir: PathBuf,
     prompts: Prompts,
+    mix_bridges: bool,
     /// Conference rooms with callers, by name.
     rooms: HashMap<String, Room>,
     /// Inbound Call-ID of each media channel's call.
@@ -193,6 +199,7 @@ impl Switch {
             trunk,
             recordings_dir,
             prompts,
+            mix_bridges,
         } = resources;
         Switch {
             routes,
@@ -209,6 +216,7 @@ impl Switch {
             trunk,
             recordings_dir,
             prompts,
+            mix_bridges,
             rooms: HashMap::new(),
             channel_calls: HashMap::new(),
         }
@@ -426,6 +434,7 @@ impl Switch {
             outbound: None,
             started: now,
             answered_at: None,
+            bridge_mix: None,
         };
         match (route, phone_target) {
             (Route::Echo, _) => {
@@ -946,8 +955,15 @@ impl Switch {
                     self.end_call(now, &call_id, Side::Inbound, sip);
                     return;
                 }
-                info!("phone answered; bridging");
-                MediaLeg::bridge(&call.inbound.media, &outbound.media);
+                info!(mixed = self.mix_bridges, "phone answered; bridging");
+                if self.mix_bridges {
+                    call.bridge_mix = Some(self.media.create_mix_beside(&outbound.media));
+                }
+                connect(
+                    call.bridge_mix.as_ref(),
+                    &call.inbound.media,
+                    &outbound.media,
+                );
                 let body = call.inbound.stored_answer.take().unwrap_or_default();
                 answer_inbound(sip, now, call, body);
             }
@@ -1255,7 +1271,7 @@ fn apply_hold(call: &Call, prompts: &Prompts) {
             info!("call resumed");
             inbound.media.stop_playback();
             outbound.media.stop_playback();
-            MediaLeg::bridge(&inbound.media, &outbound.media);
+            connect(call.bridge_mix.as_ref(), &inbound.media, &outbound.media);
         }
         (caller_holds, callee_holds) => {
             info!(caller_holds, callee_holds, "call on hold");
@@ -1272,6 +1288,18 @@ fn apply_hold(call: &Call, prompts: &Prompts) {
                 }
             }
         }
+    }
+}
+
+/// Joins a call's two legs: through `mix` when calls are mixed, else
+/// relayed packet by packet.
+fn connect(mix: Option<&MixHandle>, a: &MediaLeg, b: &MediaLeg) {
+    match mix {
+        Some(mix) => {
+            a.join(mix, Role::Normal);
+            b.join(mix, Role::Normal);
+        }
+        None => MediaLeg::bridge(a, b),
     }
 }
 

@@ -417,12 +417,17 @@ impl MediaEngine {
         worker
     }
 
-    /// A new, empty mix on the next worker in turn. Channels join it with
-    /// [`ChannelHandle::join`] once opened [`Near::Mix`] it.
-    pub fn create_mix(&mut self) -> MixHandle {
+    /// A new, empty mix on the worker of `near` when given, else on the
+    /// next worker in turn. Channels join it with [`ChannelHandle::join`]
+    /// once opened [`Near::Mix`] it (or near a channel already there).
+    pub fn create_mix(&mut self, near: Option<Near<'_>>) -> MixHandle {
+        let worker = match near {
+            Some(near) => near.worker(),
+            None => self.next_link(),
+        };
         MixHandle {
             id: MixId(self.next_id.fetch_add(1, Ordering::Relaxed)),
-            worker: self.next_link(),
+            worker,
         }
     }
 
@@ -1235,7 +1240,7 @@ mod tests {
     fn mix_gives_each_member_the_others_and_not_itself() {
         let mut engine = MediaEngine::start(2, |_| {}).unwrap();
         let mut ports = PortAllocator::new(42300, 42363).unwrap();
-        let mix = engine.create_mix();
+        let mix = engine.create_mix(None);
         let channels: Vec<ChannelHandle> = (0..3)
             .map(|_| {
                 engine
@@ -1282,7 +1287,7 @@ mod tests {
     fn a_listener_hears_everyone_and_is_heard_by_nobody() {
         let mut engine = MediaEngine::start(1, |_| {}).unwrap();
         let mut ports = PortAllocator::new(42400, 42463).unwrap();
-        let mix = engine.create_mix();
+        let mix = engine.create_mix(None);
         let channels: Vec<ChannelHandle> = (0..3)
             .map(|_| {
                 engine
@@ -1325,8 +1330,8 @@ mod tests {
     fn moving_between_mixes_keeps_the_stream_continuous() {
         let mut engine = MediaEngine::start(1, |_| {}).unwrap();
         let mut ports = PortAllocator::new(42500, 42563).unwrap();
-        let first = engine.create_mix();
-        let second = engine.create_mix();
+        let first = engine.create_mix(None);
+        let second = engine.create_mix(None);
         let mover = engine
             .open(LOOPBACK, &mut ports, Some(Near::Mix(&first)))
             .unwrap();
@@ -1389,7 +1394,7 @@ mod tests {
     fn mixes_and_bridges_refuse_channels_of_another_worker() {
         let mut engine = MediaEngine::start(2, |_| {}).unwrap();
         let mut ports = PortAllocator::new(42600, 42663).unwrap();
-        let mix = engine.create_mix();
+        let mix = engine.create_mix(None);
         let here = engine
             .open(LOOPBACK, &mut ports, Some(Near::Mix(&mix)))
             .unwrap();
