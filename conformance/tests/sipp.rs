@@ -327,6 +327,41 @@ fn sigterm_ends_a_bridged_call_with_bye_to_the_phone() {
     phone.wait().assert_ok(None);
 }
 
+/// SIGTERM while DID 3000 records: the server ends the call and finishes
+/// the WAV before it exits, so the file's header agrees with its data and
+/// it holds the call up to the signal.
+#[test]
+fn sigterm_during_a_recording_leaves_a_finished_wav() {
+    let mut server = Server::start();
+    let _caller = spawn_sipp("uac_echo", &[&server.target(), "-s", "3000", "-d", "20000"]);
+    assert!(
+        server.wait_for_log("answering and recording", Duration::from_secs(10)),
+        "the call was never answered:\n{}",
+        server.log()
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let status = server.terminate().expect("the server exits after SIGTERM");
+    assert!(status.success(), "exit status {status:?}");
+    assert!(
+        server.log().contains("recording finished"),
+        "{}",
+        server.log()
+    );
+    let recordings: Vec<_> = std::fs::read_dir(server.data_dir().join("recordings"))
+        .expect("the recordings directory exists")
+        .map(|entry| entry.expect("a directory entry").path())
+        .collect();
+    assert_eq!(recordings.len(), 1, "{recordings:?}");
+    let file_length = std::fs::metadata(&recordings[0]).expect("the file").len();
+    let reader = hound::WavReader::open(&recordings[0]).expect("a valid WAV file");
+    let samples = u64::from(reader.len());
+    // A finished file: the header counts every sample written (44-byte
+    // header, 16-bit mono).
+    assert_eq!(44 + 2 * samples, file_length, "header and data disagree");
+    let seconds = samples as f64 / 8000.0;
+    assert!((1.5..3.5).contains(&seconds), "{seconds} s recorded");
+}
+
 /// DID 4000: SIPp presses 1 5 9 * # 0 as RFC 4733 events (its dtmf_2833
 /// captures); the test's own receiver, on SIPp's media port, must get each
 /// digit back as telephone-events exactly once, each with an end packet,
