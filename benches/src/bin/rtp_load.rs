@@ -173,11 +173,17 @@ fn rtp_thread(commands: mpsc::Receiver<RtpCommand>, mode: Mode) -> RtpReport {
             let Some(leg) = leg else { continue };
             loop {
                 match leg.socket.recv_from(&mut buffer) {
-                    Ok((length, _)) if length >= 12 + 8 => {
+                    Ok((length, _)) if length >= 12 + 2 * TAG_BYTES => {
                         let payload = &buffer[12..length];
-                        let sender = u32::from_be_bytes(payload[0..4].try_into().expect("4 bytes"));
-                        let number = u32::from_be_bytes(payload[4..8].try_into().expect("4 bytes"));
-                        arrivals.push((index, sender as usize, u64::from(number)));
+                        match (
+                            read_tag(&payload[..TAG_BYTES]),
+                            read_tag(&payload[TAG_BYTES..]),
+                        ) {
+                            (Some(sender), Some(number)) => {
+                                arrivals.push((index, sender as usize, u64::from(number)))
+                            }
+                            _ => stray += 1,
+                        }
                     }
                     Ok(_) => stray += 1,
                     Err(_) => break,
@@ -260,9 +266,32 @@ fn write_packet(packet: &mut [u8; PACKET_BYTES], index: usize, leg: &RtpLeg) {
     packet[2..4].copy_from_slice(&leg.sequence.to_be_bytes());
     packet[4..8].copy_from_slice(&leg.timestamp.to_be_bytes());
     packet[8..12].copy_from_slice(&(0x4c4f_0000 | index as u32).to_be_bytes());
-    packet[12..16].copy_from_slice(&(index as u32).to_be_bytes());
-    packet[16..20].copy_from_slice(&(leg.sent as u32).to_be_bytes());
-    packet[20..].fill(0xff); // µ-law silence
+    write_tag(&mut packet[12..12 + TAG_BYTES], index as u32);
+    write_tag(
+        &mut packet[12 + TAG_BYTES..12 + 2 * TAG_BYTES],
+        leg.sent as u32,
+    );
+    packet[12 + 2 * TAG_BYTES..].fill(0xff); // µ-law silence
+}
+
+/// Bytes of one number in a payload.
+const TAG_BYTES: usize = 5;
+
+/// Writes `value` 7 bits per byte with the top bit set: µ-law codes that
+/// survive decoding and re-encoding (a mixed bridge) unchanged; only 0x7f
+/// (negative zero) would come back as 0xff.
+fn write_tag(out: &mut [u8], value: u32) {
+    for (n, byte) in out.iter_mut().enumerate() {
+        *byte = 0x80 | ((value >> (7 * n)) & 0x7f) as u8;
+    }
+}
+
+/// Reads a number written by [`write_tag`]; `None` if the bytes are not
+/// such a tag (a concealed or silent frame).
+fn read_tag(bytes: &[u8]) -> Option<u32> {
+    bytes.iter().enumerate().try_fold(0u32, |value, (n, byte)| {
+        (byte & 0x80 != 0).then(|| value | (u32::from(byte & 0x7f) << (7 * n)))
+    })
 }
 
 // ---------------------------------------------------------------- SIP side
