@@ -62,7 +62,7 @@ use crate::mixer::{Mixer, ParticipantId, Role};
 use crate::player::{Player, PlayerEvent};
 use crate::ports::{PortAllocator, PortError, RtpPortPair};
 use crate::recorder::Recorder;
-use crate::rtp::{RtpPacket, Ssrc};
+use crate::rtp::Ssrc;
 use crate::sdp::NegotiatedMedia;
 
 /// The media tick.
@@ -489,6 +489,7 @@ impl MediaEngine {
             rtp,
             rtcp,
             routing: Routing::Idle,
+            bridged: None,
             stats: stats.clone(),
             recorder: None,
             player: None,
@@ -551,6 +552,9 @@ struct Slot {
     rtp: UdpSocket,
     rtcp: UdpSocket,
     routing: Routing,
+    /// The slot index of the channel it is bridged to (resolved when the
+    /// bridge is made, so relaying looks nothing up).
+    bridged: Option<usize>,
     stats: Arc<Mutex<ChannelStats>>,
     recorder: Option<Box<Recorder>>,
     player: Option<Box<Player>>,
@@ -819,6 +823,10 @@ impl Worker {
                 }
             }
         }
+        slot.bridged = match routing {
+            Routing::Bridge(other) => self.by_id.get(&other).copied(),
+            _ => None,
+        };
         slot.routing = routing;
         slot.update_receive_mode();
     }
@@ -860,6 +868,7 @@ impl Worker {
         for other in self.slots.iter_mut().flatten() {
             if other.routing == Routing::Bridge(id) {
                 other.routing = Routing::Idle;
+                other.bridged = None;
                 other.update_receive_mode();
             }
         }
@@ -892,28 +901,20 @@ impl Worker {
                 slot.channel.handle_rtcp_datagram(now, source, bytes);
                 continue;
             }
-            let verdict = slot.channel.handle_datagram(now, source, bytes);
-            if !verdict.is_relayable() {
-                continue;
-            }
-            let target = match slot.routing {
-                Routing::Idle | Routing::Mix(..) => continue,
-                Routing::Echo => index,
-                Routing::Bridge(other) => match self.by_id.get(&other) {
-                    Some(&other) => other,
-                    None => continue,
-                },
-            };
-            let Some(format) = slot.channel.relay_format() else {
+            // Parsed once: what to relay borrows the datagram.
+            let (_, relayable) = slot.channel.handle_datagram_to_relay(now, source, bytes);
+            let Some(packet) = relayable else {
                 continue;
             };
-            let Ok(packet) = RtpPacket::parse(bytes) else {
-                continue;
+            let target = match (slot.routing, slot.bridged) {
+                (Routing::Echo, _) => index,
+                (Routing::Bridge(_), Some(other)) => other,
+                _ => continue,
             };
             if let Some(Some(target)) = self.slots.get_mut(target)
                 && target.accepts_relay()
             {
-                let _ = target.channel.relay_from(now, &packet, format);
+                let _ = target.channel.relay(now, &packet);
                 target.flush();
             }
         }
@@ -1025,6 +1026,7 @@ fn leave_mix(mixes: &mut HashMap<MixId, Mixer>, mix: MixId, participant: Partici
 mod tests {
     use super::*;
     use crate::codec::{Codec, g711};
+    use crate::rtp::RtpPacket;
     use crate::rtp::{RtpHeader, RtpTimestamp, SequenceNumber};
     use crate::sdp::Direction;
     use std::net::Ipv4Addr;

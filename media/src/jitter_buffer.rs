@@ -28,6 +28,10 @@
 //!
 //! The buffer assumes the packetisation we negotiate: one 20 ms frame
 //! (160 samples) per packet.
+//!
+//! Its ring of frames is allocated on the first push, so a buffer that is
+//! created but never fed (a call leg that relays rather than decodes)
+//! costs no more than its counters.
 
 use crate::audio::{FRAME_SAMPLES, Frame, SAMPLE_RATE, SILENCE};
 use crate::rtp::{RtpTimestamp, SequenceNumber};
@@ -77,8 +81,9 @@ pub struct JitterBufferConfig {
     pub maximum_delay: Duration,
     /// The target delay before any jitter has been measured.
     pub initial_delay: Duration,
-    /// Slots in the preallocated ring, one frame each; must cover the
-    /// maximum delay plus the reordering depth (at least 16).
+    /// Slots in the ring (allocated on the first push), one frame each;
+    /// must cover the maximum delay plus the reordering depth (at least
+    /// 16).
     pub capacity: usize,
 }
 
@@ -211,6 +216,7 @@ enum State {
 #[derive(Debug, Clone)]
 pub struct JitterBuffer {
     config: JitterBufferConfig,
+    /// Empty until the first push, then `config.capacity` slots.
     slots: Box<[Slot]>,
     state: State,
     /// Origin of the sample clock of arrivals and ticks.
@@ -246,7 +252,8 @@ impl JitterBuffer {
         Self::with_config(JitterBufferConfig::default())
     }
 
-    /// A buffer with `config`; this is the only allocation it makes.
+    /// A buffer with `config`. It allocates nothing until the first
+    /// [`Self::push`], which allocates its ring once.
     ///
     /// # Panics
     ///
@@ -269,7 +276,7 @@ impl JitterBuffer {
         );
         Self {
             config,
-            slots: vec![EMPTY_SLOT; config.capacity].into_boxed_slice(),
+            slots: Box::default(),
             state: State::NotStarted,
             epoch: None,
             previous_highest_sequence: None,
@@ -299,6 +306,16 @@ impl JitterBuffer {
         self.stats
     }
 
+    /// The configuration it was created with.
+    pub fn config(&self) -> JitterBufferConfig {
+        self.config
+    }
+
+    /// Bytes of its ring: none before the first push.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        std::mem::size_of_val::<[Slot]>(&self.slots)
+    }
+
     /// Takes in one received packet's sequence number, timestamp and
     /// payload at `now`.
     pub fn push(
@@ -314,6 +331,10 @@ impl JitterBuffer {
         }
         let arrival = self.samples_since_epoch(now);
         if self.state == State::NotStarted {
+            if self.slots.is_empty() {
+                // The ring's only allocation.
+                self.slots = vec![EMPTY_SLOT; self.config.capacity].into_boxed_slice();
+            }
             self.resynchronize(arrival, sequence, timestamp, payload);
             return PushOutcome::Buffered;
         }
@@ -781,6 +802,24 @@ mod tests {
             .collect();
         assert_eq!(String::from_iter(outcomes), "NNFFFSSSFC");
         assert_eq!(buffer.stats().lost, 0);
+    }
+
+    #[test]
+    fn the_ring_is_allocated_on_the_first_push_only() {
+        let start = crate::test_epoch();
+        let mut buffer = JitterBuffer::new();
+        assert_eq!(buffer.heap_bytes(), 0);
+        assert_eq!(buffer.pop(start), Playout::NotStarted);
+        assert_eq!(buffer.heap_bytes(), 0, "popping allocates nothing");
+        push_number(&mut buffer, start, 0);
+        let allocated = buffer.heap_bytes();
+        assert!(allocated >= 64 * MAX_PAYLOAD_BYTES, "{allocated}");
+        for number in 1..200 {
+            let now = start + TICK * number;
+            push_number(&mut buffer, now, number);
+            buffer.pop(now);
+        }
+        assert_eq!(buffer.heap_bytes(), allocated);
     }
 
     #[test]

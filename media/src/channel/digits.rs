@@ -35,24 +35,27 @@ struct Report {
     at: Instant,
 }
 
-/// The recent reports, in a fixed array (no allocation).
+/// The recent reports, in a fixed array allocated with the first digit (a
+/// call without digits, or a relaying leg, carries one pointer).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct DigitDeduplicator {
-    reports: [Option<Report>; REMEMBERED],
+    reports: Option<Box<[Option<Report>; REMEMBERED]>>,
 }
 
 impl DigitDeduplicator {
     /// Whether a report of `digit` from `source` at `now` is news, rather
     /// than the other source's copy of a digit already reported.
     pub(crate) fn admit(&mut self, now: Instant, digit: Digit, source: DigitSource) -> bool {
-        for slot in &mut self.reports {
+        let reports = self
+            .reports
+            .get_or_insert_with(|| Box::new([None; REMEMBERED]));
+        for slot in reports.iter_mut() {
             if slot.is_some_and(|report| now.saturating_duration_since(report.at) > PAIRING_WINDOW)
             {
                 *slot = None;
             }
         }
-        let twin = self
-            .reports
+        let twin = reports
             .iter()
             .enumerate()
             .filter_map(|(index, slot)| slot.map(|report| (index, report)))
@@ -60,7 +63,7 @@ impl DigitDeduplicator {
             .min_by_key(|(_, report)| report.at)
             .map(|(index, _)| index);
         if let Some(index) = twin {
-            self.reports[index] = None;
+            reports[index] = None;
             return false;
         }
         let report = Report {
@@ -68,20 +71,23 @@ impl DigitDeduplicator {
             source,
             at: now,
         };
-        let free = self
-            .reports
-            .iter()
-            .position(Option::is_none)
-            .unwrap_or_else(|| {
-                // Full: replace the oldest.
-                self.reports
-                    .iter()
-                    .enumerate()
-                    .min_by_key(|(_, slot)| slot.map(|report| report.at))
-                    .map_or(0, |(index, _)| index)
-            });
-        self.reports[free] = Some(report);
+        let free = reports.iter().position(Option::is_none).unwrap_or_else(|| {
+            // Full: replace the oldest.
+            reports
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, slot)| slot.map(|report| report.at))
+                .map_or(0, |(index, _)| index)
+        });
+        reports[free] = Some(report);
         true
+    }
+
+    /// Bytes allocated: the reports, once a digit arrived.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.reports
+            .as_ref()
+            .map_or(0, |reports| std::mem::size_of_val(&**reports))
     }
 }
 

@@ -42,15 +42,28 @@
 //! both modes.
 //!
 //! No allocation per packet: the incoming payload is copied into the jitter
-//! buffer's preallocated ring, decoding writes into the channel's own
-//! frames, encoding into a buffer on the stack, and every outgoing RTP
-//! packet (ours, a relayed one, or a telephone-event) is written and
-//! re-stamped in place in one of [`RING_SLOTS`] buffers of [`SLOT_BYTES`]
-//! allocated with the channel; [`Channel::poll_transmit`] lends them out.
-//! A full ring drops the packet and counts it rather than growing. Events
-//! go into a queue preallocated for [`EVENT_CAPACITY`] entries. What may
-//! allocate is rare: an RTCP report (every ~5 s), a new remote SSRC, the
-//! start of a received or sent digit, and a codec change on a re-INVITE.
+//! buffer's ring, decoding writes into the channel's own frames, encoding
+//! into a buffer on the stack, and every outgoing RTP packet (ours, a
+//! relayed one, or a telephone-event) is written, re-stamped, in one of the
+//! transmit ring's buffers of [`SLOT_BYTES`]; [`Channel::poll_transmit`]
+//! lends them out. A ring holding [`RING_SLOTS`] packets drops the next
+//! one and counts it. Events go into a queue preallocated for
+//! [`EVENT_CAPACITY`] entries. What may allocate is rare: an RTCP report
+//! (every ~5 s), a new remote SSRC, the start of a received or sent digit,
+//! a codec change on a re-INVITE, the transmit ring growing past
+//! [`INITIAL_SLOTS`] for an owner that drains late (at most twice), and
+//! the decoding state below.
+//!
+//! A relaying leg stays small (a few KiB with its buffers; see the
+//! `relaying_channel_stays_small` test): what only decoding uses (the
+//! jitter buffer's ring of 64 frames, the decoded frames) is allocated on
+//! the first packet buffered and the first frame decoded, so a channel in
+//! [`ReceiveMode::Relay`] never allocates it, and the in-band detector only
+//! when configured.
+//!
+//! The relay fast path parses each datagram once: a media worker takes the
+//! packet from [`Channel::handle_datagram_to_relay`] and gives it to the
+//! other leg's [`Channel::relay`].
 
 mod config;
 mod digits;
@@ -66,28 +79,28 @@ mod transmit;
 pub use config::{ChannelConfig, DEFAULT_MEDIA_TIMEOUT};
 pub use digits::{DigitSource, PAIRING_WINDOW};
 pub use event::{ChannelEvent, DropReason, Received};
-pub use relay::RelayFormat;
+pub use relay::{RelayFormat, RelayPacket};
 pub use stats::ChannelStats;
-pub use transmit::{LocalSocket, RING_SLOTS, SLOT_BYTES, Transmit};
+pub use transmit::{INITIAL_SLOTS, LocalSocket, RING_SLOTS, SLOT_BYTES, Transmit};
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::audio::{FRAME_SAMPLES, Frame, SAMPLE_RATE, SILENCE};
-use crate::codec::g711;
+use crate::codec::{Codec, g711};
 use crate::dtmf::rfc4733::{TelephoneEventReceiver, TelephoneEventSender};
 use crate::dtmf::{DetectorConfig, DetectorEvent, Digit, DtmfDetector};
-use crate::jitter_buffer::{JitterBuffer, JitterBufferConfig, Playout, conceal};
+use crate::jitter_buffer::{JitterBuffer, Playout, conceal};
 use crate::rtcp::{RtcpConfig, RtcpEvent, RtcpSession};
 use crate::rtp::{
-    LatchVerdict, Latching, OutgoingStream, PayloadType, RtpHeader, RtpPacket, RtpPacketMut, Ssrc,
-    is_rtcp,
+    LatchVerdict, Latching, OutgoingStream, PayloadType, RtpHeader, RtpPacket, Ssrc, is_rtcp,
 };
 use crate::sdp::NegotiatedMedia;
 use digits::DigitDeduplicator;
 use outgoing::{LocalClock, OutgoingEvent};
 use reframe::Reframer;
+use stats::Counters;
 use transmit::TransmitRing;
 
 /// Comfort noise (RFC 3389), static payload type 13 (RFC 3551 §6).
@@ -99,8 +112,9 @@ pub const COMFORT_NOISE: PayloadType = match PayloadType::new(13) {
 /// The RTP clock of G.711 and its telephone-events.
 const CLOCK_RATE: u32 = SAMPLE_RATE;
 
-/// Events kept for the owner between two drains without allocating.
-pub const EVENT_CAPACITY: usize = 16;
+/// Events kept for the owner between two drains without allocating (events
+/// are rare: a latch, a digit, a timeout, a BYE).
+pub const EVENT_CAPACITY: usize = 4;
 
 /// What happens to received audio.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -139,6 +153,15 @@ enum MediaTimeout {
     Fired,
 }
 
+/// The playout side of decoding, allocated on the first frame the jitter
+/// buffer plays (a relaying leg never needs it).
+#[derive(Debug, Clone)]
+struct Decoded {
+    playout: Frame,
+    last_decoded: Frame,
+    concealed_run: u32,
+}
+
 /// What last fed our outgoing stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Origin {
@@ -158,16 +181,15 @@ pub struct Channel {
     /// Where RTCP came from on a separate RTCP port (symmetric RTCP).
     rtcp_source: Option<SocketAddr>,
     rtcp: RtcpSession,
-    jitter_buffer_config: JitterBufferConfig,
+    /// Allocates its ring on the first packet buffered.
     jitter_buffer: JitterBuffer,
     /// Cuts packets that are not 20 ms long into frames for the buffer.
     reframer: Reframer,
     receive_mode: ReceiveMode,
-    playout: Frame,
-    last_decoded: Frame,
-    concealed_run: u32,
+    decoded: Option<Box<Decoded>>,
     event_receiver: TelephoneEventReceiver,
-    detector: Option<DtmfDetector>,
+    /// Boxed: large, and only there when configured.
+    detector: Option<Box<DtmfDetector>>,
     digits: DigitDeduplicator,
     stream: OutgoingStream,
     origin: Option<Origin>,
@@ -179,12 +201,13 @@ pub struct Channel {
     rtcp_out: Vec<u8>,
     rtcp_pending: Option<(SocketAddr, LocalSocket)>,
     events: VecDeque<ChannelEvent>,
-    stats: ChannelStats,
+    stats: Counters,
 }
 
 impl Channel {
     /// A channel created at `now`, before any SDP: it drops media until
-    /// [`Self::set_remote`]. All its buffers are allocated here.
+    /// [`Self::set_remote`]. The buffers every leg uses are allocated here,
+    /// those only decoding uses when first needed.
     pub fn new(now: Instant, config: ChannelConfig) -> Self {
         let mut rtcp_config = RtcpConfig::new(config.ssrc, config.cname, config.rng_seed);
         rtcp_config.minimum_interval = config.rtcp_minimum_interval;
@@ -197,29 +220,26 @@ impl Channel {
             latching: Latching::new(config.latching_threshold),
             rtcp_source: None,
             rtcp: RtcpSession::new(now, rtcp_config),
-            jitter_buffer_config: config.jitter_buffer,
             jitter_buffer: JitterBuffer::with_config(config.jitter_buffer),
             reframer: Reframer::new(),
             receive_mode: ReceiveMode::Decode,
-            playout: SILENCE,
-            last_decoded: SILENCE,
-            concealed_run: 0,
+            decoded: None,
             event_receiver: TelephoneEventReceiver::new(CLOCK_RATE),
             detector: config
                 .inband_dtmf
-                .then(|| DtmfDetector::new(DetectorConfig::default())),
+                .then(|| Box::new(DtmfDetector::new(DetectorConfig::default()))),
             digits: DigitDeduplicator::default(),
             stream: OutgoingStream::new(config.ssrc, CLOCK_RATE),
             origin: None,
             local: LocalClock::new(config.rng_seed),
             event_sender: TelephoneEventSender::new(CLOCK_RATE),
             outgoing_event: None,
-            queued_digits: VecDeque::with_capacity(8),
+            queued_digits: VecDeque::new(),
             ring: TransmitRing::new(),
-            rtcp_out: Vec::with_capacity(256),
+            rtcp_out: Vec::new(),
             rtcp_pending: None,
             events: VecDeque::with_capacity(EVENT_CAPACITY),
-            stats: ChannelStats::default(),
+            stats: Counters::default(),
         }
     }
 
@@ -239,7 +259,7 @@ impl Channel {
             && previous.codec != media.codec
         {
             // Buffered payloads are in the old codec.
-            self.jitter_buffer = JitterBuffer::with_config(self.jitter_buffer_config);
+            self.jitter_buffer = JitterBuffer::with_config(self.jitter_buffer.config());
             self.reframer = Reframer::new();
         }
         self.latching.set_signalled(Some(media.remote_rtp));
@@ -278,23 +298,39 @@ impl Channel {
     /// Handles a datagram that arrived at `now` on our RTP port from
     /// `source`: RTP, or RTCP multiplexed with it (RFC 5761 §4).
     pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, bytes: &[u8]) -> Received {
+        self.handle_datagram_to_relay(now, source, bytes).0
+    }
+
+    /// [`Self::handle_datagram`], also returning the packet parsed, when it
+    /// is media the other leg of a relay should get (the verdict
+    /// [`Received::is_relayable`]): hand it to that leg's
+    /// [`Self::relay`] rather than parsing the datagram again.
+    pub fn handle_datagram_to_relay<'a>(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        bytes: &'a [u8],
+    ) -> (Received, Option<RelayPacket<'a>>) {
         if matches!(self.state, State::Closed) {
-            return Received::Dropped(DropReason::Closed);
+            return (Received::Dropped(DropReason::Closed), None);
         }
         if is_rtcp(bytes) {
             let from_remote = self.latching.remote().is_none_or(|remote| remote == source);
-            return self.handle_rtcp(now, source, bytes, from_remote, LocalSocket::Rtp);
+            let verdict = self.handle_rtcp(now, source, bytes, from_remote, LocalSocket::Rtp);
+            return (verdict, None);
         }
         let State::Negotiated(media) = &self.state else {
-            return Received::Dropped(DropReason::NotNegotiated);
+            return (Received::Dropped(DropReason::NotNegotiated), None);
         };
         let receives = media.direction.receives();
-        let codec = media.codec;
-        let audio_payload_type = media.payload_type;
-        let telephone_event = media.telephone_event;
+        let format = RelayFormat {
+            codec: media.codec,
+            payload_type: media.payload_type,
+            telephone_event: media.telephone_event,
+        };
         let Ok(packet) = RtpPacket::parse(bytes) else {
             self.stats.malformed += 1;
-            return Received::Dropped(DropReason::Malformed);
+            return (Received::Dropped(DropReason::Malformed), None);
         };
         match self.latching.on_packet(source) {
             LatchVerdict::Accepted => {}
@@ -304,7 +340,7 @@ impl Channel {
             }),
             LatchVerdict::Ignored => {
                 self.stats.ignored_source += 1;
-                return Received::Dropped(DropReason::UnlatchedSource);
+                return (Received::Dropped(DropReason::UnlatchedSource), None);
             }
         }
         let header = packet.header();
@@ -315,10 +351,15 @@ impl Channel {
         self.arm_media_timeout(now);
         if !receives {
             self.stats.dropped_by_direction += 1;
-            return Received::Dropped(DropReason::Direction);
+            return (Received::Dropped(DropReason::Direction), None);
         }
+        let relayable = RelayPacket {
+            header,
+            payload,
+            from: format,
+        };
         let payload_type = header.payload_type;
-        if payload_type == audio_payload_type || payload_type == codec.payload_type() {
+        if payload_type == format.payload_type || payload_type == format.codec.payload_type() {
             if self.receive_mode == ReceiveMode::Decode {
                 // Late, duplicate and oversized packets are counted by the
                 // jitter buffer itself.
@@ -327,7 +368,7 @@ impl Channel {
                     self.reframer.push(
                         header.timestamp,
                         payload,
-                        g711::silence_byte(codec),
+                        g711::silence_byte(format.codec),
                         |sequence, timestamp, frame| {
                             let _ = jitter_buffer.push(now, sequence, timestamp, frame);
                         },
@@ -341,8 +382,8 @@ impl Channel {
                     );
                 }
             }
-            Received::Audio
-        } else if Some(payload_type) == telephone_event {
+            (Received::Audio, Some(relayable))
+        } else if Some(payload_type) == format.telephone_event {
             self.stats.telephone_event_packets += 1;
             if self
                 .event_receiver
@@ -350,18 +391,18 @@ impl Channel {
                 .is_err()
             {
                 self.stats.malformed += 1;
-                return Received::Dropped(DropReason::Malformed);
+                return (Received::Dropped(DropReason::Malformed), None);
             }
             self.drain_telephone_events(now);
-            Received::TelephoneEvent
+            (Received::TelephoneEvent, Some(relayable))
         } else if payload_type == COMFORT_NOISE {
             // RFC 3389: the sender is silent. The jitter buffer conceals
             // the gap and fades to silence; we generate no noise.
             self.stats.comfort_noise_packets += 1;
-            Received::ComfortNoise
+            (Received::ComfortNoise, None)
         } else {
             self.stats.unknown_payload_type += 1;
-            Received::Dropped(DropReason::UnknownPayloadType)
+            (Received::Dropped(DropReason::UnknownPayloadType), None)
         }
     }
 
@@ -398,27 +439,42 @@ impl Channel {
             _ => None,
         };
         let Some(codec) = codec else {
-            self.playout = SILENCE;
-            return &self.playout;
+            if let Some(decoded) = self.decoded.as_mut() {
+                decoded.playout = SILENCE;
+            }
+            return &SILENCE;
         };
-        match self.jitter_buffer.pop(now) {
+        let new_decoded = || {
+            Box::new(Decoded {
+                playout: SILENCE,
+                last_decoded: SILENCE,
+                concealed_run: 0,
+            })
+        };
+        let playout: &Frame = match self.jitter_buffer.pop(now) {
             Playout::Frame { payload, .. } => {
-                let written = g711::decode(codec, payload, &mut self.playout);
-                self.playout[written..].fill(0);
-                self.last_decoded = self.playout;
-                self.concealed_run = 0;
+                let decoded = self.decoded.get_or_insert_with(new_decoded);
+                let written = g711::decode(codec, payload, &mut decoded.playout);
+                decoded.playout[written..].fill(0);
+                decoded.last_decoded = decoded.playout;
+                decoded.concealed_run = 0;
+                &decoded.playout
             }
             Playout::Concealed => {
-                self.concealed_run = self.concealed_run.saturating_add(1);
-                self.playout = conceal(&self.last_decoded, self.concealed_run);
+                let decoded = self.decoded.get_or_insert_with(new_decoded);
+                decoded.concealed_run = decoded.concealed_run.saturating_add(1);
+                decoded.playout = conceal(&decoded.last_decoded, decoded.concealed_run);
+                &decoded.playout
             }
             Playout::NotStarted | Playout::Silence => {
-                self.playout = SILENCE;
-                self.concealed_run = 0;
+                if let Some(decoded) = &mut self.decoded {
+                    decoded.concealed_run = 0;
+                }
+                &SILENCE
             }
-        }
+        };
         if let Some(detector) = &mut self.detector {
-            detector.process(&self.playout);
+            detector.process(playout);
             while let Some(DetectorEvent::DigitDetected {
                 digit,
                 duration_samples,
@@ -440,7 +496,7 @@ impl Channel {
                 }
             }
         }
-        &self.playout
+        playout
     }
 
     /// Whether telephone-events are being sent or are queued: audio
@@ -451,7 +507,9 @@ impl Channel {
 
     /// What the last [`Channel::tick`] played (silence before the first).
     pub fn last_playout(&self) -> &Frame {
-        &self.playout
+        self.decoded
+            .as_ref()
+            .map_or(&SILENCE, |decoded| &decoded.playout)
     }
 
     /// Encodes one 20 ms frame produced at `now` in the negotiated codec
@@ -576,11 +634,8 @@ impl Channel {
 
     /// The counters so far.
     pub fn stats(&self) -> ChannelStats {
-        ChannelStats {
-            jitter_buffer: self.jitter_buffer.stats(),
-            quality: self.rtcp.quality(),
-            ..self.stats
-        }
+        self.stats
+            .with(self.jitter_buffer.stats(), self.rtcp.quality())
     }
 
     /// Ends the channel at `now`: drops what is queued and returns the
@@ -726,7 +781,7 @@ impl Channel {
         payload: &[u8],
     ) {
         self.switch_origin(Origin::Local);
-        if let Ok(length) = self.write_packet(now, destination, header, payload) {
+        if let Ok(length) = self.write_packet(now, header, payload, None) {
             self.ring.commit(destination, length);
         }
     }
@@ -741,25 +796,33 @@ impl Channel {
     }
 
     /// Writes a packet into the next free transmit buffer, mapped onto our
-    /// stream, and accounts for it; the caller commits it.
+    /// stream (its payload transcoded code by code when `transcode` names
+    /// two different codecs), and accounts for it; the caller commits it.
+    /// The header and payload are written once, straight into the buffer.
     fn write_packet(
         &mut self,
         now: Instant,
-        _destination: SocketAddr,
         header: RtpHeader,
         payload: &[u8],
+        transcode: Option<(Codec, Codec)>,
     ) -> Result<usize, DropReason> {
         let Some(buffer) = self.ring.vacant() else {
             self.stats.transmit_queue_full += 1;
             return Err(DropReason::TransmitQueueFull);
         };
-        let length = header
-            .write(payload, buffer)
-            .map_err(|_| DropReason::TooLarge)?;
-        let mut packet =
-            RtpPacketMut::parse(&mut buffer[..length]).map_err(|_| DropReason::Malformed)?;
-        self.stream.rewrite(now, &mut packet);
-        let sent = packet.header();
+        let length = RtpHeader::LEN + payload.len();
+        if length > buffer.len() {
+            return Err(DropReason::TooLarge);
+        }
+        let sent = self.stream.restamp(now, header);
+        buffer[..RtpHeader::LEN].copy_from_slice(&sent.to_bytes());
+        let out = &mut buffer[RtpHeader::LEN..length];
+        match transcode {
+            Some((from, to)) => {
+                g711::transcode(from, to, payload, out);
+            }
+            None => out.copy_from_slice(payload),
+        }
         self.rtcp.handle_rtp_sent(now, &sent, payload.len());
         self.stats.packets_sent += 1;
         self.stats.bytes_sent += length as u64;
@@ -809,6 +872,72 @@ impl Channel {
 
 fn push_event(events: &mut VecDeque<ChannelEvent>, event: ChannelEvent) {
     events.push_back(event);
+}
+
+impl Channel {
+    /// Bytes the channel owns on the heap (capacities, not lengths; not
+    /// counting the allocator's own overhead): with
+    /// `size_of::<Channel>()`, what a leg costs in memory. A relaying leg
+    /// stays at a few KiB; decoding adds the jitter buffer's ring (about
+    /// 22 KiB with the default configuration).
+    pub fn heap_bytes(&self) -> usize {
+        // Every field is named, so a new one cannot be forgotten here.
+        use std::mem::size_of;
+        let Channel {
+            ssrc: _,
+            state: _,
+            media_timeout_after: _,
+            media_timeout: _,
+            wall_clock_anchor: _,
+            latching: _,
+            rtcp_source: _,
+            rtcp,
+            jitter_buffer,
+            reframer: _,
+            receive_mode: _,
+            decoded,
+            event_receiver,
+            detector,
+            digits,
+            stream: _,
+            origin: _,
+            local: _,
+            event_sender: _,
+            outgoing_event,
+            queued_digits,
+            ring,
+            rtcp_out,
+            rtcp_pending: _,
+            events,
+            stats: _,
+        } = self;
+        let event_strings: usize = events
+            .iter()
+            .map(|event| match event {
+                ChannelEvent::ByeReceived {
+                    reason: Some(reason),
+                    ..
+                } => reason.capacity(),
+                _ => 0,
+            })
+            .sum();
+        rtcp.heap_bytes()
+            + jitter_buffer.heap_bytes()
+            + decoded.as_ref().map_or(0, |_| size_of::<Decoded>())
+            + event_receiver.heap_bytes()
+            + detector.as_ref().map_or(0, |detector| {
+                size_of::<DtmfDetector>() + detector.heap_bytes()
+            })
+            + digits.heap_bytes()
+            + outgoing_event.as_ref().map_or(0, |event| {
+                event.packets.capacity() * size_of::<crate::dtmf::rfc4733::TelephoneEventPacket>()
+            })
+            + queued_digits.capacity() * size_of::<(Digit, Duration)>()
+            + ring.heap_bytes()
+            + rtcp_out.capacity()
+            + events.capacity() * size_of::<ChannelEvent>()
+            + event_strings
+    }
 }
 
 #[cfg(test)]
@@ -1335,6 +1464,149 @@ mod tests {
             assert_eq!(drain(&mut a).len(), 1);
         }
         assert_eq!(a.stats().transmit_queue_full, 4);
+    }
+
+    /// What a relaying leg may own, itself and on the heap: the regression
+    /// bound of the "64 KiB per call" target (two legs, their engine slots
+    /// and sockets). Measured: about 1.4 KiB inline and 3 KiB of buffers.
+    const RELAYING_FOOTPRINT_BUDGET: usize = 6 * 1024;
+
+    /// A digit's telephone-event packets as phone X sends them, from
+    /// sequence number `sequence` on, starting at timestamp `timestamp`.
+    fn digit_packets(digit: Digit, sequence: u16, timestamp: u32) -> Vec<(Duration, Vec<u8>)> {
+        TelephoneEventSender::new(8000)
+            .packets(digit.event_code(), Duration::from_millis(100))
+            .iter()
+            .zip(0u16..)
+            .map(|(packet, index)| {
+                let header = RtpHeader {
+                    marker: packet.marker,
+                    payload_type: PayloadType::TELEPHONE_EVENT_DEFAULT,
+                    sequence_number: SequenceNumber::new(sequence.wrapping_add(index)),
+                    timestamp: RtpTimestamp::new(timestamp),
+                    ssrc: Ssrc::new(0x77),
+                };
+                (packet.send_after, rtp(header, &packet.payload))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn relaying_channel_stays_small() {
+        // Two legs as a media worker holds them, relaying five seconds of
+        // a call both ways (transcoding, a digit, RTCP reports).
+        let start = test_epoch();
+        let (x_address, y_address) = (address(10, 6000), address(20, 7000));
+        let mut a = channel(start, 0xa, false);
+        let mut b = channel(start, 0xb, false);
+        a.set_receive_mode(ReceiveMode::Relay);
+        b.set_receive_mode(ReceiveMode::Relay);
+        a.set_remote(start, media(x_address, Codec::Pcmu, Direction::SendRecv));
+        b.set_remote(start, media(y_address, Codec::Pcma, Direction::SendRecv));
+        let mut digit = digit_packets(Digit::Five, 5000, 160 * 100);
+        let digit_packet_count = digit.len() as u64;
+        let mut now = start;
+        for index in 0..250u16 {
+            now += TICK;
+            let audio = |codec: Codec| {
+                let header = RtpHeader {
+                    marker: index == 0,
+                    payload_type: codec.payload_type(),
+                    sequence_number: SequenceNumber::new(index),
+                    timestamp: RtpTimestamp::new(160 * u32::from(index)),
+                    ssrc: Ssrc::new(0x77),
+                };
+                rtp(header, &[0x55; 160])
+            };
+            let mut from_x = vec![audio(Codec::Pcmu)];
+            if index >= 100 {
+                let due = TICK * u32::from(index - 100);
+                from_x.extend(
+                    digit
+                        .extract_if(.., |(after, _)| *after <= due)
+                        .map(|(_, bytes)| bytes),
+                );
+            }
+            for datagram in &from_x {
+                if let (_, Some(packet)) = a.handle_datagram_to_relay(now, x_address, datagram) {
+                    let _ = b.relay(now, &packet);
+                }
+            }
+            if let (_, Some(packet)) =
+                b.handle_datagram_to_relay(now, y_address, &audio(Codec::Pcma))
+            {
+                a.relay(now, &packet).unwrap();
+            }
+            for leg in [&mut a, &mut b] {
+                leg.handle_timeout(now);
+                assert_eq!(leg.tick(now), &SILENCE);
+                drain(leg);
+                events(leg);
+            }
+        }
+        assert!(digit.is_empty());
+        assert_eq!(b.stats().relayed, 250 + digit_packet_count);
+        assert!(a.stats().rtcp_sent > 0 && b.stats().rtcp_sent > 0);
+        for leg in [&a, &b] {
+            assert_eq!(leg.jitter_buffer.heap_bytes(), 0, "no jitter buffer ring");
+            assert!(leg.decoded.is_none(), "no decoded frames");
+            let footprint = std::mem::size_of::<Channel>() + leg.heap_bytes();
+            assert!(
+                footprint <= RELAYING_FOOTPRINT_BUDGET,
+                "a relaying leg takes {} bytes inline and {} on the heap",
+                std::mem::size_of::<Channel>(),
+                leg.heap_bytes()
+            );
+        }
+        // A minute more of relaying one way allocates nothing more (only
+        // the RTCP report buffer may change size, as reports do).
+        let before = (a.heap_bytes(), b.heap_bytes());
+        for index in 250..3250u32 {
+            now += TICK;
+            let header = RtpHeader {
+                marker: false,
+                payload_type: PayloadType::PCMU,
+                sequence_number: SequenceNumber::new(index as u16),
+                timestamp: RtpTimestamp::new(160 * index),
+                ssrc: Ssrc::new(0x77),
+            };
+            let datagram = rtp(header, &[0x55; 160]);
+            if let (_, Some(packet)) = a.handle_datagram_to_relay(now, x_address, &datagram) {
+                b.relay(now, &packet).unwrap();
+            }
+            a.handle_timeout(now);
+            b.handle_timeout(now);
+            drain(&mut a);
+            drain(&mut b);
+        }
+        assert!(a.heap_bytes() <= before.0 && b.heap_bytes() <= before.1);
+    }
+
+    #[test]
+    fn a_decoding_channel_allocates_its_buffers_once_when_audio_arrives() {
+        let mut call = Call::new(Codec::Pcmu, false);
+        let idle = call.b.heap_bytes();
+        assert_eq!(call.b.jitter_buffer.heap_bytes(), 0);
+        // Ticks before any audio decode nothing.
+        call.tick(None, None);
+        assert_eq!(call.b.heap_bytes(), idle);
+        let mut played = Vec::new();
+        for index in 0..10 {
+            played.push(call.tick(Some(&sawtooth(index)), None).1);
+        }
+        assert!(played.iter().any(|frame| *frame != SILENCE));
+        assert!(call.b.heap_bytes() >= idle + 64 * crate::jitter_buffer::MAX_PAYLOAD_BYTES);
+        assert!(call.b.decoded.is_some());
+        // Past the first RTCP reports (a report is a new buffer), the
+        // steady state allocates nothing.
+        for index in 10..500 {
+            call.tick(Some(&sawtooth(index)), None);
+        }
+        let decoding = call.b.heap_bytes();
+        for index in 500..1500 {
+            call.tick(Some(&sawtooth(index)), None);
+        }
+        assert_eq!(call.b.heap_bytes(), decoding);
     }
 
     #[test]

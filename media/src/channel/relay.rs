@@ -6,12 +6,16 @@
 //! different laws, and telephone-events renumbered to the payload type
 //! that leg negotiated.
 //!
+//! A packet is parsed once, by the receiving leg's
+//! [`Channel::handle_datagram_to_relay`], and written once, header and
+//! (transcoded) payload straight into the transmit buffer.
+//!
 //! [`OutgoingStream`]: crate::rtp::OutgoingStream
 
 use std::time::Instant;
 
 use super::{Channel, DropReason, Origin, SLOT_BYTES, State};
-use crate::codec::{Codec, g711};
+use crate::codec::Codec;
 use crate::rtp::{PayloadType, RtpHeader, RtpPacket};
 
 /// How a leg's packets are numbered, for relaying them to another leg.
@@ -25,17 +29,53 @@ pub struct RelayFormat {
     pub telephone_event: Option<PayloadType>,
 }
 
+/// A packet another leg received, as [`Channel::handle_datagram_to_relay`]
+/// parsed it: what [`Channel::relay`] needs, borrowing the datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RelayPacket<'a> {
+    /// Its fixed header, as received.
+    pub header: RtpHeader,
+    /// Its payload, without CSRCs, header extension or padding.
+    pub payload: &'a [u8],
+    /// How the leg that received it numbers its packets.
+    pub from: RelayFormat,
+}
+
+impl<'a> RelayPacket<'a> {
+    /// The relay view of a parsed packet of a leg numbered as `from`.
+    pub fn new(packet: &RtpPacket<'a>, from: RelayFormat) -> Self {
+        Self {
+            header: packet.header(),
+            payload: packet.payload(),
+            from,
+        }
+    }
+}
+
 impl Channel {
     /// Relays a packet `packet` of another leg, received at `now`, into
     /// our stream without decoding: our SSRC and numbering, audio
-    /// transcoded in place between µ-law and A-law when the legs' codecs
-    /// differ, telephone-events renumbered to our payload type.
+    /// transcoded between µ-law and A-law when the legs' codecs differ,
+    /// telephone-events renumbered to our payload type. Same as
+    /// [`Self::relay`] with a packet parsed by the caller.
     pub fn relay_from(
         &mut self,
         now: Instant,
         packet: &RtpPacket<'_>,
         from: RelayFormat,
     ) -> Result<(), DropReason> {
+        self.relay(now, &RelayPacket::new(packet, from))
+    }
+
+    /// Relays `packet`, which the other leg received at `now` and returned
+    /// from [`Self::handle_datagram_to_relay`], into our stream; see
+    /// [`Self::relay_from`].
+    pub fn relay(&mut self, now: Instant, packet: &RelayPacket<'_>) -> Result<(), DropReason> {
+        let RelayPacket {
+            header,
+            payload,
+            from,
+        } = *packet;
         let media = match &self.state {
             State::Negotiated(media) => media,
             State::AwaitingRemote => return Err(DropReason::NotNegotiated),
@@ -47,7 +87,6 @@ impl Channel {
         if self.outgoing_event.is_some() {
             return Err(DropReason::TelephoneEventInProgress);
         }
-        let header = packet.header();
         let (payload_type, transcode) = if header.payload_type == from.payload_type
             || header.payload_type == from.codec.payload_type()
         {
@@ -63,7 +102,6 @@ impl Channel {
         let Some(destination) = self.latching.remote() else {
             return Err(DropReason::NoRemote);
         };
-        let payload = packet.payload();
         if RtpHeader::LEN + payload.len() > SLOT_BYTES {
             return Err(DropReason::TooLarge);
         }
@@ -72,13 +110,8 @@ impl Channel {
             payload_type,
             ..header
         };
-        let length = self.write_packet(now, destination, header, payload)?;
-        if let Some((from, to)) = transcode {
-            // The packet was written without CSRCs or extension, so the
-            // payload starts right after the fixed header.
-            let buffer = self.ring.vacant().expect("the packet was just written");
-            g711::transcode_in_place(from, to, &mut buffer[RtpHeader::LEN..length]);
-        }
+        // Written without CSRCs or extension, as a packet of ours.
+        let length = self.write_packet(now, header, payload, transcode)?;
         self.ring.commit(destination, length);
         self.stats.relayed += 1;
         Ok(())
@@ -91,6 +124,7 @@ mod tests {
     use super::super::{DigitSource, ReceiveMode};
     use super::*;
     use crate::audio::SILENCE;
+    use crate::codec::g711;
     use crate::dtmf::Digit;
     use crate::rtp::{RtpTimestamp, SequenceNumber, Ssrc};
     use crate::sdp::Direction;
@@ -174,6 +208,58 @@ mod tests {
             )]
         );
         assert_eq!(b.stats().relayed, on_the_wire.len() as u64);
+    }
+
+    #[test]
+    fn the_packet_parsed_once_relays_exactly_as_a_reparsed_one() {
+        // Two identical bridges, one fed through relay_from (the caller
+        // parses again), one through handle_datagram_to_relay + relay.
+        let start = test_epoch();
+        let x_address = address(10, 6000);
+        let bridge = || {
+            let mut a = channel(start, 2, false);
+            let mut b = channel(start, 3, false);
+            a.set_remote(start, media(x_address, Codec::Pcmu, Direction::SendRecv));
+            let mut toward_y = media(address(20, 7000), Codec::Pcma, Direction::SendRecv);
+            toward_y.telephone_event = Some(PayloadType::new(96).unwrap());
+            b.set_remote(start, toward_y);
+            a.set_receive_mode(ReceiveMode::Relay);
+            (a, b)
+        };
+        let (mut a1, mut b1) = bridge();
+        let (mut a2, mut b2) = bridge();
+        let mut x = channel(start, 1, false);
+        x.set_remote(start, media(A_ADDRESS, Codec::Pcmu, Direction::SendRecv));
+        let mut now = start;
+        let mut relayed = 0;
+        for index in 0..60 {
+            now += TICK;
+            if index == 20 {
+                x.send_digit(now, Digit::Four, Duration::from_millis(100))
+                    .unwrap();
+            }
+            x.handle_timeout(now);
+            x.push_frame(now, &sawtooth(index));
+            for (_, bytes) in drain(&mut x) {
+                let verdict = a1.handle_datagram(now, x_address, &bytes);
+                if verdict.is_relayable() {
+                    let packet = RtpPacket::parse(&bytes).unwrap();
+                    b1.relay_from(now, &packet, a1.relay_format().unwrap())
+                        .unwrap();
+                }
+                let (verdict_once, packet) = a2.handle_datagram_to_relay(now, x_address, &bytes);
+                assert_eq!(verdict_once, verdict);
+                assert_eq!(packet.is_some(), verdict.is_relayable());
+                if let Some(packet) = packet {
+                    b2.relay(now, &packet).unwrap();
+                    relayed += 1;
+                }
+            }
+            assert_eq!(drain(&mut b1), drain(&mut b2));
+        }
+        assert!(relayed > 60, "audio and telephone-events: {relayed}");
+        assert_eq!(b1.stats(), b2.stats());
+        assert_eq!(a1.stats(), a2.stats());
     }
 
     #[test]

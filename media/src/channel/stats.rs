@@ -39,3 +39,68 @@ pub struct ChannelStats {
     /// Loss, jitter and round-trip time from RTCP, as for a CDR.
     pub quality: QualityStats,
 }
+
+/// The channel's own counters, kept apart from the jitter buffer's and
+/// RTCP's (which [`ChannelStats`] copies in when asked) so the channel does
+/// not carry a second, stale copy of those.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(super) struct Counters {
+    pub(super) packets_received: u64,
+    pub(super) bytes_received: u64,
+    pub(super) packets_sent: u64,
+    pub(super) bytes_sent: u64,
+    pub(super) rtcp_received: u64,
+    pub(super) rtcp_sent: u64,
+    pub(super) telephone_event_packets: u64,
+    pub(super) comfort_noise_packets: u64,
+    pub(super) unknown_payload_type: u64,
+    pub(super) malformed: u64,
+    pub(super) ignored_source: u64,
+    pub(super) dropped_by_direction: u64,
+    pub(super) relayed: u64,
+    pub(super) transmit_queue_full: u64,
+}
+
+impl Counters {
+    /// The counters with the jitter buffer's and RTCP's.
+    pub(super) fn with(
+        self,
+        jitter_buffer: JitterBufferStats,
+        quality: QualityStats,
+    ) -> ChannelStats {
+        let Self {
+            packets_received,
+            bytes_received,
+            packets_sent,
+            bytes_sent,
+            rtcp_received,
+            rtcp_sent,
+            telephone_event_packets,
+            comfort_noise_packets,
+            unknown_payload_type,
+            malformed,
+            ignored_source,
+            dropped_by_direction,
+            relayed,
+            transmit_queue_full,
+        } = self;
+        ChannelStats {
+            packets_received,
+            bytes_received,
+            packets_sent,
+            bytes_sent,
+            rtcp_received,
+            rtcp_sent,
+            telephone_event_packets,
+            comfort_noise_packets,
+            unknown_payload_type,
+            malformed,
+            ignored_source,
+            dropped_by_direction,
+            relayed,
+            transmit_queue_full,
+            jitter_buffer,
+            quality,
+        }
+    }
+}

@@ -142,8 +142,16 @@ pub fn transcode_in_place(from: Codec, to: Codec, payload: &mut [u8]) {
 /// were written (the shorter of the two lengths).
 pub fn transcode(from: Codec, to: Codec, payload: &[u8], out: &mut [u8]) -> usize {
     let written = payload.len().min(out.len());
-    out[..written].copy_from_slice(&payload[..written]);
-    transcode_in_place(from, to, &mut out[..written]);
+    let (payload, out) = (&payload[..written], &mut out[..written]);
+    match transcoding_table(from, to) {
+        // One pass: read a code, write its counterpart.
+        Some(table) => {
+            for (output, &code) in out.iter_mut().zip(payload) {
+                *output = table[code as usize];
+            }
+        }
+        None => out.copy_from_slice(payload),
+    }
     written
 }
 
@@ -450,6 +458,9 @@ mod tests {
         let mut same = original.clone();
         transcode_in_place(Codec::Pcma, Codec::Pcma, &mut same);
         assert_eq!(same, original);
+        let mut copied = vec![0; 256];
+        transcode(Codec::Pcmu, Codec::Pcmu, &original, &mut copied);
+        assert_eq!(copied, original);
     }
 
     #[test]

@@ -266,6 +266,11 @@ impl DtmfDetector {
         }
     }
 
+    /// Bytes it allocated: its event queue.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.events.capacity() * std::mem::size_of::<DetectorEvent>()
+    }
+
     /// The configuration in use.
     pub fn config(&self) -> &DetectorConfig {
         &self.config

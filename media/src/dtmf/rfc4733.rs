@@ -178,7 +178,8 @@ impl TelephoneEventReceiver {
             clock_rate: clock_rate.max(1),
             timeout: DEFAULT_EVENT_TIMEOUT,
             state: ReceiverState::Idle,
-            reported: VecDeque::with_capacity(REMEMBERED_EVENTS),
+            // Allocated with the first event: most calls have none.
+            reported: VecDeque::new(),
             events: VecDeque::new(),
         }
     }
@@ -276,6 +277,20 @@ impl TelephoneEventReceiver {
         self.events.pop_front()
     }
 
+    /// Bytes it allocated: the events remembered and queued, the segments
+    /// of the event in progress.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let segments = match &self.state {
+            ReceiverState::Idle => 0,
+            ReceiverState::InEvent(current) => {
+                current.segments.capacity() * std::mem::size_of::<RtpTimestamp>()
+            }
+        };
+        self.reported.capacity() * std::mem::size_of::<(RtpTimestamp, u8)>()
+            + self.events.capacity() * std::mem::size_of::<DigitReceived>()
+            + segments
+    }
+
     /// The event code being received, if an event is in progress.
     pub fn event_in_progress(&self) -> Option<u8> {
         match &self.state {
@@ -361,6 +376,9 @@ impl TelephoneEventReceiver {
     }
 
     fn remember(&mut self, timestamp: RtpTimestamp, event: u8) {
+        if self.reported.capacity() == 0 {
+            self.reported.reserve_exact(REMEMBERED_EVENTS);
+        }
         if self.reported.len() == REMEMBERED_EVENTS {
             self.reported.pop_front();
         }

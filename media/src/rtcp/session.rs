@@ -350,10 +350,27 @@ impl RtcpSession {
         }
     }
 
+    /// Bytes it allocated: the remote sources with their CNAMEs, our
+    /// CNAME, the event queue.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let sources = self.sources.capacity() * std::mem::size_of::<RemoteSource>();
+        let cnames: usize = self
+            .sources
+            .iter()
+            .filter_map(|source| source.cname.as_ref())
+            .map(String::capacity)
+            .sum();
+        let events = self.events.capacity() * std::mem::size_of::<RtcpEvent>();
+        sources + cnames + self.cname.capacity() + events
+    }
+
     fn source_mut(&mut self, ssrc: Ssrc) -> &mut RemoteSource {
         let index = match self.sources.iter().position(|source| source.ssrc == ssrc) {
             Some(index) => index,
             None => {
+                // One at a time: a leg has one remote source (two across a
+                // re-INVITE), not the four a doubling vector would hold.
+                self.sources.reserve_exact(1);
                 self.sources.push(RemoteSource {
                     ssrc,
                     statistics: ReceiverStatistics::new(ssrc, self.clock_rate),

@@ -19,7 +19,7 @@
 
 use std::time::Instant;
 
-use super::{RtpPacketMut, RtpTimestamp, SequenceNumber, Ssrc};
+use super::{RtpHeader, RtpPacketMut, RtpTimestamp, SequenceNumber, Ssrc};
 
 /// Rewrites packets from any source into one consistent stream of ours.
 #[derive(Debug, Clone)]
@@ -73,7 +73,18 @@ impl OutgoingStream {
     /// SSRC, continuous sequence number and timestamp, and the marker bit
     /// set on the first packet of a new source.
     pub fn rewrite(&mut self, now: Instant, packet: &mut RtpPacketMut<'_>) {
-        let header = packet.header();
+        let header = self.restamp(now, packet.header());
+        packet.set_marker(header.marker);
+        packet.set_ssrc(header.ssrc);
+        packet.set_sequence_number(header.sequence_number);
+        packet.set_timestamp(header.timestamp);
+    }
+
+    /// The header a packet with `header`, sent at `now`, gets in our
+    /// stream: what [`Self::rewrite`] writes, for a caller that writes the
+    /// packet itself.
+    pub fn restamp(&mut self, now: Instant, header: RtpHeader) -> RtpHeader {
+        let mut marker = header.marker;
         let mapping = match self.source {
             Some(mapping) if mapping.ssrc == header.ssrc => mapping,
             _ => {
@@ -83,16 +94,13 @@ impl OutgoingStream {
                 if self.last_sent.is_some() {
                     // A new talkspurt as far as the receiver's jitter buffer
                     // is concerned (RFC 3551 §4.1).
-                    packet.set_marker(true);
+                    marker = true;
                 }
                 mapping
             }
         };
         let sequence_number = header.sequence_number.wrapping_add(mapping.sequence_offset);
         let timestamp = header.timestamp.wrapping_add(mapping.timestamp_offset);
-        packet.set_ssrc(self.ssrc);
-        packet.set_sequence_number(sequence_number);
-        packet.set_timestamp(timestamp);
 
         let is_newest = self
             .last_sent
@@ -103,6 +111,13 @@ impl OutgoingStream {
                 timestamp,
                 at: now,
             });
+        }
+        RtpHeader {
+            marker,
+            payload_type: header.payload_type,
+            sequence_number,
+            timestamp,
+            ssrc: self.ssrc,
         }
     }
 
@@ -142,7 +157,7 @@ impl OutgoingStream {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rtp::{PayloadType, RtpHeader};
+    use crate::rtp::PayloadType;
     use std::time::Duration;
 
     const OURS: Ssrc = Ssrc::new(0x5151_5151);

@@ -118,12 +118,27 @@ impl RtpHeader {
             .write_into(out)?;
         Ok(written)
     }
+
+    /// The 12 bytes [`Self::write`] puts before the payload (version 2, no
+    /// padding, extension or CSRCs), for a caller that writes the payload
+    /// itself.
+    pub fn to_bytes(&self) -> [u8; Self::LEN] {
+        let mut bytes = [0; Self::LEN];
+        bytes[0] = 2 << 6;
+        bytes[1] = (u8::from(self.marker) << 7) | self.payload_type.get();
+        bytes[2..4].copy_from_slice(&self.sequence_number.get().to_be_bytes());
+        bytes[4..8].copy_from_slice(&self.timestamp.get().to_be_bytes());
+        bytes[8..12].copy_from_slice(&self.ssrc.get().to_be_bytes());
+        bytes
+    }
 }
 
 /// A parsed, read-only RTP packet borrowing the datagram.
 #[derive(Debug)]
 pub struct RtpPacket<'a> {
     inner: rtp_types::RtpPacket<'a>,
+    /// The datagram `inner` parsed, to lend the payload for as long as it.
+    datagram: &'a [u8],
 }
 
 impl<'a> RtpPacket<'a> {
@@ -132,6 +147,7 @@ impl<'a> RtpPacket<'a> {
     pub fn parse(datagram: &'a [u8]) -> Result<Self, RtpParseError> {
         Ok(Self {
             inner: rtp_types::RtpPacket::parse(datagram)?,
+            datagram,
         })
     }
 
@@ -160,9 +176,11 @@ impl<'a> RtpPacket<'a> {
         self.inner.csrc().map(Ssrc::new)
     }
 
-    /// The payload, without header, extension or padding.
-    pub fn payload(&self) -> &[u8] {
-        self.inner.payload()
+    /// The payload, without header, extension or padding, borrowed from
+    /// the datagram (it may outlive the parsed packet).
+    pub fn payload(&self) -> &'a [u8] {
+        let offset = self.inner.payload_offset();
+        &self.datagram[offset..offset + self.inner.payload_len()]
     }
 }
 
@@ -410,6 +428,7 @@ mod tests {
             let packet = RtpPacket::parse(&out[..len]).unwrap();
             prop_assert_eq!(packet.header(), header);
             prop_assert_eq!(packet.payload(), &payload[..]);
+            prop_assert_eq!(&out[..RtpHeader::LEN], &header.to_bytes()[..]);
         }
     }
 }
