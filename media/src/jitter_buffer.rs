@@ -37,8 +37,10 @@ use crate::audio::{FRAME_SAMPLES, Frame, SAMPLE_RATE, SILENCE};
 use crate::rtp::{RtpTimestamp, SequenceNumber};
 use std::time::{Duration, Instant};
 
-/// The largest payload the buffer stores (40 ms of G.711).
-pub const MAX_PAYLOAD_BYTES: usize = 320;
+/// The largest payload the buffer stores: one 20 ms G.711 frame. The
+/// channel cuts packets of other lengths into such frames before they
+/// come here (its `reframe` module).
+pub const MAX_PAYLOAD_BYTES: usize = FRAME_SAMPLES;
 
 /// RTP timestamp ticks (samples) per frame.
 const FRAME_TICKS: i64 = FRAME_SAMPLES as i64;
@@ -88,13 +90,14 @@ pub struct JitterBufferConfig {
 }
 
 impl Default for JitterBufferConfig {
-    /// 20-200 ms, starting at 40 ms, with 64 slots (1.28 s).
+    /// 20-200 ms, starting at 40 ms, with 32 slots (640 ms: the maximum
+    /// delay twice over, plus reordering).
     fn default() -> Self {
         Self {
             minimum_delay: Duration::from_millis(20),
             maximum_delay: Duration::from_millis(200),
             initial_delay: Duration::from_millis(40),
-            capacity: 64,
+            capacity: 32,
         }
     }
 }
@@ -813,7 +816,7 @@ mod tests {
         assert_eq!(buffer.heap_bytes(), 0, "popping allocates nothing");
         push_number(&mut buffer, start, 0);
         let allocated = buffer.heap_bytes();
-        assert!(allocated >= 64 * MAX_PAYLOAD_BYTES, "{allocated}");
+        assert!(allocated >= 32 * MAX_PAYLOAD_BYTES, "{allocated}");
         for number in 1..200 {
             let now = start + TICK * number;
             push_number(&mut buffer, now, number);

@@ -107,8 +107,11 @@ struct RtpLeg {
     /// Packet numbers sent in the window: `[window_first, window_end)`.
     window_first: Option<u64>,
     window_end: Option<u64>,
-    /// Window packets of each sending leg received here, by sender.
-    received: HashMap<usize, u64>,
+    /// Window packets of each sending leg received here, by sender: one
+    /// bit per packet number from the sender's `window_first`, so a
+    /// packet that arrives twice (a mixed bridge's jitter buffer can play
+    /// a frame again to absorb drift) counts once.
+    received: HashMap<usize, Vec<u64>>,
 }
 
 /// What the RTP thread measured.
@@ -173,11 +176,16 @@ fn rtp_thread(commands: mpsc::Receiver<RtpCommand>, mode: Mode) -> RtpReport {
             let Some(leg) = leg else { continue };
             loop {
                 match leg.socket.recv_from(&mut buffer) {
-                    Ok((length, _)) if length >= 12 + 2 * TAG_BYTES => {
+                    // PCMU RTP only (RTCP shares the port when muxed).
+                    Ok((length, _))
+                        if length >= 12 + 2 * TAG_BYTES
+                            && buffer[0] >> 6 == 2
+                            && buffer[1] & 0x7f == 0 =>
+                    {
                         let payload = &buffer[12..length];
                         match (
                             read_tag(&payload[..TAG_BYTES]),
-                            read_tag(&payload[TAG_BYTES..]),
+                            read_tag(&payload[TAG_BYTES..2 * TAG_BYTES]),
                         ) {
                             (Some(sender), Some(number)) => {
                                 arrivals.push((index, sender as usize, u64::from(number)))
@@ -236,7 +244,9 @@ fn rtp_thread(commands: mpsc::Receiver<RtpCommand>, mode: Mode) -> RtpReport {
             Mode::Relay => index ^ 1,
         };
         if let Some(Some(listener)) = legs.get(listener) {
-            report.received_in_window += listener.received.get(&index).copied().unwrap_or(0);
+            report.received_in_window += listener.received.get(&index).map_or(0, |bits| {
+                bits.iter().map(|word| u64::from(word.count_ones())).sum()
+            });
         }
     }
     report
@@ -245,18 +255,26 @@ fn rtp_thread(commands: mpsc::Receiver<RtpCommand>, mode: Mode) -> RtpReport {
 /// Counts packet `number` of `sender`, received on leg `index`, when it
 /// falls in the sender's measurement window.
 fn record(legs: &mut [Option<RtpLeg>], index: usize, sender: usize, number: u64) {
-    let in_window = legs
+    let first = legs
         .get(sender)
         .and_then(Option::as_ref)
-        .is_some_and(
+        .and_then(
             |sender_leg| match (sender_leg.window_first, sender_leg.window_end) {
-                (Some(first), Some(end)) => number >= first && number < end,
-                (Some(first), None) => number >= first,
-                _ => false,
+                _ if number >= sender_leg.sent => None, // not sent yet: a garbled tag
+                (Some(first), Some(end)) if number >= first && number < end => Some(first),
+                (Some(first), None) if number >= first => Some(first),
+                _ => None,
             },
         );
-    if in_window && let Some(Some(leg)) = legs.get_mut(index) {
-        *leg.received.entry(sender).or_default() += 1;
+    if let Some(first) = first
+        && let Some(Some(leg)) = legs.get_mut(index)
+    {
+        let offset = (number - first) as usize;
+        let bits = leg.received.entry(sender).or_default();
+        if bits.len() <= offset / 64 {
+            bits.resize(offset / 64 + 1, 0);
+        }
+        bits[offset / 64] |= 1 << (offset % 64);
     }
 }
 

@@ -1595,7 +1595,7 @@ mod tests {
             played.push(call.tick(Some(&sawtooth(index)), None).1);
         }
         assert!(played.iter().any(|frame| *frame != SILENCE));
-        assert!(call.b.heap_bytes() >= idle + 64 * crate::jitter_buffer::MAX_PAYLOAD_BYTES);
+        assert!(call.b.heap_bytes() >= idle + 32 * crate::jitter_buffer::MAX_PAYLOAD_BYTES);
         assert!(call.b.decoded.is_some());
         // Past the first RTCP reports (a report is a new buffer), the
         // steady state allocates nothing.
