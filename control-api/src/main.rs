@@ -1,9 +1,11 @@
 //! `switchboard`: the SIP/RTP media and IVR server.
 //!
 //! Starts with embedded defaults and no set-up: SIP on 127.0.0.1:5060 (UDP
-//! and TCP), RTP on 16384-32767, data in `./data`, and on first start a
-//! demo: DID 1000 echoes, phones 1001 and 1002 register with the passwords
-//! written to `DATA_DIR/demo-credentials.json`.
+//! and TCP), RTP on 16384-32767, data in `./data`, the bundled prompts,
+//! and on first start a demo: DID 1000 echoes, 2000 is a conference room,
+//! 3000 records the caller, 4000 echoes digits and speaks them; phones 1001
+//! and 1002 register with the passwords written to
+//! `DATA_DIR/demo-credentials.json`.
 
 #![allow(clippy::disallowed_methods)] // main is the driver of drivers: it reads the clock and spawns
 
