@@ -43,12 +43,23 @@ impl Phone {
         quit_after: u32,
         commands: &[String],
     ) -> Phone {
-        Phone::launch(server, user, tone_hz, quit_after, commands, true, None)
+        Phone::launch(
+            server,
+            user,
+            tone_hz,
+            quit_after,
+            commands,
+            true,
+            None,
+            "PCMU,PCMA",
+        )
     }
 
     /// Like [`Phone::start`], for an account that does not register
-    /// (`regint=0`, no password: calls to DIDs are not challenged), and
-    /// with baresip's UDP console on `console` when given.
+    /// (`regint=0`, no password: calls to DIDs are not challenged), with
+    /// baresip's UDP console on `console` when given, and offering
+    /// `codecs` (baresip names: `PCMU,PCMA`, `G722/16000/1`).
+    #[allow(clippy::too_many_arguments)]
     fn launch(
         server: &Server,
         user: &'static str,
@@ -57,6 +68,7 @@ impl Phone {
         commands: &[String],
         register: bool,
         console: Option<u16>,
+        codecs: &str,
     ) -> Phone {
         let dir = temp_dir(&format!("baresip-{user}"));
         let tone = dir.join("tone.wav");
@@ -76,13 +88,13 @@ impl Phone {
         let account = if register {
             format!(
                 "<sip:{user}@{server}>;auth_pass={pass};answermode=auto;regint=600;\
-                 audio_codecs=PCMU,PCMA\n",
+                 audio_codecs={codecs}\n",
                 server = server.sip_addr(),
                 pass = server.password(user),
             )
         } else {
             format!(
-                "<sip:{user}@{server}>;answermode=auto;regint=0;audio_codecs=PCMU,PCMA\n",
+                "<sip:{user}@{server}>;answermode=auto;regint=0;audio_codecs={codecs}\n",
                 server = server.sip_addr(),
             )
         };
@@ -197,6 +209,7 @@ fn baresip_config(sip_port: u16, rtp: (u16, u16), tone: &Path, recordings: &Path
          jitter_buffer_delay\t1-10\n\
          module_path\t\t/usr/lib/baresip/modules\n\
          module\t\t\tg711.so\n\
+         module\t\t\tg722.so\n\
          module\t\t\taufile.so\n\
          module\t\t\taubridge.so\n\
          module\t\t\tsndfile.so\n\
@@ -264,14 +277,50 @@ fn two_baresip_phones_talk_through_a_mixed_bridge() {
 
 /// 1002 calls 1001; each must hear the other's tone.
 fn two_phones_talk(server: &Server) {
+    two_phones_talk_with(server, "PCMU,PCMA", "PCMU,PCMA");
+}
+
+/// A G.722 phone calls a G.711 one: the switch cannot relay between the
+/// two codecs, so it mixes the call (G.722 decoded and encoded).
+#[test]
+fn a_g722_phone_talks_to_a_g711_phone_through_a_mix() {
+    require_tool("baresip", "baresip");
+    let server = Server::start();
+    two_phones_talk_with(&server, "G722/16000/1", "PCMU");
+    let log = server.log();
+    assert!(log.contains("mixed=true"), "{log}");
+}
+
+/// Two G.722 phones: relayed packet by packet, wideband kept.
+#[test]
+fn two_g722_phones_are_relayed() {
+    require_tool("baresip", "baresip");
+    let server = Server::start();
+    two_phones_talk_with(&server, "G722/16000/1", "G722/16000/1");
+    let log = server.log();
+    assert!(log.contains("mixed=false"), "{log}");
+}
+
+/// 1002 (offering `caller_codecs`) calls 1001 (taking `callee_codecs`);
+/// each must hear the other's tone.
+fn two_phones_talk_with(server: &Server, caller_codecs: &str, callee_codecs: &str) {
     // 1001 answers; it must be registered before 1002 calls
-    let mut callee = Phone::start(server, "1001", 440.0, 25, &[]);
+    let mut callee = Phone::launch(server, "1001", 440.0, 25, &[], true, None, callee_codecs);
     callee.wait_registered(server, Duration::from_secs(10));
 
     // 1002 dials at start-up (INVITEs to phones are not challenged) and
     // quits after 12 s, hanging up
     let dial = format!("/dial sip:1001@{}", server.sip_addr());
-    let mut caller = Phone::start(server, "1002", 1000.0, 12, &[dial]);
+    let mut caller = Phone::launch(
+        server,
+        "1002",
+        1000.0,
+        12,
+        &[dial],
+        true,
+        None,
+        caller_codecs,
+    );
     caller.wait_registered(server, Duration::from_secs(10));
 
     let caller_exit = wait_child(&mut caller.child, Duration::from_secs(20));
@@ -287,6 +336,15 @@ fn two_phones_talk(server: &Server) {
         "1001 never answered:\n{callee_log}\n---- server ----\n{}",
         server.log()
     );
+    // Each phone used the codec it was limited to.
+    for (phone, codecs) in [(&caller, caller_codecs), (&callee, callee_codecs)] {
+        let name = codecs.split(['/', ',']).next().unwrap_or_default();
+        assert!(
+            phone.log().contains(&format!("Set audio encoder: {name}")),
+            "baresip {} did not send {name}",
+            phone.user
+        );
+    }
     let a = assert_received_tone(&callee, 1000.0);
     let b = assert_received_tone(&caller, 440.0);
     println!("{a}\n{b}");
@@ -344,6 +402,7 @@ fn three_baresip_phones_in_the_conference_hear_each_other_but_not_themselves() {
                 std::slice::from_ref(&room),
                 false,
                 None,
+                "PCMU,PCMA",
             );
             thread::sleep(Duration::from_millis(300));
             phone
@@ -398,7 +457,16 @@ fn a_call_between_two_baresip_phones_keeps_flowing_after_hold_and_resume() {
     callee.wait_registered(&server, Duration::from_secs(10));
     let console = harness::free_port();
     let dial = format!("/dial sip:1001@{}", server.sip_addr());
-    let mut caller = Phone::launch(&server, "1002", 1000.0, 17, &[dial], true, Some(console));
+    let mut caller = Phone::launch(
+        &server,
+        "1002",
+        1000.0,
+        17,
+        &[dial],
+        true,
+        Some(console),
+        "PCMU,PCMA",
+    );
     // baresip stops writing what it receives once it has held a call, so
     // what reaches the caller is taken off the wire.
     let sniffing = Instant::now();

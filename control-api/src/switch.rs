@@ -11,11 +11,12 @@ use crate::media_leg::{MediaLeg, MediaPool};
 use crate::prompts::Prompts;
 use bytes::Bytes;
 use media::channel::ChannelEvent;
+use media::codec::Codec;
 use media::engine::{ChannelId, MediaEvent, MediaEventKind, MixHandle};
 use media::mixer::Role;
 use media::player::{Playable, Player};
 use media::recorder::{Recorder, RecordingFormat};
-use media::sdp::{self, Direction, LocalMedia, SessionDescription, SessionOrigin};
+use media::sdp::{self, CodecPreference, Direction, LocalMedia, SessionDescription, SessionOrigin};
 use sip_core::auth::{Ha1s, response_challenge};
 use sip_core::dialog::{self, Dialog};
 use sip_core::driver::Application;
@@ -112,6 +113,8 @@ struct InboundLeg {
     state: InboundState,
     /// The caller put the call on hold (its last offer does not receive).
     holding: bool,
+    /// The codec negotiated with the caller, once known.
+    codec: Option<Codec>,
 }
 
 struct OutboundLeg {
@@ -131,6 +134,8 @@ struct OutboundLeg {
     challenges_answered: u8,
     /// The callee put the call on hold.
     holding: bool,
+    /// The codec negotiated with the callee, once it answered.
+    codec: Option<Codec>,
 }
 
 struct Call {
@@ -387,10 +392,12 @@ impl Switch {
         let mut local_media = self.new_local_media(media.local_port());
         let answer_body;
         let mut pending_offer = None;
+        let mut codec = None;
         if let Some(offer) = &offer {
             match sdp::answer(offer, &local_media) {
                 Ok(answer) => {
                     media.set_remote(&answer.media);
+                    codec = Some(answer.media.codec);
                     answer_body = Some(Bytes::from(answer.session_description.to_bytes()));
                 }
                 Err(error) => {
@@ -426,6 +433,7 @@ impl Switch {
             stored_answer: None,
             state: InboundState::Offering,
             holding: false,
+            codec,
         };
         let mut call = Call {
             span: span.clone(),
@@ -582,7 +590,15 @@ impl Switch {
         media: MediaLeg,
         sip: &mut Endpoint,
     ) -> OutboundLeg {
-        let local_media = self.new_local_media(media.local_port());
+        let mut local_media = self.new_local_media(media.local_port());
+        // The caller's codec first: a callee that takes it is relayed to
+        // without decoding.
+        if let Some(first) = call.inbound.codec {
+            let ours: Vec<Codec> = std::iter::once(first).chain(Codec::ALL).collect();
+            if let Some(preference) = CodecPreference::new(&ours) {
+                local_media.codecs = preference;
+            }
+        }
         let offer = sdp::offer(&local_media, Direction::SendRecv);
         let mut invite = Request::new(Method::Invite, target.request_uri);
         let caller = call
@@ -623,6 +639,7 @@ impl Switch {
             sequence: 1,
             challenges_answered: 0,
             holding: false,
+            codec: None,
         }
     }
 
@@ -819,13 +836,33 @@ impl Switch {
                 sip.respond(now, &key, response);
                 // An offer that does not receive from us puts the call on hold.
                 let holding = !answer.media.direction.sends();
+                let codec = Some(answer.media.codec);
                 let changed = if is_outbound {
-                    call.outbound
-                        .as_mut()
-                        .is_some_and(|leg| std::mem::replace(&mut leg.holding, holding) != holding)
+                    call.outbound.as_mut().is_some_and(|leg| {
+                        leg.codec = codec;
+                        std::mem::replace(&mut leg.holding, holding) != holding
+                    })
                 } else {
+                    call.inbound.codec = codec;
                     std::mem::replace(&mut call.inbound.holding, holding) != holding
                 };
+                // A new codec that cannot be relayed to the other side
+                // moves a relayed call into a mix.
+                if let Some(outbound) = call.outbound.as_ref().filter(|leg| leg.answered)
+                    && call.bridge_mix.is_none()
+                    && let (Some(caller), Some(callee)) = (call.inbound.codec, outbound.codec)
+                    && !caller.relays_to(callee)
+                {
+                    info!("codecs changed: mixing the call");
+                    call.bridge_mix = Some(self.media.create_mix_beside(&outbound.media));
+                    if !call.inbound.holding && !outbound.holding {
+                        connect(
+                            call.bridge_mix.as_ref(),
+                            &call.inbound.media,
+                            &outbound.media,
+                        );
+                    }
+                }
                 if changed {
                     apply_hold(call, &self.prompts);
                 }
@@ -855,6 +892,7 @@ impl Switch {
             Ok(negotiated) => {
                 info!("late-offer answer received in ACK");
                 call.inbound.media.set_remote(&negotiated);
+                call.inbound.codec = Some(negotiated.codec);
             }
             Err(reason) => info!(%reason, "unusable answer in ACK"),
         }
@@ -947,7 +985,10 @@ impl Switch {
                         sdp::accept_answer(&outbound.offer, &answer).map_err(|e| e.to_string())
                     });
                 match negotiated {
-                    Ok(negotiated) => outbound.media.set_remote(&negotiated),
+                    Ok(negotiated) => {
+                        outbound.media.set_remote(&negotiated);
+                        outbound.codec = Some(negotiated.codec);
+                    }
                     Err(reason) => info!(%reason, "phone answered without usable SDP"),
                 }
                 if call.inbound.state != InboundState::Offering {
@@ -955,8 +996,15 @@ impl Switch {
                     self.end_call(now, &call_id, Side::Inbound, sip);
                     return;
                 }
-                info!(mixed = self.mix_bridges, "phone answered; bridging");
-                if self.mix_bridges {
+                // G.722 on one side and G.711 on the other cannot be
+                // relayed packet by packet: such calls are mixed.
+                let relayable = match (call.inbound.codec, outbound.codec) {
+                    (Some(caller), Some(callee)) => caller.relays_to(callee),
+                    _ => true,
+                };
+                let mixed = self.mix_bridges || !relayable;
+                info!(mixed, "phone answered; bridging");
+                if mixed {
                     call.bridge_mix = Some(self.media.create_mix_beside(&outbound.media));
                 }
                 connect(

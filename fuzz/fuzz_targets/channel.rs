@@ -1,8 +1,8 @@
 //! Fuzzes a whole media channel (one call leg) with untrusted datagrams:
 //! latching, RTP and RTCP (muxed) parsing, reframing of odd packet sizes,
 //! the jitter buffer, G.711 decoding, in-band and RFC 4733 digits, and the
-//! relay of what it accepts into a second channel (transcoded PCMU to
-//! PCMA). Each datagram is prefixed by a length byte and a byte that picks
+//! relay of what it accepts into a second channel (a PCMU, PCMA or G.722
+//! leg, by the first byte, into a PCMA one). Each datagram is prefixed by a length byte and a byte that picks
 //! its source (one of four addresses) and the milliseconds before it; the
 //! channel ticks every 20 ms of that virtual time. No input may panic.
 #![no_main]
@@ -25,10 +25,7 @@ fn epoch() -> Instant {
 const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1));
 
 fn negotiated(codec: Codec, port: u16) -> media::sdp::NegotiatedMedia {
-    let payload = match codec {
-        Codec::Pcmu => "0",
-        Codec::Pcma => "8",
-    };
+    let payload = codec.payload_type().get();
     let offer = format!(
         "v=0\r\no=- 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\n\
          m=audio {port} RTP/AVP {payload} 101\r\na=rtpmap:101 telephone-event/8000\r\n"
@@ -49,7 +46,12 @@ fuzz_target!(|data: &[u8]| {
     let mut next_tick = start + Duration::from_millis(20);
     let mut leg = channel(start, 1);
     let mut other = channel(start, 2);
-    leg.set_remote(start, negotiated(Codec::Pcmu, 5000));
+    // The first byte picks the leg's codec (a G.722 leg is decoded through
+    // its ADPCM state and is not relayed into the G.711 one).
+    let Some((&pick, data)) = data.split_first() else {
+        return;
+    };
+    leg.set_remote(start, negotiated(Codec::ALL[usize::from(pick) % Codec::ALL.len()], 5000));
     other.set_remote(start, negotiated(Codec::Pcma, 6000));
     leg.set_receive_mode(ReceiveMode::Decode);
     let mut rest = data;

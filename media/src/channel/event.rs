@@ -65,6 +65,9 @@ pub enum DropReason {
     NoRemote,
     /// Too large for a transmit buffer ([`SLOT_BYTES`](super::SLOT_BYTES)).
     TooLarge,
+    /// The two legs' codecs cannot be relayed to each other without
+    /// decoding (G.722 and G.711): join them through a mix instead.
+    NotRelayable,
     /// The transmit ring is full: the owner has not drained it.
     TransmitQueueFull,
 }

@@ -88,7 +88,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::audio::{FRAME_SAMPLES, Frame, SAMPLE_RATE, SILENCE};
-use crate::codec::{Codec, g711};
+use crate::codec::{self, Codec, g711};
 use crate::dtmf::rfc4733::{TelephoneEventReceiver, TelephoneEventSender};
 use crate::dtmf::{DetectorConfig, DetectorEvent, Digit, DtmfDetector};
 use crate::jitter_buffer::{JitterBuffer, Playout, conceal};
@@ -160,6 +160,8 @@ struct Decoded {
     playout: Frame,
     last_decoded: Frame,
     concealed_run: u32,
+    /// The received codec's decoder (G.722 keeps state between packets).
+    decoder: codec::Decoder,
 }
 
 /// What last fed our outgoing stream.
@@ -187,6 +189,8 @@ pub struct Channel {
     reframer: Reframer,
     receive_mode: ReceiveMode,
     decoded: Option<Box<Decoded>>,
+    /// Our codec's encoder, made on the first frame sent.
+    encoder: Option<codec::Encoder>,
     event_receiver: TelephoneEventReceiver,
     /// Boxed: large, and only there when configured.
     detector: Option<Box<DtmfDetector>>,
@@ -224,6 +228,7 @@ impl Channel {
             reframer: Reframer::new(),
             receive_mode: ReceiveMode::Decode,
             decoded: None,
+            encoder: None,
             event_receiver: TelephoneEventReceiver::new(CLOCK_RATE),
             detector: config
                 .inband_dtmf
@@ -368,7 +373,7 @@ impl Channel {
                     self.reframer.push(
                         header.timestamp,
                         payload,
-                        g711::silence_byte(format.codec),
+                        format.codec.filler_byte(),
                         |sequence, timestamp, frame| {
                             let _ = jitter_buffer.push(now, sequence, timestamp, frame);
                         },
@@ -449,12 +454,16 @@ impl Channel {
                 playout: SILENCE,
                 last_decoded: SILENCE,
                 concealed_run: 0,
+                decoder: codec::Decoder::new(codec),
             })
         };
         let playout: &Frame = match self.jitter_buffer.pop(now) {
             Playout::Frame { payload, .. } => {
                 let decoded = self.decoded.get_or_insert_with(new_decoded);
-                let written = g711::decode(codec, payload, &mut decoded.playout);
+                if decoded.decoder.codec() != codec {
+                    decoded.decoder = codec::Decoder::new(codec);
+                }
+                let written = decoded.decoder.decode(payload, &mut decoded.playout);
                 decoded.playout[written..].fill(0);
                 decoded.last_decoded = decoded.playout;
                 decoded.concealed_run = 0;
@@ -530,7 +539,11 @@ impl Channel {
             return;
         };
         let mut payload = [0u8; FRAME_SAMPLES];
-        let length = g711::encode(codec, frame, &mut payload);
+        let encoder = match &mut self.encoder {
+            Some(encoder) if encoder.codec() == codec => encoder,
+            slot => slot.insert(codec::Encoder::new(codec)),
+        };
+        let length = encoder.encode(frame, &mut payload);
         let marker = gap || std::mem::take(&mut self.local.interrupted);
         let header = RtpHeader {
             marker,
@@ -896,6 +909,7 @@ impl Channel {
             reframer: _,
             receive_mode: _,
             decoded,
+            encoder,
             event_receiver,
             detector,
             digits,
@@ -923,7 +937,10 @@ impl Channel {
             .sum();
         rtcp.heap_bytes()
             + jitter_buffer.heap_bytes()
-            + decoded.as_ref().map_or(0, |_| size_of::<Decoded>())
+            + decoded.as_ref().map_or(0, |decoded| {
+                size_of::<Decoded>() + decoded.decoder.heap_bytes()
+            })
+            + encoder.as_ref().map_or(0, codec::Encoder::heap_bytes)
             + event_receiver.heap_bytes()
             + detector.as_ref().map_or(0, |detector| {
                 size_of::<DtmfDetector>() + detector.heap_bytes()
@@ -1712,5 +1729,88 @@ mod tests {
             proptest::prop_assert!(stats.packets_received <= call.a.stats().packets_sent);
             proptest::prop_assert_eq!(stats.malformed + stats.unknown_payload_type, 0);
         }
+    }
+
+    /// A G.722 phone's packets (coded at 16 kHz, as a phone does) are
+    /// decoded to the 8 kHz tick; what we send back decodes at the phone
+    /// as the same tone; and G.722 is not relayed into a G.711 leg.
+    #[test]
+    fn a_g722_leg_is_decoded_and_encoded_and_not_relayed_to_g711() {
+        use audio_codec::g722::{Bitrate, G722Decoder, G722Encoder};
+        use audio_codec::{Decoder as _, Encoder as _};
+        let start = test_epoch();
+        let phone = address(30, 6000);
+        let mut leg = channel(start, 7, false);
+        leg.set_remote(start, media(phone, Codec::G722, Direction::SendRecv));
+        let mut phone_encoder = G722Encoder::with_options(Bitrate::Mode1_64000, false, false);
+        let mut phone_decoder = G722Decoder::with_options(Bitrate::Mode1_64000, false, false);
+        let mut heard = Vec::new();
+        let mut at_phone = Vec::new();
+        let mut other = channel(start, 8, false);
+        other.set_remote(
+            start,
+            media(address(31, 6002), Codec::Pcmu, Direction::SendRecv),
+        );
+        for index in 0..50u16 {
+            let now = start + TICK * u32::from(index);
+            let wide: Vec<i16> = (0..2 * FRAME_SAMPLES)
+                .map(|n| {
+                    let t = (usize::from(index) * 2 * FRAME_SAMPLES + n) as f64 / 16_000.0;
+                    (8000.0 * (2.0 * std::f64::consts::PI * 1000.0 * t).sin()) as i16
+                })
+                .collect();
+            let mut payload = [0u8; FRAME_SAMPLES];
+            phone_encoder.encode_into(&wide, &mut payload).unwrap();
+            let header = RtpHeader {
+                marker: index == 0,
+                payload_type: Codec::G722.payload_type(),
+                sequence_number: SequenceNumber::new(index),
+                timestamp: RtpTimestamp::new(u32::from(index) * 160),
+                ssrc: Ssrc::new(0x0722_0722),
+            };
+            let datagram = rtp(header, &payload);
+            let (received, relayable) = leg.handle_datagram_to_relay(now, phone, &datagram);
+            assert_eq!(received, Received::Audio);
+            let packet = relayable.expect("audio is relayable in principle");
+            assert_eq!(other.relay(now, &packet), Err(DropReason::NotRelayable));
+            heard.extend_from_slice(leg.tick(now));
+            let tone: Frame = std::array::from_fn(|n| {
+                let t = (usize::from(index) * FRAME_SAMPLES + n) as f64 / 8000.0;
+                (8000.0 * (2.0 * std::f64::consts::PI * 1000.0 * t).sin()) as i16
+            });
+            leg.push_frame(now, &tone);
+            for (_, bytes) in drain(&mut leg) {
+                if let Ok(packet) = RtpPacket::parse(&bytes)
+                    && packet.header().payload_type == Codec::G722.payload_type()
+                {
+                    let mut out = [0i16; 2 * FRAME_SAMPLES];
+                    let written = phone_decoder
+                        .decode_into(packet.payload(), &mut out)
+                        .unwrap();
+                    at_phone.extend_from_slice(&out[..written]);
+                }
+            }
+        }
+        let power = |samples: &[i16], rate: f64, frequency: f64| {
+            let coefficient = 2.0 * (2.0 * std::f64::consts::PI * frequency / rate).cos();
+            let (mut s1, mut s2) = (0.0f64, 0.0f64);
+            for sample in samples {
+                let s0 = f64::from(*sample) / 32768.0 + coefficient * s1 - s2;
+                s2 = s1;
+                s1 = s0;
+            }
+            (s1 * s1 + s2 * s2 - coefficient * s1 * s2) / (samples.len() as f64).powi(2)
+        };
+        let settled = &heard[heard.len() / 2..];
+        assert!(
+            power(settled, 8000.0, 1000.0) > 0.01,
+            "the leg did not decode the tone"
+        );
+        assert!(power(settled, 8000.0, 2500.0) < power(settled, 8000.0, 1000.0) / 100.0);
+        let settled = &at_phone[at_phone.len() / 2..];
+        assert!(
+            power(settled, 16_000.0, 1000.0) > 0.005,
+            "the phone did not hear the tone"
+        );
     }
 }

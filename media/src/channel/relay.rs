@@ -90,6 +90,10 @@ impl Channel {
         let (payload_type, transcode) = if header.payload_type == from.payload_type
             || header.payload_type == from.codec.payload_type()
         {
+            if !from.codec.relays_to(media.codec) {
+                // G.722 to or from G.711 needs decoding: a mix, not a relay.
+                return Err(DropReason::NotRelayable);
+            }
             (media.payload_type, Some((from.codec, media.codec)))
         } else if from.telephone_event == Some(header.payload_type) {
             let Some(ours) = media.telephone_event else {

@@ -85,20 +85,25 @@ pub const fn alaw_to_ulaw(code: u8) -> u8 {
     ALAW_TO_ULAW[code as usize]
 }
 
-/// The code of a zero sample: what silence is made of.
+/// The code of a zero sample: what silence is made of (for G.722, what
+/// its encoder settles on for silence).
 pub const fn silence_byte(codec: Codec) -> u8 {
     match codec {
         Codec::Pcmu => ulaw_encode(0),
         Codec::Pcma => alaw_encode(0),
+        Codec::G722 => super::g722::SILENCE_BYTE,
     }
 }
 
 /// Decodes `payload` into `out`, one sample per byte; returns how many
 /// samples were written (the shorter of the two lengths). No allocation.
+/// G.711 only: for another codec nothing is written (see
+/// [`super::Decoder`]).
 pub fn decode(codec: Codec, payload: &[u8], out: &mut [i16]) -> usize {
     let table = match codec {
         Codec::Pcmu => &ULAW_TO_LINEAR,
         Codec::Pcma => &ALAW_TO_LINEAR,
+        Codec::G722 => return 0,
     };
     let written = payload.len().min(out.len());
     for (sample, &code) in out.iter_mut().zip(payload) {
@@ -108,13 +113,15 @@ pub fn decode(codec: Codec, payload: &[u8], out: &mut [i16]) -> usize {
 }
 
 /// Encodes `samples` into `out`, one byte per sample; returns how many bytes
-/// were written (the shorter of the two lengths). No allocation.
+/// were written (the shorter of the two lengths). No allocation. G.711
+/// only: for another codec nothing is written (see [`super::Encoder`]).
 pub fn encode(codec: Codec, samples: &[i16], out: &mut [u8]) -> usize {
     let written = samples.len().min(out.len());
     let pairs = out.iter_mut().zip(samples);
     match codec {
         Codec::Pcmu => pairs.for_each(|(code, &sample)| *code = ulaw_encode(sample)),
         Codec::Pcma => pairs.for_each(|(code, &sample)| *code = alaw_encode(sample)),
+        Codec::G722 => return 0,
     }
     written
 }
@@ -139,7 +146,8 @@ pub fn transcode_in_place(from: Codec, to: Codec, payload: &mut [u8]) {
 }
 
 /// Transcodes a `from` payload into `out` as `to`; returns how many bytes
-/// were written (the shorter of the two lengths).
+/// were written (the shorter of the two lengths). Only for pairs that
+/// [`Codec::relays_to`] each other: others are copied unchanged.
 pub fn transcode(from: Codec, to: Codec, payload: &[u8], out: &mut [u8]) -> usize {
     let written = payload.len().min(out.len());
     let (payload, out) = (&payload[..written], &mut out[..written]);
@@ -465,7 +473,7 @@ mod tests {
 
     #[test]
     fn silence_decodes_to_the_quietest_level() {
-        for codec in Codec::ALL {
+        for codec in [Codec::Pcmu, Codec::Pcma] {
             let mut out = [1i16; 1];
             decode(codec, &[silence_byte(codec)], &mut out);
             assert_eq!(

@@ -39,6 +39,8 @@ impl PayloadType {
     pub const PCMU: Self = Self(0);
     /// G.711 A-law, static payload type 8 (RFC 3551 §6).
     pub const PCMA: Self = Self(8);
+    /// G.722, static payload type 9 (RFC 3551 §6).
+    pub const G722: Self = Self(9);
     /// The dynamic payload type commonly used for RFC 4733 telephone-events,
     /// and the one we offer.
     pub const TELEPHONE_EVENT_DEFAULT: Self = Self(101);

@@ -919,9 +919,10 @@ mod tests {
              s=-\r\n\
              c=IN IP4 203.0.113.1\r\n\
              t=0 0\r\n\
-             m=audio 20000 RTP/AVP 0 8 101\r\n\
+             m=audio 20000 RTP/AVP 0 8 9 101\r\n\
              a=rtpmap:0 PCMU/8000\r\n\
              a=rtpmap:8 PCMA/8000\r\n\
+             a=rtpmap:9 G722/8000\r\n\
              a=rtpmap:101 telephone-event/8000\r\n\
              a=fmtp:101 0-16\r\n\
              a=ptime:20\r\n\
