@@ -46,6 +46,7 @@ struct FileSettings {
     digest_sha256: Option<bool>,
     trunk: Option<Trunk>,
     mix_bridges: Option<bool>,
+    record_calls: Option<bool>,
 }
 
 /// A SIP trunk (or outbound proxy) for numbers that are not ours: the
@@ -103,6 +104,9 @@ pub struct Settings {
     /// Whether two-party calls are decoded and mixed rather than relayed
     /// packet by packet (`mix_bridges = true`).
     pub mix_bridges: bool,
+    /// Whether calls to phones and trunks are recorded, stereo
+    /// (`record_calls = true`).
+    pub record_calls: bool,
 }
 
 impl Settings {
@@ -143,6 +147,7 @@ impl Settings {
             digest_sha256: file.digest_sha256.unwrap_or(false),
             trunk: file.trunk,
             mix_bridges: file.mix_bridges.unwrap_or(false),
+            record_calls: file.record_calls.unwrap_or(false),
         })
     }
 }

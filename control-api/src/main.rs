@@ -125,6 +125,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             recordings_dir,
             prompts,
             mix_bridges: settings.mix_bridges,
+            record_calls: settings.record_calls,
         },
     );
     info!(

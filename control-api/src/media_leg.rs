@@ -141,6 +141,16 @@ impl MediaLeg {
         self.handle.as_ref().map(ChannelHandle::id)
     }
 
+    /// Records the call of this leg (the caller, left) and `other` (the
+    /// other party, right) until this leg closes.
+    pub fn record_call(&self, other: &MediaLeg, recorder: Recorder) {
+        if let (Some(handle), Some(other)) = (&self.handle, &other.handle)
+            && let Err(error) = handle.record_call(other, recorder)
+        {
+            tracing::warn!(%error, "call not recorded");
+        }
+    }
+
     /// Relays media between two legs (opened on the same worker).
     pub fn bridge(a: &MediaLeg, b: &MediaLeg) {
         if let (Some(a), Some(b)) = (&a.handle, &b.handle)

@@ -160,6 +160,9 @@ pub struct Resources {
     pub prompts: Prompts,
     /// Whether two-party calls are mixed rather than relayed.
     pub mix_bridges: bool,
+    /// Whether two-party calls are recorded (stereo: caller left, the
+    /// other party right).
+    pub record_calls: bool,
 }
 
 /// The call controller.
@@ -183,6 +186,7 @@ pub struct Switch {
     recordings_dir: PathBuf,
     prompts: Prompts,
     mix_bridges: bool,
+    record_calls: bool,
     /// Conference rooms with callers, by name.
     rooms: HashMap<String, Room>,
     /// Inbound Call-ID of each media channel's call.
@@ -205,6 +209,7 @@ impl Switch {
             recordings_dir,
             prompts,
             mix_bridges,
+            record_calls,
         } = resources;
         Switch {
             routes,
@@ -222,6 +227,7 @@ impl Switch {
             recordings_dir,
             prompts,
             mix_bridges,
+            record_calls,
             rooms: HashMap::new(),
             channel_calls: HashMap::new(),
         }
@@ -1012,6 +1018,16 @@ impl Switch {
                     &call.inbound.media,
                     &outbound.media,
                 );
+                if self.record_calls {
+                    let path = self.recordings_dir.join(format!("{}.wav", sip.new_token()));
+                    match Recorder::create(&path, RecordingFormat::Stereo) {
+                        Ok(recorder) => {
+                            info!(file = %path.display(), "recording the call");
+                            call.inbound.media.record_call(&outbound.media, recorder);
+                        }
+                        Err(error) => warn!(%error, "cannot create the recording file"),
+                    }
+                }
                 let body = call.inbound.stored_answer.take().unwrap_or_default();
                 answer_inbound(sip, now, call, body);
             }

@@ -180,6 +180,8 @@ enum Command {
     Record {
         id: ChannelId,
         recorder: Box<Recorder>,
+        /// The other party, whose audio goes in the right channel.
+        other: Option<ChannelId>,
     },
     Play {
         id: ChannelId,
@@ -332,7 +334,29 @@ impl ChannelHandle {
         self.worker.send(Command::Record {
             id: self.id,
             recorder: Box::new(recorder),
+            other: None,
         });
+    }
+
+    /// Records a two-party call until this channel closes: what this
+    /// channel hears (the caller) on the left, what `other` hears (the
+    /// other party) on the right, or both summed in a mono recorder. Both
+    /// channels are decoded from then on, whether the call is relayed or
+    /// mixed; `other` must be on the same worker.
+    pub fn record_call(
+        &self,
+        other: &ChannelHandle,
+        recorder: Recorder,
+    ) -> Result<(), NotOnSameWorker> {
+        if other.worker.index != self.worker.index {
+            return Err(NotOnSameWorker("channel to record"));
+        }
+        self.worker.send(Command::Record {
+            id: self.id,
+            recorder: Box::new(recorder),
+            other: Some(other.id),
+        });
+        Ok(())
     }
 
     /// Plays `player` to the remote, replacing (stopping) what was playing.
@@ -492,6 +516,8 @@ impl MediaEngine {
             bridged: None,
             stats: stats.clone(),
             recorder: None,
+            recorded_with: None,
+            decode_for_recording: false,
             player: None,
             span: Span::current(),
         })));
@@ -557,6 +583,11 @@ struct Slot {
     bridged: Option<usize>,
     stats: Arc<Mutex<ChannelStats>>,
     recorder: Option<Box<Recorder>>,
+    /// The other party of a recorded call: its audio is the recording's
+    /// right channel.
+    recorded_with: Option<ChannelId>,
+    /// Another channel's recorder takes what this one hears.
+    decode_for_recording: bool,
     player: Option<Box<Player>>,
     /// The span the channel was opened in (its call's), for its logs.
     span: Span,
@@ -580,8 +611,13 @@ impl Slot {
     /// Decodes received audio when something uses it on the tick (a mix,
     /// a recorder, an IVR listening for in-band digits); leaves it to the
     /// relay otherwise.
+    /// Whether the tick plays out what the channel received.
+    fn decodes(&self) -> bool {
+        self.routing.decodes() || self.recorder.is_some() || self.decode_for_recording
+    }
+
     fn update_receive_mode(&mut self) {
-        let mode = if self.routing.decodes() || self.recorder.is_some() {
+        let mode = if self.decodes() {
             ReceiveMode::Decode
         } else {
             ReceiveMode::Relay
@@ -696,10 +732,19 @@ impl Worker {
                     }
                 }
                 Command::Route { id, routing } => self.set_routing(id, routing),
-                Command::Record { id, recorder } => {
+                Command::Record {
+                    id,
+                    recorder,
+                    other,
+                } => {
                     if let Some(slot) = self.slot_mut(id) {
                         slot.recorder = Some(recorder);
+                        slot.recorded_with = other;
                         slot.update_receive_mode();
+                    }
+                    if let Some(other) = other.and_then(|other| self.slot_mut(other)) {
+                        other.decode_for_recording = true;
+                        other.update_receive_mode();
                     }
                 }
                 Command::Play { id, player } => {
@@ -841,6 +886,10 @@ impl Worker {
         if let Routing::Mix(mix, _) = slot.routing {
             leave_mix(&mut self.mixes, mix, id.participant());
         }
+        if let Some(other) = slot.recorded_with.and_then(|other| self.slot_mut(other)) {
+            other.decode_for_recording = false;
+            other.update_receive_mode();
+        }
         let now = Instant::now();
         if let Some(transmit) = slot.channel.close(now) {
             send(&slot.rtp, &slot.rtcp, &transmit);
@@ -960,7 +1009,7 @@ impl Worker {
                 if let Some(mixer) = self.mixes.get_mut(&mix) {
                     let _ = mixer.put_frame(slot.id.participant(), heard);
                 }
-            } else if slot.routing.decodes() || slot.recorder.is_some() {
+            } else if slot.decodes() {
                 slot.channel.tick(now);
             }
         }
@@ -968,6 +1017,15 @@ impl Worker {
             mixer.mix();
         }
         for index in 0..self.slots.len() {
+            // A recorded call's other party: what it heard this tick.
+            let other_heard: Option<Frame> = self
+                .slots
+                .get(index)
+                .and_then(Option::as_ref)
+                .and_then(|slot| slot.recorded_with)
+                .and_then(|other| self.by_id.get(&other))
+                .and_then(|&other| self.slots.get(other)?.as_ref())
+                .map(|other| *other.channel.last_playout());
             let Some(Some(slot)) = self.slots.get_mut(index) else {
                 continue;
             };
@@ -997,7 +1055,14 @@ impl Worker {
             }
             if let Some(recorder) = slot.recorder.as_mut() {
                 let heard = slot.channel.last_playout();
-                if let Err(error) = recorder.write_frames(heard, &frame) {
+                // The right channel: the other party of a recorded call,
+                // else what this channel was sent (a player, a mix).
+                let right = match (&slot.recorded_with, &other_heard) {
+                    (Some(_), Some(other)) => other,
+                    (Some(_), None) => &SILENCE,
+                    (None, _) => &frame,
+                };
+                if let Err(error) = recorder.write_frames(heard, right) {
                     tracing::error!(parent: &slot.span, %error, "recording stopped");
                     slot.recorder = None;
                     slot.update_receive_mode();
@@ -1494,5 +1559,58 @@ mod tests {
         assert_eq!(digits, vec![Digit::Pound]);
         drop(events);
         engine.stop();
+    }
+
+    #[test]
+    fn a_recorded_bridge_has_the_caller_left_and_the_other_party_right() {
+        let mut engine = MediaEngine::start(1, |_| {}).unwrap();
+        let mut ports = PortAllocator::new(42900, 42963).unwrap();
+        let caller = engine.open(LOOPBACK, &mut ports, None).unwrap();
+        let callee = engine
+            .open(LOOPBACK, &mut ports, Some(Near::Channel(&caller)))
+            .unwrap();
+        let (caller_phone, callee_phone) = (phone(), phone());
+        caller.set_remote(&negotiated(caller_phone.local_addr().unwrap(), Codec::Pcmu));
+        callee.set_remote(&negotiated(callee_phone.local_addr().unwrap(), Codec::Pcmu));
+        bridge(&caller, &callee).unwrap();
+        let path = std::env::temp_dir().join(format!(
+            "switchboard-engine-call-recording-{}.wav",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&path);
+        let recorder = Recorder::create(&path, crate::recorder::RecordingFormat::Stereo).unwrap();
+        caller.record_call(&callee, recorder).unwrap();
+        send_levels(
+            &[
+                (&caller_phone, &caller, 1000),
+                (&callee_phone, &callee, 3000),
+            ],
+            0,
+            40,
+        );
+        // Still relayed both ways while recorded.
+        let at_callee = drain_levels(&callee_phone);
+        assert!(at_callee.len() >= 35, "{} packets relayed", at_callee.len());
+        thread::sleep(Duration::from_millis(100));
+        caller.close();
+        callee.close();
+        engine.stop();
+        let mut reader = hound::WavReader::open(&path).unwrap();
+        assert_eq!(reader.spec().channels, 2);
+        let samples: Vec<i16> = reader.samples::<i16>().map(Result::unwrap).collect();
+        let frames: Vec<(i32, i32)> = samples
+            .chunks_exact(2)
+            .map(|pair| (i32::from(pair[0]), i32::from(pair[1])))
+            .collect();
+        // The middle of the call: caller left, other party right.
+        let middle = &frames[frames.len() / 3..frames.len() * 2 / 3];
+        assert!(
+            middle
+                .iter()
+                .all(|(left, right)| near(1000, *left) && near(3000, *right)),
+            "{:?}",
+            &middle[..10]
+        );
+        let _ = std::fs::remove_file(&path);
     }
 }
