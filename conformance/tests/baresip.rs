@@ -34,31 +34,12 @@ struct Phone {
 }
 
 impl Phone {
-    /// Writes `dir/config` and `dir/accounts` and starts baresip, which
-    /// quits by itself after `quit_after` seconds.
-    fn start(
-        server: &Server,
-        user: &'static str,
-        tone_hz: f64,
-        quit_after: u32,
-        commands: &[String],
-    ) -> Phone {
-        Phone::launch(
-            server,
-            user,
-            tone_hz,
-            quit_after,
-            commands,
-            true,
-            None,
-            "PCMU,PCMA",
-        )
-    }
-
-    /// Like [`Phone::start`], for an account that does not register
-    /// (`regint=0`, no password: calls to DIDs are not challenged), with
-    /// baresip's UDP console on `console` when given, and offering
-    /// `codecs` (baresip names: `PCMU,PCMA`, `G722/16000/1`).
+    /// Writes `dir/config` and `dir/accounts` and starts baresip as `user`
+    /// sending a `tone_hz` tone, running `commands`, quitting by itself
+    /// after `quit_after` seconds. It registers when `register` (else it
+    /// dials without: `regint=0`, no password; calls to DIDs are not
+    /// challenged), listens on the UDP console `console` when given, and
+    /// offers `codecs` (baresip names: `PCMU,PCMA`, `G722/16000/1`).
     #[allow(clippy::too_many_arguments)]
     fn launch(
         server: &Server,
@@ -452,10 +433,35 @@ fn three_baresip_phones_in_the_conference_hear_each_other_but_not_themselves() {
 #[test]
 fn a_call_between_two_baresip_phones_keeps_flowing_after_hold_and_resume() {
     require_tool("baresip", "baresip");
+    hold_and_resume(false);
+}
+
+/// The same with the callee holding: its re-INVITE is answered from its
+/// own leg's media, and the caller hears the music.
+#[test]
+fn a_call_keeps_flowing_after_the_callee_holds_and_resumes() {
+    require_tool("baresip", "baresip");
+    hold_and_resume(true);
+}
+
+/// 1002 (1000 Hz) calls 1001 (440 Hz); one of them (the callee when
+/// `callee_holds`) holds 5 s into the call and resumes at 9 s.
+fn hold_and_resume(callee_holds: bool) {
     let server = Server::start();
-    let mut callee = Phone::start(&server, "1001", 440.0, 30, &[]);
-    callee.wait_registered(&server, Duration::from_secs(10));
     let console = harness::free_port();
+    let callee_console = callee_holds.then_some(console);
+    let caller_console = (!callee_holds).then_some(console);
+    let mut callee = Phone::launch(
+        &server,
+        "1001",
+        440.0,
+        30,
+        &[],
+        true,
+        callee_console,
+        "PCMU",
+    );
+    callee.wait_registered(&server, Duration::from_secs(10));
     let dial = format!("/dial sip:1001@{}", server.sip_addr());
     let mut caller = Phone::launch(
         &server,
@@ -464,13 +470,23 @@ fn a_call_between_two_baresip_phones_keeps_flowing_after_hold_and_resume() {
         17,
         &[dial],
         true,
-        Some(console),
-        "PCMU,PCMA",
+        caller_console,
+        "PCMU",
     );
+    let (holder_hz, listener_hz) = if callee_holds {
+        (440.0, 1000.0)
+    } else {
+        (1000.0, 440.0)
+    };
     // baresip stops writing what it receives once it has held a call, so
-    // what reaches the caller is taken off the wire.
+    // what reaches the holding phone is taken off the wire.
     let sniffing = Instant::now();
-    let sniffer = UdpSniffer::start(caller.rtp.clone());
+    let holder_ports = if callee_holds {
+        callee.rtp.clone()
+    } else {
+        caller.rtp.clone()
+    };
+    let sniffer = UdpSniffer::start(holder_ports);
     wait_established(&caller, &server, Duration::from_secs(10));
     let established = Instant::now();
     let command = |text: &str, at: f64| {
@@ -486,21 +502,22 @@ fn a_call_between_two_baresip_phones_keeps_flowing_after_hold_and_resume() {
     command("/resume\n", 9.0);
     let exit = wait_child(&mut caller.child, Duration::from_secs(25));
     assert!(exit.is_some(), "baresip 1002 did not quit by itself");
-    let to_caller = sniffer.finish();
+    let to_holder = sniffer.finish();
     thread::sleep(Duration::from_secs(1));
     stop_child(&mut callee.child, Duration::from_secs(5));
     let log = server.log();
     assert!(log.contains("call on hold"), "no hold seen:\n{log}");
     assert!(log.contains("call resumed"), "no resume seen:\n{log}");
 
-    let (rate, at_callee) = received(&callee);
-    let caller_tone = |from, to| tone_power(&at_callee, rate, from, to, 1000.0);
-    // What reached the caller between two moments of its call: µ-law
+    let listener = if callee_holds { &caller } else { &callee };
+    let (rate, at_listener) = received(listener);
+    let holder_tone = |from, to| tone_power(&at_listener, rate, from, to, holder_hz);
+    // What reached the holder between two moments of its call: µ-law
     // audio decoded in arrival order.
     let offset = established.duration_since(sniffing).as_secs_f64();
-    let caller_heard = |from: f64, to: f64| -> Vec<i16> {
+    let holder_heard = |from: f64, to: f64| -> Vec<i16> {
         let mut samples = Vec::new();
-        for datagram in &to_caller {
+        for datagram in &to_holder {
             let at = datagram.at.as_secs_f64() - offset;
             if at < from || at >= to {
                 continue;
@@ -519,31 +536,32 @@ fn a_call_between_two_baresip_phones_keeps_flowing_after_hold_and_resume() {
         }
         samples
     };
-    let callee_tone = |from, to| {
-        let samples = caller_heard(from, to);
-        harness::goertzel_power(&samples, 8000, 440.0)
+    let listener_tone = |from, to| {
+        let samples = holder_heard(from, to);
+        harness::goertzel_power(&samples, 8000, listener_hz)
     };
-    let on_hold = &at_callee[(6.0 * f64::from(rate)) as usize..(8.5 * f64::from(rate)) as usize];
+    let on_hold = &at_listener[(6.0 * f64::from(rate)) as usize..(8.5 * f64::from(rate)) as usize];
     let report = format!(
-        "callee hears 1000 Hz: before {:.2e}, on hold {:.2e}, after {:.2e}; on-hold RMS {:.3}\n\
-         caller hears 440 Hz: before {:.2e}, after {:.2e}; {} samples sent to it on hold",
-        caller_tone(1.5, 4.5),
-        caller_tone(6.0, 8.5),
-        caller_tone(10.5, 14.0),
+        "{} hears {holder_hz} Hz: before {:.2e}, on hold {:.2e}, after {:.2e}; on-hold RMS {:.3}\n\
+         holder hears {listener_hz} Hz: before {:.2e}, after {:.2e}; {} samples sent to it on hold",
+        listener.user,
+        holder_tone(1.5, 4.5),
+        holder_tone(6.0, 8.5),
+        holder_tone(10.5, 14.0),
         rms(on_hold),
-        callee_tone(1.5, 4.5),
-        callee_tone(10.5, 14.0),
-        caller_heard(6.0, 8.5).len(),
+        listener_tone(1.5, 4.5),
+        listener_tone(10.5, 14.0),
+        holder_heard(6.0, 8.5).len(),
     );
-    assert!(caller_tone(1.5, 4.5) > 1e-2, "{report}\n{log}");
-    assert!(callee_tone(1.5, 4.5) > 1e-2, "{report}\n{log}");
-    // On hold: the callee hears music, not the caller; the holding caller
+    assert!(holder_tone(1.5, 4.5) > 1e-2, "{report}\n{log}");
+    assert!(listener_tone(1.5, 4.5) > 1e-2, "{report}\n{log}");
+    // On hold: the other phone hears music, not the holder; the holder
     // is sent nothing (it asked to only send).
-    assert!(caller_tone(6.0, 8.5) < 1e-4, "{report}\n{log}");
+    assert!(holder_tone(6.0, 8.5) < 1e-4, "{report}\n{log}");
     assert!(rms(on_hold) > 0.01, "no hold music: {report}\n{log}");
-    assert!(caller_heard(6.0, 8.5).is_empty(), "{report}\n{log}");
+    assert!(holder_heard(6.0, 8.5).is_empty(), "{report}\n{log}");
     // Resumed: both ways again.
-    assert!(caller_tone(10.5, 14.0) > 1e-2, "{report}\n{log}");
-    assert!(callee_tone(10.5, 14.0) > 1e-2, "{report}\n{log}");
+    assert!(holder_tone(10.5, 14.0) > 1e-2, "{report}\n{log}");
+    assert!(listener_tone(10.5, 14.0) > 1e-2, "{report}\n{log}");
     println!("{report}");
 }

@@ -121,6 +121,9 @@ struct OutboundLeg {
     client_key: ClientKey,
     invite: Request,
     offer: SessionDescription,
+    /// What we offered the callee from (our address, port and `o=` line),
+    /// for answering its re-INVITEs.
+    local_media: LocalMedia,
     destination: Peer,
     dialog: Option<Dialog>,
     media: MediaLeg,
@@ -388,6 +391,9 @@ impl Switch {
             Ok(media) => media,
             Err(error) => {
                 warn!(%error, "no RTP port free");
+                if let Route::Conference(room) = &route {
+                    self.leave_room(room, false);
+                }
                 let mut response = Response::to_request(&request, 503);
                 response.headers.push(Name::RETRY_AFTER, "5");
                 sip.add_to_tag_if_missing(&mut response);
@@ -409,6 +415,9 @@ impl Switch {
                 Err(error) => {
                     info!(%error, "offer has nothing we can use");
                     self.media.close(media);
+                    if let Route::Conference(room) = &route {
+                        self.leave_room(room, false);
+                    }
                     // Every offer we cannot answer is 488 (RFC 3264 §6).
                     let mut response = Response::to_request(&request, 488);
                     response.headers.push(
@@ -637,6 +646,7 @@ impl Switch {
             client_key,
             invite,
             offer,
+            local_media,
             destination,
             dialog: None,
             media,
@@ -796,13 +806,17 @@ impl Switch {
         let Some(call) = self.calls.get_mut(call_id) else {
             return;
         };
-        let (media, local_media) = if is_outbound {
+        let (media, local_media, transport) = if is_outbound {
             let Some(leg) = call.outbound.as_mut() else {
                 return;
             };
-            (&leg.media, &mut call.inbound.local_media)
+            (&leg.media, &mut leg.local_media, leg.destination.transport)
         } else {
-            (&call.inbound.media, &mut call.inbound.local_media)
+            (
+                &call.inbound.media,
+                &mut call.inbound.local_media,
+                call.inbound.source.transport,
+            )
         };
         local_media.next_version();
         if request.body.is_empty() {
@@ -812,7 +826,7 @@ impl Switch {
             add_contact_and_body(
                 &mut response,
                 self.local_address,
-                &call.inbound,
+                transport,
                 Bytes::from(ours.to_bytes()),
             );
             if !is_outbound {
@@ -836,7 +850,7 @@ impl Switch {
                 add_contact_and_body(
                     &mut response,
                     self.local_address,
-                    &call.inbound,
+                    transport,
                     Bytes::from(answer.session_description.to_bytes()),
                 );
                 sip.respond(now, &key, response);
@@ -852,23 +866,7 @@ impl Switch {
                     call.inbound.codec = codec;
                     std::mem::replace(&mut call.inbound.holding, holding) != holding
                 };
-                // A new codec that cannot be relayed to the other side
-                // moves a relayed call into a mix.
-                if let Some(outbound) = call.outbound.as_ref().filter(|leg| leg.answered)
-                    && call.bridge_mix.is_none()
-                    && let (Some(caller), Some(callee)) = (call.inbound.codec, outbound.codec)
-                    && !caller.relays_to(callee)
-                {
-                    info!("codecs changed: mixing the call");
-                    call.bridge_mix = Some(self.media.create_mix_beside(&outbound.media));
-                    if !call.inbound.holding && !outbound.holding {
-                        connect(
-                            call.bridge_mix.as_ref(),
-                            &call.inbound.media,
-                            &outbound.media,
-                        );
-                    }
-                }
+                mix_if_codecs_differ(call, &mut self.media);
                 if changed {
                     apply_hold(call, &self.prompts);
                 }
@@ -899,6 +897,7 @@ impl Switch {
                 info!("late-offer answer received in ACK");
                 call.inbound.media.set_remote(&negotiated);
                 call.inbound.codec = Some(negotiated.codec);
+                mix_if_codecs_differ(call, &mut self.media);
             }
             Err(reason) => info!(%reason, "unusable answer in ACK"),
         }
@@ -1191,7 +1190,10 @@ impl Switch {
             MediaEventKind::Channel(ChannelEvent::MediaTimeout { silent_for }) => {
                 let answered = call.inbound.state == InboundState::Answered
                     && call.outbound.as_ref().is_none_or(|leg| leg.answered);
-                if answered {
+                // A held phone may well send nothing.
+                let holding =
+                    call.inbound.holding || call.outbound.as_ref().is_some_and(|leg| leg.holding);
+                if answered && !holding {
                     info!(
                         silent_s = silent_for.as_secs(),
                         "no RTP from a leg: hanging up"
@@ -1355,6 +1357,27 @@ fn apply_hold(call: &Call, prompts: &Prompts) {
     }
 }
 
+/// A bridged call whose legs' codecs (after a re-INVITE, or a late offer
+/// answered in the ACK) cannot be relayed to each other is moved into a
+/// mix.
+fn mix_if_codecs_differ(call: &mut Call, media: &mut MediaPool) {
+    if let Some(outbound) = call.outbound.as_ref().filter(|leg| leg.answered)
+        && call.bridge_mix.is_none()
+        && let (Some(caller), Some(callee)) = (call.inbound.codec, outbound.codec)
+        && !caller.relays_to(callee)
+    {
+        info!("codecs differ: mixing the call");
+        call.bridge_mix = Some(media.create_mix_beside(&outbound.media));
+        if !call.inbound.holding && !outbound.holding {
+            connect(
+                call.bridge_mix.as_ref(),
+                &call.inbound.media,
+                &outbound.media,
+            );
+        }
+    }
+}
+
 /// Joins a call's two legs: through `mix` when calls are mixed, else
 /// relayed packet by packet.
 fn connect(mix: Option<&MixHandle>, a: &MediaLeg, b: &MediaLeg) {
@@ -1438,12 +1461,12 @@ fn respond_call(sip: &mut Endpoint, now: Instant, call: &mut Call, status: u16) 
 fn add_contact_and_body(
     response: &mut Response,
     local: SocketAddr,
-    inbound: &InboundLeg,
+    transport: Transport,
     body: Bytes,
 ) {
     response.headers.push(
         Name::CONTACT,
-        dialog::our_contact("switchboard", local, inbound.source.transport),
+        dialog::our_contact("switchboard", local, transport),
     );
     response.headers.push(Name::CONTENT_TYPE, "application/sdp");
     response.body = body;
@@ -1456,7 +1479,7 @@ fn answer_inbound(sip: &mut Endpoint, now: Instant, call: &mut Call, body: Bytes
     set_to_tag(&mut response, &inbound.local_tag);
     response.headers.push(Name::ALLOW, Method::ALLOWED);
     let local = sip.config().local_address;
-    add_contact_and_body(&mut response, local, inbound, body);
+    add_contact_and_body(&mut response, local, inbound.source.transport, body);
     sip.respond(now, &inbound.server_key, response);
     inbound.dialog = Dialog::from_uas(&inbound.invite, &inbound.local_tag, inbound.source).ok();
     inbound.state = InboundState::Answered;

@@ -737,11 +737,13 @@ impl Worker {
                     recorder,
                     other,
                 } => {
+                    let mut previous = None;
                     if let Some(slot) = self.slot_mut(id) {
                         slot.recorder = Some(recorder);
-                        slot.recorded_with = other;
+                        previous = std::mem::replace(&mut slot.recorded_with, other);
                         slot.update_receive_mode();
                     }
+                    self.stop_decoding_for_recording(previous);
                     if let Some(other) = other.and_then(|other| self.slot_mut(other)) {
                         other.decode_for_recording = true;
                         other.update_receive_mode();
@@ -816,6 +818,14 @@ impl Worker {
         }
     }
 
+    /// The other party of a recording that ended no longer needs decoding.
+    fn stop_decoding_for_recording(&mut self, other: Option<ChannelId>) {
+        if let Some(other) = other.and_then(|other| self.slot_mut(other)) {
+            other.decode_for_recording = false;
+            other.update_receive_mode();
+        }
+    }
+
     fn slot_mut(&mut self, id: ChannelId) -> Option<&mut Slot> {
         let index = *self.by_id.get(&id)?;
         self.slots.get_mut(index)?.as_mut()
@@ -886,10 +896,7 @@ impl Worker {
         if let Routing::Mix(mix, _) = slot.routing {
             leave_mix(&mut self.mixes, mix, id.participant());
         }
-        if let Some(other) = slot.recorded_with.and_then(|other| self.slot_mut(other)) {
-            other.decode_for_recording = false;
-            other.update_receive_mode();
-        }
+        self.stop_decoding_for_recording(slot.recorded_with);
         let now = Instant::now();
         if let Some(transmit) = slot.channel.close(now) {
             send(&slot.rtp, &slot.rtcp, &transmit);
@@ -1029,6 +1036,7 @@ impl Worker {
             let Some(Some(slot)) = self.slots.get_mut(index) else {
                 continue;
             };
+            let mut stopped_recording = None;
             let mut frame: Frame = SILENCE;
             let sending = match (&mut slot.player, slot.routing) {
                 // A digit going out holds the player back rather than
@@ -1065,6 +1073,7 @@ impl Worker {
                 if let Err(error) = recorder.write_frames(heard, right) {
                     tracing::error!(parent: &slot.span, %error, "recording stopped");
                     slot.recorder = None;
+                    stopped_recording = slot.recorded_with.take();
                     slot.update_receive_mode();
                 }
             }
@@ -1072,6 +1081,7 @@ impl Worker {
             if publish {
                 slot.publish_stats();
             }
+            self.stop_decoding_for_recording(stopped_recording);
             self.drain_events(index);
         }
     }

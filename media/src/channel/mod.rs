@@ -371,6 +371,8 @@ impl Channel {
                 if self.reframer.is_needed(payload.len()) {
                     let jitter_buffer = &mut self.jitter_buffer;
                     self.reframer.push(
+                        header.ssrc,
+                        header.sequence_number,
                         header.timestamp,
                         payload,
                         format.codec.filler_byte(),
@@ -475,12 +477,14 @@ impl Channel {
                 decoded.playout = conceal(&decoded.last_decoded, decoded.concealed_run);
                 &decoded.playout
             }
-            Playout::NotStarted | Playout::Silence => {
-                if let Some(decoded) = &mut self.decoded {
+            Playout::NotStarted | Playout::Silence => match &mut self.decoded {
+                Some(decoded) => {
                     decoded.concealed_run = 0;
+                    decoded.playout = SILENCE;
+                    &decoded.playout
                 }
-                &SILENCE
-            }
+                None => &SILENCE,
+            },
         };
         if let Some(detector) = &mut self.detector {
             detector.process(playout);
@@ -742,7 +746,10 @@ impl Channel {
             return;
         };
         let Some(payload_type) = media.telephone_event else {
+            // Telephone-events were renegotiated away mid-digit: drop it,
+            // or audio would wait for its end forever.
             self.queued_digits.clear();
+            self.outgoing_event = None;
             return;
         };
         let sends = media.direction.sends();

@@ -18,15 +18,24 @@
 //! padded with silence, and starts a new one at its timestamp; the frames
 //! of a short gap are counted as lost (their sequence numbers skipped), a
 //! long one (a new talkspurt) is a timestamp jump for the jitter buffer to
-//! resynchronise on. A packet from before the current position (late,
+//! resynchronise on. A packet a little before the current position (late,
 //! reordered or duplicated) is dropped: reordering of such streams is not
-//! undone.
+//! undone. One far before it, or from a new SSRC, starts a new timeline
+//! (a sender that restarted its stream).
+//!
+//! The frames' sequence numbers continue from the first packet the
+//! reframer took, so a 20 ms stream that turns to other lengths keeps a
+//! sequence the jitter buffer can follow.
 
 use crate::audio::FRAME_SAMPLES;
-use crate::rtp::{RtpTimestamp, SequenceNumber};
+use crate::rtp::{RtpTimestamp, SequenceNumber, Ssrc};
 
 /// A gap of at most this many frames is loss; longer is a new talkspurt.
 const MAX_LOST_FRAMES: u32 = 10;
+
+/// A packet at most this many samples behind the current position is late;
+/// further behind, the sender restarted its timeline.
+const MAX_LATE_SAMPLES: u32 = MAX_LOST_FRAMES * FRAME_SAMPLES as u32;
 
 /// The reframing state of one received stream. See the module
 /// documentation.
@@ -42,6 +51,8 @@ pub(crate) struct Reframer {
     next: Option<u32>,
     /// The sequence number of the next frame handed out.
     sequence: u16,
+    /// The source of the stream being reframed.
+    ssrc: Option<Ssrc>,
 }
 
 impl Reframer {
@@ -53,6 +64,7 @@ impl Reframer {
             start: 0,
             next: None,
             sequence: 0,
+            ssrc: None,
         }
     }
 
@@ -62,11 +74,13 @@ impl Reframer {
         self.active || payload_len != FRAME_SAMPLES
     }
 
-    /// Takes a packet's payload (one byte per sample) and hands each frame
-    /// it completes to `emit`, with its sequence number and timestamp.
-    /// `silence` is the codec's byte for a zero sample.
+    /// Takes a packet's payload (one byte per sample) from `ssrc`, with its
+    /// sequence number and timestamp, and hands each frame it completes to
+    /// `emit`. `silence` is the codec's byte for a zero sample.
     pub(crate) fn push(
         &mut self,
+        ssrc: Ssrc,
+        sequence: SequenceNumber,
         timestamp: RtpTimestamp,
         payload: &[u8],
         silence: u8,
@@ -74,21 +88,32 @@ impl Reframer {
     ) {
         self.active = true;
         let timestamp = timestamp.get();
+        if self.ssrc != Some(ssrc) {
+            // A new source: its timeline has nothing to do with the old.
+            if self.ssrc.is_none() {
+                self.sequence = sequence.get();
+            }
+            self.ssrc = Some(ssrc);
+            self.next = None;
+            self.pending_len = 0;
+        }
         match self.next {
             None => self.start = timestamp,
             Some(next) if next == timestamp => {}
             Some(next) => {
                 let gap = timestamp.wrapping_sub(next);
-                if gap > u32::MAX / 2 {
-                    // Behind what was already taken: late or a duplicate.
+                let behind = next.wrapping_sub(timestamp);
+                if gap > u32::MAX / 2 && behind <= MAX_LATE_SAMPLES {
+                    // Just behind what was already taken: late or a duplicate.
                     return;
                 }
                 if self.pending_len > 0 {
                     self.pending[self.pending_len..].fill(silence);
                     self.emit_pending(&mut emit);
                 }
+                // Far behind (a restarted timeline) counts like a long gap.
                 let lost = gap / FRAME_SAMPLES as u32;
-                if lost <= MAX_LOST_FRAMES {
+                if gap <= u32::MAX / 2 && lost <= MAX_LOST_FRAMES {
                     self.sequence = self.sequence.wrapping_add(lost as u16);
                 }
                 self.start = timestamp;
@@ -129,11 +154,26 @@ mod tests {
         let mut reframer = Reframer::new();
         let mut frames = Vec::new();
         for (timestamp, payload) in packets {
-            reframer.push(RtpTimestamp::new(*timestamp), payload, 0xff, |s, t, p| {
-                frames.push((s.get(), t.get(), p.to_vec()))
-            });
+            push(&mut reframer, 1, *timestamp, payload, &mut frames);
         }
         frames
+    }
+
+    fn push(
+        reframer: &mut Reframer,
+        ssrc: u32,
+        timestamp: u32,
+        payload: &[u8],
+        frames: &mut Vec<(u16, u32, Vec<u8>)>,
+    ) {
+        reframer.push(
+            Ssrc::new(ssrc),
+            SequenceNumber::new(0),
+            RtpTimestamp::new(timestamp),
+            payload,
+            0xff,
+            |s, t, p| frames.push((s.get(), t.get(), p.to_vec())),
+        );
     }
 
     /// A payload of `len` bytes counting up from the sample at `timestamp`.
@@ -231,5 +271,43 @@ mod tests {
         assert_eq!(frames.len(), 3);
         assert_eq!(frames[1].1, start.wrapping_add(160));
         assert_eq!(frames[2].1, start.wrapping_add(320));
+    }
+
+    #[test]
+    fn a_restarted_timeline_is_followed_not_dropped() {
+        let mut reframer = Reframer::new();
+        let mut frames = Vec::new();
+        push(&mut reframer, 1, 100_000, &ramp(0, 240), &mut frames);
+        push(&mut reframer, 1, 100_240, &ramp(0, 240), &mut frames);
+        // The sender restarts far behind (same SSRC): a new timeline.
+        push(&mut reframer, 1, 500, &ramp(0, 240), &mut frames);
+        push(&mut reframer, 1, 740, &ramp(0, 240), &mut frames);
+        assert!(
+            frames.iter().any(|frame| frame.1 == 660),
+            "{:?}",
+            frames.iter().map(|f| f.1).collect::<Vec<_>>()
+        );
+        // A new SSRC also starts a new timeline, even if just behind.
+        let before = frames.len();
+        push(&mut reframer, 2, 900, &ramp(0, 320), &mut frames);
+        assert_eq!(frames[before].1, 900);
+    }
+
+    #[test]
+    fn sequence_numbers_continue_from_the_stream() {
+        let mut reframer = Reframer::new();
+        let mut frames = Vec::new();
+        reframer.push(
+            Ssrc::new(9),
+            SequenceNumber::new(4000),
+            RtpTimestamp::new(0),
+            &ramp(0, 320),
+            0xff,
+            |s, t, p| frames.push((s.get(), t.get(), p.to_vec())),
+        );
+        assert_eq!(
+            frames.iter().map(|f| f.0).collect::<Vec<_>>(),
+            vec![4000, 4001]
+        );
     }
 }
