@@ -122,6 +122,13 @@ impl MediaLeg {
         }
     }
 
+    /// Starts the no-RTP timeout afresh (the call was just answered).
+    pub fn restart_media_timeout(&self) {
+        if let Some(handle) = &self.handle {
+            handle.restart_media_timeout();
+        }
+    }
+
     /// Sends back whatever arrives.
     pub fn echo(&self) {
         if let Some(handle) = &self.handle {

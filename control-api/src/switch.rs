@@ -1484,4 +1484,10 @@ fn answer_inbound(sip: &mut Endpoint, now: Instant, call: &mut Call, body: Bytes
     inbound.dialog = Dialog::from_uas(&inbound.invite, &inbound.local_tag, inbound.source).ok();
     inbound.state = InboundState::Answered;
     call.answered_at = Some(now);
+    // A timeout that fired while the call rang is forgotten: the no-RTP
+    // hang-up counts from the answer.
+    inbound.media.restart_media_timeout();
+    if let Some(outbound) = &call.outbound {
+        outbound.media.restart_media_timeout();
+    }
 }

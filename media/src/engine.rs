@@ -190,6 +190,9 @@ enum Command {
     StopPlayback {
         id: ChannelId,
     },
+    RestartMediaTimeout {
+        id: ChannelId,
+    },
     SendDigit {
         id: ChannelId,
         digit: Digit,
@@ -366,6 +369,13 @@ impl ChannelHandle {
             id: self.id,
             player: Box::new(player),
         });
+    }
+
+    /// Starts the channel's media timeout afresh (when its call is
+    /// answered).
+    pub fn restart_media_timeout(&self) {
+        self.worker
+            .send(Command::RestartMediaTimeout { id: self.id });
     }
 
     /// Stops what is playing (a [`PlayerEvent::PlaybackStopped`] follows).
@@ -765,6 +775,11 @@ impl Worker {
                         player.stop();
                         let event = player.poll_event();
                         self.emit_playback(id, event);
+                    }
+                }
+                Command::RestartMediaTimeout { id } => {
+                    if let Some(slot) = self.slot_mut(id) {
+                        slot.channel.restart_media_timeout(Instant::now());
                     }
                 }
                 Command::SendDigit {

@@ -705,6 +705,14 @@ impl Channel {
         Received::Rtcp
     }
 
+    /// Starts the media timeout afresh from `now` (when the call is
+    /// answered: a timeout that fired while it rang is forgotten).
+    pub fn restart_media_timeout(&mut self, now: Instant) {
+        if !matches!(self.state, State::Closed) {
+            self.arm_media_timeout(now);
+        }
+    }
+
     fn arm_media_timeout(&mut self, now: Instant) {
         let receives = self.media().is_some_and(|media| media.direction.receives());
         self.media_timeout = match (self.media_timeout_after, receives) {
@@ -1820,4 +1828,32 @@ mod tests {
             "the phone did not hear the tone"
         );
     }
+
+    /// A timeout that fired while the call rang counts again from the
+    /// answer.
+    #[test]
+    fn a_restarted_media_timeout_fires_again_from_the_restart() {
+        let start = test_epoch();
+        let mut b = channel(start, 0xb, false);
+        b.set_remote(start, media(A_ADDRESS, Codec::Pcmu, Direction::SendRecv));
+        let fired = |b: &mut Channel| {
+            events(b)
+                .iter()
+                .filter(|event| matches!(event, ChannelEvent::MediaTimeout { .. }))
+                .count()
+        };
+        let rang = start + Duration::from_secs(31);
+        b.handle_timeout(rang);
+        assert_eq!(fired(&mut b), 1);
+        // Fired once: nothing more until a packet or a restart.
+        b.handle_timeout(start + Duration::from_secs(90));
+        assert_eq!(fired(&mut b), 0);
+        let answered = start + Duration::from_secs(100);
+        b.restart_media_timeout(answered);
+        b.handle_timeout(answered + Duration::from_secs(29));
+        assert_eq!(fired(&mut b), 0);
+        b.handle_timeout(answered + Duration::from_secs(30));
+        assert_eq!(fired(&mut b), 1);
+    }
 }
+
