@@ -1856,4 +1856,3 @@ mod tests {
         assert_eq!(fired(&mut b), 1);
     }
 }
-
