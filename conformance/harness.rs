@@ -1275,6 +1275,9 @@ pub struct Sniffed {
     pub payload: Vec<u8>,
     /// The destination port.
     pub port: u16,
+    /// The source port (tests running at the same time each have their
+    /// own server RTP range: filter on it).
+    pub source_port: u16,
 }
 
 impl UdpSniffer {
@@ -1311,6 +1314,7 @@ impl UdpSniffer {
                         at: started.elapsed(),
                         payload: udp[8..].to_vec(),
                         port,
+                        source_port: u16::from_be_bytes([udp[0], udp[1]]),
                     });
                 }
             }

@@ -515,11 +515,14 @@ fn hold_and_resume(callee_holds: bool) {
     // What reached the holder between two moments of its call: µ-law
     // audio decoded in arrival order.
     let offset = established.duration_since(sniffing).as_secs_f64();
+    // Only what this test's server sent: other tests run at the same time
+    // and their phones' port blocks may overlap this one's.
+    let (rtp_low, rtp_high) = server.rtp_ports();
     let holder_heard = |from: f64, to: f64| -> Vec<i16> {
         let mut samples = Vec::new();
         for datagram in &to_holder {
             let at = datagram.at.as_secs_f64() - offset;
-            if at < from || at >= to {
+            if at < from || at >= to || !(rtp_low..=rtp_high).contains(&datagram.source_port) {
                 continue;
             }
             if let Ok(packet) = media::rtp::RtpPacket::parse(&datagram.payload)
