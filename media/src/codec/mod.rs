@@ -13,7 +13,7 @@
 pub mod g711;
 pub mod g722;
 
-use crate::audio::{FRAME_SAMPLES, Frame};
+use crate::audio::Frame;
 use crate::rtp::PayloadType;
 
 /// An audio codec we can send and receive.
@@ -67,11 +67,13 @@ impl Codec {
         )
     }
 
-    /// A payload byte that stands for (near) silence, to pad a partial
-    /// frame: one byte is one 8 kHz tick for every codec here.
+    /// A payload byte that stands for silence (the code of a zero sample
+    /// for G.711), to pad a partial frame: one byte is one 8 kHz tick for
+    /// every codec here.
     pub const fn filler_byte(self) -> u8 {
         match self {
-            Self::Pcmu | Self::Pcma => g711::silence_byte(self),
+            Self::Pcmu => g711::ulaw_encode(0),
+            Self::Pcma => g711::alaw_encode(0),
             Self::G722 => g722::SILENCE_BYTE,
         }
     }
@@ -140,9 +142,7 @@ impl Decoder {
     pub fn decode(&mut self, payload: &[u8], out: &mut Frame) -> usize {
         match self {
             Self::G711(codec) => g711::decode(*codec, payload, out),
-            Self::G722(decoder) => {
-                decoder.decode(&payload[..payload.len().min(FRAME_SAMPLES)], out)
-            }
+            Self::G722(decoder) => decoder.decode(payload, out),
         }
     }
 }
