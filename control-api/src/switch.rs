@@ -373,16 +373,11 @@ impl Switch {
         };
         let opened = match &route {
             Route::Conference(room) => {
-                let room = match self.rooms.get(room) {
-                    Some(room) => room,
-                    None => {
-                        let mix = self.media.create_mix();
-                        self.rooms
-                            .entry(room.clone())
-                            .or_insert(Room { mix, members: 0 })
-                    }
-                };
-                let mix = room.mix.clone();
+                if !self.rooms.contains_key(room) {
+                    let mix = self.media.create_mix();
+                    self.rooms.insert(room.clone(), Room { mix, members: 0 });
+                }
+                let mix = self.rooms[room].mix.clone();
                 self.media.open_for_mix(&mix)
             }
             _ => self.media.open(None),
@@ -1001,13 +996,7 @@ impl Switch {
                     self.end_call(now, &call_id, Side::Inbound, sip);
                     return;
                 }
-                // G.722 on one side and G.711 on the other cannot be
-                // relayed packet by packet: such calls are mixed.
-                let relayable = match (call.inbound.codec, outbound.codec) {
-                    (Some(caller), Some(callee)) => caller.relays_to(callee),
-                    _ => true,
-                };
-                let mixed = self.mix_bridges || !relayable;
+                let mixed = self.mix_bridges || !codecs_relay(call.inbound.codec, outbound.codec);
                 info!(mixed, "phone answered; bridging");
                 if mixed {
                     call.bridge_mix = Some(self.media.create_mix_beside(&outbound.media));
@@ -1363,8 +1352,7 @@ fn apply_hold(call: &Call, prompts: &Prompts) {
 fn mix_if_codecs_differ(call: &mut Call, media: &mut MediaPool) {
     if let Some(outbound) = call.outbound.as_ref().filter(|leg| leg.answered)
         && call.bridge_mix.is_none()
-        && let (Some(caller), Some(callee)) = (call.inbound.codec, outbound.codec)
-        && !caller.relays_to(callee)
+        && !codecs_relay(call.inbound.codec, outbound.codec)
     {
         info!("codecs differ: mixing the call");
         call.bridge_mix = Some(media.create_mix_beside(&outbound.media));
@@ -1375,6 +1363,16 @@ fn mix_if_codecs_differ(call: &mut Call, media: &mut MediaPool) {
                 &outbound.media,
             );
         }
+    }
+}
+
+/// Whether a caller's and a callee's codecs can be relayed to each other
+/// packet by packet (G.722 on one side and G.711 on the other cannot: such
+/// calls are mixed). Unknown yet counts as relayable.
+fn codecs_relay(caller: Option<Codec>, callee: Option<Codec>) -> bool {
+    match (caller, callee) {
+        (Some(caller), Some(callee)) => caller.relays_to(callee),
+        _ => true,
     }
 }
 
