@@ -183,12 +183,10 @@ enum Command {
         /// The other party, whose audio goes in the right channel.
         other: Option<ChannelId>,
     },
+    /// Replaces what plays (stopping it), with nothing to just stop.
     Play {
         id: ChannelId,
-        player: Box<Player>,
-    },
-    StopPlayback {
-        id: ChannelId,
+        player: Option<Box<Player>>,
     },
     RestartMediaTimeout {
         id: ChannelId,
@@ -367,7 +365,7 @@ impl ChannelHandle {
     pub fn play(&self, player: Player) {
         self.worker.send(Command::Play {
             id: self.id,
-            player: Box::new(player),
+            player: Some(Box::new(player)),
         });
     }
 
@@ -380,7 +378,10 @@ impl ChannelHandle {
 
     /// Stops what is playing (a [`PlayerEvent::PlaybackStopped`] follows).
     pub fn stop_playback(&self) {
-        self.worker.send(Command::StopPlayback { id: self.id });
+        self.worker.send(Command::Play {
+            id: self.id,
+            player: None,
+        });
     }
 
     /// Sends `digit` to the remote as RFC 4733 telephone-events lasting
@@ -761,20 +762,15 @@ impl Worker {
                 }
                 Command::Play { id, player } => {
                     if let Some(slot) = self.slot_mut(id)
-                        && let Some(mut previous) = slot.player.replace(player)
+                        && let Some(mut previous) = std::mem::replace(&mut slot.player, player)
                     {
                         previous.stop();
-                        let event = previous.poll_event();
-                        self.emit_playback(id, event);
-                    }
-                }
-                Command::StopPlayback { id } => {
-                    if let Some(slot) = self.slot_mut(id)
-                        && let Some(mut player) = slot.player.take()
-                    {
-                        player.stop();
-                        let event = player.poll_event();
-                        self.emit_playback(id, event);
+                        if let Some(event) = previous.poll_event() {
+                            (self.on_event)(MediaEvent {
+                                channel: id,
+                                kind: MediaEventKind::Playback(event),
+                            });
+                        }
                     }
                 }
                 Command::RestartMediaTimeout { id } => {
@@ -800,15 +796,6 @@ impl Worker {
             }
         }
         true
-    }
-
-    fn emit_playback(&self, id: ChannelId, event: Option<PlayerEvent>) {
-        if let Some(event) = event {
-            (self.on_event)(MediaEvent {
-                channel: id,
-                kind: MediaEventKind::Playback(event),
-            });
-        }
     }
 
     fn add(&mut self, mut slot: Slot) {
@@ -1135,6 +1122,48 @@ mod tests {
         socket
     }
 
+    /// Opens a channel (beside `near`) and a phone for it, the channel
+    /// sending to the phone in `codec`.
+    fn leg(
+        engine: &mut MediaEngine,
+        ports: &mut PortAllocator,
+        near: Option<Near<'_>>,
+        codec: Codec,
+    ) -> (ChannelHandle, std::net::UdpSocket) {
+        let channel = engine.open(LOOPBACK, ports, near).unwrap();
+        let phone = phone();
+        channel.set_remote(&negotiated(phone.local_addr().unwrap(), codec));
+        (channel, phone)
+    }
+
+    /// A leg per role, each beside `mix` and joined to it with its role.
+    fn mix_members(
+        engine: &mut MediaEngine,
+        ports: &mut PortAllocator,
+        mix: &MixHandle,
+        roles: &[Role],
+    ) -> Vec<(ChannelHandle, std::net::UdpSocket)> {
+        roles
+            .iter()
+            .map(|role| {
+                let (channel, phone) = leg(engine, ports, Some(Near::Mix(mix)), Codec::Pcmu);
+                channel.join(mix, *role).unwrap();
+                (channel, phone)
+            })
+            .collect()
+    }
+
+    /// What [`send_levels`] takes: each leg's phone, its channel, a level.
+    fn with_levels<'a>(
+        legs: &'a [(ChannelHandle, std::net::UdpSocket)],
+        levels: &[i16],
+    ) -> Vec<(&'a std::net::UdpSocket, &'a ChannelHandle, i16)> {
+        legs.iter()
+            .zip(levels)
+            .map(|((channel, phone), level)| (phone, channel, *level))
+            .collect()
+    }
+
     fn packet(sequence: u16, codec: Codec, fill: u8) -> Vec<u8> {
         let header = RtpHeader {
             marker: sequence == 0,
@@ -1169,9 +1198,7 @@ mod tests {
     fn echo_sends_each_packet_back_restamped() {
         let mut engine = MediaEngine::start(1, |_| {}).unwrap();
         let mut ports = PortAllocator::new(42000, 42063).unwrap();
-        let channel = engine.open(LOOPBACK, &mut ports, None).unwrap();
-        let phone = phone();
-        channel.set_remote(&negotiated(phone.local_addr().unwrap(), Codec::Pcmu));
+        let (channel, phone) = leg(&mut engine, &mut ports, None, Codec::Pcmu);
         channel.route(Routing::Echo);
         for sequence in 0..10 {
             phone
@@ -1191,13 +1218,13 @@ mod tests {
     fn bridge_relays_both_ways_and_transcodes() {
         let mut engine = MediaEngine::start(2, |_| {}).unwrap();
         let mut ports = PortAllocator::new(42100, 42163).unwrap();
-        let a = engine.open(LOOPBACK, &mut ports, None).unwrap();
-        let b = engine
-            .open(LOOPBACK, &mut ports, Some(Near::Channel(&a)))
-            .unwrap();
-        let (phone_a, phone_b) = (phone(), phone());
-        a.set_remote(&negotiated(phone_a.local_addr().unwrap(), Codec::Pcmu));
-        b.set_remote(&negotiated(phone_b.local_addr().unwrap(), Codec::Pcma));
+        let (a, phone_a) = leg(&mut engine, &mut ports, None, Codec::Pcmu);
+        let (b, phone_b) = leg(
+            &mut engine,
+            &mut ports,
+            Some(Near::Channel(&a)),
+            Codec::Pcma,
+        );
         bridge(&a, &b).unwrap();
         for sequence in 0..5 {
             // Each side's payload reaches the other transcoded by the G.711 tables.
@@ -1225,9 +1252,7 @@ mod tests {
     fn recording_keeps_what_the_caller_sent_and_is_finished_on_close() {
         let mut engine = MediaEngine::start(1, |_| {}).unwrap();
         let mut ports = PortAllocator::new(42200, 42263).unwrap();
-        let channel = engine.open(LOOPBACK, &mut ports, None).unwrap();
-        let phone = phone();
-        channel.set_remote(&negotiated(phone.local_addr().unwrap(), Codec::Pcmu));
+        let (channel, phone) = leg(&mut engine, &mut ports, None, Codec::Pcmu);
         let path = std::env::temp_dir().join(format!(
             "switchboard-engine-recording-{}.wav",
             std::process::id()
@@ -1333,29 +1358,12 @@ mod tests {
         let mut engine = MediaEngine::start(2, |_| {}).unwrap();
         let mut ports = PortAllocator::new(42300, 42363).unwrap();
         let mix = engine.create_mix(None);
-        let channels: Vec<ChannelHandle> = (0..3)
-            .map(|_| {
-                engine
-                    .open(LOOPBACK, &mut ports, Some(Near::Mix(&mix)))
-                    .unwrap()
-            })
-            .collect();
-        let phones: Vec<std::net::UdpSocket> = (0..3).map(|_| phone()).collect();
-        for (channel, phone) in channels.iter().zip(&phones) {
-            channel.set_remote(&negotiated(phone.local_addr().unwrap(), Codec::Pcmu));
-            channel.join(&mix, Role::Normal).unwrap();
-        }
+        let members = mix_members(&mut engine, &mut ports, &mix, &[Role::Normal; 3]);
         let levels = [1000i16, 3000, 500];
-        let sending: Vec<_> = phones
-            .iter()
-            .zip(&channels)
-            .zip(levels)
-            .map(|((phone, channel), level)| (phone, channel, level))
-            .collect();
-        send_levels(&sending, 0, 50);
+        send_levels(&with_levels(&members, &levels), 0, 50);
         thread::sleep(Duration::from_millis(200));
         let total: i32 = levels.iter().map(|level| i32::from(*level)).sum();
-        for (phone, own) in phones.iter().zip(levels) {
+        for ((_, phone), own) in members.iter().zip(levels) {
             let heard = drain_levels(phone);
             assert!(heard.len() >= 40, "only {} packets", heard.len());
             // Once the jitter buffers have started, every frame is the sum
@@ -1380,30 +1388,13 @@ mod tests {
         let mut engine = MediaEngine::start(1, |_| {}).unwrap();
         let mut ports = PortAllocator::new(42400, 42463).unwrap();
         let mix = engine.create_mix(None);
-        let channels: Vec<ChannelHandle> = (0..3)
-            .map(|_| {
-                engine
-                    .open(LOOPBACK, &mut ports, Some(Near::Mix(&mix)))
-                    .unwrap()
-            })
-            .collect();
-        let phones: Vec<std::net::UdpSocket> = (0..3).map(|_| phone()).collect();
         let roles = [Role::Normal, Role::Normal, Role::Listen];
-        for ((channel, phone), role) in channels.iter().zip(&phones).zip(roles) {
-            channel.set_remote(&negotiated(phone.local_addr().unwrap(), Codec::Pcmu));
-            channel.join(&mix, role).unwrap();
-        }
+        let members = mix_members(&mut engine, &mut ports, &mix, &roles);
         let levels = [1000i16, 2000, 4000];
-        let sending: Vec<_> = phones
-            .iter()
-            .zip(&channels)
-            .zip(levels)
-            .map(|((phone, channel), level)| (phone, channel, level))
-            .collect();
-        send_levels(&sending, 0, 40);
+        send_levels(&with_levels(&members, &levels), 0, 40);
         thread::sleep(Duration::from_millis(200));
         let expected = [2000, 1000, 3000];
-        for (phone, expected) in phones.iter().zip(expected) {
+        for ((_, phone), expected) in members.iter().zip(expected) {
             let steady: Vec<i32> = drain_levels(phone)
                 .into_iter()
                 .map(|(_, level)| level)
@@ -1424,19 +1415,24 @@ mod tests {
         let mut ports = PortAllocator::new(42500, 42563).unwrap();
         let first = engine.create_mix(None);
         let second = engine.create_mix(None);
-        let mover = engine
-            .open(LOOPBACK, &mut ports, Some(Near::Mix(&first)))
-            .unwrap();
-        let a = engine
-            .open(LOOPBACK, &mut ports, Some(Near::Mix(&first)))
-            .unwrap();
-        let b = engine
-            .open(LOOPBACK, &mut ports, Some(Near::Mix(&second)))
-            .unwrap();
-        let (mover_phone, phone_a, phone_b) = (phone(), phone(), phone());
-        for (channel, phone) in [(&mover, &mover_phone), (&a, &phone_a), (&b, &phone_b)] {
-            channel.set_remote(&negotiated(phone.local_addr().unwrap(), Codec::Pcmu));
-        }
+        let (mover, mover_phone) = leg(
+            &mut engine,
+            &mut ports,
+            Some(Near::Mix(&first)),
+            Codec::Pcmu,
+        );
+        let (a, phone_a) = leg(
+            &mut engine,
+            &mut ports,
+            Some(Near::Mix(&first)),
+            Codec::Pcmu,
+        );
+        let (b, phone_b) = leg(
+            &mut engine,
+            &mut ports,
+            Some(Near::Mix(&second)),
+            Codec::Pcmu,
+        );
         mover.join(&first, Role::Normal).unwrap();
         a.join(&first, Role::Normal).unwrap();
         b.join(&second, Role::Normal).unwrap();
@@ -1505,9 +1501,7 @@ mod tests {
         let mut engine =
             MediaEngine::start(1, move |event| seen.lock().unwrap().push(event)).unwrap();
         let mut ports = PortAllocator::new(42700, 42763).unwrap();
-        let channel = engine.open(LOOPBACK, &mut ports, None).unwrap();
-        let phone = phone();
-        channel.set_remote(&negotiated(phone.local_addr().unwrap(), Codec::Pcmu));
+        let (channel, phone) = leg(&mut engine, &mut ports, None, Codec::Pcmu);
         // 300 ms of a constant level: 15 frames.
         let prompt = crate::player::Prompt::from_samples(vec![2000i16; 2400]);
         channel.play(Player::single(crate::player::Playable::Prompt(prompt)));
@@ -1590,13 +1584,9 @@ mod tests {
     fn a_recorded_bridge_has_the_caller_left_and_the_other_party_right() {
         let mut engine = MediaEngine::start(1, |_| {}).unwrap();
         let mut ports = PortAllocator::new(42900, 42963).unwrap();
-        let caller = engine.open(LOOPBACK, &mut ports, None).unwrap();
-        let callee = engine
-            .open(LOOPBACK, &mut ports, Some(Near::Channel(&caller)))
-            .unwrap();
-        let (caller_phone, callee_phone) = (phone(), phone());
-        caller.set_remote(&negotiated(caller_phone.local_addr().unwrap(), Codec::Pcmu));
-        callee.set_remote(&negotiated(callee_phone.local_addr().unwrap(), Codec::Pcmu));
+        let (caller, caller_phone) = leg(&mut engine, &mut ports, None, Codec::Pcmu);
+        let beside_caller = Some(Near::Channel(&caller));
+        let (callee, callee_phone) = leg(&mut engine, &mut ports, beside_caller, Codec::Pcmu);
         bridge(&caller, &callee).unwrap();
         let path = std::env::temp_dir().join(format!(
             "switchboard-engine-call-recording-{}.wav",
