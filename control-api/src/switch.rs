@@ -386,9 +386,7 @@ impl Switch {
             Ok(media) => media,
             Err(error) => {
                 warn!(%error, "no RTP port free");
-                if let Route::Conference(room) = &route {
-                    self.leave_room(room, false);
-                }
+                self.leave_room(&route, false);
                 let mut response = Response::to_request(&request, 503);
                 response.headers.push(Name::RETRY_AFTER, "5");
                 sip.add_to_tag_if_missing(&mut response);
@@ -410,9 +408,7 @@ impl Switch {
                 Err(error) => {
                     info!(%error, "offer has nothing we can use");
                     self.media.close(media);
-                    if let Route::Conference(room) = &route {
-                        self.leave_room(room, false);
-                    }
+                    self.leave_room(&route, false);
                     // Every offer we cannot answer is 488 (RFC 3264 §6).
                     let mut response = Response::to_request(&request, 488);
                     response.headers.push(
@@ -554,9 +550,7 @@ impl Switch {
     ) {
         let media = std::mem::replace(&mut call.inbound.media, MediaLeg::closed());
         self.media.close(media);
-        if let Route::Conference(room) = &call.route {
-            self.leave_room(room, false);
-        }
+        self.leave_room(&call.route, false);
         respond(
             sip,
             now,
@@ -1079,10 +1073,8 @@ impl Switch {
             return;
         };
         let _entered = call.span.clone().entered();
-        if let Route::Conference(room) = &call.route {
-            let member = call.inbound.state == InboundState::Answered;
-            self.leave_room(room, member);
-        }
+        let member = call.inbound.state == InboundState::Answered;
+        self.leave_room(&call.route, member);
         if ended_by != Side::Inbound {
             match call.inbound.state {
                 InboundState::Offering => respond_call(sip, now, &mut call, 480),
@@ -1138,9 +1130,12 @@ impl Switch {
         self.media.close(media);
     }
 
-    /// A caller left `room` (`member`: it had joined); the last one out
-    /// closes it.
-    fn leave_room(&mut self, room: &str, member: bool) {
+    /// A caller of a conference `route` left its room (`member`: it had
+    /// joined); the last one out closes it. Other routes have no room.
+    fn leave_room(&mut self, route: &Route, member: bool) {
+        let Route::Conference(room) = route else {
+            return;
+        };
         if let Some(state) = self.rooms.get_mut(room) {
             if member {
                 state.members = state.members.saturating_sub(1);
