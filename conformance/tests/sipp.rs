@@ -188,16 +188,31 @@ fn caller_cancels_while_phone_rings() {
 /// plays audio through the B2BUA and hangs up; the BYE reaches the phone.
 #[test]
 fn call_to_registered_phone_is_bridged() {
-    let server = Server::start();
+    call_echoing_phone_1001(&Server::start());
+}
+
+/// SIPp registers as 1001 and answers, echoing RTP; another SIPp calls
+/// 1001 playing g711a.pcap for 3 s and hangs up. Both must succeed.
+fn call_echoing_phone_1001(server: &Server) {
     let phone_port = free_port();
-    register_sipp_phone(&server, "1001", phone_port);
+    register_sipp_phone(server, "1001", phone_port);
     let port = phone_port.to_string();
     let mut phone = spawn_sipp("uas_answer_1001", &["-p", &port, "-m", "1", "-rtp_echo"]);
     phone.wait_listening(phone_port);
     let caller = sipp("uac_echo", &[&server.target(), "-s", "1001", "-d", "3000"]);
     let phone = phone.wait();
-    caller.assert_ok(Some(&server));
-    phone.assert_ok(Some(&server));
+    caller.assert_ok(Some(server));
+    phone.assert_ok(Some(server));
+}
+
+/// The one file in the recordings directory.
+fn only_recording(server: &Server) -> std::path::PathBuf {
+    let recordings: Vec<_> = std::fs::read_dir(server.data_dir().join("recordings"))
+        .expect("the recordings directory exists")
+        .map(|entry| entry.expect("a directory entry").path())
+        .collect();
+    assert_eq!(recordings.len(), 1, "{recordings:?}");
+    recordings.into_iter().next().expect("one recording")
 }
 
 /// The audio of SIPp's g711a.pcap (30 ms A-law packets), decoded.
@@ -224,26 +239,13 @@ fn a_recorded_phone_call_has_the_caller_left_and_the_phone_right() {
     let config = temp_dir("record-calls").join("switchboard.toml");
     std::fs::write(&config, "record_calls = true\n").expect("write the config");
     let server = Server::start_with(&["--config", &config.display().to_string()]);
-    let phone_port = free_port();
-    register_sipp_phone(&server, "1001", phone_port);
-    let port = phone_port.to_string();
-    let mut phone = spawn_sipp("uas_answer_1001", &["-p", &port, "-m", "1", "-rtp_echo"]);
-    phone.wait_listening(phone_port);
-    let caller = sipp("uac_echo", &[&server.target(), "-s", "1001", "-d", "3000"]);
-    let phone = phone.wait();
-    caller.assert_ok(Some(&server));
-    phone.assert_ok(Some(&server));
+    call_echoing_phone_1001(&server);
     assert!(
         server.wait_for_log("recording finished", Duration::from_secs(5)),
         "{}",
         server.log()
     );
-    let recordings: Vec<_> = std::fs::read_dir(server.data_dir().join("recordings"))
-        .expect("the recordings directory exists")
-        .map(|entry| entry.expect("a directory entry").path())
-        .collect();
-    assert_eq!(recordings.len(), 1, "{recordings:?}");
-    let mut reader = hound::WavReader::open(&recordings[0]).expect("a valid WAV file");
+    let mut reader = hound::WavReader::open(only_recording(&server)).expect("a valid WAV file");
     assert_eq!(reader.spec().channels, 2);
     let samples: Vec<i16> = reader
         .samples::<i16>()
@@ -288,12 +290,7 @@ fn record_did_leaves_a_finished_wav_as_long_as_the_call() {
         "the recording was never finished:\n{}",
         server.log()
     );
-    let recordings: Vec<_> = std::fs::read_dir(server.data_dir().join("recordings"))
-        .expect("the recordings directory exists")
-        .map(|entry| entry.expect("a directory entry").path())
-        .collect();
-    assert_eq!(recordings.len(), 1, "{recordings:?}");
-    let mut reader = hound::WavReader::open(&recordings[0]).expect("a valid WAV file");
+    let mut reader = hound::WavReader::open(only_recording(&server)).expect("a valid WAV file");
     assert_eq!(reader.spec().sample_rate, 8000);
     assert_eq!(reader.spec().channels, 1);
     let samples: Vec<i16> = reader
@@ -411,13 +408,9 @@ fn sigterm_during_a_recording_leaves_a_finished_wav() {
         "{}",
         server.log()
     );
-    let recordings: Vec<_> = std::fs::read_dir(server.data_dir().join("recordings"))
-        .expect("the recordings directory exists")
-        .map(|entry| entry.expect("a directory entry").path())
-        .collect();
-    assert_eq!(recordings.len(), 1, "{recordings:?}");
-    let file_length = std::fs::metadata(&recordings[0]).expect("the file").len();
-    let reader = hound::WavReader::open(&recordings[0]).expect("a valid WAV file");
+    let recording = only_recording(&server);
+    let file_length = std::fs::metadata(&recording).expect("the file").len();
+    let reader = hound::WavReader::open(&recording).expect("a valid WAV file");
     let samples = u64::from(reader.len());
     // A finished file: the header counts every sample written (44-byte
     // header, 16-bit mono).
