@@ -37,9 +37,11 @@ use crate::audio::{FRAME_SAMPLES, Frame, SAMPLE_RATE, SILENCE};
 use crate::rtp::{RtpTimestamp, SequenceNumber};
 use std::time::{Duration, Instant};
 
-/// The largest payload the buffer stores: one 20 ms G.711 frame. The
-/// channel cuts packets of other lengths into such frames before they
-/// come here (its `reframe` module).
+/// The largest payload the buffer stores by default: one 20 ms G.711
+/// frame. The channel cuts G.711 and G.722 packets of other lengths into
+/// such frames before they come here (its `reframe` module); an Opus leg
+/// configures room for its largest packet
+/// ([`JitterBufferConfig::max_payload_bytes`]).
 pub const MAX_PAYLOAD_BYTES: usize = FRAME_SAMPLES;
 
 /// RTP timestamp ticks (samples) per frame.
@@ -87,6 +89,8 @@ pub struct JitterBufferConfig {
     /// must cover the maximum delay plus the reordering depth (at least
     /// 16).
     pub capacity: usize,
+    /// The room each slot has for a payload: a longer packet is dropped.
+    pub max_payload_bytes: usize,
 }
 
 impl Default for JitterBufferConfig {
@@ -98,6 +102,7 @@ impl Default for JitterBufferConfig {
             maximum_delay: Duration::from_millis(200),
             initial_delay: Duration::from_millis(40),
             capacity: 32,
+            max_payload_bytes: MAX_PAYLOAD_BYTES,
         }
     }
 }
@@ -136,7 +141,8 @@ pub enum PushOutcome {
     Duplicate,
     /// Arrived after its playout time; dropped.
     Late,
-    /// The payload is longer than [`MAX_PAYLOAD_BYTES`]; dropped.
+    /// The payload is longer than
+    /// [`JitterBufferConfig::max_payload_bytes`]; dropped.
     TooLarge,
 }
 
@@ -180,7 +186,8 @@ enum SlotState {
     Played,
 }
 
-/// One frame's place in the ring, with room for the largest payload.
+/// One frame's place in the ring; its payload is in the ring's payload
+/// area, at the slot's position.
 #[derive(Debug, Clone)]
 struct Slot {
     state: SlotState,
@@ -190,7 +197,6 @@ struct Slot {
     sequence: SequenceNumber,
     timestamp: RtpTimestamp,
     length: usize,
-    payload: [u8; MAX_PAYLOAD_BYTES],
 }
 
 const EMPTY_SLOT: Slot = Slot {
@@ -200,7 +206,6 @@ const EMPTY_SLOT: Slot = Slot {
     sequence: SequenceNumber::new(0),
     timestamp: RtpTimestamp::new(0),
     length: 0,
-    payload: [0; MAX_PAYLOAD_BYTES],
 };
 
 /// The playout state machine (see the module diagram).
@@ -221,6 +226,9 @@ pub struct JitterBuffer {
     config: JitterBufferConfig,
     /// Empty until the first push, then `config.capacity` slots.
     slots: Box<[Slot]>,
+    /// Empty until the first push, then `config.max_payload_bytes` for
+    /// each slot, in slot order.
+    payloads: Box<[u8]>,
     state: State,
     /// Origin of the sample clock of arrivals and ticks.
     epoch: Option<Instant>,
@@ -273,6 +281,10 @@ impl JitterBuffer {
             config.capacity >= 16 && config.capacity as i64 >= 2 * maximum_frames + 8,
             "the jitter buffer needs at least 16 slots and twice its maximum delay"
         );
+        assert!(
+            config.max_payload_bytes > 0,
+            "the jitter buffer's slots need room for a payload"
+        );
         let initial = duration_to_samples(config.initial_delay).clamp(
             duration_to_samples(config.minimum_delay),
             duration_to_samples(config.maximum_delay),
@@ -280,6 +292,7 @@ impl JitterBuffer {
         Self {
             config,
             slots: Box::default(),
+            payloads: Box::default(),
             state: State::NotStarted,
             epoch: None,
             previous_highest_sequence: None,
@@ -316,7 +329,7 @@ impl JitterBuffer {
 
     /// Bytes of its ring: none before the first push.
     pub(crate) fn heap_bytes(&self) -> usize {
-        std::mem::size_of_val::<[Slot]>(&self.slots)
+        std::mem::size_of_val::<[Slot]>(&self.slots) + self.payloads.len()
     }
 
     /// Takes in one received packet's sequence number, timestamp and
@@ -329,14 +342,16 @@ impl JitterBuffer {
         payload: &[u8],
     ) -> PushOutcome {
         self.stats.received += 1;
-        if payload.len() > MAX_PAYLOAD_BYTES {
+        if payload.len() > self.config.max_payload_bytes {
             return PushOutcome::TooLarge;
         }
         let arrival = self.samples_since_epoch(now);
         if self.state == State::NotStarted {
             if self.slots.is_empty() {
-                // The ring's only allocation.
+                // The ring's only allocations.
                 self.slots = vec![EMPTY_SLOT; self.config.capacity].into_boxed_slice();
+                self.payloads = vec![0; self.config.capacity * self.config.max_payload_bytes]
+                    .into_boxed_slice();
             }
             self.resynchronize(arrival, sequence, timestamp, payload);
             return PushOutcome::Buffered;
@@ -386,7 +401,8 @@ impl JitterBuffer {
         }
         self.observe_transit(arrival, extended_timestamp);
 
-        let slot = &mut self.slots[index.rem_euclid(capacity) as usize];
+        let position = index.rem_euclid(capacity) as usize;
+        let slot = &self.slots[position];
         if slot.index == index && slot.state != SlotState::Empty {
             self.stats.duplicate += 1;
             return PushOutcome::Duplicate;
@@ -395,7 +411,14 @@ impl JitterBuffer {
             self.stats.late += 1;
             return PushOutcome::Late;
         }
-        store(slot, index, extended_sequence, sequence, timestamp, payload);
+        self.store(
+            position,
+            index,
+            extended_sequence,
+            sequence,
+            timestamp,
+            payload,
+        );
         PushOutcome::Buffered
     }
 
@@ -466,10 +489,11 @@ impl JitterBuffer {
             self.stats.played += 1;
             self.consecutive_concealed = 0;
             let slot = &self.slots[position];
+            let start = position * self.config.max_payload_bytes;
             return Playout::Frame {
                 sequence: slot.sequence,
                 timestamp: slot.timestamp,
-                payload: &slot.payload[..slot.length],
+                payload: &self.payloads[start..start + slot.length],
             };
         }
         // The frame is missing: a gap between talkspurts if the next packet
@@ -543,7 +567,28 @@ impl JitterBuffer {
         self.leak_remainder = 0;
         self.ticks_above_target = 0;
         self.consecutive_concealed = 0;
-        store(&mut self.slots[0], 0, 0, sequence, timestamp, payload);
+        self.store(0, 0, 0, sequence, timestamp, payload);
+    }
+
+    /// Buffers a packet in the slot at `position`.
+    fn store(
+        &mut self,
+        position: usize,
+        index: i64,
+        extended_sequence: i64,
+        sequence: SequenceNumber,
+        timestamp: RtpTimestamp,
+        payload: &[u8],
+    ) {
+        let slot = &mut self.slots[position];
+        slot.state = SlotState::Buffered;
+        slot.index = index;
+        slot.extended_sequence = extended_sequence;
+        slot.sequence = sequence;
+        slot.timestamp = timestamp;
+        slot.length = payload.len();
+        let start = position * self.config.max_payload_bytes;
+        self.payloads[start..start + payload.len()].copy_from_slice(payload);
     }
 
     /// The lowest frame index buffered and not yet played.
@@ -566,23 +611,6 @@ impl Default for JitterBuffer {
     fn default() -> Self {
         Self::new()
     }
-}
-
-fn store(
-    slot: &mut Slot,
-    index: i64,
-    extended_sequence: i64,
-    sequence: SequenceNumber,
-    timestamp: RtpTimestamp,
-    payload: &[u8],
-) {
-    slot.state = SlotState::Buffered;
-    slot.index = index;
-    slot.extended_sequence = extended_sequence;
-    slot.sequence = sequence;
-    slot.timestamp = timestamp;
-    slot.length = payload.len();
-    slot.payload[..payload.len()].copy_from_slice(payload);
 }
 
 fn duration_to_samples(duration: Duration) -> i64 {
@@ -836,6 +864,46 @@ mod tests {
         );
         assert_eq!(outcome, PushOutcome::TooLarge);
         assert_eq!(buffer.stats().received, 1);
+    }
+
+    /// A buffer configured for larger packets (Opus) keeps each whole,
+    /// in its own slot, and plays them back in order.
+    #[test]
+    fn larger_slots_keep_larger_payloads_apart() {
+        let mut buffer = JitterBuffer::with_config(JitterBufferConfig {
+            max_payload_bytes: 300,
+            ..JitterBufferConfig::default()
+        });
+        let start = crate::test_epoch();
+        for number in 0..4u16 {
+            let payload = vec![number as u8; 200 + 30 * usize::from(number)];
+            let outcome = buffer.push(
+                start + TICK * u32::from(number),
+                SequenceNumber::new(number),
+                RtpTimestamp::new(u32::from(number) * 160),
+                &payload,
+            );
+            assert_eq!(outcome, PushOutcome::Buffered);
+        }
+        let outcome = buffer.push(
+            start,
+            SequenceNumber::new(9),
+            RtpTimestamp::new(9 * 160),
+            &[0; 301],
+        );
+        assert_eq!(outcome, PushOutcome::TooLarge);
+        assert_eq!(
+            buffer.heap_bytes() - 32 * std::mem::size_of::<Slot>(),
+            32 * 300
+        );
+        let mut played = Vec::new();
+        for tick in 0..10u32 {
+            if let Playout::Frame { payload, .. } = buffer.pop(start + TICK * tick) {
+                assert!(payload.iter().all(|byte| *byte == payload[0]));
+                played.push((payload[0], payload.len()));
+            }
+        }
+        assert_eq!(played, vec![(0, 200), (1, 230), (2, 260), (3, 290)]);
     }
 
     #[test]
