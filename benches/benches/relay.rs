@@ -35,6 +35,7 @@ fn negotiated(remote: SocketAddr, codec: Codec) -> NegotiatedMedia {
         codec,
         payload_type: codec.payload_type(),
         telephone_event: Some(PayloadType::TELEPHONE_EVENT_DEFAULT),
+        telephone_event_clock_rate: codec.clock_rate(),
         direction: Direction::SendRecv,
         ptime: Ptime::DEFAULT,
         rtcp_mux: true,

@@ -87,14 +87,15 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::audio::{FRAME_SAMPLES, Frame, SAMPLE_RATE, SILENCE};
+use crate::audio::{Frame, SAMPLE_RATE, SILENCE};
 use crate::codec::{self, Codec, g711};
 use crate::dtmf::rfc4733::{TelephoneEventReceiver, TelephoneEventSender};
 use crate::dtmf::{DetectorConfig, DetectorEvent, Digit, DtmfDetector};
 use crate::jitter_buffer::{JitterBuffer, Playout, conceal};
 use crate::rtcp::{RtcpConfig, RtcpEvent, RtcpSession};
 use crate::rtp::{
-    LatchVerdict, Latching, OutgoingStream, PayloadType, RtpHeader, RtpPacket, Ssrc, is_rtcp,
+    LatchVerdict, Latching, OutgoingStream, PayloadType, RtpHeader, RtpPacket, Ssrc,
+    TimestampScaler, is_rtcp,
 };
 use crate::sdp::NegotiatedMedia;
 use digits::DigitDeduplicator;
@@ -109,7 +110,8 @@ pub const COMFORT_NOISE: PayloadType = match PayloadType::new(13) {
     Err(_) => panic!("13 is a valid payload type"),
 };
 
-/// The RTP clock of G.711 and its telephone-events.
+/// The RTP clock of G.711 and its telephone-events, until a codec is
+/// negotiated (Opus runs at 48 kHz).
 const CLOCK_RATE: u32 = SAMPLE_RATE;
 
 /// Events kept for the owner between two drains without allocating (events
@@ -187,6 +189,8 @@ pub struct Channel {
     jitter_buffer: JitterBuffer,
     /// Cuts packets that are not 20 ms long into frames for the buffer.
     reframer: Reframer,
+    /// Received timestamps onto the buffer's 8 kHz clock (÷6 for Opus).
+    receive_clock: TimestampScaler,
     receive_mode: ReceiveMode,
     decoded: Option<Box<Decoded>>,
     /// Our codec's encoder, made on the first frame sent.
@@ -226,6 +230,7 @@ impl Channel {
             rtcp: RtcpSession::new(now, rtcp_config),
             jitter_buffer: JitterBuffer::with_config(config.jitter_buffer),
             reframer: Reframer::new(),
+            receive_clock: TimestampScaler::new(1),
             receive_mode: ReceiveMode::Decode,
             decoded: None,
             encoder: None,
@@ -260,12 +265,29 @@ impl Channel {
         if matches!(self.state, State::Closed) {
             return;
         }
-        if let State::Negotiated(previous) = &self.state
-            && previous.codec != media.codec
-        {
-            // Buffered payloads are in the old codec.
-            self.jitter_buffer = JitterBuffer::with_config(self.jitter_buffer.config());
+        let (codec, event_clock) = match &self.state {
+            State::Negotiated(previous) => (
+                Some(previous.codec),
+                Some(previous.telephone_event_clock_rate),
+            ),
+            State::AwaitingRemote | State::Closed => (None, None),
+        };
+        if codec != Some(media.codec) {
+            // Buffered payloads are in the old codec; the new one may need
+            // more room per packet, and run another clock.
+            let mut config = self.jitter_buffer.config();
+            config.max_payload_bytes = media.codec.max_frame_bytes();
+            self.jitter_buffer = JitterBuffer::with_config(config);
             self.reframer = Reframer::new();
+            let clock_rate = media.codec.clock_rate();
+            self.receive_clock = TimestampScaler::new(clock_rate / SAMPLE_RATE);
+            self.stream.set_clock_rate(clock_rate);
+            self.rtcp.set_clock_rate(clock_rate);
+            self.local.set_clock_rate(clock_rate);
+        }
+        if event_clock != Some(media.telephone_event_clock_rate) {
+            self.event_receiver = TelephoneEventReceiver::new(media.telephone_event_clock_rate);
+            self.event_sender = TelephoneEventSender::new(media.telephone_event_clock_rate);
         }
         self.latching.set_signalled(Some(media.remote_rtp));
         self.state = State::Negotiated(media);
@@ -367,26 +389,30 @@ impl Channel {
         if payload_type == format.payload_type || payload_type == format.codec.payload_type() {
             if self.receive_mode == ReceiveMode::Decode {
                 // Late, duplicate and oversized packets are counted by the
-                // jitter buffer itself.
-                if self.reframer.is_needed(payload.len()) {
-                    let jitter_buffer = &mut self.jitter_buffer;
-                    self.reframer.push(
-                        header.ssrc,
-                        header.sequence_number,
-                        header.timestamp,
-                        payload,
-                        format.codec.filler_byte(),
-                        |sequence, timestamp, frame| {
-                            let _ = jitter_buffer.push(now, sequence, timestamp, frame);
-                        },
-                    );
-                } else {
-                    let _ = self.jitter_buffer.push(
-                        now,
-                        header.sequence_number,
-                        header.timestamp,
-                        payload,
-                    );
+                // jitter buffer itself. Opus packets are never cut.
+                let timestamp = self.receive_clock.scale(header.timestamp);
+                match format.codec.filler_byte() {
+                    Some(filler) if self.reframer.is_needed(payload.len()) => {
+                        let jitter_buffer = &mut self.jitter_buffer;
+                        self.reframer.push(
+                            header.ssrc,
+                            header.sequence_number,
+                            timestamp,
+                            payload,
+                            filler,
+                            |sequence, timestamp, frame| {
+                                let _ = jitter_buffer.push(now, sequence, timestamp, frame);
+                            },
+                        );
+                    }
+                    _ => {
+                        let _ = self.jitter_buffer.push(
+                            now,
+                            header.sequence_number,
+                            timestamp,
+                            payload,
+                        );
+                    }
                 }
             }
             (Received::Audio, Some(relayable))
@@ -474,7 +500,11 @@ impl Channel {
             Playout::Concealed => {
                 let decoded = self.decoded.get_or_insert_with(new_decoded);
                 decoded.concealed_run = decoded.concealed_run.saturating_add(1);
-                decoded.playout = conceal(&decoded.last_decoded, decoded.concealed_run);
+                if !(decoded.decoder.codec() == codec
+                    && decoded.decoder.conceal(&mut decoded.playout))
+                {
+                    decoded.playout = conceal(&decoded.last_decoded, decoded.concealed_run);
+                }
                 &decoded.playout
             }
             Playout::NotStarted | Playout::Silence => match &mut self.decoded {
@@ -542,12 +572,16 @@ impl Channel {
             self.local.interrupted = true;
             return;
         };
-        let mut payload = [0u8; FRAME_SAMPLES];
+        let mut payload = [0u8; codec::MAX_FRAME_BYTES];
         let encoder = match &mut self.encoder {
             Some(encoder) if encoder.codec() == codec => encoder,
             slot => slot.insert(codec::Encoder::new(codec)),
         };
         let length = encoder.encode(frame, &mut payload);
+        if length == 0 {
+            self.local.interrupted = true;
+            return;
+        }
         let marker = gap || std::mem::take(&mut self.local.interrupted);
         let header = RtpHeader {
             marker,
@@ -922,6 +956,7 @@ impl Channel {
             rtcp,
             jitter_buffer,
             reframer: _,
+            receive_clock: _,
             receive_mode: _,
             decoded,
             encoder,
@@ -976,6 +1011,7 @@ impl Channel {
 mod tests {
     use super::testing::*;
     use super::*;
+    use crate::audio::FRAME_SAMPLES;
     use crate::codec::Codec;
     use crate::dtmf::ToneGenerator;
     use crate::rtp::{RtpTimestamp, SequenceNumber};
@@ -1806,16 +1842,6 @@ mod tests {
                 }
             }
         }
-        let power = |samples: &[i16], rate: f64, frequency: f64| {
-            let coefficient = 2.0 * (2.0 * std::f64::consts::PI * frequency / rate).cos();
-            let (mut s1, mut s2) = (0.0f64, 0.0f64);
-            for sample in samples {
-                let s0 = f64::from(*sample) / 32768.0 + coefficient * s1 - s2;
-                s2 = s1;
-                s1 = s0;
-            }
-            (s1 * s1 + s2 * s2 - coefficient * s1 * s2) / (samples.len() as f64).powi(2)
-        };
         let settled = &heard[heard.len() / 2..];
         assert!(
             power(settled, 8000.0, 1000.0) > 0.01,
@@ -1827,6 +1853,125 @@ mod tests {
             power(settled, 16_000.0, 1000.0) > 0.005,
             "the phone did not hear the tone"
         );
+    }
+
+    /// An Opus phone at 48 kHz: its packets (one lost) are decoded to a
+    /// tone, ours carry 48 kHz timestamps and decode to ours, digits go
+    /// out on the 48 kHz event clock, and only another Opus leg takes its
+    /// packets as they are.
+    #[cfg(feature = "opus")]
+    #[test]
+    fn an_opus_leg_runs_a_48khz_clock_and_is_relayed_only_to_opus() {
+        let start = test_epoch();
+        let phone = address(32, 6004);
+        let mut leg = channel(start, 9, false);
+        leg.set_remote(start, media(phone, Codec::Opus, Direction::SendRecv));
+        let mut other_opus = channel(start, 10, false);
+        other_opus.set_remote(
+            start,
+            media(address(33, 6006), Codec::Opus, Direction::SendRecv),
+        );
+        let mut other_pcmu = channel(start, 11, false);
+        other_pcmu.set_remote(
+            start,
+            media(address(34, 6008), Codec::Pcmu, Direction::SendRecv),
+        );
+        let mut phone_encoder =
+            ::opus::Encoder::new(48_000, ::opus::Channels::Mono, ::opus::Application::Voip)
+                .unwrap();
+        let mut phone_decoder = ::opus::Decoder::new(48_000, ::opus::Channels::Mono).unwrap();
+        let first_timestamp = u32::MAX - 20 * 960;
+        let (mut heard, mut at_phone, mut sent) = (Vec::new(), Vec::new(), Vec::new());
+        for index in 0..60u16 {
+            let now = start + TICK * u32::from(index);
+            let wide: Vec<i16> = (0..960)
+                .map(|n| {
+                    let t = (usize::from(index) * 960 + n) as f64 / 48_000.0;
+                    (8000.0 * (2.0 * std::f64::consts::PI * 1000.0 * t).sin()) as i16
+                })
+                .collect();
+            let mut payload = [0u8; 400];
+            let length = phone_encoder.encode(&wide, &mut payload).unwrap();
+            let header = RtpHeader {
+                marker: index == 0,
+                payload_type: Codec::Opus.payload_type(),
+                sequence_number: SequenceNumber::new(index),
+                timestamp: RtpTimestamp::new(first_timestamp.wrapping_add(u32::from(index) * 960)),
+                ssrc: Ssrc::new(0x0b05_0b05),
+            };
+            if index != 40 {
+                let datagram = rtp(header, &payload[..length]);
+                let (received, relayable) = leg.handle_datagram_to_relay(now, phone, &datagram);
+                assert_eq!(received, Received::Audio);
+                let packet = relayable.expect("audio is relayable in principle");
+                assert_eq!(
+                    other_pcmu.relay(now, &packet),
+                    Err(DropReason::NotRelayable)
+                );
+                other_opus.relay(now, &packet).expect("Opus to Opus relays");
+                let relayed = drain(&mut other_opus);
+                let relayed = RtpPacket::parse(&relayed[0].1).unwrap();
+                assert_eq!(relayed.payload(), &payload[..length], "untouched");
+            }
+            heard.extend_from_slice(leg.tick(now));
+            let tone: Frame = std::array::from_fn(|n| {
+                let t = (usize::from(index) * FRAME_SAMPLES + n) as f64 / 8000.0;
+                (8000.0 * (2.0 * std::f64::consts::PI * 600.0 * t).sin()) as i16
+            });
+            leg.push_frame(now, &tone);
+            for (_, bytes) in drain(&mut leg) {
+                if let Ok(packet) = RtpPacket::parse(&bytes)
+                    && packet.header().payload_type == Codec::Opus.payload_type()
+                {
+                    sent.push(packet.header());
+                    let mut out = [0i16; 960];
+                    let written = phone_decoder
+                        .decode(packet.payload(), &mut out, false)
+                        .unwrap();
+                    assert_eq!(written, 960, "20 ms at 48 kHz");
+                    at_phone.extend_from_slice(&out[..written]);
+                }
+            }
+        }
+        let settled = &heard[heard.len() / 2..];
+        assert!(
+            power(settled, 8000.0, 1000.0) > 0.01,
+            "the leg did not decode the tone through the loss"
+        );
+        assert!(power(settled, 8000.0, 2500.0) < power(settled, 8000.0, 1000.0) / 100.0);
+        assert_eq!(leg.stats().jitter_buffer.lost, 1, "the lost packet");
+        let settled = &at_phone[at_phone.len() / 2..];
+        assert!(
+            power(settled, 48_000.0, 600.0) > 0.01,
+            "the phone did not hear our tone"
+        );
+        assert!(sent.len() >= 55, "{} packets", sent.len());
+        assert!(sent[0].marker);
+        for pair in sent.windows(2) {
+            assert_eq!(pair[1].timestamp.wrapping_sub(pair[0].timestamp), 960);
+            assert_eq!(
+                pair[1]
+                    .sequence_number
+                    .wrapping_sub(pair[0].sequence_number),
+                1
+            );
+        }
+
+        // A digit's duration is counted on the 48 kHz event clock.
+        let now = start + TICK * 60;
+        leg.send_digit(now, Digit::Five, Duration::from_millis(100))
+            .unwrap();
+        let mut last_duration = 0;
+        for step in 0..12u32 {
+            leg.handle_timeout(now + TICK * step);
+            for (_, bytes) in drain(&mut leg) {
+                let packet = RtpPacket::parse(&bytes).unwrap();
+                if Some(packet.header().payload_type) == leg.media().unwrap().telephone_event {
+                    last_duration = u16::from_be_bytes([packet.payload()[2], packet.payload()[3]]);
+                }
+            }
+        }
+        assert_eq!(last_duration, 4800, "100 ms at 48 kHz");
     }
 
     /// A timeout that fired while the call rang counts again from the

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use crate::dtmf::rfc4733::TelephoneEventPacket;
 use crate::rtp::{RtpTimestamp, SequenceNumber};
 
-/// Timestamp ticks per 20 ms frame.
-pub(super) const FRAME_TICKS: u32 = crate::audio::FRAME_SAMPLES as u32;
+/// Timestamp ticks per 20 ms frame on the 8 kHz clock.
+const FRAME_TICKS: u32 = crate::audio::FRAME_SAMPLES as u32;
 
 /// The 20 ms tick.
 pub(super) const FRAME_DURATION: Duration =
@@ -25,6 +25,8 @@ pub(super) struct LocalClock {
     origin: Option<(Instant, RtpTimestamp)>,
     initial_timestamp: RtpTimestamp,
     last: Option<RtpTimestamp>,
+    /// Timestamp ticks per frame: 160 on an 8 kHz clock, 960 at 48 kHz.
+    frame_ticks: u32,
     sequence: SequenceNumber,
     /// The last frame was not sent (hold, a telephone-event, no remote):
     /// the next one starts a talkspurt.
@@ -38,25 +40,44 @@ impl LocalClock {
             origin: None,
             initial_timestamp: RtpTimestamp::new((random >> 32) as u32),
             last: None,
+            frame_ticks: FRAME_TICKS,
             sequence: SequenceNumber::new(random as u16),
             interrupted: false,
         }
     }
 
+    /// Counts timestamps on a `clock_rate` Hz clock from now on (the
+    /// negotiated codec's). The frame after a change continues from the
+    /// last one sent, as a new talkspurt.
+    pub(super) fn set_clock_rate(&mut self, clock_rate: u32) {
+        let frame_ticks = (clock_rate / 50).max(1);
+        if frame_ticks == self.frame_ticks {
+            return;
+        }
+        self.frame_ticks = frame_ticks;
+        if let Some(last) = self.last {
+            self.initial_timestamp = last.wrapping_add(frame_ticks);
+        }
+        self.origin = None;
+        self.last = None;
+        self.interrupted = true;
+    }
+
     /// The timestamp the frame sent at `now` gets, and whether it starts a
-    /// talkspurt (after silence); consecutive frames advance by 160 even
-    /// if the worker's ticks jitter, a longer gap follows the clock.
+    /// talkspurt (after silence); consecutive frames advance by one frame
+    /// (160 ticks at 8 kHz) even if the worker's ticks jitter, a longer
+    /// gap follows the clock.
     pub(super) fn peek(&mut self, now: Instant) -> (RtpTimestamp, bool) {
         let (origin_at, origin_timestamp) =
             *self.origin.get_or_insert((now, self.initial_timestamp));
         let elapsed = now.saturating_duration_since(origin_at);
         let frames = (elapsed + FRAME_DURATION / 2).as_nanos() / FRAME_DURATION.as_nanos();
-        let clock = origin_timestamp.wrapping_add((frames as u32).wrapping_mul(FRAME_TICKS));
+        let clock = origin_timestamp.wrapping_add((frames as u32).wrapping_mul(self.frame_ticks));
         match self.last {
             None => (clock, true),
             Some(last) => {
-                let next = last.wrapping_add(FRAME_TICKS);
-                if clock.wrapping_sub(next) as i32 > FRAME_TICKS as i32 {
+                let next = last.wrapping_add(self.frame_ticks);
+                if clock.wrapping_sub(next) as i32 > self.frame_ticks as i32 {
                     (clock, true)
                 } else {
                     (next, false)

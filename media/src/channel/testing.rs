@@ -27,6 +27,7 @@ pub(crate) fn media(remote: SocketAddr, codec: Codec, direction: Direction) -> N
         codec,
         payload_type: codec.payload_type(),
         telephone_event: Some(PayloadType::TELEPHONE_EVENT_DEFAULT),
+        telephone_event_clock_rate: codec.clock_rate(),
         direction,
         ptime: Ptime::DEFAULT,
         rtcp_mux: true,
@@ -42,6 +43,19 @@ pub(super) fn channel(now: Instant, ssrc: u32, inband_dtmf: bool) -> Channel {
     );
     config.inband_dtmf = inband_dtmf;
     Channel::new(now, config)
+}
+
+/// The Goertzel power of `frequency` in `samples` at `rate` Hz,
+/// normalised to full scale.
+pub(super) fn power(samples: &[i16], rate: f64, frequency: f64) -> f64 {
+    let coefficient = 2.0 * (2.0 * std::f64::consts::PI * frequency / rate).cos();
+    let (mut s1, mut s2) = (0.0f64, 0.0f64);
+    for sample in samples {
+        let s0 = f64::from(*sample) / 32768.0 + coefficient * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    (s1 * s1 + s2 * s2 - coefficient * s1 * s2) / (samples.len() as f64).powi(2)
 }
 
 /// A test sawtooth, different in every frame.

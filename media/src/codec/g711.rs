@@ -93,7 +93,7 @@ pub fn decode(codec: Codec, payload: &[u8], out: &mut [i16]) -> usize {
     let table = match codec {
         Codec::Pcmu => &ULAW_TO_LINEAR,
         Codec::Pcma => &ALAW_TO_LINEAR,
-        Codec::G722 => return 0,
+        _ => return 0,
     };
     let written = payload.len().min(out.len());
     for (sample, &code) in out.iter_mut().zip(payload) {
@@ -111,7 +111,7 @@ pub fn encode(codec: Codec, samples: &[i16], out: &mut [u8]) -> usize {
     match codec {
         Codec::Pcmu => pairs.for_each(|(code, &sample)| *code = ulaw_encode(sample)),
         Codec::Pcma => pairs.for_each(|(code, &sample)| *code = alaw_encode(sample)),
-        Codec::G722 => return 0,
+        _ => return 0,
     }
     written
 }
@@ -465,7 +465,7 @@ mod tests {
     fn silence_decodes_to_the_quietest_level() {
         for codec in [Codec::Pcmu, Codec::Pcma] {
             let mut out = [1i16; 1];
-            decode(codec, &[codec.filler_byte()], &mut out);
+            decode(codec, &[codec.filler_byte().expect("G.711")], &mut out);
             assert_eq!(
                 out[0].abs(),
                 i16::from(codec == Codec::Pcma) * 8,

@@ -234,6 +234,18 @@ impl ReceiverStatistics {
         self.clock_rate
     }
 
+    /// Takes the payload clock to be `clock_rate` Hz from now on (a
+    /// re-INVITE changed the codec): the jitter estimate is rescaled and
+    /// the next packet starts the transit comparison afresh.
+    pub fn set_clock_rate(&mut self, clock_rate: u32) {
+        if clock_rate == self.clock_rate || clock_rate == 0 {
+            return;
+        }
+        self.jitter *= f64::from(clock_rate) / f64::from(self.clock_rate);
+        self.clock_rate = clock_rate;
+        self.last_arrival = None;
+    }
+
     pub(crate) fn jitter_summary(&self) -> JitterSummary {
         self.jitter_summary
     }

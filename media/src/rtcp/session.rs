@@ -364,6 +364,18 @@ impl RtcpSession {
         sources + cnames + self.cname.capacity() + events
     }
 
+    /// Takes our and the remote's RTP clock to be `clock_rate` Hz from now
+    /// on (the negotiated codec's).
+    pub fn set_clock_rate(&mut self, clock_rate: u32) {
+        if clock_rate == 0 {
+            return;
+        }
+        self.clock_rate = clock_rate;
+        for source in &mut self.sources {
+            source.statistics.set_clock_rate(clock_rate);
+        }
+    }
+
     fn source_mut(&mut self, ssrc: Ssrc) -> &mut RemoteSource {
         let index = match self.sources.iter().position(|source| source.ssrc == ssrc) {
             Some(index) => index,

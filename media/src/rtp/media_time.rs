@@ -98,6 +98,54 @@ impl TimestampUnwrapper {
     }
 }
 
+/// Maps the 32-bit RTP timestamps of a clock `divisor` times faster than
+/// ours onto ours (Opus's 48 kHz onto the engine's 8 kHz: ÷6), so that
+/// both sides keep 32-bit wrap-around arithmetic: a step of `n·divisor`
+/// ticks in is a step of `n` out, across any number of wraps, and a
+/// reordered timestamp within ±2^31 ticks maps consistently.
+#[derive(Debug, Clone, Copy)]
+pub struct TimestampScaler {
+    divisor: u32,
+    /// A timestamp in and its image out; moves forward with the stream.
+    anchor: Option<(RtpTimestamp, RtpTimestamp)>,
+}
+
+impl TimestampScaler {
+    /// A scaler dividing by `divisor` (1: the identity).
+    pub const fn new(divisor: u32) -> Self {
+        Self {
+            divisor: if divisor == 0 { 1 } else { divisor },
+            anchor: None,
+        }
+    }
+
+    /// The divisor.
+    pub const fn divisor(&self) -> u32 {
+        self.divisor
+    }
+
+    /// The image of `timestamp` on our clock, rounded down.
+    pub fn scale(&mut self, timestamp: RtpTimestamp) -> RtpTimestamp {
+        if self.divisor == 1 {
+            return timestamp;
+        }
+        let divisor = i64::from(self.divisor);
+        let Some((from, to)) = self.anchor else {
+            let image = RtpTimestamp::new(timestamp.get() / self.divisor);
+            self.anchor = Some((timestamp, image));
+            return image;
+        };
+        let delta = i64::from(timestamp.wrapping_sub(from) as i32);
+        let steps = delta.div_euclid(divisor);
+        let image = to.wrapping_add(steps as u32);
+        if steps > 0 {
+            // Forward only, by whole steps: later timestamps stay exact.
+            self.anchor = Some((from.wrapping_add((steps * divisor) as u32), image));
+        }
+        image
+    }
+}
+
 /// RFC 3550 §A.1 `MAX_DROPOUT`: the largest forward jump accepted as loss.
 pub const MAX_DROPOUT: u16 = 3000;
 /// RFC 3550 §A.1 `MAX_MISORDER`: the largest backward step accepted as
@@ -289,6 +337,45 @@ impl SequenceTracker {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_48khz_stream_scales_to_8khz_across_the_wrap() {
+        let mut scaler = TimestampScaler::new(6);
+        let start = RtpTimestamp::new(u32::MAX - 2 * 960 + 1);
+        let first = scaler.scale(start);
+        for frame in 1..10u32 {
+            let image = scaler.scale(start.wrapping_add(frame * 960));
+            assert_eq!(image.wrapping_sub(first), frame * 160, "frame {frame}");
+        }
+        // A reordered, earlier packet maps back where it belongs.
+        let late = scaler.scale(start.wrapping_add(3 * 960));
+        assert_eq!(late.wrapping_sub(first), 3 * 160);
+        // A packet 2.5 ms into a frame rounds down.
+        let odd = scaler.scale(start.wrapping_add(4 * 960 + 120));
+        assert_eq!(odd.wrapping_sub(first), 4 * 160 + 20);
+        assert_eq!(TimestampScaler::new(1).scale(start), start);
+    }
+
+    proptest! {
+        #[test]
+        fn scaled_steps_are_the_steps_divided(
+            start in any::<u32>(),
+            steps in proptest::collection::vec(-20_000i32..200_000, 1..50),
+        ) {
+            let mut scaler = TimestampScaler::new(6);
+            let start = RtpTimestamp::new(start);
+            let first = scaler.scale(start);
+            let mut position: i64 = 0;
+            for step in steps {
+                position += i64::from(step) * 6;
+                let image = scaler.scale(start.wrapping_add(position as u32));
+                prop_assert_eq!(
+                    image.wrapping_sub(first) as i32 as i64,
+                    position / 6
+                );
+            }
+        }
+    }
 
     fn valid_tracker(first: u16) -> SequenceTracker {
         let mut tracker = SequenceTracker::new(SequenceNumber::new(first));

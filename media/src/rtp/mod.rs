@@ -10,7 +10,7 @@ mod packet;
 pub use latching::{LatchVerdict, Latching};
 pub use media_time::{
     MAX_DROPOUT, MAX_MISORDER, MIN_SEQUENTIAL, MediaTime, SequenceTracker, SequenceUpdate,
-    TimestampUnwrapper,
+    TimestampScaler, TimestampUnwrapper,
 };
 pub use outgoing_stream::OutgoingStream;
 pub use packet::{RtpHeader, RtpPacket, RtpPacketMut, RtpParseError, RtpWriteError, is_rtcp};

@@ -63,6 +63,15 @@ impl OutgoingStream {
         self.ssrc
     }
 
+    /// Carries payloads clocked at `clock_rate` Hz from now on (a
+    /// re-INVITE changed the codec): the wall time between sources is
+    /// counted in the new clock.
+    pub fn set_clock_rate(&mut self, clock_rate: u32) {
+        if clock_rate > 0 {
+            self.clock_rate = clock_rate;
+        }
+    }
+
     /// Treat the next packet as coming from a new source even if its SSRC
     /// is unchanged (for instance when the mode feeding the stream changes).
     pub fn restart_source(&mut self) {

@@ -14,9 +14,10 @@ use super::offer_answer::NegotiationError;
 use crate::codec::Codec;
 use crate::rtp::PayloadType;
 
-/// The RTP clock rate of the telephone-events we accept: the rate of our
-/// G.711 audio (RFC 4733 §2.1 ties the event clock to the audio's).
-pub(crate) const TELEPHONE_EVENT_CLOCK_RATE: u32 = 8000;
+/// The RTP clock rates of the telephone-events we accept: the rates of
+/// our audio codecs (RFC 4733 §2.1 ties the event clock to the audio's):
+/// 8000 Hz for G.711 and G.722, 48000 Hz for Opus.
+pub(crate) const TELEPHONE_EVENT_CLOCK_RATES: [u32; 2] = [8000, 48_000];
 
 /// Packetization time (`a=ptime`, RFC 8866 §6.4): milliseconds of audio in
 /// one packet.
@@ -70,10 +71,11 @@ impl fmt::Display for Ptime {
 pub(crate) enum Format {
     /// One of our codecs.
     Codec(Codec),
-    /// RFC 4733 telephone-event at 8000 Hz.
-    TelephoneEvent,
-    /// Anything else (G.729, Opus, comfort noise, telephone-event at
-    /// another rate…).
+    /// RFC 4733 telephone-event at one of
+    /// [`TELEPHONE_EVENT_CLOCK_RATES`], this one.
+    TelephoneEvent(u32),
+    /// Anything else (G.729, comfort noise, telephone-event at another
+    /// rate, Opus without the `opus` feature…).
     Other,
 }
 
@@ -104,8 +106,8 @@ fn format_of(media: &sdp_types::Media, payload_type: PayloadType) -> Format {
     match rtpmap {
         Some(rtpmap) => {
             if rtpmap.encoding_name.eq_ignore_ascii_case("telephone-event") {
-                if rtpmap.clock_rate == TELEPHONE_EVENT_CLOCK_RATE {
-                    Format::TelephoneEvent
+                if TELEPHONE_EVENT_CLOCK_RATES.contains(&rtpmap.clock_rate) {
+                    Format::TelephoneEvent(rtpmap.clock_rate)
                 } else {
                     Format::Other
                 }
@@ -205,12 +207,13 @@ mod tests {
     #[test]
     fn formats_follow_rtpmap_before_static_numbers() {
         let (_, media) = media_of(
-            "v=0\r\nm=audio 1 RTP/AVP 18 0 96 8 101 100 x\r\n\
+            "v=0\r\nm=audio 1 RTP/AVP 18 0 96 8 101 100 99 x\r\n\
              a=rtpmap:18 G729/8000\r\n\
              a=rtpmap:96 pcmu/8000\r\n\
              a=rtpmap:8 L16/8000\r\n\
              a=rtpmap:101 telephone-event/48000\r\n\
-             a=rtpmap:100 TELEPHONE-EVENT/8000\r\n",
+             a=rtpmap:100 TELEPHONE-EVENT/8000\r\n\
+             a=rtpmap:99 telephone-event/16000\r\n",
         );
         let pt = |value| PayloadType::new(value).unwrap();
         assert_eq!(
@@ -220,8 +223,9 @@ mod tests {
                 (pt(0), Format::Codec(Codec::Pcmu)),
                 (pt(96), Format::Codec(Codec::Pcmu)),
                 (pt(8), Format::Other),
-                (pt(101), Format::Other),
-                (pt(100), Format::TelephoneEvent),
+                (pt(101), Format::TelephoneEvent(48_000)),
+                (pt(100), Format::TelephoneEvent(8000)),
+                (pt(99), Format::Other),
             ]
         );
     }

@@ -1,5 +1,5 @@
-//! The offer/answer model (RFC 3264) for one G.711 audio stream with
-//! RFC 4733 telephone-events.
+//! The offer/answer model (RFC 3264) for one audio stream (G.711, G.722,
+//! Opus) with RFC 4733 telephone-events.
 //!
 //! ```text
 //!  the peer offers (INVITE with SDP)        we offer (we call out, or a late
@@ -15,8 +15,9 @@
 //!   the first plain-RTP audio stream with a codec in common and reject
 //!   every other stream (video, T.38, a second audio) with port 0.
 //! - §6.1: we answer with one codec — the first in the *offer's* order that
-//!   we support — plus telephone-event if offered at 8000 Hz, keeping the
-//!   offerer's payload type numbers; the direction mirrors the offer's.
+//!   we support — plus telephone-event if offered (on the codec's clock
+//!   if it is, else at 8000 or 48000 Hz), keeping the offerer's payload
+//!   type numbers; the direction mirrors the offer's.
 //! - §8: the `o=` session id stays, the version goes up with each new offer
 //!   or answer ([`LocalMedia::next_version`]).
 //! - §8.4: hold is `a=sendonly` / `a=inactive`; the RFC 2543 `c=0.0.0.0`
@@ -29,8 +30,8 @@
 use std::net::{IpAddr, SocketAddr};
 
 use super::media_description::{
-    Format, TELEPHONE_EVENT_CLOCK_RATE, connection_address, direction, formats, has_rtcp_mux,
-    is_rtp_audio, ptime, rtcp_attribute,
+    Format, connection_address, direction, formats, has_rtcp_mux, is_rtp_audio, ptime,
+    rtcp_attribute,
 };
 use super::{Direction, Ptime, SessionDescription};
 use crate::codec::Codec;
@@ -38,6 +39,14 @@ use crate::rtp::PayloadType;
 
 /// The RFC 4733 events we receive: DTMF 0-9, *, #, A-D (0-15) and flash (16).
 const TELEPHONE_EVENTS: &str = "0-16";
+
+/// The payload type our offers carry telephone-events on at 48000 Hz (for
+/// Opus), beside [`LocalMedia::telephone_event`]'s 8000 Hz ones; if that
+/// one is 110, [`TELEPHONE_EVENT_48K_ALTERNATIVE`].
+const TELEPHONE_EVENT_48K: u8 = 110;
+
+/// See [`TELEPHONE_EVENT_48K`].
+const TELEPHONE_EVENT_48K_ALTERNATIVE: u8 = 126;
 
 /// The `o=` line's session id and version (RFC 8866 §5.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -116,7 +125,8 @@ pub struct LocalMedia {
     /// Supported codecs, most preferred first (the order of our offers).
     pub codecs: CodecPreference,
     /// Whether we take RFC 4733 telephone-events, and the payload type we
-    /// offer for them (answers keep the offerer's number).
+    /// offer them on at 8000 Hz (answers keep the offerer's number; the
+    /// 48000 Hz ones for Opus go on 110).
     pub telephone_event: Option<PayloadType>,
     /// The packetization time we ask for when the peer does not say.
     pub ptime: Ptime,
@@ -165,6 +175,9 @@ pub struct NegotiatedMedia {
     /// keep the offerer's), and with [`LocalMedia::telephone_event`] after
     /// [`accept_answer`] (RFC 3264 §6.1 asks the answerer to keep ours).
     pub telephone_event: Option<PayloadType>,
+    /// The RTP clock of those telephone-events: the codec's, unless the
+    /// peer only does them at another rate.
+    pub telephone_event_clock_rate: u32,
     /// Our direction: whether we send and receive on this stream.
     pub direction: Direction,
     /// The packetization time to send with.
@@ -258,12 +271,9 @@ pub fn answer_with_direction(
                     _ => None,
                 });
             if let Some((payload_type, codec)) = codec {
-                let telephone_event = local.telephone_event.and_then(|_| {
-                    offered
-                        .iter()
-                        .find(|(_, format)| *format == Format::TelephoneEvent)
-                        .map(|(payload_type, _)| *payload_type)
-                });
+                let telephone_event = local
+                    .telephone_event
+                    .and_then(|_| telephone_event_for(&offered, codec, |_| true));
                 let remote = Remote::read(session, media, media_index, local.address)?;
                 let direction = remote.direction.reversed().intersection(limit);
                 let ptime = ptime(session, media).unwrap_or(local.ptime);
@@ -272,7 +282,7 @@ pub fn answer_with_direction(
                     local.rtp_port,
                     &media.proto,
                     &[(payload_type, codec)],
-                    telephone_event,
+                    telephone_event.as_slice(),
                     ptime,
                     rtcp_mux,
                     direction,
@@ -283,7 +293,9 @@ pub fn answer_with_direction(
                     remote_rtcp: remote.rtcp(rtcp_mux),
                     codec,
                     payload_type,
-                    telephone_event,
+                    telephone_event: telephone_event.map(|(payload_type, _)| payload_type),
+                    telephone_event_clock_rate: telephone_event
+                        .map_or(codec.clock_rate(), |(_, clock_rate)| clock_rate),
                     direction,
                     ptime,
                     rtcp_mux,
@@ -314,11 +326,29 @@ pub fn offer(local: &LocalMedia, direction: Direction) -> SessionDescription {
         .iter()
         .map(|codec| (codec.payload_type(), codec))
         .collect();
+    // Telephone-events on the clock of each codec offered.
+    let mut telephone_events: Vec<(PayloadType, u32)> = Vec::with_capacity(2);
+    if let Some(payload_type) = local.telephone_event {
+        for (_, codec) in &codecs {
+            let clock_rate = codec.clock_rate();
+            if telephone_events.iter().any(|(_, rate)| *rate == clock_rate) {
+                continue;
+            }
+            let payload_type = if clock_rate == 8000 {
+                payload_type
+            } else if payload_type.get() == TELEPHONE_EVENT_48K {
+                PayloadType::new(TELEPHONE_EVENT_48K_ALTERNATIVE).unwrap_or(payload_type)
+            } else {
+                PayloadType::new(TELEPHONE_EVENT_48K).unwrap_or(payload_type)
+            };
+            telephone_events.push((payload_type, clock_rate));
+        }
+    }
     let media = audio_media(
         local.rtp_port,
         "RTP/AVP",
         &codecs,
-        local.telephone_event,
+        &telephone_events,
         local.ptime,
         local.rtcp_mux,
         direction,
@@ -363,13 +393,11 @@ pub fn accept_answer(
             _ => None,
         })
         .ok_or(NegotiationError::NoCommonCodec)?;
-    let we_offered_events = offered
-        .iter()
-        .any(|(_, format)| *format == Format::TelephoneEvent);
-    let telephone_event = answered
-        .iter()
-        .find(|(_, format)| we_offered_events && *format == Format::TelephoneEvent)
-        .map(|(payload_type, _)| *payload_type);
+    let telephone_event = telephone_event_for(&answered, codec, |clock_rate| {
+        offered
+            .iter()
+            .any(|(_, format)| *format == Format::TelephoneEvent(clock_rate))
+    });
 
     let our_address = connection_address(ours, our_media, media_index)?;
     let remote = Remote::read(theirs, their_media, media_index, our_address)?;
@@ -384,11 +412,39 @@ pub fn accept_answer(
         remote_rtcp: remote.rtcp(rtcp_mux),
         codec,
         payload_type,
-        telephone_event,
+        telephone_event: telephone_event.map(|(payload_type, _)| payload_type),
+        telephone_event_clock_rate: telephone_event
+            .map_or(codec.clock_rate(), |(_, clock_rate)| clock_rate),
         direction,
         ptime,
         rtcp_mux,
     })
+}
+
+/// The telephone-event format among `formats` to use with `codec`, of the
+/// rates `usable` allows: the one on the codec's clock, else the first.
+fn telephone_event_for(
+    formats: &[(PayloadType, Format)],
+    codec: Codec,
+    usable: impl Fn(u32) -> bool,
+) -> Option<(PayloadType, u32)> {
+    let mut events = formats
+        .iter()
+        .filter_map(|(payload_type, format)| match format {
+            Format::TelephoneEvent(clock_rate) if usable(*clock_rate) => {
+                Some((*payload_type, *clock_rate))
+            }
+            _ => None,
+        });
+    let first = events.next()?;
+    if first.1 == codec.clock_rate() {
+        return Some(first);
+    }
+    Some(
+        events
+            .find(|(_, clock_rate)| *clock_rate == codec.clock_rate())
+            .unwrap_or(first),
+    )
 }
 
 /// The peer's side of the audio stream.
@@ -457,7 +513,7 @@ fn audio_media(
     port: u16,
     proto: &str,
     codecs: &[(PayloadType, Codec)],
-    telephone_event: Option<PayloadType>,
+    telephone_events: &[(PayloadType, u32)],
     ptime: Ptime,
     rtcp_mux: bool,
     direction: Direction,
@@ -465,22 +521,30 @@ fn audio_media(
     let format_list: Vec<String> = codecs
         .iter()
         .map(|(payload_type, _)| *payload_type)
-        .chain(telephone_event)
+        .chain(
+            telephone_events
+                .iter()
+                .map(|(payload_type, _)| *payload_type),
+        )
         .map(|payload_type| payload_type.to_string())
         .collect();
     let mut media = empty_media("audio", port, proto, format_list.join(" "));
     for (payload_type, codec) in codecs {
-        media.add_attribute(sdp_types::RtpMap::new(
+        let mut rtpmap = sdp_types::RtpMap::new(
             payload_type.get(),
             codec.encoding_name(),
             codec.clock_rate(),
-        ));
+        );
+        if let Some(channels) = codec.rtpmap_channels() {
+            rtpmap.set_encoding_params(channels);
+        }
+        media.add_attribute(rtpmap);
     }
-    if let Some(payload_type) = telephone_event {
+    for (payload_type, clock_rate) in telephone_events {
         media.add_attribute(sdp_types::RtpMap::new(
             payload_type.get(),
             "telephone-event",
-            TELEPHONE_EVENT_CLOCK_RATE,
+            *clock_rate,
         ));
         media.add_attribute_with_value("fmtp", format!("{payload_type} {TELEPHONE_EVENTS}"));
     }
@@ -646,6 +710,7 @@ mod tests {
                 codec: Codec::Pcmu,
                 payload_type: PayloadType::PCMU,
                 telephone_event: Some(pt(101)),
+                telephone_event_clock_rate: 8000,
                 direction: Direction::SendRecv,
                 ptime: Ptime::DEFAULT,
                 rtcp_mux: true,
@@ -655,7 +720,9 @@ mod tests {
 
     #[test]
     fn answers_linphone_with_g711_and_8khz_events_and_rejects_video() {
-        let answer = answer(&sdp(LINPHONE_OFFER), &local()).unwrap();
+        let mut local = local();
+        local.codecs = CodecPreference::new(&[Codec::Pcmu, Codec::Pcma]).unwrap();
+        let answer = answer(&sdp(LINPHONE_OFFER), &local).unwrap();
         let media = &answer.media;
         assert_eq!(media.codec, Codec::Pcmu);
         assert_eq!(media.telephone_event, Some(pt(100)), "the 8 kHz one");
@@ -672,6 +739,50 @@ mod tests {
         );
         assert!(!body.contains("rtcp-mux"));
         assert_eq!(answer.session_description.media_count(), 2);
+    }
+
+    #[cfg(feature = "opus")]
+    #[test]
+    fn answers_linphone_with_opus_and_48khz_events() {
+        let answer = answer(&sdp(LINPHONE_OFFER), &local()).unwrap();
+        let media = &answer.media;
+        assert_eq!(media.codec, Codec::Opus, "the offer's first codec");
+        assert_eq!(media.payload_type, pt(96), "the offerer's number");
+        assert_eq!(media.telephone_event, Some(pt(101)), "the 48 kHz one");
+        assert_eq!(media.telephone_event_clock_rate, 48_000);
+        let body = text(&answer.session_description);
+        assert!(body.contains("m=audio 20000 RTP/AVP 96 101\r\n"), "{body}");
+        assert!(body.contains("a=rtpmap:96 opus/48000/2\r\n"), "{body}");
+        assert!(body.contains("a=rtpmap:101 telephone-event/48000\r\n"));
+    }
+
+    /// Our offer carries Opus on 111 with telephone-events at both rates;
+    /// an answer that keeps only the 8 kHz events (as baresip's does) is
+    /// taken with them.
+    #[cfg(feature = "opus")]
+    #[test]
+    fn offers_opus_and_takes_an_answer_with_8khz_events() {
+        let offer = offer(&local(), Direction::SendRecv);
+        let body = text(&offer);
+        assert!(
+            body.contains("m=audio 20000 RTP/AVP 0 8 9 111 101 110\r\n"),
+            "{body}"
+        );
+        assert!(body.contains("a=rtpmap:111 opus/48000/2\r\n"), "{body}");
+        assert!(body.contains("a=rtpmap:101 telephone-event/8000\r\n"));
+        assert!(body.contains("a=rtpmap:110 telephone-event/48000\r\n"));
+        let reply = sdp("v=0\r\n\
+            o=- 1 1 IN IP4 10.0.0.5\r\n\
+            s=-\r\n\
+            c=IN IP4 10.0.0.5\r\n\
+            t=0 0\r\n\
+            m=audio 10200 RTP/AVP 111 101\r\n\
+            a=rtpmap:111 opus/48000/2\r\n\
+            a=rtpmap:101 telephone-event/8000\r\n");
+        let media = accept_answer(&offer, &reply).unwrap();
+        assert_eq!(media.codec, Codec::Opus);
+        assert_eq!(media.telephone_event, Some(pt(101)));
+        assert_eq!(media.telephone_event_clock_rate, 8000);
     }
 
     #[test]
@@ -911,7 +1022,9 @@ mod tests {
 
     #[test]
     fn offers_our_codecs_in_our_order() {
-        let offer = offer(&local(), Direction::SendRecv);
+        let mut local = local();
+        local.codecs = CodecPreference::new(&[Codec::Pcmu, Codec::Pcma, Codec::G722]).unwrap();
+        let offer = offer(&local, Direction::SendRecv);
         assert_eq!(
             text(&offer),
             "v=0\r\n\
@@ -974,6 +1087,7 @@ mod tests {
                 codec: Codec::Pcmu,
                 payload_type: PayloadType::PCMU,
                 telephone_event: Some(PayloadType::TELEPHONE_EVENT_DEFAULT),
+                telephone_event_clock_rate: 8000,
                 direction: Direction::SendRecv,
                 ptime: Ptime::DEFAULT,
                 rtcp_mux: true,
