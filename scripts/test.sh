@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every Switchboard test on a fresh Debian machine: installs the real
-# peers the tests drive (SIPp, baresip, sox), then formatting, lints, the
-# tokio-free build of the protocol cores, unit tests, conformance tests
-# against the real binary, and a build of the fuzz targets.
+# peers the tests drive (SIPp, baresip, sox) and cmake (libopus is built
+# from source for the `opus` feature), then formatting, lints with and
+# without Opus, the tokio-free build of the protocol cores, unit tests and
+# conformance tests against the real binary (built with Opus), and a build
+# of the fuzz targets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +12,7 @@ need=()
 command -v sipp >/dev/null || need+=(sip-tester)
 command -v baresip >/dev/null || need+=(baresip)
 command -v sox >/dev/null || need+=(sox libsox-fmt-all)
+command -v cmake >/dev/null || need+=(cmake)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
@@ -20,9 +23,11 @@ echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo clippy (with Opus)"
+cargo clippy --workspace --all-targets --locked --features control-api/opus -- -D warnings
 echo "== protocol cores without tokio"
 cargo build --locked -p sip-core -p media --no-default-features
 echo "== tests (unit and conformance against the real binary)"
-cargo test --workspace --locked -- --test-threads=2
+cargo test --workspace --locked --features control-api/opus -- --test-threads=2
 echo "== fuzz targets build"
 cargo check --locked --manifest-path fuzz/Cargo.toml

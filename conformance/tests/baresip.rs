@@ -167,7 +167,8 @@ impl Drop for Phone {
     }
 }
 
-/// baresip 1.0 configuration: loopback only, G.711, a WAV file as
+/// baresip 1.0 configuration: loopback only, G.711, G.722 and Opus
+/// (each account picks with `audio_codecs`), a WAV file as
 /// microphone, the aubridge null device as speaker, sndfile recording
 /// both directions into `recordings`.
 fn baresip_config(sip_port: u16, rtp: (u16, u16), tone: &Path, recordings: &Path) -> String {
@@ -191,6 +192,7 @@ fn baresip_config(sip_port: u16, rtp: (u16, u16), tone: &Path, recordings: &Path
          module_path\t\t/usr/lib/baresip/modules\n\
          module\t\t\tg711.so\n\
          module\t\t\tg722.so\n\
+         module\t\t\topus.so\n\
          module\t\t\taufile.so\n\
          module\t\t\taubridge.so\n\
          module\t\t\tsndfile.so\n\
@@ -276,6 +278,29 @@ fn two_g722_phones_are_relayed() {
     two_phones_talk_with(&server, "G722/16000/1", "G722/16000/1");
     let log = server.log();
     assert!(log.contains("mixed=false"), "{log}");
+}
+
+/// Two Opus phones: relayed packet by packet.
+#[cfg(feature = "opus")]
+#[test]
+fn two_opus_phones_are_relayed() {
+    require_tool("baresip", "baresip");
+    let server = Server::start();
+    two_phones_talk_with(&server, "opus/48000/2", "opus/48000/2");
+    let log = server.log();
+    assert!(log.contains("mixed=false"), "{log}");
+}
+
+/// An Opus phone calls a G.711 one: Opus is decoded and encoded at 8 kHz
+/// in a mix.
+#[cfg(feature = "opus")]
+#[test]
+fn an_opus_phone_talks_to_a_g711_phone_through_a_mix() {
+    require_tool("baresip", "baresip");
+    let server = Server::start();
+    two_phones_talk_with(&server, "opus/48000/2", "PCMU");
+    let log = server.log();
+    assert!(log.contains("mixed=true"), "{log}");
 }
 
 /// 1002 (offering `caller_codecs`) calls 1001 (taking `callee_codecs`);
