@@ -27,6 +27,8 @@ echo "== cargo clippy (with Opus)"
 cargo clippy --workspace --all-targets --locked --features control-api/opus -- -D warnings
 echo "== protocol cores without tokio"
 cargo build --locked -p sip-core -p media --no-default-features
+echo "== media unit tests without Opus"
+cargo test --locked -p media --lib -- --test-threads=2
 echo "== tests (unit and conformance against the real binary)"
 cargo test --workspace --locked --features control-api/opus -- --test-threads=2
 echo "== fuzz targets build"

@@ -598,10 +598,7 @@ impl Switch {
         // The caller's codec first: a callee that takes it is relayed to
         // without decoding.
         if let Some(first) = call.inbound.codec {
-            let ours: Vec<Codec> = std::iter::once(first).chain(Codec::ALL).collect();
-            if let Some(preference) = CodecPreference::new(&ours) {
-                local_media.codecs = preference;
-            }
+            local_media.codecs = codecs_preferring(first);
         }
         let offer = sdp::offer(&local_media, Direction::SendRecv);
         let mut invite = Request::new(Method::Invite, target.request_uri);
@@ -795,21 +792,32 @@ impl Switch {
         let Some(call) = self.calls.get_mut(call_id) else {
             return;
         };
-        let (media, local_media, transport) = if is_outbound {
+        let (media, local_media, transport, codec) = if is_outbound {
             let Some(leg) = call.outbound.as_mut() else {
                 return;
             };
-            (&leg.media, &mut leg.local_media, leg.destination.transport)
+            (
+                &leg.media,
+                &mut leg.local_media,
+                leg.destination.transport,
+                leg.codec,
+            )
         } else {
             (
                 &call.inbound.media,
                 &mut call.inbound.local_media,
                 call.inbound.source.transport,
+                call.inbound.codec,
             )
         };
         local_media.next_version();
         if request.body.is_empty() {
-            // Offerless re-INVITE: we offer, the ACK answers.
+            // Offerless re-INVITE: we offer, the ACK answers. The codec in
+            // use first, so that a peer taking the first one it has keeps
+            // it (and a relayed call stays relayed).
+            if let Some(current) = codec {
+                local_media.codecs = codecs_preferring(current);
+            }
             let ours = sdp::offer(local_media, Direction::SendRecv);
             let mut response = Response::to_request(&request, 200);
             add_contact_and_body(
@@ -1359,6 +1367,12 @@ fn mix_if_codecs_differ(call: &mut Call, media: &mut MediaPool) {
             );
         }
     }
+}
+
+/// Every codec we have, `first` first.
+fn codecs_preferring(first: Codec) -> CodecPreference {
+    let ours: Vec<Codec> = std::iter::once(first).chain(Codec::ALL).collect();
+    CodecPreference::new(&ours).unwrap_or_default()
 }
 
 /// Whether a caller's and a callee's codecs can be relayed to each other

@@ -162,7 +162,8 @@ struct Decoded {
     playout: Frame,
     last_decoded: Frame,
     concealed_run: u32,
-    /// The received codec's decoder (G.722 keeps state between packets).
+    /// The received codec's decoder (G.722 and Opus keep state between
+    /// packets).
     decoder: codec::Decoder,
 }
 
@@ -276,7 +277,7 @@ impl Channel {
             // Buffered payloads are in the old codec; the new one may need
             // more room per packet, and run another clock.
             let mut config = self.jitter_buffer.config();
-            config.max_payload_bytes = media.codec.max_frame_bytes();
+            config.max_payload_bytes = config.max_payload_bytes.max(media.codec.max_frame_bytes());
             self.jitter_buffer = JitterBuffer::with_config(config);
             self.reframer = Reframer::new();
             let clock_rate = media.codec.clock_rate();
@@ -310,11 +311,7 @@ impl Channel {
     /// How this leg's packets are numbered, for [`Self::relay_from`] on
     /// the other leg; `None` before negotiation.
     pub fn relay_format(&self) -> Option<RelayFormat> {
-        self.media().map(|media| RelayFormat {
-            codec: media.codec,
-            payload_type: media.payload_type,
-            telephone_event: media.telephone_event,
-        })
+        self.media().map(RelayFormat::of)
     }
 
     /// Decode received audio, or leave it to a relay.
@@ -350,11 +347,7 @@ impl Channel {
             return (Received::Dropped(DropReason::NotNegotiated), None);
         };
         let receives = media.direction.receives();
-        let format = RelayFormat {
-            codec: media.codec,
-            payload_type: media.payload_type,
-            telephone_event: media.telephone_event,
-        };
+        let format = RelayFormat::of(media);
         let Ok(packet) = RtpPacket::parse(bytes) else {
             self.stats.malformed += 1;
             return (Received::Dropped(DropReason::Malformed), None);
@@ -386,7 +379,19 @@ impl Channel {
             from: format,
         };
         let payload_type = header.payload_type;
-        if payload_type == format.payload_type || payload_type == format.codec.payload_type() {
+        if format.is_telephone_event(payload_type) {
+            self.stats.telephone_event_packets += 1;
+            if self
+                .event_receiver
+                .handle_packet(now, header.timestamp, header.marker, payload)
+                .is_err()
+            {
+                self.stats.malformed += 1;
+                return (Received::Dropped(DropReason::Malformed), None);
+            }
+            self.drain_telephone_events(now);
+            (Received::TelephoneEvent, Some(relayable))
+        } else if format.is_audio(payload_type) {
             if self.receive_mode == ReceiveMode::Decode {
                 // Late, duplicate and oversized packets are counted by the
                 // jitter buffer itself. Opus packets are never cut.
@@ -416,18 +421,6 @@ impl Channel {
                 }
             }
             (Received::Audio, Some(relayable))
-        } else if Some(payload_type) == format.telephone_event {
-            self.stats.telephone_event_packets += 1;
-            if self
-                .event_receiver
-                .handle_packet(now, header.timestamp, header.marker, payload)
-                .is_err()
-            {
-                self.stats.malformed += 1;
-                return (Received::Dropped(DropReason::Malformed), None);
-            }
-            self.drain_telephone_events(now);
-            (Received::TelephoneEvent, Some(relayable))
         } else if payload_type == COMFORT_NOISE {
             // RFC 3389: the sender is silent. The jitter buffer conceals
             // the gap and fades to silence; we generate no noise.
@@ -556,7 +549,8 @@ impl Channel {
     }
 
     /// Encodes one 20 ms frame produced at `now` in the negotiated codec
-    /// and queues it as an RTP packet: timestamp +160 per frame, the marker
+    /// and queues it as an RTP packet: timestamp +20 ms per frame (160
+    /// ticks at 8 kHz, 960 for Opus), the marker
     /// on the first packet after a silence. Nothing is sent while the
     /// direction does not send or a telephone-event is being sent.
     pub fn push_frame(&mut self, now: Instant, frame: &Frame) {
@@ -1972,6 +1966,51 @@ mod tests {
             }
         }
         assert_eq!(last_duration, 4800, "100 ms at 48 kHz");
+    }
+
+    /// A re-INVITE from PCMU to Opus and back: each codec's frames carry
+    /// its own clock's steps, a talkspurt starts at each change, and the
+    /// sequence runs on.
+    #[cfg(feature = "opus")]
+    #[test]
+    fn a_codec_change_mid_call_moves_the_stream_to_the_new_clock() {
+        let start = test_epoch();
+        let phone = address(35, 6010);
+        let mut leg = channel(start, 12, false);
+        let mut sent = Vec::new();
+        let mut tick = 0u32;
+        for codec in [Codec::Pcmu, Codec::Opus, Codec::Pcmu] {
+            leg.set_remote(
+                start + TICK * tick,
+                media(phone, codec, Direction::SendRecv),
+            );
+            for _ in 0..5 {
+                leg.push_frame(start + TICK * tick, &sawtooth(tick as usize));
+                tick += 1;
+            }
+            for (_, bytes) in drain(&mut leg) {
+                sent.push(RtpPacket::parse(&bytes).unwrap().header());
+            }
+        }
+        assert_eq!(sent.len(), 15);
+        for (index, pair) in sent.windows(2).enumerate() {
+            let second = index + 1;
+            assert_eq!(
+                pair[1]
+                    .sequence_number
+                    .wrapping_sub(pair[0].sequence_number),
+                1
+            );
+            let step = pair[1].timestamp.wrapping_sub(pair[0].timestamp);
+            match second {
+                5 | 10 => assert!(pair[1].marker, "a new talkspurt at {second}"),
+                1..=4 => assert_eq!(step, 160),
+                6..=9 => assert_eq!(step, 960),
+                _ => assert_eq!(step, 160),
+            }
+        }
+        assert_eq!(sent[5].payload_type, Codec::Opus.payload_type());
+        assert_eq!(sent[10].payload_type, Codec::Pcmu.payload_type());
     }
 
     /// A timeout that fired while the call rang counts again from the

@@ -17,17 +17,51 @@ use std::time::Instant;
 use super::{Channel, DropReason, Origin, SLOT_BYTES, State};
 use crate::codec::Codec;
 use crate::rtp::{PayloadType, RtpHeader, RtpPacket};
+use crate::sdp::NegotiatedMedia;
 
-/// How a leg's packets are numbered, for relaying them to another leg.
+/// How a leg's packets are numbered, for telling its audio from its
+/// telephone-events and relaying them to another leg.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RelayFormat {
     /// The leg's codec.
     pub codec: Codec,
-    /// The payload type its audio arrives with.
-    pub payload_type: PayloadType,
-    /// The payload type its telephone-events arrive with, if negotiated.
-    pub telephone_event: Option<PayloadType>,
+    /// The payload types its audio may arrive with: the negotiated one,
+    /// and the one we offered (a peer answering our offer with another
+    /// number still sends ours, RFC 3264 §6.1).
+    pub payload_types: [PayloadType; 2],
+    /// Likewise for its telephone-events, if negotiated.
+    pub telephone_events: [Option<PayloadType>; 2],
+    /// The RTP clock of its telephone-events (their durations count it).
+    pub telephone_event_clock_rate: u32,
 }
+
+impl RelayFormat {
+    /// The format of a leg that negotiated `media`.
+    pub fn of(media: &NegotiatedMedia) -> Self {
+        Self {
+            codec: media.codec,
+            payload_types: [media.payload_type, media.receive_payload_type],
+            telephone_events: [media.telephone_event, media.receive_telephone_event],
+            telephone_event_clock_rate: media.telephone_event_clock_rate,
+        }
+    }
+
+    /// Whether `payload_type` carries the leg's audio: a negotiated number,
+    /// or the codec's static one (which no peer uses for anything else).
+    pub fn is_audio(&self, payload_type: PayloadType) -> bool {
+        self.payload_types.contains(&payload_type)
+            || (self.codec.has_static_payload_type() && payload_type == self.codec.payload_type())
+    }
+
+    /// Whether `payload_type` carries the leg's telephone-events.
+    pub fn is_telephone_event(&self, payload_type: PayloadType) -> bool {
+        self.telephone_events.contains(&Some(payload_type))
+    }
+}
+
+/// The longest telephone-event payload rescaled between event clocks:
+/// a few 4-byte events (RFC 4733 §2.3 allows several in one packet).
+const MAX_EVENT_PAYLOAD: usize = 16;
 
 /// A packet another leg received, as [`Channel::handle_datagram_to_relay`]
 /// parsed it: what [`Channel::relay`] needs, borrowing the datagram.
@@ -87,19 +121,36 @@ impl Channel {
         if self.outgoing_event.is_some() {
             return Err(DropReason::TelephoneEventInProgress);
         }
-        let (payload_type, transcode) = if header.payload_type == from.payload_type
-            || header.payload_type == from.codec.payload_type()
-        {
+        // An event's duration counts its clock: between legs whose event
+        // clocks differ (48 kHz Opus events, 8 kHz ones) it is rescaled.
+        let mut rescaled = [0u8; MAX_EVENT_PAYLOAD];
+        let mut payload = payload;
+        let (payload_type, transcode) = if from.is_telephone_event(header.payload_type) {
+            let Some(ours) = media.telephone_event else {
+                return Err(DropReason::UnknownPayloadType);
+            };
+            if from.telephone_event_clock_rate != media.telephone_event_clock_rate {
+                if payload.len() > MAX_EVENT_PAYLOAD || payload.len() % 4 != 0 {
+                    return Err(DropReason::Malformed);
+                }
+                let rescaled = &mut rescaled[..payload.len()];
+                rescaled.copy_from_slice(payload);
+                for event in rescaled.chunks_exact_mut(4) {
+                    let duration = u64::from(u16::from_be_bytes([event[2], event[3]]));
+                    let duration = duration * u64::from(media.telephone_event_clock_rate)
+                        / u64::from(from.telephone_event_clock_rate.max(1));
+                    let duration = u16::try_from(duration).unwrap_or(u16::MAX);
+                    event[2..4].copy_from_slice(&duration.to_be_bytes());
+                }
+                payload = rescaled;
+            }
+            (ours, None)
+        } else if from.is_audio(header.payload_type) {
             if !from.codec.relays_to(media.codec) {
                 // G.722 to or from G.711 needs decoding: a mix, not a relay.
                 return Err(DropReason::NotRelayable);
             }
             (media.payload_type, Some((from.codec, media.codec)))
-        } else if from.telephone_event == Some(header.payload_type) {
-            let Some(ours) = media.telephone_event else {
-                return Err(DropReason::UnknownPayloadType);
-            };
-            (ours, None)
         } else {
             return Err(DropReason::UnknownPayloadType);
         };
@@ -266,6 +317,37 @@ mod tests {
         assert_eq!(a1.stats(), a2.stats());
     }
 
+    /// Two Opus legs, one with 48 kHz events and one with 8 kHz ones (as
+    /// baresip answers): a digit's duration is rescaled across the relay.
+    #[cfg(feature = "opus")]
+    #[test]
+    fn event_durations_are_rescaled_between_event_clocks() {
+        let now = test_epoch();
+        let mut a = channel(now, 0xa, false);
+        a.set_remote(now, media(A_ADDRESS, Codec::Opus, Direction::SendRecv));
+        let mut b = channel(now, 0xb, false);
+        let mut eight_khz_events = media(B_ADDRESS, Codec::Opus, Direction::SendRecv);
+        eight_khz_events.telephone_event_clock_rate = 8000;
+        b.set_remote(now, eight_khz_events);
+        // Digit 5, end bit, 100 ms at 48 kHz.
+        let event = rtp(
+            RtpHeader {
+                marker: true,
+                payload_type: PayloadType::TELEPHONE_EVENT_DEFAULT,
+                sequence_number: SequenceNumber::new(7),
+                timestamp: RtpTimestamp::new(96_000),
+                ssrc: Ssrc::new(0x5555),
+            },
+            &[5, 0x80 | 10, 0x12, 0xC0],
+        );
+        let (received, relayable) = a.handle_datagram_to_relay(now, A_ADDRESS, &event);
+        assert_eq!(received, super::super::Received::TelephoneEvent);
+        b.relay(now, &relayable.unwrap()).unwrap();
+        let out = drain(&mut b);
+        let packet = RtpPacket::parse(&out[0].1).unwrap();
+        assert_eq!(packet.payload(), &[5, 0x80 | 10, 0x03, 0x20], "800 ticks");
+    }
+
     #[test]
     fn switching_from_our_frames_to_a_relay_keeps_the_stream_continuous() {
         let now = test_epoch();
@@ -273,8 +355,9 @@ mod tests {
         b.set_remote(now, media(A_ADDRESS, Codec::Pcmu, Direction::SendRecv));
         let other_leg = RelayFormat {
             codec: Codec::Pcmu,
-            payload_type: PayloadType::PCMU,
-            telephone_event: None,
+            payload_types: [PayloadType::PCMU; 2],
+            telephone_events: [None; 2],
+            telephone_event_clock_rate: 8000,
         };
         let mut headers = Vec::new();
         for index in 0..3u32 {

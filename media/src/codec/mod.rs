@@ -112,6 +112,17 @@ impl Codec {
         }
     }
 
+    /// The longest packet time we can play, when there is one: Opus
+    /// packets are decoded whole into one 20 ms frame, so they must be
+    /// 20 ms; G.711 and G.722 packets of any length are cut into frames.
+    pub const fn max_ptime_millis(self) -> Option<u16> {
+        match self {
+            Self::Pcmu | Self::Pcma | Self::G722 => None,
+            #[cfg(feature = "opus")]
+            Self::Opus => Some(20),
+        }
+    }
+
     /// The largest payload of one 20 ms packet we take in: one byte per
     /// 8 kHz tick for the sample-per-byte codecs, more for Opus.
     pub const fn max_frame_bytes(self) -> usize {
@@ -212,19 +223,19 @@ impl Decoder {
         }
     }
 
-    /// Bytes it owns on the heap (G.722's state; libopus's state is
-    /// allocated by libopus and not counted).
+    /// Bytes it owns on the heap (G.722's state, or libopus's).
     pub fn heap_bytes(&self) -> usize {
         match self {
             Self::G711(_) => 0,
             Self::G722(_) => std::mem::size_of::<g722::NarrowbandDecoder>(),
             #[cfg(feature = "opus")]
-            Self::Opus(_) => 0,
+            Self::Opus(_) => opus::DECODER_STATE_BYTES,
         }
     }
 
     /// Decodes one payload into `out`; returns the samples written (at most
-    /// one frame; a longer payload is cut). No allocation.
+    /// one frame: a longer G.711 or G.722 payload is cut, a longer Opus
+    /// packet gives nothing). No allocation.
     pub fn decode(&mut self, payload: &[u8], out: &mut Frame) -> usize {
         match self {
             Self::G711(codec) => g711::decode(*codec, payload, out),
@@ -286,14 +297,13 @@ impl Encoder {
         }
     }
 
-    /// Bytes it owns on the heap (G.722's state; libopus's state is
-    /// allocated by libopus and not counted).
+    /// Bytes it owns on the heap (G.722's state, or libopus's).
     pub fn heap_bytes(&self) -> usize {
         match self {
             Self::G711(_) => 0,
             Self::G722(_) => std::mem::size_of::<g722::NarrowbandEncoder>(),
             #[cfg(feature = "opus")]
-            Self::Opus(_) => 0,
+            Self::Opus(_) => opus::ENCODER_STATE_BYTES,
         }
     }
 

@@ -33,6 +33,14 @@ const COMPLEXITY: i32 = 5;
 /// voice encoder sends.
 pub const MAX_PACKET_BYTES: usize = 320;
 
+/// What libopus 1.5 allocates for a mono encoder
+/// (`opus_encoder_get_size(1)`).
+pub const ENCODER_STATE_BYTES: usize = 31_668;
+
+/// What libopus 1.5 allocates for a mono decoder
+/// (`opus_decoder_get_size(1)`).
+pub const DECODER_STATE_BYTES: usize = 18_468;
+
 /// Decodes Opus payloads to 8 kHz mono samples.
 pub struct Decoder(::opus::Decoder);
 

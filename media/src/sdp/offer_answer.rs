@@ -15,9 +15,10 @@
 //!   the first plain-RTP audio stream with a codec in common and reject
 //!   every other stream (video, T.38, a second audio) with port 0.
 //! - §6.1: we answer with one codec — the first in the *offer's* order that
-//!   we support — plus telephone-event if offered (on the codec's clock
-//!   if it is, else at 8000 or 48000 Hz), keeping the offerer's payload
-//!   type numbers; the direction mirrors the offer's.
+//!   we support — plus telephone-event if offered (on the codec's clock,
+//!   or failing that at 8000 Hz), keeping the offerer's payload type
+//!   numbers; the direction mirrors the offer's. Opus is answered with
+//!   `a=ptime:20` and `a=maxptime:20`, the packets we can play.
 //! - §8: the `o=` session id stays, the version goes up with each new offer
 //!   or answer ([`LocalMedia::next_version`]).
 //! - §8.4: hold is `a=sendonly` / `a=inactive`; the RFC 2543 `c=0.0.0.0`
@@ -40,13 +41,10 @@ use crate::rtp::PayloadType;
 /// The RFC 4733 events we receive: DTMF 0-9, *, #, A-D (0-15) and flash (16).
 const TELEPHONE_EVENTS: &str = "0-16";
 
-/// The payload type our offers carry telephone-events on at 48000 Hz (for
-/// Opus), beside [`LocalMedia::telephone_event`]'s 8000 Hz ones; if that
-/// one is 110, [`TELEPHONE_EVENT_48K_ALTERNATIVE`].
-const TELEPHONE_EVENT_48K: u8 = 110;
-
-/// See [`TELEPHONE_EVENT_48K`].
-const TELEPHONE_EVENT_48K_ALTERNATIVE: u8 = 126;
+/// The payload types our offers may carry telephone-events on at 48000
+/// Hz (for Opus), beside [`LocalMedia::telephone_event`]'s 8000 Hz ones:
+/// the first not taken by another format of the offer.
+const TELEPHONE_EVENT_48K: [u8; 3] = [110, 126, 127];
 
 /// The `o=` line's session id and version (RFC 8866 §5.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -106,7 +104,7 @@ impl CodecPreference {
 }
 
 impl Default for CodecPreference {
-    /// PCMU then PCMA.
+    /// Every codec, in [`Codec::ALL`]'s order (G.711 first).
     fn default() -> Self {
         Self(Codec::ALL.to_vec())
     }
@@ -126,7 +124,7 @@ pub struct LocalMedia {
     pub codecs: CodecPreference,
     /// Whether we take RFC 4733 telephone-events, and the payload type we
     /// offer them on at 8000 Hz (answers keep the offerer's number; the
-    /// 48000 Hz ones for Opus go on 110).
+    /// 48000 Hz ones offered with Opus go on 110, or 126 or 127 if taken).
     pub telephone_event: Option<PayloadType>,
     /// The packetization time we ask for when the peer does not say.
     pub ptime: Ptime,
@@ -135,7 +133,8 @@ pub struct LocalMedia {
 }
 
 impl LocalMedia {
-    /// PCMU and PCMA, telephone-event on 101, 20 ms, rtcp-mux accepted.
+    /// Every codec ([`CodecPreference::default`]), telephone-event on 101,
+    /// 20 ms, rtcp-mux accepted.
     pub fn new(address: IpAddr, rtp_port: u16, origin: SessionOrigin) -> Self {
         Self {
             address,
@@ -170,11 +169,17 @@ pub struct NegotiatedMedia {
     pub codec: Codec,
     /// The payload type to send `codec` with (the peer's number).
     pub payload_type: PayloadType,
+    /// The payload type `codec` arrives with: `payload_type` after an
+    /// [`answer`] (we keep the offerer's numbers), the number we offered
+    /// after [`accept_answer`] (RFC 3264 §6.1: the answerer sends with
+    /// the offer's numbers, even if its answer renumbered).
+    pub receive_payload_type: PayloadType,
     /// The payload type to send telephone-events with, if both sides do
-    /// them. We receive them with the same number after an [`answer`] (we
-    /// keep the offerer's), and with [`LocalMedia::telephone_event`] after
-    /// [`accept_answer`] (RFC 3264 §6.1 asks the answerer to keep ours).
+    /// them.
     pub telephone_event: Option<PayloadType>,
+    /// The payload type telephone-events arrive with, as for
+    /// `receive_payload_type`.
+    pub receive_telephone_event: Option<PayloadType>,
     /// The RTP clock of those telephone-events: the codec's, unless the
     /// peer only does them at another rate.
     pub telephone_event_clock_rate: u32,
@@ -276,7 +281,10 @@ pub fn answer_with_direction(
                     .and_then(|_| telephone_event_for(&offered, codec, |_| true));
                 let remote = Remote::read(session, media, media_index, local.address)?;
                 let direction = remote.direction.reversed().intersection(limit);
-                let ptime = ptime(session, media).unwrap_or(local.ptime);
+                let ptime = match codec.max_ptime_millis().and_then(Ptime::from_millis) {
+                    Some(only) => only,
+                    None => ptime(session, media).unwrap_or(local.ptime),
+                };
                 let rtcp_mux = local.rtcp_mux && has_rtcp_mux(media);
                 medias.push(audio_media(
                     local.rtp_port,
@@ -293,7 +301,9 @@ pub fn answer_with_direction(
                     remote_rtcp: remote.rtcp(rtcp_mux),
                     codec,
                     payload_type,
+                    receive_payload_type: payload_type,
                     telephone_event: telephone_event.map(|(payload_type, _)| payload_type),
+                    receive_telephone_event: telephone_event.map(|(payload_type, _)| payload_type),
                     telephone_event_clock_rate: telephone_event
                         .map_or(codec.clock_rate(), |(_, clock_rate)| clock_rate),
                     direction,
@@ -326,7 +336,8 @@ pub fn offer(local: &LocalMedia, direction: Direction) -> SessionDescription {
         .iter()
         .map(|codec| (codec.payload_type(), codec))
         .collect();
-    // Telephone-events on the clock of each codec offered.
+    // Telephone-events on the clock of each codec offered, on numbers no
+    // other format of the offer has.
     let mut telephone_events: Vec<(PayloadType, u32)> = Vec::with_capacity(2);
     if let Some(payload_type) = local.telephone_event {
         for (_, codec) in &codecs {
@@ -334,14 +345,21 @@ pub fn offer(local: &LocalMedia, direction: Direction) -> SessionDescription {
             if telephone_events.iter().any(|(_, rate)| *rate == clock_rate) {
                 continue;
             }
-            let payload_type = if clock_rate == 8000 {
-                payload_type
-            } else if payload_type.get() == TELEPHONE_EVENT_48K {
-                PayloadType::new(TELEPHONE_EVENT_48K_ALTERNATIVE).unwrap_or(payload_type)
-            } else {
-                PayloadType::new(TELEPHONE_EVENT_48K).unwrap_or(payload_type)
+            let taken = |candidate: &PayloadType| {
+                codecs.iter().any(|(taken, _)| taken == candidate)
+                    || telephone_events.iter().any(|(taken, _)| taken == candidate)
             };
-            telephone_events.push((payload_type, clock_rate));
+            let mut candidates = (clock_rate == 8000)
+                .then_some(payload_type)
+                .into_iter()
+                .chain(
+                    TELEPHONE_EVENT_48K
+                        .into_iter()
+                        .filter_map(|number| PayloadType::new(number).ok()),
+                );
+            if let Some(free) = candidates.find(|candidate| !taken(candidate)) {
+                telephone_events.push((free, clock_rate));
+            }
         }
     }
     let media = audio_media(
@@ -393,10 +411,18 @@ pub fn accept_answer(
             _ => None,
         })
         .ok_or(NegotiationError::NoCommonCodec)?;
-    let telephone_event = telephone_event_for(&answered, codec, |clock_rate| {
+    let our_number = |wanted: Format| {
         offered
             .iter()
-            .any(|(_, format)| *format == Format::TelephoneEvent(clock_rate))
+            .find(|(_, format)| *format == wanted)
+            .map(|(payload_type, _)| *payload_type)
+    };
+    let receive_payload_type = our_number(Format::Codec(codec)).unwrap_or(payload_type);
+    let telephone_event = telephone_event_for(&answered, codec, |clock_rate| {
+        our_number(Format::TelephoneEvent(clock_rate)).is_some()
+    });
+    let receive_telephone_event = telephone_event.and_then(|(payload_type, clock_rate)| {
+        our_number(Format::TelephoneEvent(clock_rate)).or(Some(payload_type))
     });
 
     let our_address = connection_address(ours, our_media, media_index)?;
@@ -412,7 +438,9 @@ pub fn accept_answer(
         remote_rtcp: remote.rtcp(rtcp_mux),
         codec,
         payload_type,
+        receive_payload_type,
         telephone_event: telephone_event.map(|(payload_type, _)| payload_type),
+        receive_telephone_event,
         telephone_event_clock_rate: telephone_event
             .map_or(codec.clock_rate(), |(_, clock_rate)| clock_rate),
         direction,
@@ -422,29 +450,26 @@ pub fn accept_answer(
 }
 
 /// The telephone-event format among `formats` to use with `codec`, of the
-/// rates `usable` allows: the one on the codec's clock, else the first.
+/// rates `usable` allows: the one on the codec's clock (RFC 4733 §2.1),
+/// else, for a codec on another clock (Opus), one at 8000 Hz, as
+/// baresip and Asterisk send with Opus. Never 48 kHz events beside an
+/// 8 kHz codec.
 fn telephone_event_for(
     formats: &[(PayloadType, Format)],
     codec: Codec,
     usable: impl Fn(u32) -> bool,
 ) -> Option<(PayloadType, u32)> {
-    let mut events = formats
-        .iter()
-        .filter_map(|(payload_type, format)| match format {
-            Format::TelephoneEvent(clock_rate) if usable(*clock_rate) => {
-                Some((*payload_type, *clock_rate))
-            }
-            _ => None,
-        });
-    let first = events.next()?;
-    if first.1 == codec.clock_rate() {
-        return Some(first);
-    }
-    Some(
-        events
-            .find(|(_, clock_rate)| *clock_rate == codec.clock_rate())
-            .unwrap_or(first),
-    )
+    let at = |wanted: u32| {
+        formats
+            .iter()
+            .find_map(|(payload_type, format)| match format {
+                Format::TelephoneEvent(clock_rate) if *clock_rate == wanted && usable(wanted) => {
+                    Some((*payload_type, wanted))
+                }
+                _ => None,
+            })
+    };
+    at(codec.clock_rate()).or_else(|| at(8000))
 }
 
 /// The peer's side of the audio stream.
@@ -549,6 +574,14 @@ fn audio_media(
         media.add_attribute_with_value("fmtp", format!("{payload_type} {TELEPHONE_EVENTS}"));
     }
     media.add_attribute_with_value("ptime", ptime);
+    // The longest packets every codec here can be played from (Opus: 20).
+    if let Some(longest) = codecs
+        .iter()
+        .filter_map(|(_, codec)| codec.max_ptime_millis())
+        .min()
+    {
+        media.add_attribute_with_value("maxptime", longest);
+    }
     if rtcp_mux {
         media.add_attribute(sdp_types::Attribute::new("rtcp-mux"));
     }
@@ -709,7 +742,9 @@ mod tests {
                 remote_rtcp: address("10.0.0.5:10200"),
                 codec: Codec::Pcmu,
                 payload_type: PayloadType::PCMU,
+                receive_payload_type: PayloadType::PCMU,
                 telephone_event: Some(pt(101)),
+                receive_telephone_event: Some(pt(101)),
                 telephone_event_clock_rate: 8000,
                 direction: Direction::SendRecv,
                 ptime: Ptime::DEFAULT,
@@ -783,6 +818,72 @@ mod tests {
         assert_eq!(media.codec, Codec::Opus);
         assert_eq!(media.telephone_event, Some(pt(101)));
         assert_eq!(media.telephone_event_clock_rate, 8000);
+    }
+
+    /// Events at 48 kHz beside an 8 kHz codec would carry durations the
+    /// stream's clock does not count: not taken (digits fall back to
+    /// in-band detection).
+    #[test]
+    fn events_off_the_codec_clock_are_not_taken_for_g711() {
+        let offer = sdp("v=0\r\nc=IN IP4 192.0.2.9\r\n\
+            m=audio 4000 RTP/AVP 0 110\r\n\
+            a=rtpmap:110 telephone-event/48000\r\n");
+        let answer = answer(&offer, &local()).unwrap();
+        assert_eq!(answer.media.telephone_event, None);
+        assert!(!text(&answer.session_description).contains("telephone-event"));
+    }
+
+    /// A peer that renumbers in its answer still sends with our numbers
+    /// (RFC 3264 §6.1): we receive on ours, send on its.
+    #[cfg(feature = "opus")]
+    #[test]
+    fn an_answer_that_renumbers_is_received_on_our_numbers() {
+        let offer = offer(&local(), Direction::SendRecv);
+        let reply = sdp("v=0\r\n\
+            o=- 1 1 IN IP4 10.0.0.5\r\n\
+            s=-\r\n\
+            c=IN IP4 10.0.0.5\r\n\
+            t=0 0\r\n\
+            m=audio 10200 RTP/AVP 96 100\r\n\
+            a=rtpmap:96 opus/48000/2\r\n\
+            a=rtpmap:100 telephone-event/48000\r\n\
+            a=ptime:60\r\n");
+        let media = accept_answer(&offer, &reply).unwrap();
+        assert_eq!(media.codec, Codec::Opus);
+        assert_eq!(
+            (media.payload_type, media.receive_payload_type),
+            (pt(96), pt(111))
+        );
+        assert_eq!(
+            (media.telephone_event, media.receive_telephone_event),
+            (Some(pt(100)), Some(pt(110)))
+        );
+        assert_eq!(media.telephone_event_clock_rate, 48_000);
+        assert!(text(&offer).contains("a=maxptime:20\r\n"));
+        // An Opus offer asking for 60 ms packets is answered with 20.
+        let linphone = LINPHONE_OFFER.replace("a=rtpmap:96 opus", "a=ptime:60\r\na=rtpmap:96 opus");
+        let answer = answer(&sdp(&linphone), &local()).unwrap();
+        assert_eq!(answer.media.ptime, Ptime::DEFAULT);
+        let body = text(&answer.session_description);
+        assert!(body.contains("a=ptime:20\r\na=maxptime:20\r\n"), "{body}");
+    }
+
+    /// A configured 8 kHz event number that collides with Opus's moves the
+    /// 48 kHz events out of the way, and never onto a codec's number.
+    #[cfg(feature = "opus")]
+    #[test]
+    fn offered_event_numbers_never_collide() {
+        let mut local = local();
+        local.telephone_event = Some(pt(110));
+        let body = text(&offer(&local, Direction::SendRecv));
+        assert!(
+            body.contains("m=audio 20000 RTP/AVP 0 8 9 111 110 126\r\n"),
+            "{body}"
+        );
+        assert!(
+            body.contains("a=rtpmap:126 telephone-event/48000\r\n"),
+            "{body}"
+        );
     }
 
     #[test]
@@ -1086,7 +1187,9 @@ mod tests {
                 remote_rtcp: address("198.51.100.20:30000"),
                 codec: Codec::Pcmu,
                 payload_type: PayloadType::PCMU,
+                receive_payload_type: PayloadType::PCMU,
                 telephone_event: Some(PayloadType::TELEPHONE_EVENT_DEFAULT),
+                receive_telephone_event: Some(PayloadType::TELEPHONE_EVENT_DEFAULT),
                 telephone_event_clock_rate: 8000,
                 direction: Direction::SendRecv,
                 ptime: Ptime::DEFAULT,
