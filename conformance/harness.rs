@@ -179,6 +179,7 @@ pub fn wait_port_taken(port: u16, timeout: Duration) -> bool {
 pub struct Server {
     child: Child,
     sip: SocketAddr,
+    http: SocketAddr,
     rtp: (u16, u16),
     data_dir: PathBuf,
     log_path: PathBuf,
@@ -200,10 +201,13 @@ impl Server {
         let log = fs::File::create(&log_path).expect("create server log");
         let port = free_port();
         let sip = SocketAddr::V4(SocketAddrV4::new(LOCALHOST, port));
+        let http = SocketAddr::V4(SocketAddrV4::new(LOCALHOST, free_port()));
         let rtp = rtp_range(400);
         let child = Command::new(&binary)
             .arg("--sip-listen")
             .arg(sip.to_string())
+            .arg("--http-listen")
+            .arg(http.to_string())
             .arg("--rtp-ports")
             .arg(format!("{}-{}", rtp.0, rtp.1))
             .arg("--data-dir")
@@ -219,6 +223,7 @@ impl Server {
         let mut server = Server {
             child,
             sip,
+            http,
             rtp,
             data_dir,
             log_path,
@@ -260,6 +265,47 @@ impl Server {
     /// The SIP address (UDP and TCP).
     pub fn sip_addr(&self) -> SocketAddr {
         self.sip
+    }
+
+    /// The HTTP control API's address.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http
+    }
+
+    /// The admin token written at first start (`DATA_DIR/admin-token`).
+    pub fn admin_token(&self) -> String {
+        fs::read_to_string(self.data_dir.join("admin-token"))
+            .expect("the admin token file")
+            .trim()
+            .to_string()
+    }
+
+    /// One HTTP/1.1 request to the control API: `method path`, with the
+    /// bearer `token` and a JSON `body` if given. Returns the status and
+    /// the body.
+    pub fn http(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> (u16, String) {
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
+            self.http
+        );
+        if let Some(token) = token {
+            request.push_str(&format!("Authorization: Bearer {token}\r\n"));
+        }
+        if let Some(body) = body {
+            request.push_str(&format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                body.len()
+            ));
+        }
+        request.push_str("\r\n");
+        request.push_str(body.unwrap_or(""));
+        http_exchange(self.http, request.as_bytes())
     }
 
     /// `127.0.0.1:PORT`, the remote address argument for SIPp.
@@ -1403,4 +1449,44 @@ pub fn best_alignment(
         }
     }
     best
+}
+
+/// Sends a raw HTTP/1.1 request (with `Connection: close`) and reads the
+/// whole answer: the status and the body (chunked bodies are joined).
+pub fn http_exchange(address: SocketAddr, request: &[u8]) -> (u16, String) {
+    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(5))
+        .unwrap_or_else(|e| panic!("HTTP connect to {address}: {e}"));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("read timeout");
+    stream.write_all(request).expect("HTTP request written");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).expect("HTTP answer read");
+    let text = String::from_utf8_lossy(&answer).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP answer: {text:?}"));
+    let chunked = head.lines().any(|line| {
+        line.to_ascii_lowercase()
+            .starts_with("transfer-encoding: chunked")
+    });
+    let body = if chunked {
+        let mut joined = String::new();
+        let mut rest = body;
+        while let Some((size, after)) = rest.split_once("\r\n") {
+            let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            if size == 0 || after.len() < size {
+                break;
+            }
+            joined.push_str(&after[..size]);
+            rest = after[size..].trim_start_matches("\r\n");
+        }
+        joined
+    } else {
+        body.to_string()
+    };
+    (status, body)
 }

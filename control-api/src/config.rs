@@ -21,6 +21,9 @@ pub struct Flags {
     /// RTP port range, LO-HI [default: 16384-32767].
     #[arg(long, env = "SWITCHBOARD_RTP_PORTS")]
     pub rtp_ports: Option<String>,
+    /// HTTP control API listen address [default: 127.0.0.1:8080].
+    #[arg(long, env = "SWITCHBOARD_HTTP_LISTEN")]
+    pub http_listen: Option<SocketAddr>,
     /// Data directory [default: ./data].
     #[arg(long, env = "SWITCHBOARD_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
@@ -37,6 +40,7 @@ pub struct Flags {
 #[serde(deny_unknown_fields)]
 struct FileSettings {
     sip_listen: Option<SocketAddr>,
+    http_listen: Option<SocketAddr>,
     rtp_ports: Option<String>,
     data_dir: Option<PathBuf>,
     log_level: Option<String>,
@@ -83,6 +87,8 @@ pub enum TrunkTransport {
 pub struct Settings {
     /// SIP listen address.
     pub sip_listen: SocketAddr,
+    /// HTTP control API listen address.
+    pub http_listen: SocketAddr,
     /// Lowest RTP port.
     pub rtp_low: u16,
     /// Highest RTP port.
@@ -131,6 +137,10 @@ impl Settings {
                 .sip_listen
                 .or(file.sip_listen)
                 .unwrap_or_else(|| "127.0.0.1:5060".parse().expect("valid default")),
+            http_listen: flags
+                .http_listen
+                .or(file.http_listen)
+                .unwrap_or_else(|| "127.0.0.1:8080".parse().expect("valid default")),
             rtp_low,
             rtp_high,
             data_dir: flags

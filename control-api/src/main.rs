@@ -9,10 +9,12 @@
 
 #![allow(clippy::disallowed_methods)] // main is the driver of drivers: it reads the clock and spawns
 
+mod api;
 mod config;
 mod demo;
 mod media_leg;
 mod prompts;
+mod storage;
 mod switch;
 
 use anyhow::Context;
@@ -53,6 +55,30 @@ fn init_logging(level: &str) -> anyhow::Result<()> {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("creating {}", settings.data_dir.display()))?;
+    let storage = storage::Storage::open(&settings.data_dir).await?;
+    if let Some(secret) = api::tokens::ensure_admin_token(&storage, &api::now_rfc3339()).await? {
+        let path = settings.data_dir.join("admin-token");
+        write_secret_file(&path, &secret)?;
+        info!(token = %secret, file = %path.display(), "admin API token created (shown once)");
+    }
+    let http = tokio::net::TcpListener::bind(settings.http_listen)
+        .await
+        .with_context(|| format!("binding HTTP on {} (--http-listen)", settings.http_listen))?;
+    let http_address = http.local_addr()?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let app = api::router(api::AppState {
+        storage: storage.clone(),
+    });
+    let mut http_stopped = stopped.clone();
+    let http_server = tokio::spawn(async move {
+        axum::serve(http, app)
+            .with_graceful_shutdown(async move {
+                let _ = http_stopped.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
     let (credentials, created) = demo::provision(&settings.data_dir)?;
     if created {
         for (phone, password) in &credentials {
@@ -130,12 +156,42 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     );
     info!(
         sip = %local_address,
+        http = %http_address,
         rtp = format!("{}-{}", settings.rtp_low, settings.rtp_high),
         data_dir = %settings.data_dir.display(),
-        "switchboard listening (UDP and TCP)"
+        "switchboard listening (SIP on UDP and TCP, HTTP API)"
     );
-    driver::run(listeners, endpoint, switch, messages, shutdown_signal()).await?;
+    let mut sip_stopped = stopped;
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    driver::run(listeners, endpoint, switch, messages, async move {
+        let _ = sip_stopped.wait_for(|stop| *stop).await;
+    })
+    .await?;
+    match http_server.await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::warn!(%error, "HTTP API stopped with an error"),
+        Err(error) => tracing::warn!(%error, "HTTP API task failed"),
+    }
+    storage.close().await;
     info!("stopped");
+    Ok(())
+}
+
+/// Writes a secret to `path`, readable by our user only (mode 0600).
+fn write_secret_file(path: &std::path::Path, secret: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    writeln!(file, "{secret}").with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
 

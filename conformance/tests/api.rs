@@ -1,0 +1,182 @@
+//! The HTTP control API against the real binary: health without a token,
+//! the admin token written at first start (mode 0600), tokens made,
+//! listed and revoked, role limits, and errors that name the field.
+
+#![allow(clippy::disallowed_methods)]
+
+#[path = "../../conformance/harness.rs"]
+mod harness;
+
+use harness::Server;
+use serde_json::Value;
+use std::os::unix::fs::PermissionsExt;
+
+fn json(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+#[test]
+fn health_needs_no_token_and_everything_else_does() {
+    let server = Server::start();
+    let (status, body) = server.http("GET", "/api/v1/health", None, None);
+    assert_eq!((status, json(&body)["status"].as_str()), (200, Some("ok")));
+
+    for (method, path) in [
+        ("GET", "/api/v1/tokens"),
+        ("GET", "/api/v1/openapi.json"),
+        ("DELETE", "/api/v1/tokens/tok_0000000000000000"),
+    ] {
+        let (status, body) = server.http(method, path, None, None);
+        assert_eq!(status, 401, "{method} {path}: {body}");
+        assert!(json(&body)["error"].is_string());
+        let (status, _) = server.http(method, path, Some("sb_not-a-token"), None);
+        assert_eq!(status, 401, "{method} {path} with a made-up token");
+    }
+    let (status, body) = server.http("GET", "/api/v1/nowhere", Some(&server.admin_token()), None);
+    assert_eq!(status, 404, "{body}");
+}
+
+#[test]
+fn the_admin_token_is_written_once_and_private() {
+    let server = Server::start();
+    let path = server.data_dir().join("admin-token");
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let token = server.admin_token();
+    assert!(token.starts_with("sb_") && token.len() == 51, "{token}");
+    assert!(server.log().contains(&token), "shown once in the log");
+    // The database keeps only its hash.
+    let database = std::fs::read(server.data_dir().join("switchboard.db")).unwrap();
+    let wal = std::fs::read(server.data_dir().join("switchboard.db-wal")).unwrap_or_default();
+    for bytes in [database, wal] {
+        assert!(
+            !bytes
+                .windows(token.len())
+                .any(|window| window == token.as_bytes()),
+            "the secret is not stored"
+        );
+    }
+}
+
+#[test]
+fn tokens_are_made_listed_used_and_revoked_within_roles() {
+    let server = Server::start();
+    let admin = server.admin_token();
+
+    let (status, body) = server.http(
+        "POST",
+        "/api/v1/tokens",
+        Some(&admin),
+        Some(r#"{"name": "reports", "role": "read_only"}"#),
+    );
+    assert_eq!(status, 201, "{body}");
+    let created = json(&body);
+    let (id, secret) = (
+        created["id"].as_str().unwrap().to_string(),
+        created["secret"].as_str().unwrap().to_string(),
+    );
+    assert_eq!(created["role"], "read_only");
+
+    let (status, body) = server.http("GET", "/api/v1/tokens", Some(&admin), None);
+    assert_eq!(status, 200, "{body}");
+    let listed = json(&body);
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(!body.contains(&secret), "secrets are never listed");
+
+    // The new token works, within its role.
+    let (status, _) = server.http("GET", "/api/v1/openapi.json", Some(&secret), None);
+    assert_eq!(status, 200);
+    let (status, body) = server.http("GET", "/api/v1/tokens", Some(&secret), None);
+    assert_eq!(status, 403, "{body}");
+
+    // An admin cannot make a sysadmin.
+    let (_, body) = server.http(
+        "POST",
+        "/api/v1/tokens",
+        Some(&admin),
+        Some(r#"{"name": "ops", "role": "admin"}"#),
+    );
+    let ops = json(&body)["secret"].as_str().unwrap().to_string();
+    let (status, body) = server.http(
+        "POST",
+        "/api/v1/tokens",
+        Some(&ops),
+        Some(r#"{"name": "root", "role": "sysadmin"}"#),
+    );
+    assert_eq!(status, 403, "{body}");
+
+    // Revoked: it stops working at once, and stays listed.
+    let (status, _) = server.http(
+        "DELETE",
+        &format!("/api/v1/tokens/{id}"),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(status, 204);
+    let (status, _) = server.http("GET", "/api/v1/openapi.json", Some(&secret), None);
+    assert_eq!(status, 401);
+    let (_, body) = server.http("GET", "/api/v1/tokens", Some(&admin), None);
+    let revoked = json(&body)
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|token| token["id"] == id.as_str())
+        .cloned()
+        .unwrap();
+    assert!(revoked["revoked_at"].is_string());
+    let (status, _) = server.http(
+        "DELETE",
+        "/api/v1/tokens/tok_0000000000000000",
+        Some(&admin),
+        None,
+    );
+    assert_eq!(status, 404);
+}
+
+#[test]
+fn bad_bodies_get_an_answer_that_names_the_field() {
+    let server = Server::start();
+    let admin = server.admin_token();
+    for (body, path) in [
+        (r#"{"role": "admin"}"#, "/name"),
+        (r#"{"name": "x", "role": "emperor"}"#, "/role"),
+        (r#"{"name": 7, "role": "admin"}"#, "/name"),
+        (r#"{"name": "x", "role": "admin", "colour": "red"}"#, ""),
+        (r#"{"name": "  ", "role": "admin"}"#, "/name"),
+    ] {
+        let (status, answer) = server.http("POST", "/api/v1/tokens", Some(&admin), Some(body));
+        assert_eq!(status, 422, "{body}: {answer}");
+        let answer = json(&answer);
+        assert!(
+            answer["path"]
+                .as_str()
+                .is_some_and(|found| found.starts_with(path)),
+            "{body}: {answer}"
+        );
+        assert!(answer["error"].is_string());
+    }
+    let (status, answer) = server.http("POST", "/api/v1/tokens", Some(&admin), Some("{not json"));
+    assert_eq!(status, 400, "{answer}");
+}
+
+#[test]
+fn the_openapi_document_describes_the_routes() {
+    let server = Server::start();
+    let (status, body) = server.http(
+        "GET",
+        "/api/v1/openapi.json",
+        Some(&server.admin_token()),
+        None,
+    );
+    assert_eq!(status, 200);
+    let document = json(&body);
+    assert!(document["openapi"].as_str().unwrap().starts_with("3."));
+    for path in ["/api/v1/health", "/api/v1/tokens", "/api/v1/tokens/{id}"] {
+        assert!(document["paths"][path].is_object(), "{path} in {body}");
+    }
+    assert_eq!(
+        document["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+}

@@ -1,0 +1,184 @@
+//! Bearer tokens and roles: every route but health needs
+//! `Authorization: Bearer <token>`, and each route names the roles it
+//! admits.
+//!
+//! A token is `sb_` and 48 hex digits (192 random bits). Only its SHA-256
+//! is stored, so a copy of the database does not hold working tokens; a
+//! token is found by the hash of what the client presents.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use super::AppState;
+use super::error::ApiError;
+
+/// What a token (or a user) may do, from most to least.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Everything, including other administrators' tokens and lockouts.
+    Sysadmin,
+    /// Provisioning and reports for the whole server.
+    Admin,
+    /// Live calls, listening in, reports.
+    Supervisor,
+    /// An agent's own calls.
+    Agent,
+    /// Reading only.
+    ReadOnly,
+}
+
+impl Role {
+    /// Its name in the API and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sysadmin => "sysadmin",
+            Self::Admin => "admin",
+            Self::Supervisor => "supervisor",
+            Self::Agent => "agent",
+            Self::ReadOnly => "read_only",
+        }
+    }
+
+    /// The role named `name` in the database.
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            Self::Sysadmin,
+            Self::Admin,
+            Self::Supervisor,
+            Self::Agent,
+            Self::ReadOnly,
+        ]
+        .into_iter()
+        .find(|role| role.as_str() == name)
+    }
+
+    /// Whether this role may do what `least` may: roles are ordered, each
+    /// including those below it.
+    pub fn at_least(self, least: Role) -> bool {
+        self <= least
+    }
+}
+
+/// A new token's secret and what is stored of it.
+pub struct NewSecret {
+    /// Shown to the client once.
+    pub secret: String,
+    /// Stored.
+    pub sha256: String,
+}
+
+/// A fresh random secret.
+pub fn new_secret() -> NewSecret {
+    let mut bytes = [0u8; 24];
+    rand::rng().fill_bytes(&mut bytes);
+    let secret = format!("sb_{}", hex::encode(bytes));
+    let sha256 = secret_sha256(&secret);
+    NewSecret { secret, sha256 }
+}
+
+/// A token's public id: `tok_` and 16 hex digits.
+pub fn new_token_id() -> String {
+    let mut bytes = [0u8; 8];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("tok_{}", hex::encode(bytes))
+}
+
+/// The stored form of a secret.
+pub fn secret_sha256(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// The caller of a request, authenticated by its bearer token.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The token's id.
+    pub token_id: String,
+    /// What it may do.
+    pub role: Role,
+}
+
+impl Caller {
+    /// `Ok` if the caller's role is `least` or above, else 403.
+    pub fn require(&self, least: Role) -> Result<(), ApiError> {
+        if self.role.at_least(least) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "this needs the {} role or above; the token is {}",
+                least.as_str(),
+                self.role.as_str()
+            )))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header =
+            parts
+                .headers
+                .get(axum::http::header::AUTHORIZATION)
+                .ok_or(ApiError::Unauthorized(
+                    "missing Authorization: Bearer token",
+                ))?;
+        let secret = header
+            .to_str()
+            .ok()
+            .and_then(|value| {
+                let (scheme, token) = value.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+            })
+            .filter(|token| !token.is_empty())
+            .ok_or(ApiError::Unauthorized(
+                "the Authorization header is not `Bearer <token>`",
+            ))?;
+        let row: Option<(String, String)> = sqlx::query_as(
+            "SELECT id, role FROM api_tokens WHERE secret_sha256 = ? AND revoked_at IS NULL",
+        )
+        .bind(secret_sha256(secret))
+        .fetch_optional(state.storage.pool())
+        .await?;
+        let (token_id, role) = row.ok_or(ApiError::Unauthorized("unknown or revoked token"))?;
+        let role =
+            Role::from_name(&role).ok_or(ApiError::Unauthorized("token has no valid role"))?;
+        Ok(Caller { token_id, role })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_include_those_below() {
+        assert!(Role::Sysadmin.at_least(Role::Admin));
+        assert!(Role::Admin.at_least(Role::Admin));
+        assert!(!Role::Supervisor.at_least(Role::Admin));
+        assert!(!Role::ReadOnly.at_least(Role::Agent));
+        for role in [
+            Role::Sysadmin,
+            Role::Admin,
+            Role::Supervisor,
+            Role::Agent,
+            Role::ReadOnly,
+        ] {
+            assert_eq!(Role::from_name(role.as_str()), Some(role));
+        }
+    }
+
+    #[test]
+    fn secrets_are_random_and_stored_hashed() {
+        let (a, b) = (new_secret(), new_secret());
+        assert_ne!(a.secret, b.secret);
+        assert!(a.secret.starts_with("sb_") && a.secret.len() == 51);
+        assert_eq!(a.sha256, secret_sha256(&a.secret));
+        assert!(!a.sha256.contains(&a.secret[3..]));
+    }
+}

@@ -1,0 +1,179 @@
+//! How the API says no: a status and a JSON body `{"error": "..."}`, with
+//! `"path"` (a JSON pointer to the offending field) on a 422. A client's
+//! mistake is never a 500; a 500 is logged with its cause and tells the
+//! client nothing of it.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use utoipa::ToSchema;
+
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong, for a person.
+    pub error: String,
+    /// On a 422: the JSON pointer (RFC 6901) of the offending field, `""`
+    /// for the body as a whole.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+/// An error response.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 400: the body is not JSON.
+    BadRequest(String),
+    /// 401: no token, or not a valid one.
+    Unauthorized(&'static str),
+    /// 403: a valid token whose role may not do this.
+    Forbidden(String),
+    /// 404.
+    NotFound(String),
+    /// 415: the body is not declared as JSON.
+    UnsupportedMediaType,
+    /// 422: a field's value is wrong.
+    Invalid {
+        /// JSON pointer of the field.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// 500: our fault (the storage failed); logged, not shown.
+    Internal(anyhow::Error),
+}
+
+impl ApiError {
+    /// A 422 for the field at `path`.
+    pub fn invalid(path: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Internal(error.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, error, path) = match self {
+            Self::BadRequest(reason) => (StatusCode::BAD_REQUEST, reason, None),
+            Self::Unauthorized(reason) => (StatusCode::UNAUTHORIZED, reason.to_string(), None),
+            Self::Forbidden(reason) => (StatusCode::FORBIDDEN, reason, None),
+            Self::NotFound(what) => (StatusCode::NOT_FOUND, what, None),
+            Self::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "the body must be JSON (Content-Type: application/json)".to_string(),
+                None,
+            ),
+            Self::Invalid { path, reason } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, reason, Some(path))
+            }
+            Self::Internal(cause) => {
+                tracing::error!(error = %format!("{cause:#}"), "API request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error".to_string(),
+                    None,
+                )
+            }
+        };
+        let mut response = (status, Json(ErrorBody { error, path })).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer realm=\"switchboard\""),
+            );
+        }
+        response
+    }
+}
+
+/// A JSON body whose errors name the field: `415` if it is not declared
+/// JSON, `400` if it is not JSON at all, `422` with the field's JSON
+/// pointer if a field is missing, unknown or of the wrong type.
+pub struct ValidJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ValidJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(';').next())
+            .is_some_and(|mime| {
+                let mime = mime.trim();
+                mime.eq_ignore_ascii_case("application/json")
+                    || (mime.starts_with("application/") && mime.ends_with("+json"))
+            });
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+        let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
+        match serde_path_to_error::deserialize(&mut deserializer) {
+            Ok(value) => {
+                deserializer
+                    .end()
+                    .map_err(|error| ApiError::BadRequest(format!("not JSON: {error}")))?;
+                Ok(Self(value))
+            }
+            Err(error) => {
+                let path = json_pointer(error.path());
+                let inner = error.into_inner();
+                if inner.is_syntax() || inner.is_eof() {
+                    Err(ApiError::BadRequest(format!("not JSON: {inner}")))
+                } else {
+                    let reason = strip_position(&inner.to_string());
+                    // A missing field is reported at its parent: name it.
+                    let path = match reason
+                        .strip_prefix("missing field `")
+                        .and_then(|rest| rest.strip_suffix('`'))
+                    {
+                        Some(field) => format!("{path}/{field}"),
+                        None => path,
+                    };
+                    Err(ApiError::invalid(path, reason))
+                }
+            }
+        }
+    }
+}
+
+/// A serde path as a JSON pointer: `tokens[2].name` → `/tokens/2/name`.
+fn json_pointer(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut pointer = String::new();
+    for segment in path.iter() {
+        pointer.push('/');
+        match segment {
+            Segment::Seq { index } => pointer.push_str(&index.to_string()),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+            }
+            Segment::Unknown => pointer.push('?'),
+        }
+    }
+    pointer
+}
+
+/// serde_json's message without its " at line 1 column 17" suffix.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_string(),
+        None => message.to_string(),
+    }
+}

@@ -1,0 +1,124 @@
+//! The HTTP control API under `/api/v1` (axum), described by an OpenAPI 3
+//! document generated from the handlers themselves
+//! (`/api/v1/openapi.json`), so the two cannot drift apart.
+//!
+//! Every route but `/api/v1/health` needs a bearer token ([`auth`]).
+
+pub mod auth;
+pub mod error;
+pub mod tokens;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::routing::{delete, get};
+use serde::Serialize;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use crate::storage::Storage;
+use auth::Caller;
+use error::{ApiError, ErrorBody};
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The database.
+    pub storage: Storage,
+}
+
+impl AppState {
+    /// The wall-clock time now, as stored and shown (RFC 3339, UTC,
+    /// seconds). The API is a driver: it reads the clock itself.
+    pub fn now_rfc3339(&self) -> String {
+        now_rfc3339()
+    }
+}
+
+/// The wall-clock time now (RFC 3339, UTC, seconds).
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// The API's routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/v1/health", get(health))
+        .route("/api/v1/openapi.json", get(openapi_json))
+        .route("/api/v1/tokens", get(tokens::list).post(tokens::create))
+        .route("/api/v1/tokens/{id}", delete(tokens::revoke))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// The OpenAPI document.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Switchboard control API",
+        description = "Provision and control Switchboard over HTTP. Every route but health needs `Authorization: Bearer <token>`.",
+    ),
+    paths(health, openapi_json, tokens::list, tokens::create, tokens::revoke),
+    components(schemas(ErrorBody, Health, auth::Role, tokens::Token, tokens::CreatedToken, tokens::NewToken)),
+    modifiers(&BearerAuth),
+    tags((name = "tokens", description = "Bearer tokens for this API"), (name = "server", description = "The server itself")),
+)]
+pub struct ApiDoc;
+
+/// Declares the `bearer` security scheme the paths refer to.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The health check's answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok` while the server runs and its database answers.
+    pub status: String,
+}
+
+/// Whether the server is up and its database answers. No token needed.
+#[utoipa::path(
+    get,
+    path = "/api/v1/health",
+    tag = "server",
+    responses(
+        (status = 200, description = "Up", body = Health),
+        (status = 500, description = "The database does not answer", body = ErrorBody),
+    )
+)]
+pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
+    sqlx::query("SELECT 1")
+        .execute(state.storage.pool())
+        .await?;
+    Ok(Json(Health {
+        status: "ok".to_string(),
+    }))
+}
+
+/// This API's OpenAPI 3 document.
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    tag = "server",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The OpenAPI document", content_type = "application/json"),
+        (status = 401, description = "No valid token", body = ErrorBody),
+    )
+)]
+pub async fn openapi_json(_caller: Caller) -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such route".to_string())
+}

@@ -1,0 +1,217 @@
+//! `/api/v1/tokens`: bearer tokens, created (the secret shown once),
+//! listed and revoked. Admins manage tokens up to their own role; the
+//! first one, a sysadmin's, is made at first start (see
+//! [`ensure_admin_token`]).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::AppState;
+use super::auth::{Caller, Role, new_secret, new_token_id};
+use super::error::{ApiError, ErrorBody, ValidJson};
+use crate::storage::Storage;
+
+/// A token as listed: never its secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Token {
+    /// Its id, for revoking it.
+    pub id: String,
+    /// What it is for.
+    pub name: String,
+    /// What it may do.
+    pub role: Role,
+    /// When it was made (RFC 3339, UTC).
+    pub created_at: String,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<String>,
+}
+
+/// A token just made, with its secret: the only time it is shown.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedToken {
+    /// The token.
+    #[serde(flatten)]
+    pub token: Token,
+    /// The bearer secret (`Authorization: Bearer <secret>`).
+    pub secret: String,
+}
+
+/// A token to make.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    /// What it is for (1-100 characters).
+    pub name: String,
+    /// What it may do: at most the caller's own role.
+    pub role: Role,
+}
+
+/// The tokens, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tokens",
+    tag = "tokens",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every token, revoked ones included", body = Vec<Token>),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Needs the admin role", body = ErrorBody),
+    )
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<Token>>, ApiError> {
+    caller.require(Role::Admin)?;
+    let rows: Vec<(String, String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT id, name, role, created_at, revoked_at FROM api_tokens ORDER BY created_at DESC, id",
+    )
+    .fetch_all(state.storage.pool())
+    .await?;
+    let tokens = rows
+        .into_iter()
+        .filter_map(|(id, name, role, created_at, revoked_at)| {
+            Some(Token {
+                id,
+                name,
+                role: Role::from_name(&role)?,
+                created_at,
+                revoked_at,
+            })
+        })
+        .collect();
+    Ok(Json(tokens))
+}
+
+/// Makes a token; its secret is in the answer and nowhere else.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tokens",
+    tag = "tokens",
+    security(("bearer" = [])),
+    request_body = NewToken,
+    responses(
+        (status = 201, description = "Made; `secret` is shown this once", body = CreatedToken),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Needs the admin role, and at least the role given", body = ErrorBody),
+        (status = 422, description = "A field is wrong", body = ErrorBody),
+    )
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ValidJson(new): ValidJson<NewToken>,
+) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
+    caller.require(Role::Admin)?;
+    let name = new.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(ApiError::invalid("/name", "must be 1 to 100 characters"));
+    }
+    if !caller.role.at_least(new.role) {
+        return Err(ApiError::Forbidden(format!(
+            "a {} token cannot make a {} token",
+            caller.role.as_str(),
+            new.role.as_str()
+        )));
+    }
+    let created = insert(&state.storage, name, new.role, &state.now_rfc3339()).await?;
+    tracing::info!(
+        token = %created.token.id,
+        role = new.role.as_str(),
+        by = %caller.token_id,
+        "API token created"
+    );
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Revokes a token at once; it stays listed, with `revoked_at`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tokens/{id}",
+    tag = "tokens",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The token's id")),
+    responses(
+        (status = 204, description = "Revoked (or already was)"),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Needs the admin role, and at least the token's role", body = ErrorBody),
+        (status = 404, description = "No such token", body = ErrorBody),
+    )
+)]
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Role::Admin)?;
+    let role: Option<(String,)> = sqlx::query_as("SELECT role FROM api_tokens WHERE id = ?")
+        .bind(&id)
+        .fetch_optional(state.storage.pool())
+        .await?;
+    let (role,) = role.ok_or_else(|| ApiError::NotFound(format!("no token {id}")))?;
+    let role = Role::from_name(&role).unwrap_or(Role::Sysadmin);
+    if !caller.role.at_least(role) {
+        return Err(ApiError::Forbidden(format!(
+            "a {} token cannot revoke a {} token",
+            caller.role.as_str(),
+            role.as_str()
+        )));
+    }
+    sqlx::query("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+        .bind(state.now_rfc3339())
+        .bind(&id)
+        .execute(state.storage.pool())
+        .await?;
+    tracing::info!(token = %id, by = %caller.token_id, "API token revoked");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn insert(
+    storage: &Storage,
+    name: &str,
+    role: Role,
+    now: &str,
+) -> Result<CreatedToken, ApiError> {
+    let secret = new_secret();
+    let id = new_token_id();
+    sqlx::query(
+        "INSERT INTO api_tokens (id, name, role, secret_sha256, created_at) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(&id)
+    .bind(name)
+    .bind(role.as_str())
+    .bind(&secret.sha256)
+    .bind(now)
+    .execute(storage.pool())
+    .await?;
+    Ok(CreatedToken {
+        token: Token {
+            id,
+            name: name.to_string(),
+            role,
+            created_at: now.to_string(),
+            revoked_at: None,
+        },
+        secret: secret.secret,
+    })
+}
+
+/// On a database with no token at all (first start): makes a sysadmin
+/// token and returns its secret, for the caller to show once and write to
+/// `DATA_DIR/admin-token`. `None` when tokens exist.
+pub async fn ensure_admin_token(storage: &Storage, now: &str) -> anyhow::Result<Option<String>> {
+    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM api_tokens")
+        .fetch_one(storage.pool())
+        .await?;
+    if count > 0 {
+        return Ok(None);
+    }
+    match insert(storage, "admin (first start)", Role::Sysadmin, now).await {
+        Ok(created) => Ok(Some(created.secret)),
+        Err(ApiError::Internal(cause)) => Err(cause),
+        Err(other) => anyhow::bail!("making the admin token: {other:?}"),
+    }
+}
