@@ -179,4 +179,150 @@ fn the_openapi_document_describes_the_routes() {
         document["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
     );
+    // A validator of its own validates it (openapi-spec-validator, from
+    // PyPI, which the test script installs).
+    let file = server.data_dir().join("openapi.json");
+    std::fs::write(&file, &body).unwrap();
+    let output = std::process::Command::new("python3")
+        .args(["-m", "openapi_spec_validator"])
+        .arg(&file)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "the OpenAPI document does not validate (is openapi-spec-validator installed?):\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn accounts_are_made_read_listed_changed_and_deleted() {
+    let server = Server::start();
+    let admin = server.admin_token();
+    let make = |number: &str, name: &str| {
+        server.http(
+            "POST",
+            "/api/v1/accounts",
+            Some(&admin),
+            Some(&format!(r#"{{"number": "{number}", "name": "{name}"}}"#)),
+        )
+    };
+    let (status, body) = make("ACME-1", "Acme Plumbing");
+    assert_eq!(status, 201, "{body}");
+    let acme = json(&body);
+    assert_eq!(acme["call_recording"], false);
+    assert_eq!(acme["recording_retention_days"], 90);
+    let id = acme["id"].as_i64().unwrap();
+    for index in 0..4 {
+        assert_eq!(
+            make(&format!("C{index}"), &format!("Client {index}")).0,
+            201
+        );
+    }
+
+    // A duplicate number is a conflict; bad fields name themselves.
+    let (status, body) = make("ACME-1", "Again");
+    assert_eq!(status, 409, "{body}");
+    let (status, body) = make("no spaces", "x");
+    assert_eq!(
+        (status, json(&body)["path"].as_str()),
+        (422, Some("/number"))
+    );
+
+    // Paging and filters.
+    let (status, body) = server.http(
+        "GET",
+        "/api/v1/accounts?limit=2&offset=1",
+        Some(&admin),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let page = json(&body);
+    assert_eq!(page["total"], 5);
+    let numbers: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["number"].as_str().unwrap())
+        .collect();
+    assert_eq!(numbers, ["C0", "C1"], "by number: ACME-1 first");
+    let (_, body) = server.http(
+        "GET",
+        "/api/v1/accounts?name_contains=PLUMB",
+        Some(&admin),
+        None,
+    );
+    assert_eq!(json(&body)["total"], 1);
+    for bad in ["limit=0", "limit=501", "limit=x", "colour=red"] {
+        let (status, body) = server.http(
+            "GET",
+            &format!("/api/v1/accounts?{bad}"),
+            Some(&admin),
+            None,
+        );
+        assert_eq!(status, 422, "{bad}: {body}");
+        assert!(
+            json(&body)["path"].as_str().unwrap().starts_with('?'),
+            "{body}"
+        );
+    }
+
+    // Read-only tokens read but do not write.
+    let (_, body) = server.http(
+        "POST",
+        "/api/v1/tokens",
+        Some(&admin),
+        Some(r#"{"name": "viewer", "role": "read_only"}"#),
+    );
+    let viewer = json(&body)["secret"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/accounts/{id}");
+    let (status, body) = server.http("GET", &path, Some(&viewer), None);
+    assert_eq!(
+        (status, json(&body)["name"].as_str()),
+        (200, Some("Acme Plumbing"))
+    );
+    let (status, _) = server.http("PATCH", &path, Some(&viewer), Some(r#"{"name": "Mine"}"#));
+    assert_eq!(status, 403);
+
+    // A change touches only the fields given.
+    let (status, body) = server.http(
+        "PATCH",
+        &path,
+        Some(&admin),
+        Some(r#"{"call_recording": true, "recording_retention_days": 30}"#),
+    );
+    assert_eq!(status, 200, "{body}");
+    let changed = json(&body);
+    assert_eq!(
+        (
+            &changed["name"],
+            &changed["call_recording"],
+            &changed["recording_retention_days"]
+        ),
+        (&acme["name"], &Value::Bool(true), &Value::from(30))
+    );
+    let (status, _) = server.http("PATCH", &path, Some(&admin), Some(r#"{"number": "C0"}"#));
+    assert_eq!(status, 409);
+    let (status, body) = server.http(
+        "PATCH",
+        &path,
+        Some(&admin),
+        Some(r#"{"recording_retention_days": 0}"#),
+    );
+    assert_eq!(
+        (status, json(&body)["path"].as_str()),
+        (422, Some("/recording_retention_days"))
+    );
+
+    let (status, _) = server.http("DELETE", &path, Some(&admin), None);
+    assert_eq!(status, 204);
+    for (method, path) in [
+        ("GET", path.as_str()),
+        ("DELETE", path.as_str()),
+        ("GET", "/api/v1/accounts/not-a-number"),
+    ] {
+        let (status, body) = server.http(method, path, Some(&admin), None);
+        assert_eq!(status, 404, "{method} {path}: {body}");
+    }
 }

@@ -34,6 +34,8 @@ pub enum ApiError {
     Forbidden(String),
     /// 404.
     NotFound(String),
+    /// 409: it would clash with what exists.
+    Conflict(String),
     /// 415: the body is not declared as JSON.
     UnsupportedMediaType,
     /// 422: a field's value is wrong.
@@ -70,6 +72,7 @@ impl IntoResponse for ApiError {
             Self::Unauthorized(reason) => (StatusCode::UNAUTHORIZED, reason.to_string(), None),
             Self::Forbidden(reason) => (StatusCode::FORBIDDEN, reason, None),
             Self::NotFound(what) => (StatusCode::NOT_FOUND, what, None),
+            Self::Conflict(reason) => (StatusCode::CONFLICT, reason, None),
             Self::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "the body must be JSON (Content-Type: application/json)".to_string(),

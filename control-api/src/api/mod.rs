@@ -4,14 +4,16 @@
 //!
 //! Every route but `/api/v1/health` needs a bearer token ([`auth`]).
 
+pub mod accounts;
 pub mod auth;
 pub mod error;
+pub mod paging;
 pub mod tokens;
 
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
@@ -47,6 +49,16 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(openapi_json))
         .route("/api/v1/tokens", get(tokens::list).post(tokens::create))
         .route("/api/v1/tokens/{id}", delete(tokens::revoke))
+        .route(
+            "/api/v1/accounts",
+            post(accounts::create).get(accounts::list),
+        )
+        .route(
+            "/api/v1/accounts/{id}",
+            get(accounts::get)
+                .patch(accounts::update)
+                .delete(accounts::delete),
+        )
         .fallback(not_found)
         .with_state(state)
 }
@@ -58,10 +70,22 @@ pub fn router(state: AppState) -> Router {
         title = "Switchboard control API",
         description = "Provision and control Switchboard over HTTP. Every route but health needs `Authorization: Bearer <token>`.",
     ),
-    paths(health, openapi_json, tokens::list, tokens::create, tokens::revoke),
-    components(schemas(ErrorBody, Health, auth::Role, tokens::Token, tokens::CreatedToken, tokens::NewToken)),
+    paths(
+        health, openapi_json,
+        tokens::list, tokens::create, tokens::revoke,
+        accounts::create, accounts::list, accounts::get, accounts::update, accounts::delete,
+    ),
+    components(schemas(
+        ErrorBody, Health, auth::Role,
+        tokens::Token, tokens::CreatedToken, tokens::NewToken,
+        accounts::Account, accounts::NewAccount, accounts::AccountChanges,
+    )),
     modifiers(&BearerAuth),
-    tags((name = "tokens", description = "Bearer tokens for this API"), (name = "server", description = "The server itself")),
+    tags(
+        (name = "tokens", description = "Bearer tokens for this API"),
+        (name = "accounts", description = "Accounts (clients) that DIDs, phones and recordings belong to"),
+        (name = "server", description = "The server itself"),
+    ),
 )]
 pub struct ApiDoc;
 

@@ -51,6 +51,7 @@ pub struct NewToken {
 
 /// The tokens, newest first.
 #[utoipa::path(
+    operation_id = "list_tokens",
     get,
     path = "/api/v1/tokens",
     tag = "tokens",
@@ -88,6 +89,7 @@ pub async fn list(
 
 /// Makes a token; its secret is in the answer and nowhere else.
 #[utoipa::path(
+    operation_id = "create_token",
     post,
     path = "/api/v1/tokens",
     tag = "tokens",
@@ -129,6 +131,7 @@ pub async fn create(
 
 /// Revokes a token at once; it stays listed, with `revoked_at`.
 #[utoipa::path(
+    operation_id = "revoke_token",
     delete,
     path = "/api/v1/tokens/{id}",
     tag = "tokens",

@@ -1,0 +1,362 @@
+//! `/api/v1/accounts`: the accounts (clients) that DIDs, phones and
+//! recordings belong to. Anyone with a token reads them; admins write.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use sqlx::{QueryBuilder, Sqlite};
+use utoipa::{IntoParams, ToSchema};
+
+use super::AppState;
+use super::auth::{Caller, Role};
+use super::error::{ApiError, ErrorBody, ValidJson};
+use super::paging::{IdPath, Page, Paging, ValidQuery};
+
+/// The longest recording retention we take: ten years.
+const MAX_RETENTION_DAYS: u32 = 3650;
+
+/// An account.
+#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
+pub struct Account {
+    /// Its id.
+    pub id: i64,
+    /// The account number (unique): letters, digits, `-` and `_`.
+    pub number: String,
+    /// Its name.
+    pub name: String,
+    /// Whether its calls are recorded.
+    pub call_recording: bool,
+    /// Days its recordings are kept before the sweeper deletes them.
+    pub recording_retention_days: i64,
+    /// When it was made (RFC 3339, UTC).
+    pub created_at: String,
+    /// When it last changed.
+    pub updated_at: String,
+}
+
+/// An account to make.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAccount {
+    /// 1-32 letters, digits, `-` or `_`; unique.
+    pub number: String,
+    /// 1-200 characters.
+    pub name: String,
+    /// Record its calls (default false).
+    #[serde(default)]
+    pub call_recording: bool,
+    /// Days to keep recordings, 1-3650 (default 90).
+    #[serde(default = "default_retention")]
+    pub recording_retention_days: u32,
+}
+
+fn default_retention() -> u32 {
+    90
+}
+
+/// Changes to an account: only the fields given change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountChanges {
+    /// A new account number.
+    pub number: Option<String>,
+    /// A new name.
+    pub name: Option<String>,
+    /// Record its calls, or not.
+    pub call_recording: Option<bool>,
+    /// Days to keep recordings.
+    pub recording_retention_days: Option<u32>,
+}
+
+/// Filters and paging of the list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AccountQuery {
+    /// Items per page, 1-500 (default 50).
+    pub limit: Option<u32>,
+    /// Items to skip (default 0).
+    pub offset: Option<u32>,
+    /// Only the account with this number.
+    pub number: Option<String>,
+    /// Only accounts whose name contains this (any case).
+    pub name_contains: Option<String>,
+}
+
+fn check_number(number: &str, path: &str) -> Result<(), ApiError> {
+    let valid = (1..=32).contains(&number.len())
+        && number
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_');
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            path,
+            "must be 1 to 32 letters, digits, '-' or '_'",
+        ))
+    }
+}
+
+fn check_name(name: &str, path: &str) -> Result<(), ApiError> {
+    if name.trim().is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::invalid(path, "must be 1 to 200 characters"));
+    }
+    Ok(())
+}
+
+fn check_retention(days: u32, path: &str) -> Result<(), ApiError> {
+    if days == 0 || days > MAX_RETENTION_DAYS {
+        return Err(ApiError::invalid(
+            path,
+            format!("must be 1 to {MAX_RETENTION_DAYS} days"),
+        ));
+    }
+    Ok(())
+}
+
+/// A unique-constraint failure is the client's clash, not our fault.
+fn conflict_or(error: sqlx::Error, what: impl FnOnce() -> String) -> ApiError {
+    match &error {
+        sqlx::Error::Database(database) if database.is_unique_violation() => {
+            ApiError::Conflict(what())
+        }
+        sqlx::Error::Database(database) if database.is_foreign_key_violation() => {
+            ApiError::Conflict(what())
+        }
+        _ => error.into(),
+    }
+}
+
+/// The columns of [`Account`], for `concat!` into literal SQL.
+macro_rules! columns {
+    () => {
+        "id, number, name, call_recording, recording_retention_days, created_at, updated_at"
+    };
+}
+
+async fn fetch(state: &AppState, id: i64) -> Result<Account, ApiError> {
+    sqlx::query_as::<_, Account>(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM accounts WHERE id = ?"
+    ))
+    .bind(id)
+    .fetch_optional(state.storage.pool())
+    .await?
+    .ok_or_else(|| ApiError::NotFound(format!("no account {id}")))
+}
+
+/// Makes an account.
+#[utoipa::path(
+    operation_id = "create_account",
+    post,
+    path = "/api/v1/accounts",
+    tag = "accounts",
+    security(("bearer" = [])),
+    request_body = NewAccount,
+    responses(
+        (status = 201, description = "Made", body = Account),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Needs the admin role", body = ErrorBody),
+        (status = 409, description = "The number is taken", body = ErrorBody),
+        (status = 422, description = "A field is wrong", body = ErrorBody),
+    )
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ValidJson(new): ValidJson<NewAccount>,
+) -> Result<(StatusCode, Json<Account>), ApiError> {
+    caller.require(Role::Admin)?;
+    check_number(&new.number, "/number")?;
+    check_name(&new.name, "/name")?;
+    check_retention(new.recording_retention_days, "/recording_retention_days")?;
+    let now = state.now_rfc3339();
+    let id: (i64,) = sqlx::query_as(
+        "INSERT INTO accounts (number, name, call_recording, recording_retention_days, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(&new.number)
+    .bind(new.name.trim())
+    .bind(new.call_recording)
+    .bind(i64::from(new.recording_retention_days))
+    .bind(&now)
+    .bind(&now)
+    .fetch_one(state.storage.pool())
+    .await
+    .map_err(|error| conflict_or(error, || format!("account number {} is taken", new.number)))?;
+    Ok((StatusCode::CREATED, Json(fetch(&state, id.0).await?)))
+}
+
+/// Lists accounts, by number.
+#[utoipa::path(
+    operation_id = "list_accounts",
+    get,
+    path = "/api/v1/accounts",
+    tag = "accounts",
+    security(("bearer" = [])),
+    params(AccountQuery),
+    responses(
+        (status = 200, description = "A page of accounts", body = Page<Account>),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 422, description = "A parameter is wrong", body = ErrorBody),
+    )
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ValidQuery(query): ValidQuery<AccountQuery>,
+) -> Result<Json<Page<Account>>, ApiError> {
+    caller.require(Role::ReadOnly)?;
+    let paging = Paging::new(query.limit, query.offset)?;
+    let filter = |builder: &mut QueryBuilder<Sqlite>| {
+        builder.push(" WHERE 1 = 1");
+        if let Some(number) = &query.number {
+            builder.push(" AND number = ").push_bind(number.clone());
+        }
+        if let Some(part) = &query.name_contains {
+            builder
+                .push(" AND instr(lower(name), lower(")
+                .push_bind(part.clone())
+                .push(")) > 0");
+        }
+    };
+    let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM accounts");
+    filter(&mut count);
+    let (total,): (i64,) = count
+        .build_query_as()
+        .fetch_one(state.storage.pool())
+        .await?;
+    let mut select = QueryBuilder::<Sqlite>::new(concat!("SELECT ", columns!(), " FROM accounts"));
+    filter(&mut select);
+    select
+        .push(" ORDER BY number LIMIT ")
+        .push_bind(i64::from(paging.limit))
+        .push(" OFFSET ")
+        .push_bind(i64::from(paging.offset));
+    let items = select
+        .build_query_as::<Account>()
+        .fetch_all(state.storage.pool())
+        .await?;
+    Ok(Json(paging.page(items, total)))
+}
+
+/// One account.
+#[utoipa::path(
+    operation_id = "get_account",
+    get,
+    path = "/api/v1/accounts/{id}",
+    tag = "accounts",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The account's id")),
+    responses(
+        (status = 200, description = "The account", body = Account),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such account", body = ErrorBody),
+    )
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(id): IdPath,
+) -> Result<Json<Account>, ApiError> {
+    caller.require(Role::ReadOnly)?;
+    Ok(Json(fetch(&state, id).await?))
+}
+
+/// Changes the fields given.
+#[utoipa::path(
+    operation_id = "update_account",
+    patch,
+    path = "/api/v1/accounts/{id}",
+    tag = "accounts",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The account's id")),
+    request_body = AccountChanges,
+    responses(
+        (status = 200, description = "The account as changed", body = Account),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Needs the admin role", body = ErrorBody),
+        (status = 404, description = "No such account", body = ErrorBody),
+        (status = 409, description = "The new number is taken", body = ErrorBody),
+        (status = 422, description = "A field is wrong", body = ErrorBody),
+    )
+)]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(id): IdPath,
+    ValidJson(changes): ValidJson<AccountChanges>,
+) -> Result<Json<Account>, ApiError> {
+    caller.require(Role::Admin)?;
+    if let Some(number) = &changes.number {
+        check_number(number, "/number")?;
+    }
+    if let Some(name) = &changes.name {
+        check_name(name, "/name")?;
+    }
+    if let Some(days) = changes.recording_retention_days {
+        check_retention(days, "/recording_retention_days")?;
+    }
+    let updated = sqlx::query(
+        "UPDATE accounts SET number = coalesce(?, number), name = coalesce(?, name), \
+         call_recording = coalesce(?, call_recording), \
+         recording_retention_days = coalesce(?, recording_retention_days), updated_at = ? \
+         WHERE id = ?",
+    )
+    .bind(&changes.number)
+    .bind(changes.name.as_deref().map(str::trim))
+    .bind(changes.call_recording)
+    .bind(changes.recording_retention_days.map(i64::from))
+    .bind(state.now_rfc3339())
+    .bind(id)
+    .execute(state.storage.pool())
+    .await
+    .map_err(|error| {
+        conflict_or(error, || {
+            format!(
+                "account number {} is taken",
+                changes.number.as_deref().unwrap_or_default()
+            )
+        })
+    })?;
+    if updated.rows_affected() == 0 {
+        return Err(ApiError::NotFound(format!("no account {id}")));
+    }
+    Ok(Json(fetch(&state, id).await?))
+}
+
+/// Deletes an account that nothing belongs to any more.
+#[utoipa::path(
+    operation_id = "delete_account",
+    delete,
+    path = "/api/v1/accounts/{id}",
+    tag = "accounts",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The account's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Needs the admin role", body = ErrorBody),
+        (status = 404, description = "No such account", body = ErrorBody),
+        (status = 409, description = "Something still belongs to it", body = ErrorBody),
+    )
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(id): IdPath,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Role::Admin)?;
+    let deleted = sqlx::query("DELETE FROM accounts WHERE id = ?")
+        .bind(id)
+        .execute(state.storage.pool())
+        .await
+        .map_err(|error| conflict_or(error, || format!("account {id} still has DIDs or phones")))?;
+    if deleted.rows_affected() == 0 {
+        return Err(ApiError::NotFound(format!("no account {id}")));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
