@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every Switchboard test on a fresh Debian machine: installs the real
-# peers the tests drive (SIPp, baresip, sox), openapi-spec-validator and
-# cmake (libopus is built from source for the `opus` feature), then
+# peers the tests drive (SIPp, baresip, sox), openapi-spec-validator,
+# schemathesis and cmake (libopus is built from source for the `opus`
+# feature), then
 # formatting, lints with and
 # without Opus, the tokio-free build of the protocol cores, unit tests and
 # conformance tests against the real binary (built with Opus), and a build
@@ -20,9 +21,11 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-# The OpenAPI document's validator, from PyPI.
+# The OpenAPI document's validator and the API fuzzer, from PyPI.
 python3 -c "import openapi_spec_validator" 2>/dev/null ||
   python3 -m pip install -q --disable-pip-version-check openapi-spec-validator
+command -v schemathesis >/dev/null ||
+  python3 -m pip install -q --disable-pip-version-check schemathesis
 
 echo "== cargo fmt --check"
 cargo fmt --all --check

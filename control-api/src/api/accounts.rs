@@ -40,14 +40,20 @@ pub struct Account {
 #[serde(deny_unknown_fields)]
 pub struct NewAccount {
     /// 1-32 letters, digits, `-` or `_`; unique.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,32}$")]
     pub number: String,
-    /// 1-200 characters.
+    /// 1-200 characters, not all blank.
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: String,
     /// Record its calls (default false).
     #[serde(default)]
     pub call_recording: bool,
     /// Days to keep recordings, 1-3650 (default 90).
-    #[serde(default = "default_retention")]
+    #[serde(
+        default = "default_retention",
+        deserialize_with = "super::integer::u32"
+    )]
+    #[schema(minimum = 1, maximum = 3650)]
     pub recording_retention_days: u32,
 }
 
@@ -60,12 +66,16 @@ fn default_retention() -> u32 {
 #[serde(deny_unknown_fields)]
 pub struct AccountChanges {
     /// A new account number.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,32}$")]
     pub number: Option<String>,
     /// A new name.
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: Option<String>,
     /// Record its calls, or not.
     pub call_recording: Option<bool>,
     /// Days to keep recordings.
+    #[serde(default, deserialize_with = "super::integer::optional_u32")]
+    #[schema(minimum = 1, maximum = 3650)]
     pub recording_retention_days: Option<u32>,
 }
 
@@ -75,8 +85,10 @@ pub struct AccountChanges {
 #[into_params(parameter_in = Query)]
 pub struct AccountQuery {
     /// Items per page, 1-500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// Items to skip (default 0).
+    #[param(minimum = 0, maximum = 1_000_000_000)]
     pub offset: Option<u32>,
     /// Only the account with this number.
     pub number: Option<String>,
@@ -157,6 +169,8 @@ async fn fetch(state: &AppState, id: i64) -> Result<Account, ApiError> {
     security(("bearer" = [])),
     request_body = NewAccount,
     responses(
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 415, description = "The body is not declared as JSON", body = ErrorBody),
         (status = 201, description = "Made", body = Account),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Needs the admin role", body = ErrorBody),
@@ -276,6 +290,8 @@ pub async fn get(
     params(("id" = i64, Path, description = "The account's id")),
     request_body = AccountChanges,
     responses(
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 415, description = "The body is not declared as JSON", body = ErrorBody),
         (status = 200, description = "The account as changed", body = Account),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Needs the admin role", body = ErrorBody),

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod error;
+pub mod integer;
 pub mod paging;
 pub mod tokens;
 

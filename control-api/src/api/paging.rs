@@ -16,6 +16,9 @@ pub const MAX_LIMIT: u32 = 500;
 /// Items per page when the client does not say.
 pub const DEFAULT_LIMIT: u32 = 50;
 
+/// The furthest a page may start.
+pub const MAX_OFFSET: u32 = 1_000_000_000;
+
 /// One page of a list.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Page<T> {
@@ -48,10 +51,14 @@ impl Paging {
                 format!("must be 1 to {MAX_LIMIT}"),
             ));
         }
-        Ok(Self {
-            limit,
-            offset: offset.unwrap_or(0),
-        })
+        let offset = offset.unwrap_or(0);
+        if offset > MAX_OFFSET {
+            return Err(ApiError::invalid(
+                "?offset",
+                format!("must be 0 to {MAX_OFFSET}"),
+            ));
+        }
+        Ok(Self { limit, offset })
     }
 
     /// The page of `items` out of `total`.

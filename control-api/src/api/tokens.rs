@@ -43,7 +43,8 @@ pub struct CreatedToken {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
-    /// What it is for (1-100 characters).
+    /// What it is for (1-100 characters, not all blank).
+    #[schema(min_length = 1, max_length = 100, pattern = "\\S")]
     pub name: String,
     /// What it may do: at most the caller's own role.
     pub role: Role,
@@ -96,6 +97,8 @@ pub async fn list(
     security(("bearer" = [])),
     request_body = NewToken,
     responses(
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 415, description = "The body is not declared as JSON", body = ErrorBody),
         (status = 201, description = "Made; `secret` is shown this once", body = CreatedToken),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Needs the admin role, and at least the role given", body = ErrorBody),
