@@ -7,7 +7,7 @@
 #[path = "../../conformance/harness.rs"]
 mod harness;
 
-use harness::Server;
+use harness::{Server, require_tool, sipp};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 
@@ -356,4 +356,92 @@ fn schemathesis_finds_nothing() {
         String::from_utf8_lossy(&output.stderr),
         server.log()
     );
+}
+
+/// A phone made through the API registers at once (SIPp, digest auth);
+/// deactivated, it is refused at once; the demo phones are ordinary rows.
+#[test]
+fn a_phone_made_through_the_api_registers_and_stops_when_deactivated() {
+    require_tool("sipp", "sip-tester");
+    let server = Server::start();
+    let admin = server.admin_token();
+    let (_, body) = server.http("GET", "/api/v1/phones?active=true", Some(&admin), None);
+    let extensions: Vec<String> = json(&body)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|phone| phone["extension"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(extensions, ["1001", "1002"], "the demo phones: {body}");
+
+    let (_, body) = server.http(
+        "POST",
+        "/api/v1/accounts",
+        Some(&admin),
+        Some(r#"{"number": "A1", "name": "Acme"}"#),
+    );
+    let account = json(&body)["id"].as_i64().unwrap();
+    let (status, body) = server.http(
+        "POST",
+        "/api/v1/phones",
+        Some(&admin),
+        Some(&format!(
+            r#"{{"extension": "2101", "password": "s3cret-pass", "account_id": {account}}}"#
+        )),
+    );
+    assert_eq!(status, 201, "{body}");
+    let phone = json(&body);
+    assert!(phone.get("password").is_none() && !body.contains("s3cret-pass"));
+    let path = format!("/api/v1/phones/{}", phone["id"]);
+    let register = |scenario: &str| {
+        sipp(
+            scenario,
+            &[
+                &server.target(),
+                "-s",
+                "2101",
+                "-au",
+                "2101",
+                "-ap",
+                "s3cret-pass",
+            ],
+        )
+    };
+    register("register_auth").assert_ok(Some(&server));
+
+    // A duplicate extension, a short password, an unknown account.
+    for (body, status_wanted) in [
+        (r#"{"extension": "2101", "password": "another-pass"}"#, 409),
+        (r#"{"extension": "2102", "password": "short"}"#, 422),
+        (
+            r#"{"extension": "2102", "password": "long-enough", "account_id": 999}"#,
+            409,
+        ),
+    ] {
+        let (status, answer) = server.http("POST", "/api/v1/phones", Some(&admin), Some(body));
+        assert_eq!(status, status_wanted, "{body}: {answer}");
+    }
+    // The account cannot go while its phone is there.
+    let (status, _) = server.http(
+        "DELETE",
+        &format!("/api/v1/accounts/{account}"),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(status, 409);
+
+    let (status, body) = server.http("PATCH", &path, Some(&admin), Some(r#"{"active": false}"#));
+    assert_eq!(
+        (status, json(&body)["active"].as_bool()),
+        (200, Some(false))
+    );
+    // register_refused passes when the right credentials are refused.
+    register("register_refused").assert_ok(Some(&server));
+
+    let (status, _) = server.http("PATCH", &path, Some(&admin), Some(r#"{"active": true}"#));
+    assert_eq!(status, 200);
+    register("register_auth").assert_ok(Some(&server));
+    let (status, _) = server.http("DELETE", &path, Some(&admin), None);
+    assert_eq!(status, 204);
+    register("register_refused").assert_ok(Some(&server));
 }

@@ -54,6 +54,38 @@ pub fn provision(data_dir: &Path) -> anyhow::Result<(Credentials, bool)> {
     Ok((credentials, true))
 }
 
+/// Makes demo phone `extension` an ordinary provisioned phone with
+/// `password` (first start only; an existing one is left alone).
+pub async fn seed_phone(
+    storage: &crate::storage::Storage,
+    extension: &str,
+    password: &str,
+    realm: &str,
+) -> anyhow::Result<()> {
+    let (extension_owned, realm_owned, password_owned) = (
+        extension.to_string(),
+        realm.to_string(),
+        password.to_string(),
+    );
+    let stored = tokio::task::spawn_blocking(move || {
+        crate::api::phones::StoredPassword::new(&extension_owned, &realm_owned, &password_owned)
+    })
+    .await??;
+    let now = crate::api::now_rfc3339();
+    let display_name = format!("Demo phone {extension}");
+    let row = crate::api::phones::PhoneRow {
+        extension,
+        account_id: None,
+        display_name: Some(&display_name),
+        active: true,
+    };
+    match crate::api::phones::insert(storage, row, &stored, realm, &now).await {
+        Ok(_) => Ok(()),
+        Err(sqlx::Error::Database(error)) if error.is_unique_violation() => Ok(()),
+        Err(error) => Err(error.into()),
+    }
+}
+
 #[cfg(unix)]
 fn restrict_permissions(path: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;

@@ -68,8 +68,11 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .with_context(|| format!("binding HTTP on {} (--http-listen)", settings.http_listen))?;
     let http_address = http.local_addr()?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    let (commands, messages) = tokio::sync::mpsc::unbounded_channel();
     let app = api::router(api::AppState {
         storage: storage.clone(),
+        realm: settings.realm.clone(),
+        commands: commands.clone(),
     });
     let mut http_stopped = stopped.clone();
     let http_server = tokio::spawn(async move {
@@ -82,9 +85,11 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let (credentials, created) = demo::provision(&settings.data_dir)?;
     if created {
         for (phone, password) in &credentials {
+            demo::seed_phone(&storage, phone, password, &settings.realm).await?;
             info!(%phone, %password, realm = %settings.realm, "demo phone provisioned (password shown once)");
         }
     }
+    let directory = api::phones::active_directory(&storage, &settings.realm).await?;
     let listeners = Listeners::bind(settings.sip_listen)
         .await
         .with_context(|| format!("binding SIP on {}", settings.sip_listen))?;
@@ -105,15 +110,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     registrar_config.lockout_threshold = settings.lockout_threshold;
     registrar_config.lockout_duration = Duration::from_secs(settings.lockout_seconds);
     let registrar = Registrar::new(registrar_config);
-    let users = credentials
-        .iter()
-        .map(|(phone, password)| {
-            (
-                phone.clone(),
-                Ha1s::from_password(phone, &settings.realm, password),
-            )
-        })
-        .collect();
+    let users: HashMap<String, Ha1s> = directory.iter().cloned().collect();
 
     let mut routes = HashMap::new();
     routes.insert(demo::ECHO_DID.to_string(), Route::Echo);
@@ -126,11 +123,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let recordings_dir = settings.data_dir.join("recordings");
     std::fs::create_dir_all(&recordings_dir)
         .with_context(|| format!("creating {}", recordings_dir.display()))?;
-    for phone in demo::PHONES {
-        routes.insert(phone.to_string(), Route::Phone(phone.to_string()));
+    for (extension, _) in &directory {
+        routes.insert(extension.clone(), Route::Phone(extension.clone()));
     }
     let prompts = Prompts::load()?;
-    let (commands, messages) = tokio::sync::mpsc::unbounded_channel();
     let media = MediaPool::new(
         local_address.ip(),
         settings.rtp_low,

@@ -72,6 +72,27 @@ impl Route {
 pub enum Command {
     /// A media channel reported something.
     Media(MediaEvent),
+    /// The provisioned directory changed (through the API).
+    Directory(DirectoryChange),
+}
+
+/// A change to the phones the registrar and the routes know.
+#[derive(Debug, Clone)]
+pub enum DirectoryChange {
+    /// A phone that may register and be called, with its HA1s (created,
+    /// activated, or its password changed).
+    PhoneActive {
+        /// Its extension (the SIP user).
+        extension: String,
+        /// Its digest secrets.
+        ha1s: Ha1s,
+    },
+    /// A phone deleted or deactivated: it can no longer register or be
+    /// called, at once.
+    PhoneGone {
+        /// Its extension.
+        extension: String,
+    },
 }
 
 /// How long a digit sent back by [`Route::DigitEcho`] lasts at most (a
@@ -1237,6 +1258,27 @@ enum Side {
     Switch,
 }
 
+impl Switch {
+    /// Takes a phone in or out of the registrar's users and the routes.
+    fn apply_directory_change(&mut self, change: DirectoryChange) {
+        match change {
+            DirectoryChange::PhoneActive { extension, ha1s } => {
+                info!(%extension, "phone provisioned");
+                self.routes
+                    .insert(extension.clone(), Route::Phone(extension.clone()));
+                self.users.insert(extension, ha1s);
+            }
+            DirectoryChange::PhoneGone { extension } => {
+                info!(%extension, "phone removed");
+                if matches!(self.routes.get(&extension), Some(Route::Phone(_))) {
+                    self.routes.remove(&extension);
+                }
+                self.users.remove(&extension);
+            }
+        }
+    }
+}
+
 impl Application for Switch {
     type Message = Command;
 
@@ -1265,6 +1307,7 @@ impl Application for Switch {
     fn handle_message(&mut self, now: Instant, message: Command, sip: &mut Endpoint) {
         match message {
             Command::Media(event) => self.handle_media_event(now, event, sip),
+            Command::Directory(change) => self.apply_directory_change(change),
         }
     }
 

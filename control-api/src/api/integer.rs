@@ -35,6 +35,29 @@ pub fn optional_u32<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option
     Ok(Option::<Whole>::deserialize(deserializer)?.map(|Whole(value)| value))
 }
 
+/// An `i64` written as any JSON number with no fractional part (within
+/// ±2^53 for one written as a float, where floats are exact).
+pub fn i64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    let number = serde_json::Number::deserialize(deserializer)?;
+    number
+        .as_i64()
+        .or_else(|| {
+            number
+                .as_f64()
+                .filter(|float| float.fract() == 0.0 && float.abs() <= EXACT)
+                .map(|float| float as i64)
+        })
+        .ok_or_else(|| D::Error::custom(format!("{number} is not a whole number in range")))
+}
+
+/// An optional [`i64`] (absent or `null`: `None`).
+pub fn optional_i64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    struct Whole(#[serde(deserialize_with = "i64")] i64);
+    Ok(Option::<Whole>::deserialize(deserializer)?.map(|Whole(value)| value))
+}
+
 #[cfg(test)]
 mod tests {
     #[derive(Debug, serde::Deserialize)]
@@ -56,5 +79,24 @@ mod tests {
         assert!(parse(r#"{"days": -1}"#).is_err());
         assert!(parse(r#"{"days": 4294967296}"#).is_err());
         assert!(parse(r#"{"days": "7"}"#).is_err());
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Reference {
+        #[serde(default, deserialize_with = "super::optional_i64")]
+        id: Option<i64>,
+    }
+
+    #[test]
+    fn references_take_whole_floats_of_either_sign() {
+        let parse = |text: &str| serde_json::from_str::<Reference>(text).map(|r| r.id);
+        assert_eq!(parse(r#"{"id": -394292.0}"#).unwrap(), Some(-394_292));
+        assert_eq!(
+            parse(r#"{"id": 9223372036854775807}"#).unwrap(),
+            Some(i64::MAX)
+        );
+        assert_eq!(parse(r#"{}"#).unwrap(), None);
+        assert!(parse(r#"{"id": 0.5}"#).is_err());
+        assert!(parse(r#"{"id": 1e300}"#).is_err());
     }
 }

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod error;
 pub mod integer;
 pub mod paging;
+pub mod phones;
 pub mod tokens;
 
 use axum::Json;
@@ -20,6 +21,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::storage::Storage;
+use crate::switch::{Command, DirectoryChange};
 use auth::Caller;
 use error::{ApiError, ErrorBody};
 
@@ -28,9 +30,19 @@ use error::{ApiError, ErrorBody};
 pub struct AppState {
     /// The database.
     pub storage: Storage,
+    /// The SIP digest realm phones' HA1s are computed in.
+    pub realm: String,
+    /// The call controller's command channel.
+    pub commands: tokio::sync::mpsc::UnboundedSender<Command>,
 }
 
 impl AppState {
+    /// Tells the call controller about a directory change (a controller
+    /// that has stopped, at shutdown, no longer needs to know).
+    pub fn directory(&self, change: DirectoryChange) {
+        let _ = self.commands.send(Command::Directory(change));
+    }
+
     /// The wall-clock time now, as stored and shown (RFC 3339, UTC,
     /// seconds). The API is a driver: it reads the clock itself.
     pub fn now_rfc3339(&self) -> String {
@@ -60,6 +72,13 @@ pub fn router(state: AppState) -> Router {
                 .patch(accounts::update)
                 .delete(accounts::delete),
         )
+        .route("/api/v1/phones", post(phones::create).get(phones::list))
+        .route(
+            "/api/v1/phones/{id}",
+            get(phones::get)
+                .patch(phones::update)
+                .delete(phones::delete),
+        )
         .fallback(not_found)
         .with_state(state)
 }
@@ -75,16 +94,19 @@ pub fn router(state: AppState) -> Router {
         health, openapi_json,
         tokens::list, tokens::create, tokens::revoke,
         accounts::create, accounts::list, accounts::get, accounts::update, accounts::delete,
+        phones::create, phones::list, phones::get, phones::update, phones::delete,
     ),
     components(schemas(
         ErrorBody, Health, auth::Role,
         tokens::Token, tokens::CreatedToken, tokens::NewToken,
         accounts::Account, accounts::NewAccount, accounts::AccountChanges,
+        phones::Phone, phones::NewPhone, phones::PhoneChanges,
     )),
     modifiers(&BearerAuth),
     tags(
         (name = "tokens", description = "Bearer tokens for this API"),
         (name = "accounts", description = "Accounts (clients) that DIDs, phones and recordings belong to"),
+        (name = "phones", description = "SIP users that register and are called by extension"),
         (name = "server", description = "The server itself"),
     ),
 )]

@@ -1,0 +1,539 @@
+//! `/api/v1/phones`: SIP users that register and are called by extension.
+//! A phone made, changed or deactivated here takes effect for the next
+//! REGISTER and the next call: each change is also sent to the call
+//! controller ([`DirectoryChange`]).
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHasher, SaltString};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sip_core::auth::{DigestAlgorithm, Ha1s};
+use sqlx::{QueryBuilder, Sqlite};
+use utoipa::{IntoParams, ToSchema};
+
+use super::AppState;
+use super::auth::{Caller, Role};
+use super::error::{ApiError, ErrorBody, ValidJson};
+use super::paging::{IdPath, Page, Paging, ValidQuery};
+use crate::storage::Storage;
+use crate::switch::DirectoryChange;
+
+/// A phone (never its password).
+#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
+pub struct Phone {
+    /// Its id.
+    pub id: i64,
+    /// The SIP user it registers as and is called by (unique).
+    pub extension: String,
+    /// The account it belongs to, if any.
+    pub account_id: Option<i64>,
+    /// A name to show.
+    pub display_name: Option<String>,
+    /// Whether it may register and be called.
+    pub active: bool,
+    /// When it was made (RFC 3339, UTC).
+    pub created_at: String,
+    /// When it last changed.
+    pub updated_at: String,
+}
+
+/// A phone to make.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPhone {
+    /// 1-32 letters, digits, `.`, `-` or `_`; unique.
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,32}$")]
+    pub extension: String,
+    /// The SIP password, 8-128 characters.
+    #[schema(min_length = 8, max_length = 128)]
+    pub password: String,
+    /// The account it belongs to.
+    #[serde(default, deserialize_with = "super::integer::optional_i64")]
+    pub account_id: Option<i64>,
+    /// A name to show, up to 100 characters.
+    #[schema(max_length = 100)]
+    pub display_name: Option<String>,
+    /// Whether it may register and be called (default true).
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Changes to a phone: only the fields given change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneChanges {
+    /// A new SIP password, 8-128 characters.
+    #[schema(min_length = 8, max_length = 128)]
+    pub password: Option<String>,
+    /// Move it to this account.
+    #[serde(default, deserialize_with = "super::integer::optional_i64")]
+    pub account_id: Option<i64>,
+    /// A new name to show.
+    #[schema(max_length = 100)]
+    pub display_name: Option<String>,
+    /// Activate or deactivate it (at once).
+    pub active: Option<bool>,
+}
+
+/// Filters and paging of the list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PhoneQuery {
+    /// Items per page, 1-500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    /// Items to skip (default 0).
+    #[param(minimum = 0, maximum = 1_000_000_000)]
+    pub offset: Option<u32>,
+    /// Only this extension.
+    pub extension: Option<String>,
+    /// Only phones of this account.
+    pub account_id: Option<i64>,
+    /// Only active (true) or inactive (false) phones.
+    pub active: Option<bool>,
+}
+
+/// The columns of [`Phone`], for `concat!` into literal SQL.
+macro_rules! columns {
+    () => {
+        "id, extension, account_id, display_name, active, created_at, updated_at"
+    };
+}
+
+fn check_extension(extension: &str) -> Result<(), ApiError> {
+    let valid = (1..=32).contains(&extension.len())
+        && extension
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"._-".contains(&byte));
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "/extension",
+            "must be 1 to 32 letters, digits, '.', '-' or '_'",
+        ))
+    }
+}
+
+fn check_password(password: &str) -> Result<(), ApiError> {
+    if (8..=128).contains(&password.chars().count()) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "/password",
+            "must be 8 to 128 characters",
+        ))
+    }
+}
+
+fn check_display_name(name: Option<&str>) -> Result<(), ApiError> {
+    if name.is_some_and(|name| name.chars().count() > 100) {
+        return Err(ApiError::invalid(
+            "/display_name",
+            "must be at most 100 characters",
+        ));
+    }
+    Ok(())
+}
+
+/// What is stored of a password: argon2, and the HA1s of `realm`.
+pub struct StoredPassword {
+    argon2: String,
+    ha1_md5: String,
+    ha1_sha256: String,
+}
+
+impl StoredPassword {
+    /// Hashes `password` for `extension` in `realm` (argon2 is slow on
+    /// purpose: call it off the runtime's threads).
+    pub fn new(extension: &str, realm: &str, password: &str) -> anyhow::Result<Self> {
+        let mut salt = [0u8; 16];
+        rand::rng().fill_bytes(&mut salt);
+        let salt = SaltString::encode_b64(&salt)
+            .map_err(|error| anyhow::anyhow!("argon2 salt: {error}"))?;
+        let argon2 = Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map_err(|error| anyhow::anyhow!("argon2: {error}"))?
+            .to_string();
+        let ha1s = Ha1s::from_password(extension, realm, password);
+        Ok(Self {
+            argon2,
+            ha1_md5: ha1s
+                .get(DigestAlgorithm::Md5)
+                .unwrap_or_default()
+                .to_string(),
+            ha1_sha256: ha1s
+                .get(DigestAlgorithm::Sha256)
+                .unwrap_or_default()
+                .to_string(),
+        })
+    }
+}
+
+async fn hash_off_thread(
+    extension: String,
+    realm: String,
+    password: String,
+) -> Result<StoredPassword, ApiError> {
+    tokio::task::spawn_blocking(move || StoredPassword::new(&extension, &realm, &password))
+        .await
+        .map_err(|error| ApiError::Internal(error.into()))?
+        .map_err(ApiError::Internal)
+}
+
+/// A phone's fields as inserted.
+pub struct PhoneRow<'a> {
+    /// The SIP user.
+    pub extension: &'a str,
+    /// Its account.
+    pub account_id: Option<i64>,
+    /// A name to show.
+    pub display_name: Option<&'a str>,
+    /// Whether it may register and be called.
+    pub active: bool,
+}
+
+/// Inserts a phone whose password was set in `realm`; the caller checked
+/// its fields.
+pub async fn insert(
+    storage: &Storage,
+    phone: PhoneRow<'_>,
+    stored: &StoredPassword,
+    realm: &str,
+    now: &str,
+) -> Result<i64, sqlx::Error> {
+    let PhoneRow {
+        extension,
+        account_id,
+        display_name,
+        active,
+    } = phone;
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO phones (extension, account_id, display_name, password_argon2, realm, \
+         ha1_md5, ha1_sha256, active, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(extension)
+    .bind(account_id)
+    .bind(display_name)
+    .bind(&stored.argon2)
+    .bind(realm)
+    .bind(&stored.ha1_md5)
+    .bind(&stored.ha1_sha256)
+    .bind(active)
+    .bind(now)
+    .bind(now)
+    .fetch_one(storage.pool())
+    .await?;
+    Ok(id)
+}
+
+/// The active phones with HA1s of `realm`: what the registrar starts with.
+/// Phones whose password was set in another realm cannot authenticate
+/// until it is set again, and are left out (with a warning).
+pub async fn active_directory(
+    storage: &Storage,
+    realm: &str,
+) -> anyhow::Result<Vec<(String, Ha1s)>> {
+    let rows: Vec<(String, String, String, String)> =
+        sqlx::query_as("SELECT extension, realm, ha1_md5, ha1_sha256 FROM phones WHERE active = 1")
+            .fetch_all(storage.pool())
+            .await?;
+    let mut directory = Vec::with_capacity(rows.len());
+    for (extension, phone_realm, md5, sha256) in rows {
+        if phone_realm != realm {
+            tracing::warn!(%extension, realm = %phone_realm, "phone's password was set in another realm: set it again");
+            continue;
+        }
+        match Ha1s::from_hex(Some(&md5), Some(&sha256)) {
+            Ok(ha1s) => directory.push((extension, ha1s)),
+            Err(error) => tracing::warn!(%extension, %error, "phone's stored HA1 is unusable"),
+        }
+    }
+    Ok(directory)
+}
+
+fn conflict_or(error: sqlx::Error, what: impl FnOnce() -> String) -> ApiError {
+    match &error {
+        sqlx::Error::Database(database)
+            if database.is_unique_violation() || database.is_foreign_key_violation() =>
+        {
+            ApiError::Conflict(what())
+        }
+        _ => error.into(),
+    }
+}
+
+async fn fetch(state: &AppState, id: i64) -> Result<Phone, ApiError> {
+    sqlx::query_as::<_, Phone>(concat!("SELECT ", columns!(), " FROM phones WHERE id = ?"))
+        .bind(id)
+        .fetch_optional(state.storage.pool())
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no phone {id}")))
+}
+
+async fn check_account(state: &AppState, account_id: Option<i64>) -> Result<(), ApiError> {
+    let Some(account_id) = account_id else {
+        return Ok(());
+    };
+    let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM accounts WHERE id = ?")
+        .bind(account_id)
+        .fetch_optional(state.storage.pool())
+        .await?;
+    // A well-formed reference to nothing: the state, not the request, is
+    // what is wrong (as deleting an account in use is).
+    match found {
+        Some(_) => Ok(()),
+        None => Err(ApiError::Conflict(format!(
+            "account_id: there is no account {account_id}"
+        ))),
+    }
+}
+
+/// Tells the call controller what a phone now is.
+async fn publish(state: &AppState, id: i64) -> Result<(), ApiError> {
+    let (extension, active, realm, md5, sha256): (String, bool, String, String, String) =
+        sqlx::query_as(
+            "SELECT extension, active, realm, ha1_md5, ha1_sha256 FROM phones WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_one(state.storage.pool())
+        .await?;
+    let change = match Ha1s::from_hex(Some(&md5), Some(&sha256)) {
+        Ok(ha1s) if active && realm == state.realm => {
+            DirectoryChange::PhoneActive { extension, ha1s }
+        }
+        _ => DirectoryChange::PhoneGone { extension },
+    };
+    state.directory(change);
+    Ok(())
+}
+
+/// Makes a phone; it can register at once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/phones",
+    operation_id = "create_phone",
+    tag = "phones",
+    security(("bearer" = [])),
+    request_body = NewPhone,
+    responses(
+        (status = 201, description = "Made", body = Phone),
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Needs the admin role", body = ErrorBody),
+        (status = 409, description = "The extension is taken, or the account does not exist", body = ErrorBody),
+        (status = 415, description = "The body is not declared as JSON", body = ErrorBody),
+        (status = 422, description = "A field is wrong", body = ErrorBody),
+    )
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ValidJson(new): ValidJson<NewPhone>,
+) -> Result<(StatusCode, Json<Phone>), ApiError> {
+    caller.require(Role::Admin)?;
+    check_extension(&new.extension)?;
+    check_password(&new.password)?;
+    check_display_name(new.display_name.as_deref())?;
+    check_account(&state, new.account_id).await?;
+    let stored = hash_off_thread(new.extension.clone(), state.realm.clone(), new.password).await?;
+    let row = PhoneRow {
+        extension: &new.extension,
+        account_id: new.account_id,
+        display_name: new.display_name.as_deref(),
+        active: new.active,
+    };
+    let id = insert(
+        &state.storage,
+        row,
+        &stored,
+        &state.realm,
+        &state.now_rfc3339(),
+    )
+    .await
+    .map_err(|error| conflict_or(error, || format!("extension {} is taken", new.extension)))?;
+    publish(&state, id).await?;
+    Ok((StatusCode::CREATED, Json(fetch(&state, id).await?)))
+}
+
+/// Lists phones, by extension.
+#[utoipa::path(
+    get,
+    path = "/api/v1/phones",
+    operation_id = "list_phones",
+    tag = "phones",
+    security(("bearer" = [])),
+    params(PhoneQuery),
+    responses(
+        (status = 200, description = "A page of phones", body = Page<Phone>),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 422, description = "A parameter is wrong", body = ErrorBody),
+    )
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ValidQuery(query): ValidQuery<PhoneQuery>,
+) -> Result<Json<Page<Phone>>, ApiError> {
+    caller.require(Role::ReadOnly)?;
+    let paging = Paging::new(query.limit, query.offset)?;
+    let filter = |builder: &mut QueryBuilder<Sqlite>| {
+        builder.push(" WHERE 1 = 1");
+        if let Some(extension) = &query.extension {
+            builder
+                .push(" AND extension = ")
+                .push_bind(extension.clone());
+        }
+        if let Some(account_id) = query.account_id {
+            builder.push(" AND account_id = ").push_bind(account_id);
+        }
+        if let Some(active) = query.active {
+            builder.push(" AND active = ").push_bind(active);
+        }
+    };
+    let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM phones");
+    filter(&mut count);
+    let (total,): (i64,) = count
+        .build_query_as()
+        .fetch_one(state.storage.pool())
+        .await?;
+    let mut select = QueryBuilder::<Sqlite>::new(concat!("SELECT ", columns!(), " FROM phones"));
+    filter(&mut select);
+    select
+        .push(" ORDER BY extension LIMIT ")
+        .push_bind(i64::from(paging.limit))
+        .push(" OFFSET ")
+        .push_bind(i64::from(paging.offset));
+    let items = select
+        .build_query_as::<Phone>()
+        .fetch_all(state.storage.pool())
+        .await?;
+    Ok(Json(paging.page(items, total)))
+}
+
+/// One phone.
+#[utoipa::path(
+    get,
+    path = "/api/v1/phones/{id}",
+    operation_id = "get_phone",
+    tag = "phones",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The phone's id")),
+    responses(
+        (status = 200, description = "The phone", body = Phone),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such phone", body = ErrorBody),
+    )
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(id): IdPath,
+) -> Result<Json<Phone>, ApiError> {
+    caller.require(Role::ReadOnly)?;
+    Ok(Json(fetch(&state, id).await?))
+}
+
+/// Changes the fields given; a new password or `active` applies to the
+/// next REGISTER and call.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/phones/{id}",
+    operation_id = "update_phone",
+    tag = "phones",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The phone's id")),
+    request_body = PhoneChanges,
+    responses(
+        (status = 200, description = "The phone as changed", body = Phone),
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Needs the admin role", body = ErrorBody),
+        (status = 404, description = "No such phone", body = ErrorBody),
+        (status = 409, description = "The account does not exist", body = ErrorBody),
+        (status = 415, description = "The body is not declared as JSON", body = ErrorBody),
+        (status = 422, description = "A field is wrong", body = ErrorBody),
+    )
+)]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(id): IdPath,
+    ValidJson(changes): ValidJson<PhoneChanges>,
+) -> Result<Json<Phone>, ApiError> {
+    caller.require(Role::Admin)?;
+    if let Some(password) = &changes.password {
+        check_password(password)?;
+    }
+    check_display_name(changes.display_name.as_deref())?;
+    check_account(&state, changes.account_id).await?;
+    let phone = fetch(&state, id).await?;
+    let stored = match changes.password {
+        Some(password) => {
+            Some(hash_off_thread(phone.extension.clone(), state.realm.clone(), password).await?)
+        }
+        None => None,
+    };
+    sqlx::query(
+        "UPDATE phones SET account_id = coalesce(?, account_id), \
+         display_name = coalesce(?, display_name), active = coalesce(?, active), \
+         password_argon2 = coalesce(?, password_argon2), ha1_md5 = coalesce(?, ha1_md5), \
+         ha1_sha256 = coalesce(?, ha1_sha256), realm = CASE WHEN ? THEN ? ELSE realm END, \
+         updated_at = ? WHERE id = ?",
+    )
+    .bind(changes.account_id)
+    .bind(&changes.display_name)
+    .bind(changes.active)
+    .bind(stored.as_ref().map(|stored| &stored.argon2))
+    .bind(stored.as_ref().map(|stored| &stored.ha1_md5))
+    .bind(stored.as_ref().map(|stored| &stored.ha1_sha256))
+    .bind(stored.is_some())
+    .bind(&state.realm)
+    .bind(state.now_rfc3339())
+    .bind(id)
+    .execute(state.storage.pool())
+    .await?;
+    publish(&state, id).await?;
+    Ok(Json(fetch(&state, id).await?))
+}
+
+/// Deletes a phone; it can no longer register or be called, at once.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/phones/{id}",
+    operation_id = "delete_phone",
+    tag = "phones",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The phone's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Needs the admin role", body = ErrorBody),
+        (status = 404, description = "No such phone", body = ErrorBody),
+    )
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(id): IdPath,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Role::Admin)?;
+    let phone = fetch(&state, id).await?;
+    sqlx::query("DELETE FROM phones WHERE id = ?")
+        .bind(id)
+        .execute(state.storage.pool())
+        .await?;
+    state.directory(DirectoryChange::PhoneGone {
+        extension: phone.extension,
+    });
+    Ok(StatusCode::NO_CONTENT)
+}
