@@ -239,7 +239,7 @@ fn accounts_are_made_read_listed_changed_and_deleted() {
     );
     assert_eq!(status, 200, "{body}");
     let page = json(&body);
-    assert_eq!(page["total"], 5);
+    assert_eq!(page["total"], 6, "with the demo account");
     let numbers: Vec<&str> = page["items"]
         .as_array()
         .unwrap()
@@ -444,4 +444,154 @@ fn a_phone_made_through_the_api_registers_and_stops_when_deactivated() {
     let (status, _) = server.http("DELETE", &path, Some(&admin), None);
     assert_eq!(status, 204);
     register("register_refused").assert_ok(Some(&server));
+}
+
+/// The final status the server gives a bare INVITE for `number` (sent
+/// without SDP over UDP).
+fn invite_status(server: &Server, number: &str) -> u16 {
+    let call_id = harness::unique_name("did-invite");
+    let invite = format!(
+        "INVITE sip:{number}@{sip} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK{call_id}\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:caller@127.0.0.1>;tag=t{call_id}\r\n\
+         To: <sip:{number}@{sip}>\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: 1 INVITE\r\n\
+         Contact: <sip:caller@127.0.0.1:5999>\r\n\
+         Content-Length: 0\r\n\r\n",
+        sip = server.sip_addr()
+    );
+    let replies = server.exchange_udp(invite.as_bytes(), std::time::Duration::from_secs(3));
+    replies
+        .iter()
+        .filter_map(|reply| {
+            let text = String::from_utf8_lossy(reply);
+            text.strip_prefix("SIP/2.0 ")?.get(..3)?.parse::<u16>().ok()
+        })
+        .find(|status| *status >= 200)
+        .unwrap_or_else(|| panic!("no final answer for {number}: {replies:?}"))
+}
+
+/// A DID made through the API answers the next call (SIPp echo call);
+/// deactivated it answers 404 at once, and deleted it is gone; the demo
+/// DIDs are ordinary rows of the demo account.
+#[test]
+fn a_did_made_through_the_api_answers_and_stops_when_deactivated() {
+    require_tool("sipp", "sip-tester");
+    let server = Server::start();
+    let admin = server.admin_token();
+    let (_, body) = server.http("GET", "/api/v1/dids", Some(&admin), None);
+    let demo = json(&body);
+    let numbers: Vec<&str> = demo["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|did| did["number"].as_str().unwrap())
+        .collect();
+    assert_eq!(numbers, ["1000", "2000", "3000", "4000"], "{body}");
+    assert_eq!(demo["items"][1]["answered_by"]["type"], "conference");
+
+    let (_, body) = server.http(
+        "POST",
+        "/api/v1/accounts",
+        Some(&admin),
+        Some(r#"{"number": "A2", "name": "Acme"}"#),
+    );
+    let account = json(&body)["id"].as_i64().unwrap();
+    assert_eq!(invite_status(&server, "15550001000"), 404, "not ours yet");
+    let (status, body) = server.http(
+        "POST",
+        "/api/v1/dids",
+        Some(&admin),
+        Some(&format!(
+            r#"{{"number": "15550001000", "account_id": {account}, "city": "Springfield",
+                "time_zone": "America/Chicago", "available_on": "2026-11-01",
+                "answered_by": {{"type": "echo"}}}}"#
+        )),
+    );
+    assert_eq!(status, 201, "{body}");
+    let did = json(&body);
+    assert_eq!(did["time_zone"], "America/Chicago");
+    let path = format!("/api/v1/dids/{}", did["id"]);
+    let call = || {
+        sipp(
+            "uac_echo",
+            &[
+                &server.target(),
+                "-s",
+                "15550001000",
+                "-m",
+                "1",
+                "-d",
+                "500",
+            ],
+        )
+    };
+    call().assert_ok(Some(&server));
+
+    for (body, status_wanted, field) in [
+        (
+            format!(
+                r#"{{"number": "15550001000", "account_id": {account}, "answered_by": {{"type": "echo"}}}}"#
+            ),
+            409,
+            None,
+        ),
+        (
+            format!(
+                r#"{{"number": "1555-0001", "account_id": {account}, "answered_by": {{"type": "echo"}}}}"#
+            ),
+            422,
+            Some("/number"),
+        ),
+        (
+            format!(
+                r#"{{"number": "15550002000", "account_id": {account}, "time_zone": "Mars/Olympus", "answered_by": {{"type": "echo"}}}}"#
+            ),
+            422,
+            Some("/time_zone"),
+        ),
+        (
+            format!(
+                r#"{{"number": "15550002000", "account_id": {account}, "answered_by": {{"type": "fax"}}}}"#
+            ),
+            422,
+            Some("/answered_by"),
+        ),
+        (
+            format!(
+                r#"{{"number": "15550002000", "account_id": {account}, "available_on": "2026-13-01", "answered_by": {{"type": "echo"}}}}"#
+            ),
+            422,
+            Some("/available_on"),
+        ),
+        (
+            r#"{"number": "15550002000", "account_id": 99999, "answered_by": {"type": "echo"}}"#
+                .to_string(),
+            409,
+            None,
+        ),
+    ] {
+        let (status, answer) = server.http("POST", "/api/v1/dids", Some(&admin), Some(&body));
+        assert_eq!(status, status_wanted, "{body}: {answer}");
+        if let Some(field) = field {
+            assert!(
+                json(&answer)["path"]
+                    .as_str()
+                    .is_some_and(|path| path.starts_with(field)),
+                "{body}: {answer}"
+            );
+        }
+    }
+
+    let (status, body) = server.http("PATCH", &path, Some(&admin), Some(r#"{"active": false}"#));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(invite_status(&server, "15550001000"), 404, "deactivated");
+    let (status, _) = server.http("PATCH", &path, Some(&admin), Some(r#"{"active": true}"#));
+    assert_eq!(status, 200);
+    call().assert_ok(Some(&server));
+    let (status, _) = server.http("DELETE", &path, Some(&admin), None);
+    assert_eq!(status, 204);
+    assert_eq!(invite_status(&server, "15550001000"), 404, "deleted");
 }

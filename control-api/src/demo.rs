@@ -86,6 +86,58 @@ pub async fn seed_phone(
     }
 }
 
+/// The demo account the demo DIDs belong to.
+pub const ACCOUNT_NUMBER: &str = "DEMO";
+
+/// Makes the demo account and its DIDs (1000 echo, 2000 conference, 3000
+/// record, 4000 digit echo) ordinary rows (first start only; existing
+/// ones are left alone).
+pub async fn seed_dids(storage: &crate::storage::Storage) -> anyhow::Result<()> {
+    use crate::api::dids::{AnsweredBy, NewDid};
+    let now = crate::api::now_rfc3339();
+    sqlx::query(
+        "INSERT INTO accounts (number, name, created_at, updated_at) VALUES (?, 'Demo', ?, ?)          ON CONFLICT (number) DO NOTHING",
+    )
+    .bind(ACCOUNT_NUMBER)
+    .bind(&now)
+    .bind(&now)
+    .execute(storage.pool())
+    .await?;
+    let (account_id,): (i64,) = sqlx::query_as("SELECT id FROM accounts WHERE number = ?")
+        .bind(ACCOUNT_NUMBER)
+        .fetch_one(storage.pool())
+        .await?;
+    let dids = [
+        (ECHO_DID, AnsweredBy::Echo),
+        (
+            CONFERENCE_DID,
+            AnsweredBy::Conference {
+                room: CONFERENCE_DID.to_string(),
+            },
+        ),
+        (RECORD_DID, AnsweredBy::Record),
+        (DIGIT_ECHO_DID, AnsweredBy::DigitEcho),
+    ];
+    for (number, answered_by) in dids {
+        let did = NewDid {
+            number: number.to_string(),
+            account_id,
+            city: None,
+            state: None,
+            time_zone: None,
+            available_on: None,
+            active: true,
+            answered_by,
+        };
+        match crate::api::dids::insert(storage, &did, &now).await {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Ok(())
+}
+
 #[cfg(unix)]
 fn restrict_permissions(path: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::PermissionsExt;

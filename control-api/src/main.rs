@@ -88,6 +88,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             demo::seed_phone(&storage, phone, password, &settings.realm).await?;
             info!(%phone, %password, realm = %settings.realm, "demo phone provisioned (password shown once)");
         }
+        demo::seed_dids(&storage).await?;
     }
     let directory = api::phones::active_directory(&storage, &settings.realm).await?;
     let listeners = Listeners::bind(settings.sip_listen)
@@ -113,13 +114,6 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let users: HashMap<String, Ha1s> = directory.iter().cloned().collect();
 
     let mut routes = HashMap::new();
-    routes.insert(demo::ECHO_DID.to_string(), Route::Echo);
-    routes.insert(demo::RECORD_DID.to_string(), Route::Record);
-    routes.insert(
-        demo::CONFERENCE_DID.to_string(),
-        Route::Conference(demo::CONFERENCE_DID.to_string()),
-    );
-    routes.insert(demo::DIGIT_ECHO_DID.to_string(), Route::DigitEcho);
     let recordings_dir = settings.data_dir.join("recordings");
     std::fs::create_dir_all(&recordings_dir)
         .with_context(|| format!("creating {}", recordings_dir.display()))?;
@@ -136,7 +130,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         },
     )
     .context("starting media (--rtp-ports)")?;
-    let switch = Switch::new(
+    let mut switch = Switch::new(
         routes,
         registrar,
         users,
@@ -150,6 +144,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             record_calls: settings.record_calls,
         },
     );
+    // The DIDs, in force before the first INVITE is read.
+    for change in api::dids::directory(&storage).await? {
+        switch.apply_directory_change(change);
+    }
     info!(
         sip = %local_address,
         http = %http_address,

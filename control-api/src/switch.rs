@@ -25,7 +25,7 @@ use sip_core::message::{Method, Name, NameAddrText, Request, Response, SipUri, p
 use sip_core::registrar::{Binding, Registrar, RegistrarEvent};
 use sip_core::transaction::{ClientKey, ServerKey};
 use sip_core::transport::{Peer, Transport};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -72,8 +72,14 @@ impl Route {
 pub enum Command {
     /// A media channel reported something.
     Media(MediaEvent),
-    /// The provisioned directory changed (through the API).
-    Directory(DirectoryChange),
+    /// The provisioned directory changed (through the API); `applied` is
+    /// told once the change is in force.
+    Directory {
+        /// The change.
+        change: DirectoryChange,
+        /// Told when it applies, if anyone waits.
+        applied: Option<tokio::sync::oneshot::Sender<()>>,
+    },
 }
 
 /// A change to the phones the registrar and the routes know.
@@ -92,6 +98,24 @@ pub enum DirectoryChange {
     PhoneGone {
         /// Its extension.
         extension: String,
+    },
+    /// A DID that answers with `route` (created, changed or activated).
+    DidActive {
+        /// The number as dialled.
+        number: String,
+        /// What answers it.
+        route: Route,
+    },
+    /// A DID of ours that is deactivated: calls to it get 404, and are
+    /// not sent out through the trunk.
+    DidInactive {
+        /// The number.
+        number: String,
+    },
+    /// A DID deleted: no longer ours.
+    DidGone {
+        /// The number.
+        number: String,
     },
 }
 
@@ -195,6 +219,8 @@ pub struct Switch {
     registrar: Registrar,
     /// SIP users and their digest HA1s.
     users: HashMap<String, Ha1s>,
+    /// DIDs of ours that are deactivated (404, never the trunk).
+    inactive_dids: HashSet<String>,
     media: MediaPool,
     media_address: IpAddr,
     local_address: SocketAddr,
@@ -239,6 +265,7 @@ impl Switch {
             routes,
             registrar,
             users,
+            inactive_dids: HashSet::new(),
             media,
             media_address: local_address.ip(),
             local_address,
@@ -353,6 +380,11 @@ impl Switch {
         let span = info_span!("call", call_id = %call_id);
         let _entered = span.enter();
         let user = request.uri_user().unwrap_or_default().to_string();
+        if self.inactive_dids.contains(&user) {
+            info!("the dialled DID is not in service");
+            respond(sip, now, &key, &request, 404);
+            return;
+        }
         let route = self.routes.get(&user).cloned().or_else(|| {
             (self.trunk.is_some() && is_dialable(&user)).then(|| Route::Trunk(user.clone()))
         });
@@ -1259,8 +1291,9 @@ enum Side {
 }
 
 impl Switch {
-    /// Takes a phone in or out of the registrar's users and the routes.
-    fn apply_directory_change(&mut self, change: DirectoryChange) {
+    /// Takes a phone or a DID in or out of the registrar's users and the
+    /// routes.
+    pub fn apply_directory_change(&mut self, change: DirectoryChange) {
         match change {
             DirectoryChange::PhoneActive { extension, ha1s } => {
                 info!(%extension, "phone provisioned");
@@ -1274,6 +1307,21 @@ impl Switch {
                     self.routes.remove(&extension);
                 }
                 self.users.remove(&extension);
+            }
+            DirectoryChange::DidActive { number, route } => {
+                info!(%number, route = route.kind(), "DID provisioned");
+                self.inactive_dids.remove(&number);
+                self.routes.insert(number, route);
+            }
+            DirectoryChange::DidInactive { number } => {
+                info!(%number, "DID deactivated");
+                self.routes.remove(&number);
+                self.inactive_dids.insert(number);
+            }
+            DirectoryChange::DidGone { number } => {
+                info!(%number, "DID removed");
+                self.routes.remove(&number);
+                self.inactive_dids.remove(&number);
             }
         }
     }
@@ -1307,7 +1355,12 @@ impl Application for Switch {
     fn handle_message(&mut self, now: Instant, message: Command, sip: &mut Endpoint) {
         match message {
             Command::Media(event) => self.handle_media_event(now, event, sip),
-            Command::Directory(change) => self.apply_directory_change(change),
+            Command::Directory { change, applied } => {
+                self.apply_directory_change(change);
+                if let Some(applied) = applied {
+                    let _ = applied.send(());
+                }
+            }
         }
     }
 

@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod dids;
 pub mod error;
 pub mod integer;
 pub mod paging;
@@ -37,10 +38,19 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Tells the call controller about a directory change (a controller
-    /// that has stopped, at shutdown, no longer needs to know).
-    pub fn directory(&self, change: DirectoryChange) {
-        let _ = self.commands.send(Command::Directory(change));
+    /// Tells the call controller about a directory change and waits until
+    /// it is in force, so that the request that made it is answered only
+    /// when the next call sees it. (A controller that has stopped, at
+    /// shutdown, no longer needs to know.)
+    pub async fn directory(&self, change: DirectoryChange) {
+        let (applied, done) = tokio::sync::oneshot::channel();
+        let command = Command::Directory {
+            change,
+            applied: Some(applied),
+        };
+        if self.commands.send(command).is_ok() {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), done).await;
+        }
     }
 
     /// The wall-clock time now, as stored and shown (RFC 3339, UTC,
@@ -72,6 +82,11 @@ pub fn router(state: AppState) -> Router {
                 .patch(accounts::update)
                 .delete(accounts::delete),
         )
+        .route("/api/v1/dids", post(dids::create).get(dids::list))
+        .route(
+            "/api/v1/dids/{id}",
+            get(dids::get).patch(dids::update).delete(dids::delete),
+        )
         .route("/api/v1/phones", post(phones::create).get(phones::list))
         .route(
             "/api/v1/phones/{id}",
@@ -95,18 +110,21 @@ pub fn router(state: AppState) -> Router {
         tokens::list, tokens::create, tokens::revoke,
         accounts::create, accounts::list, accounts::get, accounts::update, accounts::delete,
         phones::create, phones::list, phones::get, phones::update, phones::delete,
+        dids::create, dids::list, dids::get, dids::update, dids::delete,
     ),
     components(schemas(
         ErrorBody, Health, auth::Role,
         tokens::Token, tokens::CreatedToken, tokens::NewToken,
         accounts::Account, accounts::NewAccount, accounts::AccountChanges,
         phones::Phone, phones::NewPhone, phones::PhoneChanges,
+        dids::Did, dids::NewDid, dids::DidChanges, dids::AnsweredBy,
     )),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &TimeZones),
     tags(
         (name = "tokens", description = "Bearer tokens for this API"),
         (name = "accounts", description = "Accounts (clients) that DIDs, phones and recordings belong to"),
         (name = "phones", description = "SIP users that register and are called by extension"),
+        (name = "dids", description = "The numbers carriers send calls to, and what answers them"),
         (name = "server", description = "The server itself"),
     ),
 )]
@@ -122,6 +140,37 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+    }
+}
+
+/// Lists the IANA time zones a `time_zone` field takes.
+struct TimeZones;
+
+impl Modify for TimeZones {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
+        // Absent or null: the default (or no change).
+        let zones: Vec<serde_json::Value> = chrono_tz::TZ_VARIANTS
+            .iter()
+            .map(|zone| serde_json::Value::from(zone.name()))
+            .chain([serde_json::Value::Null])
+            .collect();
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        for name in ["NewDid", "DidChanges"] {
+            if let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(name) {
+                object.properties.insert(
+                    "time_zone".to_string(),
+                    ObjectBuilder::new()
+                        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                        .description(Some("An IANA time zone (default UTC)"))
+                        .enum_values(Some(zones.clone()))
+                        .into(),
+                );
+            }
+        }
     }
 }
 

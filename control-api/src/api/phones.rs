@@ -313,7 +313,7 @@ async fn publish(state: &AppState, id: i64) -> Result<(), ApiError> {
         }
         _ => DirectoryChange::PhoneGone { extension },
     };
-    state.directory(change);
+    state.directory(change).await;
     Ok(())
 }
 
@@ -532,8 +532,10 @@ pub async fn delete(
         .bind(id)
         .execute(state.storage.pool())
         .await?;
-    state.directory(DirectoryChange::PhoneGone {
-        extension: phone.extension,
-    });
+    state
+        .directory(DirectoryChange::PhoneGone {
+            extension: phone.extension,
+        })
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }

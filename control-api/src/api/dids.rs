@@ -1,0 +1,552 @@
+//! `/api/v1/dids`: the numbers carriers send calls to, each answered by
+//! what `answered_by` names. A DID made, changed, deactivated or deleted
+//! here applies to the very next INVITE ([`DirectoryChange`]); a
+//! deactivated one answers 404 and is never sent out through the trunk.
+
+use std::str::FromStr;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use sqlx::{QueryBuilder, Sqlite};
+use utoipa::{IntoParams, ToSchema};
+
+use super::AppState;
+use super::auth::{Caller, Role};
+use super::error::{ApiError, ErrorBody, ValidJson};
+use super::paging::{IdPath, Page, Paging, ValidQuery};
+use crate::storage::Storage;
+use crate::switch::{DirectoryChange, Route};
+
+/// What answers a DID. (Flows, written in the IVR language, come with
+/// the IVR.) Keys other than a variant's own are ignored, as its schema
+/// allows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AnsweredBy {
+    /// Answer and send the caller's audio back.
+    Echo,
+    /// Answer and record the caller until hang-up.
+    Record,
+    /// A conference room: everyone calling it is mixed together.
+    Conference {
+        /// The room (1-64 letters, digits, `-`, `_`): DIDs naming the same
+        /// room share it.
+        #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
+        room: String,
+    },
+    /// Play a prompt, then send each digit pressed back and speak it.
+    DigitEcho,
+    /// Ring a phone by its extension.
+    Phone {
+        /// The phone's extension.
+        #[schema(pattern = "^[A-Za-z0-9._-]{1,32}$")]
+        extension: String,
+    },
+}
+
+impl AnsweredBy {
+    /// The call controller's route for it.
+    pub fn route(&self) -> Route {
+        match self {
+            Self::Echo => Route::Echo,
+            Self::Record => Route::Record,
+            Self::Conference { room } => Route::Conference(room.clone()),
+            Self::DigitEcho => Route::DigitEcho,
+            Self::Phone { extension } => Route::Phone(extension.clone()),
+        }
+    }
+
+    fn check(&self) -> Result<(), ApiError> {
+        let token = |text: &str, longest: usize, extra: &[u8]| {
+            (1..=longest).contains(&text.len())
+                && text
+                    .bytes()
+                    .all(|byte| byte.is_ascii_alphanumeric() || extra.contains(&byte))
+        };
+        match self {
+            Self::Conference { room } if !token(room, 64, b"-_") => Err(ApiError::invalid(
+                "/answered_by/room",
+                "must be 1 to 64 letters, digits, '-' or '_'",
+            )),
+            Self::Phone { extension } if !token(extension, 32, b"._-") => Err(ApiError::invalid(
+                "/answered_by/extension",
+                "must be 1 to 32 letters, digits, '.', '-' or '_'",
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A DID.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Did {
+    /// Its id.
+    pub id: i64,
+    /// The number as carriers send it in the Request-URI (unique): up to
+    /// 15 digits, optionally after `+` (E.164).
+    pub number: String,
+    /// The account it belongs to.
+    pub account_id: i64,
+    /// Its city.
+    pub city: Option<String>,
+    /// Its state or region.
+    pub state: Option<String>,
+    /// Its IANA time zone (for holidays and schedules).
+    pub time_zone: String,
+    /// The date it became or becomes available (YYYY-MM-DD).
+    pub available_on: Option<String>,
+    /// Whether calls to it are answered.
+    pub active: bool,
+    /// What answers it.
+    pub answered_by: AnsweredBy,
+    /// When it was made (RFC 3339, UTC).
+    pub created_at: String,
+    /// When it last changed.
+    pub updated_at: String,
+}
+
+/// A DID to make.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewDid {
+    /// Up to 15 digits, optionally after `+`; unique.
+    #[schema(pattern = "^\\+?[0-9]{1,15}$")]
+    pub number: String,
+    /// The account it belongs to.
+    #[serde(deserialize_with = "super::integer::i64")]
+    pub account_id: i64,
+    /// Its city (up to 100 characters).
+    #[schema(max_length = 100)]
+    pub city: Option<String>,
+    /// Its state or region (up to 100 characters).
+    #[schema(max_length = 100)]
+    pub state: Option<String>,
+    /// An IANA time zone such as `America/New_York` (default `UTC`).
+    pub time_zone: Option<String>,
+    /// YYYY-MM-DD.
+    #[schema(format = Date)]
+    pub available_on: Option<String>,
+    /// Whether calls to it are answered (default true).
+    #[serde(default = "yes")]
+    pub active: bool,
+    /// What answers it.
+    pub answered_by: AnsweredBy,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Changes to a DID: only the fields given change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DidChanges {
+    /// Its city.
+    #[schema(max_length = 100)]
+    pub city: Option<String>,
+    /// Its state or region.
+    #[schema(max_length = 100)]
+    pub state: Option<String>,
+    /// An IANA time zone.
+    pub time_zone: Option<String>,
+    /// YYYY-MM-DD.
+    #[schema(format = Date)]
+    pub available_on: Option<String>,
+    /// Activate or deactivate it (at once).
+    pub active: Option<bool>,
+    /// What answers it from the next call on.
+    pub answered_by: Option<AnsweredBy>,
+}
+
+/// Filters and paging of the list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DidQuery {
+    /// Items per page, 1-500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    /// Items to skip (default 0).
+    #[param(minimum = 0, maximum = 1_000_000_000)]
+    pub offset: Option<u32>,
+    /// Only this number.
+    pub number: Option<String>,
+    /// Only DIDs of this account.
+    pub account_id: Option<i64>,
+    /// Only active (true) or inactive (false) DIDs.
+    pub active: Option<bool>,
+}
+
+/// A DID's columns as stored.
+#[derive(sqlx::FromRow)]
+struct DidRow {
+    id: i64,
+    number: String,
+    account_id: i64,
+    city: Option<String>,
+    state: Option<String>,
+    time_zone: String,
+    available_on: Option<String>,
+    active: bool,
+    answered_by: String,
+    created_at: String,
+    updated_at: String,
+}
+
+/// The columns of [`DidRow`], for `concat!` into literal SQL.
+macro_rules! columns {
+    () => {
+        "id, number, account_id, city, state, time_zone, available_on, active, answered_by, \
+         created_at, updated_at"
+    };
+}
+
+impl DidRow {
+    fn into_did(self) -> Result<Did, ApiError> {
+        let answered_by = serde_json::from_str(&self.answered_by).map_err(|error| {
+            ApiError::Internal(anyhow::anyhow!("DID {} answered_by: {error}", self.number))
+        })?;
+        Ok(Did {
+            id: self.id,
+            number: self.number,
+            account_id: self.account_id,
+            city: self.city,
+            state: self.state,
+            time_zone: self.time_zone,
+            available_on: self.available_on,
+            active: self.active,
+            answered_by,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+fn check_number(number: &str) -> Result<(), ApiError> {
+    let digits = number.strip_prefix('+').unwrap_or(number);
+    if (1..=15).contains(&digits.len()) && digits.bytes().all(|byte| byte.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "/number",
+            "must be 1 to 15 digits, optionally after '+'",
+        ))
+    }
+}
+
+fn check_text(text: Option<&str>, path: &str) -> Result<(), ApiError> {
+    if text.is_some_and(|text| text.chars().count() > 100) {
+        return Err(ApiError::invalid(path, "must be at most 100 characters"));
+    }
+    Ok(())
+}
+
+fn check_time_zone(zone: Option<&str>) -> Result<(), ApiError> {
+    match zone {
+        Some(zone) if chrono_tz::Tz::from_str(zone).is_err() => Err(ApiError::invalid(
+            "/time_zone",
+            format!("{zone:?} is not an IANA time zone"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn check_date(date: Option<&str>) -> Result<(), ApiError> {
+    match date {
+        Some(date) if chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_err() => Err(
+            ApiError::invalid("/available_on", "must be a date, YYYY-MM-DD"),
+        ),
+        _ => Ok(()),
+    }
+}
+
+async fn check_account(state: &AppState, account_id: i64) -> Result<(), ApiError> {
+    let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM accounts WHERE id = ?")
+        .bind(account_id)
+        .fetch_optional(state.storage.pool())
+        .await?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(ApiError::Conflict(format!(
+            "account_id: there is no account {account_id}"
+        ))),
+    }
+}
+
+async fn fetch(state: &AppState, id: i64) -> Result<Did, ApiError> {
+    sqlx::query_as::<_, DidRow>(concat!("SELECT ", columns!(), " FROM dids WHERE id = ?"))
+        .bind(id)
+        .fetch_optional(state.storage.pool())
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no DID {id}")))?
+        .into_did()
+}
+
+/// What the call controller should know of `did`.
+fn change_for(did: &Did) -> DirectoryChange {
+    if did.active {
+        DirectoryChange::DidActive {
+            number: did.number.clone(),
+            route: did.answered_by.route(),
+        }
+    } else {
+        DirectoryChange::DidInactive {
+            number: did.number.clone(),
+        }
+    }
+}
+
+/// Every DID as the call controller starts with it.
+pub async fn directory(storage: &Storage) -> anyhow::Result<Vec<DirectoryChange>> {
+    let rows = sqlx::query_as::<_, DidRow>(concat!("SELECT ", columns!(), " FROM dids"))
+        .fetch_all(storage.pool())
+        .await?;
+    let mut changes = Vec::with_capacity(rows.len());
+    for row in rows {
+        match row.into_did() {
+            Ok(did) => changes.push(change_for(&did)),
+            Err(error) => tracing::warn!(?error, "a stored DID is unusable"),
+        }
+    }
+    Ok(changes)
+}
+
+/// Inserts a DID (demo seeding and the API); the caller checked it.
+pub async fn insert(storage: &Storage, new: &NewDid, now: &str) -> Result<i64, sqlx::Error> {
+    let answered_by = serde_json::to_string(&new.answered_by).expect("serialises");
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO dids (number, account_id, city, state, time_zone, available_on, active, \
+         answered_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(&new.number)
+    .bind(new.account_id)
+    .bind(&new.city)
+    .bind(&new.state)
+    .bind(new.time_zone.as_deref().unwrap_or("UTC"))
+    .bind(&new.available_on)
+    .bind(new.active)
+    .bind(answered_by)
+    .bind(now)
+    .bind(now)
+    .fetch_one(storage.pool())
+    .await?;
+    Ok(id)
+}
+
+/// Makes a DID; it answers from the next call on.
+#[utoipa::path(
+    post,
+    path = "/api/v1/dids",
+    operation_id = "create_did",
+    tag = "dids",
+    security(("bearer" = [])),
+    request_body = NewDid,
+    responses(
+        (status = 201, description = "Made", body = Did),
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Needs the admin role", body = ErrorBody),
+        (status = 409, description = "The number is taken, or the account does not exist", body = ErrorBody),
+        (status = 415, description = "The body is not declared as JSON", body = ErrorBody),
+        (status = 422, description = "A field is wrong", body = ErrorBody),
+    )
+)]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    ValidJson(new): ValidJson<NewDid>,
+) -> Result<(StatusCode, Json<Did>), ApiError> {
+    caller.require(Role::Admin)?;
+    check_number(&new.number)?;
+    check_text(new.city.as_deref(), "/city")?;
+    check_text(new.state.as_deref(), "/state")?;
+    check_time_zone(new.time_zone.as_deref())?;
+    check_date(new.available_on.as_deref())?;
+    new.answered_by.check()?;
+    check_account(&state, new.account_id).await?;
+    let id = insert(&state.storage, &new, &state.now_rfc3339())
+        .await
+        .map_err(|error| match &error {
+            sqlx::Error::Database(database) if database.is_unique_violation() => {
+                ApiError::Conflict(format!("DID {} exists", new.number))
+            }
+            _ => error.into(),
+        })?;
+    let did = fetch(&state, id).await?;
+    state.directory(change_for(&did)).await;
+    Ok((StatusCode::CREATED, Json(did)))
+}
+
+/// Lists DIDs, by number.
+#[utoipa::path(
+    get,
+    path = "/api/v1/dids",
+    operation_id = "list_dids",
+    tag = "dids",
+    security(("bearer" = [])),
+    params(DidQuery),
+    responses(
+        (status = 200, description = "A page of DIDs", body = Page<Did>),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 422, description = "A parameter is wrong", body = ErrorBody),
+    )
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ValidQuery(query): ValidQuery<DidQuery>,
+) -> Result<Json<Page<Did>>, ApiError> {
+    caller.require(Role::ReadOnly)?;
+    let paging = Paging::new(query.limit, query.offset)?;
+    let filter = |builder: &mut QueryBuilder<Sqlite>| {
+        builder.push(" WHERE 1 = 1");
+        if let Some(number) = &query.number {
+            builder.push(" AND number = ").push_bind(number.clone());
+        }
+        if let Some(account_id) = query.account_id {
+            builder.push(" AND account_id = ").push_bind(account_id);
+        }
+        if let Some(active) = query.active {
+            builder.push(" AND active = ").push_bind(active);
+        }
+    };
+    let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM dids");
+    filter(&mut count);
+    let (total,): (i64,) = count
+        .build_query_as()
+        .fetch_one(state.storage.pool())
+        .await?;
+    let mut select = QueryBuilder::<Sqlite>::new(concat!("SELECT ", columns!(), " FROM dids"));
+    filter(&mut select);
+    select
+        .push(" ORDER BY number LIMIT ")
+        .push_bind(i64::from(paging.limit))
+        .push(" OFFSET ")
+        .push_bind(i64::from(paging.offset));
+    let items = select
+        .build_query_as::<DidRow>()
+        .fetch_all(state.storage.pool())
+        .await?
+        .into_iter()
+        .map(DidRow::into_did)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(paging.page(items, total)))
+}
+
+/// One DID.
+#[utoipa::path(
+    get,
+    path = "/api/v1/dids/{id}",
+    operation_id = "get_did",
+    tag = "dids",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The DID's id")),
+    responses(
+        (status = 200, description = "The DID", body = Did),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such DID", body = ErrorBody),
+    )
+)]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(id): IdPath,
+) -> Result<Json<Did>, ApiError> {
+    caller.require(Role::ReadOnly)?;
+    Ok(Json(fetch(&state, id).await?))
+}
+
+/// Changes the fields given; they apply from the next call on.
+#[utoipa::path(
+    patch,
+    path = "/api/v1/dids/{id}",
+    operation_id = "update_did",
+    tag = "dids",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The DID's id")),
+    request_body = DidChanges,
+    responses(
+        (status = 200, description = "The DID as changed", body = Did),
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Needs the admin role", body = ErrorBody),
+        (status = 404, description = "No such DID", body = ErrorBody),
+        (status = 415, description = "The body is not declared as JSON", body = ErrorBody),
+        (status = 422, description = "A field is wrong", body = ErrorBody),
+    )
+)]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(id): IdPath,
+    ValidJson(changes): ValidJson<DidChanges>,
+) -> Result<Json<Did>, ApiError> {
+    caller.require(Role::Admin)?;
+    check_text(changes.city.as_deref(), "/city")?;
+    check_text(changes.state.as_deref(), "/state")?;
+    check_time_zone(changes.time_zone.as_deref())?;
+    check_date(changes.available_on.as_deref())?;
+    if let Some(answered_by) = &changes.answered_by {
+        answered_by.check()?;
+    }
+    let answered_by = changes
+        .answered_by
+        .as_ref()
+        .map(|answered_by| serde_json::to_string(answered_by).expect("serialises"));
+    let updated = sqlx::query(
+        "UPDATE dids SET city = coalesce(?, city), state = coalesce(?, state), \
+         time_zone = coalesce(?, time_zone), available_on = coalesce(?, available_on), \
+         active = coalesce(?, active), answered_by = coalesce(?, answered_by), updated_at = ? \
+         WHERE id = ?",
+    )
+    .bind(&changes.city)
+    .bind(&changes.state)
+    .bind(&changes.time_zone)
+    .bind(&changes.available_on)
+    .bind(changes.active)
+    .bind(answered_by)
+    .bind(state.now_rfc3339())
+    .bind(id)
+    .execute(state.storage.pool())
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Err(ApiError::NotFound(format!("no DID {id}")));
+    }
+    let did = fetch(&state, id).await?;
+    state.directory(change_for(&did)).await;
+    Ok(Json(did))
+}
+
+/// Deletes a DID: it is no longer ours from the next call on.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/dids/{id}",
+    operation_id = "delete_did",
+    tag = "dids",
+    security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The DID's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "Needs the admin role", body = ErrorBody),
+        (status = 404, description = "No such DID", body = ErrorBody),
+    )
+)]
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    IdPath(id): IdPath,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Role::Admin)?;
+    let did = fetch(&state, id).await?;
+    sqlx::query("DELETE FROM dids WHERE id = ?")
+        .bind(id)
+        .execute(state.storage.pool())
+        .await?;
+    state
+        .directory(DirectoryChange::DidGone { number: did.number })
+        .await;
+    Ok(StatusCode::NO_CONTENT)
+}
