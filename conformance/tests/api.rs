@@ -7,7 +7,7 @@
 #[path = "../../conformance/harness.rs"]
 mod harness;
 
-use harness::{Server, require_tool, sipp};
+use harness::{Server, require_tool, sipp, spawn_sipp};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 
@@ -341,6 +341,8 @@ fn schemathesis_finds_nothing() {
     let file = server.data_dir().join("openapi.json");
     std::fs::write(&file, &body).unwrap();
     let output = std::process::Command::new("schemathesis")
+        // Its cache goes with the server's data, not into the checkout.
+        .current_dir(server.data_dir())
         .arg("run")
         .arg(&file)
         .args(["--url", &format!("http://{}", server.http_addr())])
@@ -594,4 +596,131 @@ fn a_did_made_through_the_api_answers_and_stops_when_deactivated() {
     let (status, _) = server.http("DELETE", &path, Some(&admin), None);
     assert_eq!(status, 204);
     assert_eq!(invite_status(&server, "15550001000"), 404, "deleted");
+}
+
+/// Polls `path` until its page holds at least `count` items (CDRs are
+/// written in the background).
+fn wait_for_items(server: &Server, token: &str, path: &str, count: usize) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (status, body) = server.http("GET", path, Some(token), None);
+        assert_eq!(status, 200, "{path}: {body}");
+        let page = json(&body);
+        if page["items"]
+            .as_array()
+            .is_some_and(|items| items.len() >= count)
+            || std::time::Instant::now() > deadline
+        {
+            return page;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// Every call leaves a record, answered or refused: an echo call SIPp
+/// holds for 3 s has about 3 s of talk, an unrouted number a 404 record;
+/// both are in the CSV export.
+#[test]
+fn calls_leave_cdrs_with_their_times_and_outcome() {
+    require_tool("sipp", "sip-tester");
+    let server = Server::start();
+    let admin = server.admin_token();
+    sipp(
+        "uac_echo",
+        &[&server.target(), "-s", "1000", "-m", "1", "-d", "3000"],
+    )
+    .assert_ok(Some(&server));
+    assert_eq!(invite_status(&server, "5550123"), 404);
+
+    let page = wait_for_items(&server, &admin, "/api/v1/cdrs", 2);
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{page}");
+    let refused = &items[0];
+    assert_eq!(refused["number_dialed"], "5550123");
+    assert_eq!(refused["sip_status"], 404);
+    assert_eq!(refused["route"], "none");
+    assert_eq!(refused["hung_up_by"], "system");
+    let echo = &items[1];
+    assert_eq!(echo["number_dialed"], "1000");
+    assert_eq!(echo["did"], "1000");
+    assert!(echo["account_id"].is_i64(), "the demo account: {echo}");
+    assert_eq!(echo["route"], "echo");
+    assert_eq!(echo["sip_status"], 200);
+    assert_eq!(echo["hung_up_by"], "caller");
+    let talk = echo["talk_seconds"].as_f64().unwrap();
+    assert!((talk - 3.0).abs() < 1.0, "talk {talk} s for a 3 s call");
+    assert!(echo["answer_time"].is_string() && echo["end_time"].is_string());
+    assert!(
+        echo["caller_rtp"]["packets_received"].as_u64().unwrap() > 50,
+        "{echo}"
+    );
+
+    // Filters: by DID, by time window, by direction.
+    let (_, body) = server.http("GET", "/api/v1/cdrs?did=1000", Some(&admin), None);
+    assert_eq!(json(&body)["total"], 1);
+    let (_, body) = server.http(
+        "GET",
+        "/api/v1/cdrs?from=2000-01-01&to=2000-01-02",
+        Some(&admin),
+        None,
+    );
+    assert_eq!(json(&body)["total"], 0);
+    let (_, body) = server.http("GET", "/api/v1/cdrs?direction=inbound", Some(&admin), None);
+    assert_eq!(json(&body)["total"], 2);
+    let (status, body) = server.http("GET", "/api/v1/cdrs?from=yesterday", Some(&admin), None);
+    assert_eq!((status, json(&body)["path"].as_str()), (422, Some("?from")));
+
+    let (status, csv) = server.http("GET", "/api/v1/cdrs.csv", Some(&admin), None);
+    assert_eq!(status, 200);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(lines[0].starts_with("call_id,direction,account_id,start_time"));
+    assert!(lines[1].contains(",1000,1000,echo,"), "{csv}");
+
+    // A read-only token does not see call records.
+    let (_, body) = server.http(
+        "POST",
+        "/api/v1/tokens",
+        Some(&admin),
+        Some(r#"{"name": "viewer", "role": "read_only"}"#),
+    );
+    let viewer = json(&body)["secret"].as_str().unwrap().to_string();
+    let (status, _) = server.http("GET", "/api/v1/cdrs", Some(&viewer), None);
+    assert_eq!(status, 403);
+}
+
+/// SIGTERM during a call: the server ends it and writes its record before
+/// it exits (read back from the database file with Python's sqlite3).
+#[test]
+fn sigterm_during_a_call_still_writes_its_cdr() {
+    require_tool("sipp", "sip-tester");
+    let mut server = Server::start();
+    let _caller = spawn_sipp("uac_echo", &[&server.target(), "-s", "1000", "-d", "20000"]);
+    assert!(
+        server.wait_for_log("answering with echo", std::time::Duration::from_secs(10)),
+        "{}",
+        server.log()
+    );
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let status = server.terminate().expect("the server exits after SIGTERM");
+    assert!(status.success(), "exit status {status:?}");
+    let database = server.data_dir().join("switchboard.db");
+    let output = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sqlite3, sys\n\
+             rows = sqlite3.connect(sys.argv[1]).execute(\n\
+               'SELECT number_dialed, route, hung_up_by, talk_seconds FROM cdrs').fetchall()\n\
+             print(rows)",
+        )
+        .arg(&database)
+        .output()
+        .expect("python3 runs");
+    let rows = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        rows.contains("('1000', 'echo', 'system',"),
+        "{rows}{}\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        server.log()
+    );
 }

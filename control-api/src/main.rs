@@ -10,6 +10,7 @@
 #![allow(clippy::disallowed_methods)] // main is the driver of drivers: it reads the clock and spawns
 
 mod api;
+mod cdr;
 mod config;
 mod demo;
 mod media_leg;
@@ -114,6 +115,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let users: HashMap<String, Ha1s> = directory.iter().cloned().collect();
 
     let mut routes = HashMap::new();
+    let (cdrs, cdr_writer) = cdr::writer(storage.clone());
+    let cdr_writer = tokio::spawn(cdr_writer);
     let recordings_dir = settings.data_dir.join("recordings");
     std::fs::create_dir_all(&recordings_dir)
         .with_context(|| format!("creating {}", recordings_dir.display()))?;
@@ -142,6 +145,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             prompts,
             mix_bridges: settings.mix_bridges,
             record_calls: settings.record_calls,
+            cdrs,
+            wall_clock: (std::time::Instant::now(), std::time::SystemTime::now()),
         },
     );
     // The DIDs, in force before the first INVITE is read.
@@ -164,6 +169,11 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         let _ = sip_stopped.wait_for(|stop| *stop).await;
     })
     .await?;
+    // The controller ended every call as it stopped, and is gone with its
+    // record sink: the writer drains what is queued, then finishes.
+    if let Err(error) = cdr_writer.await {
+        tracing::warn!(%error, "CDR writer task failed");
+    }
     match http_server.await {
         Ok(Ok(())) => {}
         Ok(Err(error)) => tracing::warn!(%error, "HTTP API stopped with an error"),

@@ -107,6 +107,11 @@ impl MediaLeg {
         MediaLeg { handle: None }
     }
 
+    /// The channel's counters so far (none once closed).
+    pub fn stats(&self) -> Option<media::channel::ChannelStats> {
+        self.handle.as_ref().map(|handle| handle.stats())
+    }
+
     /// The local RTP port, for our SDP.
     pub fn local_port(&self) -> u16 {
         self.handle

@@ -6,6 +6,7 @@
 //! never by proxying signalling. The controller owns all calls; the SIP
 //! driver calls it for each event, so no call state is shared.
 
+use crate::cdr::{self, Cdr, CdrSink, HungUpBy, LegQuality};
 use crate::config::{Trunk, TrunkTransport};
 use crate::media_leg::{MediaLeg, MediaPool};
 use crate::prompts::Prompts;
@@ -28,7 +29,7 @@ use sip_core::transport::{Peer, Transport};
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use tracing::{Span, debug, info, info_span, warn};
 
 /// What a DID or extension does when called.
@@ -173,6 +174,8 @@ struct OutboundLeg {
     dialog: Option<Dialog>,
     media: MediaLeg,
     answered: bool,
+    /// When the far end answered.
+    answered_at: Option<Instant>,
     ring_deadline: Instant,
     /// The INVITE's CSeq number: 1, then one more for each challenge
     /// answered.
@@ -196,6 +199,38 @@ struct Call {
     /// The mix joining the two legs, when calls are mixed rather than
     /// relayed.
     bridge_mix: Option<MixHandle>,
+    /// The final status the caller got, once it got one.
+    final_status: Option<u16>,
+    /// Since when the call is on hold, while it is.
+    held_since: Option<Instant>,
+    /// Time on hold before `held_since`.
+    held: Duration,
+}
+
+impl Call {
+    /// Keeps the hold time: on hold while either answered party holds.
+    fn note_hold(&mut self, now: Instant) {
+        let on_hold = self
+            .outbound
+            .as_ref()
+            .is_some_and(|leg| leg.answered && (leg.holding || self.inbound.holding));
+        match (on_hold, self.held_since) {
+            (true, None) => self.held_since = Some(now),
+            (false, Some(since)) => {
+                self.held += now.saturating_duration_since(since);
+                self.held_since = None;
+            }
+            _ => {}
+        }
+    }
+
+    /// The time on hold up to `now`.
+    fn hold_time(&self, now: Instant) -> Duration {
+        self.held
+            + self
+                .held_since
+                .map_or(Duration::ZERO, |since| now.saturating_duration_since(since))
+    }
 }
 
 /// What the controller's routes use besides SIP and media.
@@ -211,6 +246,10 @@ pub struct Resources {
     /// Whether two-party calls are recorded (stereo: caller left, the
     /// other party right).
     pub record_calls: bool,
+    /// Where call records go.
+    pub cdrs: CdrSink,
+    /// The wall-clock time at an instant, to date records by.
+    pub wall_clock: (Instant, SystemTime),
 }
 
 /// The call controller.
@@ -240,6 +279,10 @@ pub struct Switch {
     /// Conference rooms with callers, by name.
     rooms: HashMap<String, Room>,
     /// Inbound Call-ID of each media channel's call.
+    /// Where call records go.
+    cdrs: CdrSink,
+    /// The wall-clock time at an instant, to date records by.
+    wall_clock: (Instant, SystemTime),
     channel_calls: HashMap<ChannelId, String>,
 }
 
@@ -260,6 +303,8 @@ impl Switch {
             prompts,
             mix_bridges,
             record_calls,
+            cdrs,
+            wall_clock,
         } = resources;
         Switch {
             routes,
@@ -279,6 +324,8 @@ impl Switch {
             prompts,
             mix_bridges,
             record_calls,
+            cdrs,
+            wall_clock,
             rooms: HashMap::new(),
             channel_calls: HashMap::new(),
         }
@@ -353,6 +400,8 @@ impl Switch {
         }
     }
 
+    /// A new INVITE: starts the call, or refuses it; a refused call gets
+    /// its record here (a started one when it ends).
     fn handle_new_invite(
         &mut self,
         now: Instant,
@@ -361,21 +410,62 @@ impl Switch {
         source: Peer,
         sip: &mut Endpoint,
     ) {
+        let call_id = request.headers.call_id().map(|id| id.to_string());
+        let caller_id = caller_id(&request);
+        let number_dialed = request.uri_user().unwrap_or_default().to_string();
+        if let Some(status) = self.start_call(now, key, request, source, sip)
+            && let Ok(call_id) = call_id
+        {
+            let time = self.wall(now);
+            self.cdrs.record(Cdr {
+                call_id,
+                direction: cdr::Direction::Inbound,
+                start_time: time,
+                answer_time: None,
+                agent_answer_time: None,
+                end_time: time,
+                caller_id,
+                number_dialed,
+                route: "none",
+                connection_seconds: 0.0,
+                ivr_seconds: 0.0,
+                wait_seconds: 0.0,
+                talk_seconds: 0.0,
+                hold_seconds: 0.0,
+                hung_up_by: HungUpBy::System,
+                sip_status: status,
+                caller_rtp: None,
+                callee_rtp: None,
+            });
+        }
+    }
+
+    /// Starts a call for a new INVITE; `Some(status)` when it was refused
+    /// with `status` before a call existed (`None` also for an INVITE that
+    /// is not a new call: no Call-ID, or a second one for a call).
+    fn start_call(
+        &mut self,
+        now: Instant,
+        key: ServerKey,
+        request: Request,
+        source: Peer,
+        sip: &mut Endpoint,
+    ) -> Option<u16> {
         let Ok(call_id) = request.headers.call_id().map(|id| id.to_string()) else {
-            return;
+            return None;
         };
         if self.shutting_down {
             let mut response = Response::to_request(&request, 503);
             response.headers.push(Name::RETRY_AFTER, "30");
             sip.add_to_tag_if_missing(&mut response);
             sip.respond(now, &key, response);
-            return;
+            return Some(503);
         }
         if self.calls.contains_key(&call_id) {
             // A second INVITE with the same Call-ID but a new branch (a
             // forked or looped request): refuse it, keep the call.
             respond(sip, now, &key, &request, 482);
-            return;
+            return None;
         }
         let span = info_span!("call", call_id = %call_id);
         let _entered = span.enter();
@@ -383,7 +473,7 @@ impl Switch {
         if self.inactive_dids.contains(&user) {
             info!("the dialled DID is not in service");
             respond(sip, now, &key, &request, 404);
-            return;
+            return Some(404);
         }
         let route = self.routes.get(&user).cloned().or_else(|| {
             (self.trunk.is_some() && is_dialable(&user)).then(|| Route::Trunk(user.clone()))
@@ -392,7 +482,7 @@ impl Switch {
             info!("no route for the dialled number");
             debug!(number = %user, "unrouted number");
             respond(sip, now, &key, &request, 404);
-            return;
+            return Some(404);
         };
         let offer = if request.body.is_empty() {
             None
@@ -406,7 +496,7 @@ impl Switch {
                     let mut response = response;
                     sip.add_to_tag_if_missing(&mut response);
                     sip.respond(now, &key, response);
-                    return;
+                    return Some(400);
                 }
             }
         };
@@ -418,7 +508,7 @@ impl Switch {
                     None => {
                         info!(extension = %extension, "phone not registered");
                         respond(sip, now, &key, &request, 480);
-                        return;
+                        return Some(480);
                     }
                 }
             }
@@ -444,7 +534,7 @@ impl Switch {
                 response.headers.push(Name::RETRY_AFTER, "5");
                 sip.add_to_tag_if_missing(&mut response);
                 sip.respond(now, &key, response);
-                return;
+                return Some(503);
             }
         };
         let mut local_media = self.new_local_media(media.local_port());
@@ -470,7 +560,7 @@ impl Switch {
                     );
                     sip.add_to_tag_if_missing(&mut response);
                     sip.respond(now, &key, response);
-                    return;
+                    return Some(488);
                 }
             }
         } else {
@@ -502,6 +592,9 @@ impl Switch {
             started: now,
             answered_at: None,
             bridge_mix: None,
+            final_status: None,
+            held_since: None,
+            held: Duration::ZERO,
         };
         match (route, phone_target) {
             (Route::Echo, _) => {
@@ -541,7 +634,7 @@ impl Switch {
                     Err(error) => {
                         warn!(%error, "cannot create the recording file");
                         self.refuse_before_answer(now, &mut call, 500, sip);
-                        return;
+                        return Some(500);
                     }
                 }
             }
@@ -565,12 +658,12 @@ impl Switch {
                 let Some(target) = target else {
                     warn!("the trunk's domain does not make a SIP URI");
                     self.refuse_before_answer(now, &mut call, 500, sip);
-                    return;
+                    return Some(500);
                 };
                 let Ok(outbound_media) = self.media.open(Some(&call.inbound.media)) else {
                     warn!("no RTP port free for the outbound leg");
                     self.refuse_before_answer(now, &mut call, 503, sip);
-                    return;
+                    return Some(503);
                 };
                 let outbound = self.originate(now, &call, target, outbound_media, sip);
                 if let Some(channel) = outbound.media.id() {
@@ -590,6 +683,7 @@ impl Switch {
             self.channel_calls.insert(channel, call_id.clone());
         }
         self.calls.insert(call_id, call);
+        None
     }
 
     /// Ends a call that never got further than its INVITE: its media goes
@@ -690,6 +784,7 @@ impl Switch {
             dialog: None,
             media,
             answered: false,
+            answered_at: None,
             ring_deadline: now + RING_TIMEOUT,
             sequence: 1,
             challenges_answered: 0,
@@ -918,6 +1013,7 @@ impl Switch {
                 };
                 mix_if_codecs_differ(call, &mut self.media);
                 if changed {
+                    call.note_hold(now);
                     apply_hold(call, &self.prompts);
                 }
             }
@@ -1027,6 +1123,7 @@ impl Switch {
                     return;
                 }
                 outbound.answered = true;
+                outbound.answered_at = Some(now);
                 let dialog = Dialog::from_uac(&outbound.invite, &response, outbound.destination);
                 let Ok(dialog) = dialog else {
                     return;
@@ -1152,7 +1249,14 @@ impl Switch {
             respond_call(sip, now, &mut call, 487);
         }
         call.inbound.state = InboundState::Ended;
+        let mut agent_answered_at = None;
+        let mut callee_rtp = None;
         if let Some(mut outbound) = call.outbound.take() {
+            agent_answered_at = outbound.answered_at;
+            callee_rtp = outbound
+                .media
+                .stats()
+                .map(|stats| LegQuality::from_stats(&stats));
             self.outbound_invites.remove(&outbound.client_key);
             self.outbound_calls
                 .remove(&outbound_call_id(&outbound.invite));
@@ -1173,16 +1277,69 @@ impl Switch {
             self.media.close(outbound.media);
         }
         let duration = now.duration_since(call.started).as_secs_f64();
-        let talk = call
-            .answered_at
-            .map(|at| now.duration_since(at).as_secs_f64())
-            .unwrap_or(0.0);
+        let hold = call.hold_time(now);
+        let bridged = matches!(call.route, Route::Phone(_) | Route::Trunk(_));
+        // Talk: with the called party on a bridge, with the application
+        // otherwise; less hold either way.
+        let talking_from = if bridged {
+            agent_answered_at
+        } else {
+            call.answered_at
+        };
+        let talk = talking_from
+            .map(|at| now.saturating_duration_since(at).saturating_sub(hold))
+            .unwrap_or_default()
+            .as_secs_f64();
+        let wait = if bridged {
+            agent_answered_at
+                .unwrap_or(now)
+                .saturating_duration_since(call.started)
+                .as_secs_f64()
+        } else {
+            0.0
+        };
         info!(
             route = call.route.kind(),
             duration_s = format!("{duration:.1}"),
             talk_s = format!("{talk:.1}"),
             "call ended"
         );
+        let hung_up_by = match ended_by {
+            Side::Inbound => HungUpBy::Caller,
+            Side::Outbound => HungUpBy::Callee,
+            Side::Switch => HungUpBy::System,
+        };
+        self.cdrs.record(Cdr {
+            call_id: call_id.to_string(),
+            direction: cdr::Direction::Inbound,
+            start_time: self.wall(call.started),
+            answer_time: call.answered_at.map(|at| self.wall(at)),
+            agent_answer_time: agent_answered_at.map(|at| self.wall(at)),
+            end_time: self.wall(now),
+            caller_id: caller_id(&call.inbound.invite),
+            number_dialed: call
+                .inbound
+                .invite
+                .uri_user()
+                .unwrap_or_default()
+                .to_string(),
+            route: call.route.kind(),
+            connection_seconds: call
+                .answered_at
+                .map_or(0.0, |at| now.saturating_duration_since(at).as_secs_f64()),
+            ivr_seconds: 0.0,
+            wait_seconds: wait,
+            talk_seconds: talk,
+            hold_seconds: hold.as_secs_f64(),
+            hung_up_by,
+            sip_status: call.final_status.unwrap_or(487),
+            caller_rtp: call
+                .inbound
+                .media
+                .stats()
+                .map(|stats| LegQuality::from_stats(&stats)),
+            callee_rtp,
+        });
         if let Some(channel) = call.inbound.media.id() {
             self.channel_calls.remove(&channel);
         }
@@ -1291,6 +1448,17 @@ enum Side {
 }
 
 impl Switch {
+    /// The wall-clock time at `at`, from the anchor taken at start.
+    fn wall(&self, at: Instant) -> SystemTime {
+        let (anchor, wall) = self.wall_clock;
+        match at.checked_duration_since(anchor) {
+            Some(elapsed) => wall + elapsed,
+            None => wall
+                .checked_sub(anchor.saturating_duration_since(at))
+                .unwrap_or(wall),
+        }
+    }
+
     /// Takes a phone or a DID in or out of the registrar's users and the
     /// routes.
     pub fn apply_directory_change(&mut self, change: DirectoryChange) {
@@ -1554,11 +1722,23 @@ fn respond(sip: &mut Endpoint, now: Instant, key: &ServerKey, request: &Request,
     sip.respond(now, key, response);
 }
 
+/// The caller as a record names it: the From user, else its display
+/// name, else `anonymous`.
+fn caller_id(request: &Request) -> String {
+    request
+        .headers
+        .from()
+        .ok()
+        .and_then(|from| sip_core::message::uri_user(&from.uri.uri).map(str::to_string))
+        .unwrap_or_else(|| "anonymous".to_string())
+}
+
 fn respond_call(sip: &mut Endpoint, now: Instant, call: &mut Call, status: u16) {
     let mut response = Response::to_request(&call.inbound.invite, status);
     set_to_tag(&mut response, &call.inbound.local_tag);
     sip.respond(now, &call.inbound.server_key, response);
     call.inbound.state = InboundState::Ended;
+    call.final_status = Some(status);
 }
 
 fn add_contact_and_body(
@@ -1587,6 +1767,7 @@ fn answer_inbound(sip: &mut Endpoint, now: Instant, call: &mut Call, body: Bytes
     inbound.dialog = Dialog::from_uas(&inbound.invite, &inbound.local_tag, inbound.source).ok();
     inbound.state = InboundState::Answered;
     call.answered_at = Some(now);
+    call.final_status = Some(200);
     // A timeout that fired while the call rang is forgotten: the no-RTP
     // hang-up counts from the answer.
     inbound.media.restart_media_timeout();

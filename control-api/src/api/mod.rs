@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod cdrs;
 pub mod dids;
 pub mod error;
 pub mod integer;
@@ -87,6 +88,9 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/dids/{id}",
             get(dids::get).patch(dids::update).delete(dids::delete),
         )
+        .route("/api/v1/cdrs", get(cdrs::list))
+        .route("/api/v1/cdrs.csv", get(cdrs::export))
+        .route("/api/v1/cdrs/{id}", get(cdrs::get))
         .route("/api/v1/phones", post(phones::create).get(phones::list))
         .route(
             "/api/v1/phones/{id}",
@@ -111,6 +115,7 @@ pub fn router(state: AppState) -> Router {
         accounts::create, accounts::list, accounts::get, accounts::update, accounts::delete,
         phones::create, phones::list, phones::get, phones::update, phones::delete,
         dids::create, dids::list, dids::get, dids::update, dids::delete,
+        cdrs::list, cdrs::get, cdrs::export,
     ),
     components(schemas(
         ErrorBody, Health, auth::Role,
@@ -118,6 +123,7 @@ pub fn router(state: AppState) -> Router {
         accounts::Account, accounts::NewAccount, accounts::AccountChanges,
         phones::Phone, phones::NewPhone, phones::PhoneChanges,
         dids::Did, dids::NewDid, dids::DidChanges, dids::AnsweredBy,
+        cdrs::CdrRecord, crate::cdr::Direction, crate::cdr::HungUpBy, crate::cdr::LegQuality,
     )),
     modifiers(&BearerAuth, &TimeZones),
     tags(
@@ -125,6 +131,7 @@ pub fn router(state: AppState) -> Router {
         (name = "accounts", description = "Accounts (clients) that DIDs, phones and recordings belong to"),
         (name = "phones", description = "SIP users that register and are called by extension"),
         (name = "dids", description = "The numbers carriers send calls to, and what answers them"),
+        (name = "cdrs", description = "Call detail records"),
         (name = "server", description = "The server itself"),
     ),
 )]

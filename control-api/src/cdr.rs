@@ -1,0 +1,237 @@
+//! Call detail records: the call controller builds one as each call ends
+//! (answered or not, however it ends) and hands it to [`CdrSink`], which
+//! never blocks; a background writer stores them in batches, each batch
+//! one transaction. When the controller stops (SIGTERM) it ends every
+//! call first, so their records are in the queue; the writer drains the
+//! queue before the server exits.
+
+use std::time::SystemTime;
+
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+use utoipa::ToSchema;
+
+use crate::storage::Storage;
+
+/// Which way a call went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// A caller (carrier, trunk or phone) called us.
+    Inbound,
+    /// We called out (dialer, originate).
+    Outbound,
+}
+
+impl Direction {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Inbound => "inbound",
+            Self::Outbound => "outbound",
+        }
+    }
+}
+
+/// Who ended a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HungUpBy {
+    /// The calling party (BYE, CANCEL, or its media stopped).
+    Caller,
+    /// The called party (phone, agent or far end of the trunk).
+    Callee,
+    /// Switchboard: a rejection, a timeout, or shutdown.
+    System,
+}
+
+impl HungUpBy {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Caller => "caller",
+            Self::Callee => "callee",
+            Self::System => "system",
+        }
+    }
+}
+
+/// One leg's RTP quality, as kept in a record.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize, ToSchema)]
+pub struct LegQuality {
+    /// RTP packets received.
+    pub packets_received: u64,
+    /// RTP packets sent.
+    pub packets_sent: u64,
+    /// Packets lost on the way to us.
+    pub packets_lost: i64,
+    /// Of those expected, the share lost (0-1).
+    pub loss_fraction: f64,
+    /// The largest interarrival jitter seen, in milliseconds.
+    pub max_jitter_ms: f64,
+    /// The mean interarrival jitter, in milliseconds.
+    pub mean_jitter_ms: f64,
+    /// The round-trip time from RTCP, if measured.
+    pub round_trip_time_ms: Option<f64>,
+    /// Packets the far end reports lost on the way to it (RTCP).
+    pub remote_packets_lost: Option<i64>,
+}
+
+impl LegQuality {
+    /// The quality of a leg from its channel's counters.
+    pub fn from_stats(stats: &media::channel::ChannelStats) -> Self {
+        let quality = &stats.quality;
+        Self {
+            packets_received: stats.packets_received,
+            packets_sent: stats.packets_sent,
+            packets_lost: quality.packets_lost,
+            loss_fraction: quality.loss_fraction,
+            max_jitter_ms: quality.max_jitter_ms,
+            mean_jitter_ms: quality.mean_jitter_ms,
+            round_trip_time_ms: quality.round_trip_time_ms,
+            remote_packets_lost: quality.remote_packets_lost,
+        }
+    }
+}
+
+/// A call's record, as the call controller made it.
+#[derive(Debug, Clone)]
+pub struct Cdr {
+    /// The call's unique id (the caller's SIP Call-ID).
+    pub call_id: String,
+    /// Inbound or outbound.
+    pub direction: Direction,
+    /// When the INVITE arrived.
+    pub start_time: SystemTime,
+    /// When we answered the caller (200 OK).
+    pub answer_time: Option<SystemTime>,
+    /// When the called phone, agent or trunk answered.
+    pub agent_answer_time: Option<SystemTime>,
+    /// When the call ended.
+    pub end_time: SystemTime,
+    /// The caller's number or user (From).
+    pub caller_id: String,
+    /// The number dialled (Request-URI user).
+    pub number_dialed: String,
+    /// What handled it: `echo`, `phone`, `trunk`, … or `none`.
+    pub route: &'static str,
+    /// From our answer to the end.
+    pub connection_seconds: f64,
+    /// In the IVR (before a queue or a bridge).
+    pub ivr_seconds: f64,
+    /// Ringing the phone or trunk before it answered (or gave up).
+    pub wait_seconds: f64,
+    /// Talking: connected to the called party (or to the application),
+    /// less hold.
+    pub talk_seconds: f64,
+    /// On hold.
+    pub hold_seconds: f64,
+    /// Who ended it.
+    pub hung_up_by: HungUpBy,
+    /// The final status we gave the caller (200 if answered).
+    pub sip_status: u16,
+    /// The caller's leg's RTP quality, if it had media.
+    pub caller_rtp: Option<LegQuality>,
+    /// The called party's leg's RTP quality, if there was one.
+    pub callee_rtp: Option<LegQuality>,
+}
+
+/// Where the call controller puts records: never blocks, never fails (a
+/// writer that has stopped, after shutdown, drops them with a warning).
+#[derive(Debug, Clone)]
+pub struct CdrSink(mpsc::UnboundedSender<Cdr>);
+
+impl CdrSink {
+    /// Queues a record for writing.
+    pub fn record(&self, cdr: Cdr) {
+        if let Err(error) = self.0.send(cdr) {
+            warn!(call_id = %error.0.call_id, "CDR writer stopped: record lost");
+        }
+    }
+}
+
+/// The largest batch written in one transaction.
+const BATCH: usize = 256;
+
+/// Starts the writer: returns the sink and the writer's future, which
+/// ends once every sink is dropped and the queue is written.
+pub fn writer(storage: Storage) -> (CdrSink, impl std::future::Future<Output = ()>) {
+    let (sender, mut receiver) = mpsc::unbounded_channel::<Cdr>();
+    let task = async move {
+        let mut written = 0u64;
+        let mut batch = Vec::with_capacity(BATCH);
+        while receiver.recv_many(&mut batch, BATCH).await > 0 {
+            match write_batch(&storage, &batch).await {
+                Ok(()) => written += batch.len() as u64,
+                Err(error) => {
+                    // Retried one by one, so a bad record costs only itself.
+                    warn!(error = %format!("{error:#}"), "CDR batch failed; writing one by one");
+                    for cdr in &batch {
+                        match write_batch(&storage, std::slice::from_ref(cdr)).await {
+                            Ok(()) => written += 1,
+                            Err(error) => warn!(
+                                call_id = %cdr.call_id,
+                                error = %format!("{error:#}"),
+                                "CDR not written"
+                            ),
+                        }
+                    }
+                }
+            }
+            batch.clear();
+        }
+        info!(written, "CDR writer finished");
+    };
+    (CdrSink(sender), task)
+}
+
+/// RFC 3339, UTC, milliseconds: sorts as text in time order.
+pub fn timestamp(time: SystemTime) -> String {
+    chrono::DateTime::<chrono::Utc>::from(time).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+async fn write_batch(storage: &Storage, batch: &[Cdr]) -> anyhow::Result<()> {
+    let mut transaction = storage.pool().begin().await?;
+    for cdr in batch {
+        let hangup = timestamp(cdr.end_time);
+        sqlx::query(
+            "INSERT INTO cdrs (call_id, direction, account_id, start_time, answer_time, \
+             agent_answer_time, end_time, hangup_time, caller_id, number_dialed, did, route, \
+             connection_seconds, ivr_seconds, wait_seconds, talk_seconds, hold_seconds, \
+             transfer_seconds, wrap_seconds, hung_up_by, sip_status, caller_rtp, callee_rtp) \
+             VALUES (?, ?, (SELECT account_id FROM dids WHERE number = ?), ?, ?, ?, ?, ?, ?, ?, \
+             (SELECT number FROM dids WHERE number = ?), ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?) \
+             ON CONFLICT (call_id) DO NOTHING",
+        )
+        .bind(&cdr.call_id)
+        .bind(cdr.direction.as_str())
+        .bind(&cdr.number_dialed)
+        .bind(timestamp(cdr.start_time))
+        .bind(cdr.answer_time.map(timestamp))
+        .bind(cdr.agent_answer_time.map(timestamp))
+        .bind(&hangup)
+        .bind(&hangup)
+        .bind(&cdr.caller_id)
+        .bind(&cdr.number_dialed)
+        .bind(&cdr.number_dialed)
+        .bind(cdr.route)
+        .bind(cdr.connection_seconds)
+        .bind(cdr.ivr_seconds)
+        .bind(cdr.wait_seconds)
+        .bind(cdr.talk_seconds)
+        .bind(cdr.hold_seconds)
+        .bind(cdr.hung_up_by.as_str())
+        .bind(i64::from(cdr.sip_status))
+        .bind(
+            cdr.caller_rtp
+                .map(|quality| serde_json::to_string(&quality).unwrap_or_default()),
+        )
+        .bind(
+            cdr.callee_rtp
+                .map(|quality| serde_json::to_string(&quality).unwrap_or_default()),
+        )
+        .execute(&mut *transaction)
+        .await?;
+    }
+    transaction.commit().await?;
+    Ok(())
+}
