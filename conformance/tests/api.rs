@@ -132,6 +132,24 @@ fn tokens_are_made_listed_used_and_revoked_within_roles() {
         None,
     );
     assert_eq!(status, 404);
+    // The last active sysadmin token cannot be revoked.
+    let (_, body) = server.http("GET", "/api/v1/tokens", Some(&admin), None);
+    let first = json(&body)
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|token| token["role"] == "sysadmin")
+        .map(|token| token["id"].as_str().unwrap().to_string())
+        .unwrap();
+    let (status, body) = server.http(
+        "DELETE",
+        &format!("/api/v1/tokens/{first}"),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(status, 409, "{body}");
+    let (status, _) = server.http("GET", "/api/v1/tokens", Some(&admin), None);
+    assert_eq!(status, 200, "still works");
 }
 
 #[test]
@@ -142,7 +160,10 @@ fn bad_bodies_get_an_answer_that_names_the_field() {
         (r#"{"role": "admin"}"#, "/name"),
         (r#"{"name": "x", "role": "emperor"}"#, "/role"),
         (r#"{"name": 7, "role": "admin"}"#, "/name"),
-        (r#"{"name": "x", "role": "admin", "colour": "red"}"#, ""),
+        (
+            r#"{"name": "x", "role": "admin", "colour": "red"}"#,
+            "/colour",
+        ),
         (r#"{"name": "  ", "role": "admin"}"#, "/name"),
     ] {
         let (status, answer) = server.http("POST", "/api/v1/tokens", Some(&admin), Some(body));
@@ -439,6 +460,8 @@ fn a_phone_made_through_the_api_registers_and_stops_when_deactivated() {
     );
     // register_refused passes when the right credentials are refused.
     register("register_refused").assert_ok(Some(&server));
+    // Its registration from before rings nothing any more.
+    assert_eq!(invite_status(&server, "2101"), 404);
 
     let (status, _) = server.http("PATCH", &path, Some(&admin), Some(r#"{"active": true}"#));
     assert_eq!(status, 200);
@@ -451,19 +474,7 @@ fn a_phone_made_through_the_api_registers_and_stops_when_deactivated() {
 /// The final status the server gives a bare INVITE for `number` (sent
 /// without SDP over UDP).
 fn invite_status(server: &Server, number: &str) -> u16 {
-    let call_id = harness::unique_name("did-invite");
-    let invite = format!(
-        "INVITE sip:{number}@{sip} SIP/2.0\r\n\
-         Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK{call_id}\r\n\
-         Max-Forwards: 70\r\n\
-         From: <sip:caller@127.0.0.1>;tag=t{call_id}\r\n\
-         To: <sip:{number}@{sip}>\r\n\
-         Call-ID: {call_id}\r\n\
-         CSeq: 1 INVITE\r\n\
-         Contact: <sip:caller@127.0.0.1:5999>\r\n\
-         Content-Length: 0\r\n\r\n",
-        sip = server.sip_addr()
-    );
+    let invite = bare_invite(server, number);
     let replies = server.exchange_udp(invite.as_bytes(), std::time::Duration::from_secs(3));
     replies
         .iter()
@@ -475,13 +486,63 @@ fn invite_status(server: &Server, number: &str) -> u16 {
         .unwrap_or_else(|| panic!("no final answer for {number}: {replies:?}"))
 }
 
+/// An INVITE for `number` without SDP, with a Call-ID of its own.
+fn bare_invite(server: &Server, number: &str) -> String {
+    let call_id = harness::unique_name("did-invite");
+    format!(
+        "INVITE sip:{number}@{sip} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK{call_id}\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:caller@127.0.0.1>;tag=t{call_id}\r\n\
+         To: <sip:{number}@{sip}>\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: 1 INVITE\r\n\
+         Contact: <sip:caller@127.0.0.1:5999>\r\n\
+         Content-Length: 0\r\n\r\n",
+        sip = server.sip_addr()
+    )
+}
+
 /// A DID made through the API answers the next call (SIPp echo call);
 /// deactivated it answers 404 at once, and deleted it is gone; the demo
 /// DIDs are ordinary rows of the demo account.
 #[test]
 fn a_did_made_through_the_api_answers_and_stops_when_deactivated() {
     require_tool("sipp", "sip-tester");
-    let server = Server::start();
+    // A trunk that only listens: numbers that are not ours go there.
+    let trunk = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    trunk
+        .set_read_timeout(Some(std::time::Duration::from_secs(3)))
+        .unwrap();
+    let config = harness::temp_dir("did-trunk").join("switchboard.toml");
+    std::fs::write(
+        &config,
+        format!("[trunk]\naddress = \"{}\"\n", trunk.local_addr().unwrap()),
+    )
+    .unwrap();
+    let server = Server::start_with(&["--config", &config.display().to_string()]);
+    // Whether the trunk gets a new INVITE (not a retransmission of an
+    // earlier one: a Call-ID it has not seen) after one for `number`.
+    let seen = std::cell::RefCell::new(std::collections::HashSet::new());
+    let trunk_gets_invite = |number: &str| {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket
+            .send_to(bare_invite(&server, number).as_bytes(), server.sip_addr())
+            .unwrap();
+        let mut buffer = [0u8; 4096];
+        while let Ok(length) = trunk.recv(&mut buffer) {
+            let text = String::from_utf8_lossy(&buffer[..length]).to_string();
+            let call_id = text
+                .lines()
+                .find_map(|line| line.strip_prefix("Call-ID:"))
+                .map(|id| id.trim().to_string())
+                .unwrap_or_default();
+            if text.starts_with("INVITE ") && seen.borrow_mut().insert(call_id) {
+                return true;
+            }
+        }
+        false
+    };
     let admin = server.admin_token();
     let (_, body) = server.http("GET", "/api/v1/dids", Some(&admin), None);
     let demo = json(&body);
@@ -501,7 +562,10 @@ fn a_did_made_through_the_api_answers_and_stops_when_deactivated() {
         Some(r#"{"number": "A2", "name": "Acme"}"#),
     );
     let account = json(&body)["id"].as_i64().unwrap();
-    assert_eq!(invite_status(&server, "15550001000"), 404, "not ours yet");
+    assert!(
+        trunk_gets_invite("15550001000"),
+        "not ours yet: the trunk's"
+    );
     let (status, body) = server.http(
         "POST",
         "/api/v1/dids",
@@ -590,12 +654,36 @@ fn a_did_made_through_the_api_answers_and_stops_when_deactivated() {
     let (status, body) = server.http("PATCH", &path, Some(&admin), Some(r#"{"active": false}"#));
     assert_eq!(status, 200, "{body}");
     assert_eq!(invite_status(&server, "15550001000"), 404, "deactivated");
+    assert!(
+        !trunk_gets_invite("15550001000"),
+        "a deactivated DID is still ours: never the trunk's"
+    );
     let (status, _) = server.http("PATCH", &path, Some(&admin), Some(r#"{"active": true}"#));
     assert_eq!(status, 200);
     call().assert_ok(Some(&server));
     let (status, _) = server.http("DELETE", &path, Some(&admin), None);
     assert_eq!(status, 204);
-    assert_eq!(invite_status(&server, "15550001000"), 404, "deleted");
+    assert!(
+        trunk_gets_invite("15550001000"),
+        "deleted: the trunk's again"
+    );
+    // A DID may not take a phone's extension, nor a phone a DID's number.
+    let (status, body) = server.http(
+        "POST",
+        "/api/v1/dids",
+        Some(&admin),
+        Some(&format!(
+            r#"{{"number": "1001", "account_id": {account}, "answered_by": {{"type": "echo"}}}}"#
+        )),
+    );
+    assert_eq!(status, 409, "{body}");
+    let (status, body) = server.http(
+        "POST",
+        "/api/v1/phones",
+        Some(&admin),
+        Some(r#"{"extension": "1000", "password": "long-enough"}"#),
+    );
+    assert_eq!(status, 409, "{body}");
 }
 
 /// Polls `path` until its page holds at least `count` items (CDRs are

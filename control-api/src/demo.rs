@@ -54,58 +54,66 @@ pub fn provision(data_dir: &Path) -> anyhow::Result<(Credentials, bool)> {
     Ok((credentials, true))
 }
 
-/// Makes demo phone `extension` an ordinary provisioned phone with
-/// `password` (first start only; an existing one is left alone).
-pub async fn seed_phone(
-    storage: &crate::storage::Storage,
-    extension: &str,
-    password: &str,
-    realm: &str,
-) -> anyhow::Result<()> {
-    let (extension_owned, realm_owned, password_owned) = (
-        extension.to_string(),
-        realm.to_string(),
-        password.to_string(),
-    );
-    let stored = tokio::task::spawn_blocking(move || {
-        crate::api::phones::StoredPassword::new(&extension_owned, &realm_owned, &password_owned)
-    })
-    .await??;
-    let now = crate::api::now_rfc3339();
-    let display_name = format!("Demo phone {extension}");
-    let row = crate::api::phones::PhoneRow {
-        extension,
-        account_id: None,
-        display_name: Some(&display_name),
-        active: true,
-    };
-    match crate::api::phones::insert(storage, row, &stored, realm, &now).await {
-        Ok(_) => Ok(()),
-        Err(sqlx::Error::Database(error)) if error.is_unique_violation() => Ok(()),
-        Err(error) => Err(error.into()),
-    }
-}
-
-/// The demo account the demo DIDs belong to.
+/// The demo account the demo DIDs and phones belong to.
 pub const ACCOUNT_NUMBER: &str = "DEMO";
 
-/// Makes the demo account and its DIDs (1000 echo, 2000 conference, 3000
-/// record, 4000 digit echo) ordinary rows (first start only; existing
-/// ones are left alone).
-pub async fn seed_dids(storage: &crate::storage::Storage) -> anyhow::Result<()> {
+/// The `meta` key set once the demo rows are in the database.
+const SEEDED: &str = "demo_seeded";
+
+/// Makes the demo ordinary rows, once per database (decided by the
+/// database, not by the credentials file): the demo account, DIDs 1000
+/// (echo), 2000 (conference), 3000 (record), 4000 (digit echo), and the
+/// demo phones with the passwords of `credentials`; all in one
+/// transaction. On a database seeded before, when the credentials file
+/// was made anew (`fresh`), the demo phones that still exist take its
+/// passwords, so the file always tells the truth.
+pub async fn seed(
+    storage: &crate::storage::Storage,
+    credentials: &Credentials,
+    fresh: bool,
+    realm: &str,
+) -> anyhow::Result<()> {
     use crate::api::dids::{AnsweredBy, NewDid};
+    use crate::api::phones::{PhoneRow, StoredPassword};
+    let seeded: Option<(String,)> = sqlx::query_as("SELECT value FROM meta WHERE key = ?")
+        .bind(SEEDED)
+        .fetch_optional(storage.pool())
+        .await?;
+    if seeded.is_some() && !fresh {
+        return Ok(());
+    }
+    let mut hashed = Vec::with_capacity(credentials.len());
+    for (extension, password) in credentials {
+        let (extension, password, realm) = (extension.clone(), password.clone(), realm.to_string());
+        let stored = tokio::task::spawn_blocking(move || {
+            StoredPassword::new(&extension, &realm, &password).map(|stored| (extension, stored))
+        })
+        .await??;
+        hashed.push(stored);
+    }
     let now = crate::api::now_rfc3339();
+    let mut transaction = storage.pool().begin().await?;
+    if seeded.is_some() {
+        for (extension, stored) in &hashed {
+            stored
+                .replace(&mut *transaction, extension, realm, &now)
+                .await?;
+        }
+        transaction.commit().await?;
+        return Ok(());
+    }
     sqlx::query(
-        "INSERT INTO accounts (number, name, created_at, updated_at) VALUES (?, 'Demo', ?, ?)          ON CONFLICT (number) DO NOTHING",
+        "INSERT INTO accounts (number, name, created_at, updated_at) VALUES (?, 'Demo', ?, ?) \
+         ON CONFLICT (number) DO NOTHING",
     )
     .bind(ACCOUNT_NUMBER)
     .bind(&now)
     .bind(&now)
-    .execute(storage.pool())
+    .execute(&mut *transaction)
     .await?;
     let (account_id,): (i64,) = sqlx::query_as("SELECT id FROM accounts WHERE number = ?")
         .bind(ACCOUNT_NUMBER)
-        .fetch_one(storage.pool())
+        .fetch_one(&mut *transaction)
         .await?;
     let dids = [
         (ECHO_DID, AnsweredBy::Echo),
@@ -129,12 +137,24 @@ pub async fn seed_dids(storage: &crate::storage::Storage) -> anyhow::Result<()> 
             active: true,
             answered_by,
         };
-        match crate::api::dids::insert(storage, &did, &now).await {
-            Ok(_) => {}
-            Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {}
-            Err(error) => return Err(error.into()),
-        }
+        crate::api::dids::insert(&mut *transaction, &did, &now).await?;
     }
+    for (extension, stored) in &hashed {
+        let display_name = format!("Demo phone {extension}");
+        let row = PhoneRow {
+            extension,
+            account_id: Some(account_id),
+            display_name: Some(&display_name),
+            active: true,
+        };
+        crate::api::phones::insert(&mut *transaction, row, stored, realm, &now).await?;
+    }
+    sqlx::query("INSERT INTO meta (key, value) VALUES (?, ?)")
+        .bind(SEEDED)
+        .bind(&now)
+        .execute(&mut *transaction)
+        .await?;
+    transaction.commit().await?;
     Ok(())
 }
 

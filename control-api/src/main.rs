@@ -56,24 +56,39 @@ fn init_logging(level: &str) -> anyhow::Result<()> {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
+    // The signal handlers first: a SIGTERM during start-up stops the
+    // server as cleanly as one later.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating {}", settings.data_dir.display()))?;
     let storage = storage::Storage::open(&settings.data_dir).await?;
-    if let Some(secret) = api::tokens::ensure_admin_token(&storage, &api::now_rfc3339()).await? {
-        let path = settings.data_dir.join("admin-token");
-        write_secret_file(&path, &secret)?;
-        info!(token = %secret, file = %path.display(), "admin API token created (shown once)");
+    let token_path = settings.data_dir.join("admin-token");
+    let keep = |secret: &str| write_secret_file(&token_path, secret);
+    if let Some(secret) =
+        api::tokens::ensure_admin_token(&storage, &api::now_rfc3339(), keep).await?
+    {
+        // On the terminal whatever the log level, and in the file; not in
+        // the structured log that may be shipped elsewhere.
+        eprintln!(
+            "Switchboard admin API token (shown once, kept in {}): {secret}",
+            token_path.display()
+        );
+        info!(file = %token_path.display(), "admin API token created");
     }
     let http = tokio::net::TcpListener::bind(settings.http_listen)
         .await
         .with_context(|| format!("binding HTTP on {} (--http-listen)", settings.http_listen))?;
     let http_address = http.local_addr()?;
-    let (stop, stopped) = tokio::sync::watch::channel(false);
     let (commands, messages) = tokio::sync::mpsc::unbounded_channel();
     let app = api::router(api::AppState {
         storage: storage.clone(),
         realm: settings.realm.clone(),
         commands: commands.clone(),
+        directory_lock: Default::default(),
     });
     let mut http_stopped = stopped.clone();
     let http_server = tokio::spawn(async move {
@@ -86,11 +101,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let (credentials, created) = demo::provision(&settings.data_dir)?;
     if created {
         for (phone, password) in &credentials {
-            demo::seed_phone(&storage, phone, password, &settings.realm).await?;
             info!(%phone, %password, realm = %settings.realm, "demo phone provisioned (password shown once)");
         }
-        demo::seed_dids(&storage).await?;
     }
+    demo::seed(&storage, &credentials, created, &settings.realm).await?;
     let directory = api::phones::active_directory(&storage, &settings.realm).await?;
     let listeners = Listeners::bind(settings.sip_listen)
         .await
@@ -161,41 +175,46 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         "switchboard listening (SIP on UDP and TCP, HTTP API)"
     );
     let mut sip_stopped = stopped;
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        let _ = stop.send(true);
-    });
-    driver::run(listeners, endpoint, switch, messages, async move {
+    let sip = driver::run(listeners, endpoint, switch, messages, async move {
         let _ = sip_stopped.wait_for(|stop| *stop).await;
     })
-    .await?;
-    // The controller ended every call as it stopped, and is gone with its
-    // record sink: the writer drains what is queued, then finishes.
+    .await;
+    // Whatever ended the SIP side: the controller ended every call as it
+    // stopped, and is gone with its record sink, so the writer drains what
+    // is queued and finishes; the HTTP API gets a few seconds to finish
+    // its requests; then the database closes.
     if let Err(error) = cdr_writer.await {
         tracing::warn!(%error, "CDR writer task failed");
     }
-    match http_server.await {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => tracing::warn!(%error, "HTTP API stopped with an error"),
-        Err(error) => tracing::warn!(%error, "HTTP API task failed"),
+    match tokio::time::timeout(Duration::from_secs(5), http_server).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(error))) => tracing::warn!(%error, "HTTP API stopped with an error"),
+        Ok(Err(error)) => tracing::warn!(%error, "HTTP API task failed"),
+        Err(_) => tracing::warn!("HTTP API requests still running after 5 s: dropped"),
     }
     storage.close().await;
     info!("stopped");
-    Ok(())
+    sip.map_err(Into::into)
 }
 
-/// Writes a secret to `path`, readable by our user only (mode 0600).
+/// Writes a secret to `path`, readable by our user only (mode 0600): a
+/// new file, synced, then renamed over any old one, so the file is whole
+/// and private whatever was there before.
 fn write_secret_file(path: &std::path::Path, secret: &str) -> anyhow::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
+    let temporary = path.with_extension(format!("tmp.{}", std::process::id()));
+    let _ = std::fs::remove_file(&temporary);
     let mut file = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o600)
-        .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    writeln!(file, "{secret}").with_context(|| format!("writing {}", path.display()))?;
+        .open(&temporary)
+        .with_context(|| format!("writing {}", temporary.display()))?;
+    writeln!(file, "{secret}").with_context(|| format!("writing {}", temporary.display()))?;
+    file.sync_all()
+        .with_context(|| format!("syncing {}", temporary.display()))?;
+    std::fs::rename(&temporary, path).with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
 

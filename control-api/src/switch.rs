@@ -502,6 +502,12 @@ impl Switch {
         };
         // Phones must be registered before we spend media on the call.
         let phone_target = match &route {
+            Route::Phone(extension) if !self.users.contains_key(extension) => {
+                // Deleted or deactivated: its old registration rings nothing.
+                info!(extension = %extension, "phone not provisioned");
+                respond(sip, now, &key, &request, 404);
+                return Some(404);
+            }
             Route::Phone(extension) => {
                 match self.registrar.lookup(now, extension).into_iter().next() {
                     Some(binding) => Some((extension.clone(), binding)),
@@ -1471,7 +1477,10 @@ impl Switch {
             }
             DirectoryChange::PhoneGone { extension } => {
                 info!(%extension, "phone removed");
-                if matches!(self.routes.get(&extension), Some(Route::Phone(_))) {
+                // Only the phone's own route: a DID routed to it stays (and
+                // finds no phone to ring).
+                if matches!(self.routes.get(&extension), Some(Route::Phone(target)) if *target == extension)
+                {
                     self.routes.remove(&extension);
                 }
                 self.users.remove(&extension);

@@ -178,10 +178,12 @@ pub struct CdrQuery {
     /// Items to skip (default 0).
     #[param(minimum = 0, maximum = 1_000_000_000)]
     pub offset: Option<u32>,
-    /// Calls that started at or after this time (RFC 3339, or a date:
-    /// its midnight UTC).
+    /// Calls that started at or after this time (RFC 3339; a plain date
+    /// is also taken, as its midnight UTC).
+    #[param(format = DateTime)]
     pub from: Option<String>,
     /// Calls that started before this time (RFC 3339, or a date).
+    #[param(format = DateTime)]
     pub to: Option<String>,
     /// Only calls to DIDs of this account.
     pub account_id: Option<i64>,

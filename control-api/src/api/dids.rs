@@ -262,6 +262,13 @@ fn check_date(date: Option<&str>) -> Result<(), ApiError> {
     }
 }
 
+/// A checked date as stored: `YYYY-MM-DD` (chrono also reads `2026-1-5`).
+fn normal_date(date: &str) -> String {
+    chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
+        .map(|date| date.format("%Y-%m-%d").to_string())
+        .unwrap_or_else(|_| date.to_string())
+}
+
 async fn check_account(state: &AppState, account_id: i64) -> Result<(), ApiError> {
     let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM accounts WHERE id = ?")
         .bind(account_id)
@@ -314,7 +321,11 @@ pub async fn directory(storage: &Storage) -> anyhow::Result<Vec<DirectoryChange>
 }
 
 /// Inserts a DID (demo seeding and the API); the caller checked it.
-pub async fn insert(storage: &Storage, new: &NewDid, now: &str) -> Result<i64, sqlx::Error> {
+pub async fn insert<'e>(
+    executor: impl sqlx::Executor<'e, Database = Sqlite>,
+    new: &NewDid,
+    now: &str,
+) -> Result<i64, sqlx::Error> {
     let answered_by = serde_json::to_string(&new.answered_by).expect("serialises");
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO dids (number, account_id, city, state, time_zone, available_on, active, \
@@ -325,12 +336,12 @@ pub async fn insert(storage: &Storage, new: &NewDid, now: &str) -> Result<i64, s
     .bind(&new.city)
     .bind(&new.state)
     .bind(new.time_zone.as_deref().unwrap_or("UTC"))
-    .bind(&new.available_on)
+    .bind(new.available_on.as_deref().map(normal_date))
     .bind(new.active)
     .bind(answered_by)
     .bind(now)
     .bind(now)
-    .fetch_one(storage.pool())
+    .fetch_one(executor)
     .await?;
     Ok(id)
 }
@@ -366,16 +377,38 @@ pub async fn create(
     check_date(new.available_on.as_deref())?;
     new.answered_by.check()?;
     check_account(&state, new.account_id).await?;
-    let id = insert(&state.storage, &new, &state.now_rfc3339())
-        .await
-        .map_err(|error| match &error {
-            sqlx::Error::Database(database) if database.is_unique_violation() => {
-                ApiError::Conflict(format!("DID {} exists", new.number))
+    let shared = state.clone();
+    let did = shared
+        .directory_write(async move {
+            let phone: Option<(i64,)> = sqlx::query_as("SELECT id FROM phones WHERE extension = ?")
+                .bind(&new.number)
+                .fetch_optional(state.storage.pool())
+                .await?;
+            if phone.is_some() {
+                return Err(ApiError::Conflict(format!(
+                    "{} is a phone's extension",
+                    new.number
+                )));
             }
-            _ => error.into(),
-        })?;
-    let did = fetch(&state, id).await?;
-    state.directory(change_for(&did)).await;
+            let id = insert(state.storage.pool(), &new, &state.now_rfc3339())
+                .await
+                .map_err(|error| match &error {
+                    sqlx::Error::Database(database) if database.is_unique_violation() => {
+                        ApiError::Conflict(format!("DID {} exists", new.number))
+                    }
+                    sqlx::Error::Database(database) if database.is_foreign_key_violation() => {
+                        ApiError::Conflict(format!(
+                            "account_id: there is no account {}",
+                            new.account_id
+                        ))
+                    }
+                    _ => error.into(),
+                })?;
+            let did = fetch(&state, id).await?;
+            state.directory(change_for(&did)).await;
+            Ok(did)
+        })
+        .await?;
     Ok((StatusCode::CREATED, Json(did)))
 }
 
@@ -495,6 +528,25 @@ pub async fn update(
         .answered_by
         .as_ref()
         .map(|answered_by| serde_json::to_string(answered_by).expect("serialises"));
+    let available_on = changes.available_on.as_deref().map(normal_date);
+    let shared = state.clone();
+    let did = shared
+        .directory_write(async move {
+            apply_changes(&state, id, changes, answered_by, available_on).await
+        })
+        .await?;
+    Ok(Json(did))
+}
+
+/// Stores a DID's changes and tells the call controller; inside
+/// [`AppState::directory_write`].
+async fn apply_changes(
+    state: &AppState,
+    id: i64,
+    changes: DidChanges,
+    answered_by: Option<String>,
+    available_on: Option<String>,
+) -> Result<Did, ApiError> {
     let updated = sqlx::query(
         "UPDATE dids SET city = coalesce(?, city), state = coalesce(?, state), \
          time_zone = coalesce(?, time_zone), available_on = coalesce(?, available_on), \
@@ -504,7 +556,7 @@ pub async fn update(
     .bind(&changes.city)
     .bind(&changes.state)
     .bind(&changes.time_zone)
-    .bind(&changes.available_on)
+    .bind(available_on)
     .bind(changes.active)
     .bind(answered_by)
     .bind(state.now_rfc3339())
@@ -514,9 +566,9 @@ pub async fn update(
     if updated.rows_affected() == 0 {
         return Err(ApiError::NotFound(format!("no DID {id}")));
     }
-    let did = fetch(&state, id).await?;
+    let did = fetch(state, id).await?;
     state.directory(change_for(&did)).await;
-    Ok(Json(did))
+    Ok(did)
 }
 
 /// Deletes a DID: it is no longer ours from the next call on.
@@ -540,13 +592,19 @@ pub async fn delete(
     IdPath(id): IdPath,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Role::Admin)?;
-    let did = fetch(&state, id).await?;
-    sqlx::query("DELETE FROM dids WHERE id = ?")
-        .bind(id)
-        .execute(state.storage.pool())
+    let shared = state.clone();
+    shared
+        .directory_write(async move {
+            let did = fetch(&state, id).await?;
+            sqlx::query("DELETE FROM dids WHERE id = ?")
+                .bind(id)
+                .execute(state.storage.pool())
+                .await?;
+            state
+                .directory(DirectoryChange::DidGone { number: did.number })
+                .await;
+            Ok(())
+        })
         .await?;
-    state
-        .directory(DirectoryChange::DidGone { number: did.number })
-        .await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -36,6 +36,8 @@ pub enum ApiError {
     NotFound(String),
     /// 409: it would clash with what exists.
     Conflict(String),
+    /// 413: the body is over the limit (2 MiB).
+    TooLarge,
     /// 415: the body is not declared as JSON.
     UnsupportedMediaType,
     /// 422: a field's value is wrong.
@@ -73,6 +75,11 @@ impl IntoResponse for ApiError {
             Self::Forbidden(reason) => (StatusCode::FORBIDDEN, reason, None),
             Self::NotFound(what) => (StatusCode::NOT_FOUND, what, None),
             Self::Conflict(reason) => (StatusCode::CONFLICT, reason, None),
+            Self::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the body is over 2 MiB".to_string(),
+                None,
+            ),
             Self::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "the body must be JSON (Content-Type: application/json)".to_string(),
@@ -125,7 +132,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ValidJson<T> {
         }
         let bytes = Bytes::from_request(request, state)
             .await
-            .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::TooLarge
+                } else {
+                    ApiError::BadRequest(rejection.body_text())
+                }
+            })?;
         let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
         match serde_path_to_error::deserialize(&mut deserializer) {
             Ok(value) => {
@@ -141,12 +154,21 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ValidJson<T> {
                     Err(ApiError::BadRequest(format!("not JSON: {inner}")))
                 } else {
                     let reason = strip_position(&inner.to_string());
-                    // A missing field is reported at its parent: name it.
-                    let path = match reason
+                    // A missing or unknown field is reported at its parent:
+                    // name it.
+                    let field = reason
                         .strip_prefix("missing field `")
                         .and_then(|rest| rest.strip_suffix('`'))
-                    {
-                        Some(field) => format!("{path}/{field}"),
+                        .or_else(|| {
+                            reason
+                                .strip_prefix("unknown field `")
+                                .and_then(|rest| rest.split_once('`'))
+                                .map(|(field, _)| field)
+                        });
+                    let path = match field {
+                        Some(field) => {
+                            format!("{path}/{}", field.replace('~', "~0").replace('/', "~1"))
+                        }
                         None => path,
                     };
                     Err(ApiError::invalid(path, reason))

@@ -36,9 +36,30 @@ pub struct AppState {
     pub realm: String,
     /// The call controller's command channel.
     pub commands: tokio::sync::mpsc::UnboundedSender<Command>,
+    /// Held by [`Self::directory_write`].
+    pub directory_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl AppState {
+    /// Runs `write` (a change to phones or DIDs, stored and then told to
+    /// the call controller) to its end, one at a time: the controller
+    /// learns changes in the order they were stored, and a client that
+    /// hangs up mid-request cannot leave a change stored but untold (the
+    /// write runs in its own task, which the request only awaits).
+    #[allow(clippy::disallowed_methods)] // the API is a driver: it spawns
+    pub async fn directory_write<T: Send + 'static>(
+        &self,
+        write: impl std::future::Future<Output = Result<T, ApiError>> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let lock = self.directory_lock.clone();
+        tokio::spawn(async move {
+            let _one_at_a_time = lock.lock().await;
+            write.await
+        })
+        .await
+        .map_err(|error| ApiError::Internal(error.into()))?
+    }
+
     /// Tells the call controller about a directory change and waits until
     /// it is in force, so that the request that made it is answered only
     /// when the next call sees it. (A controller that has stopped, at

@@ -178,6 +178,32 @@ impl StoredPassword {
     }
 }
 
+impl StoredPassword {
+    /// Sets the password of phone `extension` (if it exists) to this one,
+    /// set in `realm`.
+    pub async fn replace<'e>(
+        &self,
+        executor: impl sqlx::Executor<'e, Database = Sqlite>,
+        extension: &str,
+        realm: &str,
+        now: &str,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE phones SET password_argon2 = ?, ha1_md5 = ?, ha1_sha256 = ?, realm = ?, \
+             updated_at = ? WHERE extension = ?",
+        )
+        .bind(&self.argon2)
+        .bind(&self.ha1_md5)
+        .bind(&self.ha1_sha256)
+        .bind(realm)
+        .bind(now)
+        .bind(extension)
+        .execute(executor)
+        .await?;
+        Ok(())
+    }
+}
+
 async fn hash_off_thread(
     extension: String,
     realm: String,
@@ -203,8 +229,8 @@ pub struct PhoneRow<'a> {
 
 /// Inserts a phone whose password was set in `realm`; the caller checked
 /// its fields.
-pub async fn insert(
-    storage: &Storage,
+pub async fn insert<'e>(
+    executor: impl sqlx::Executor<'e, Database = Sqlite>,
     phone: PhoneRow<'_>,
     stored: &StoredPassword,
     realm: &str,
@@ -231,7 +257,7 @@ pub async fn insert(
     .bind(active)
     .bind(now)
     .bind(now)
-    .fetch_one(storage.pool())
+    .fetch_one(executor)
     .await?;
     Ok(id)
 }
@@ -346,23 +372,47 @@ pub async fn create(
     check_display_name(new.display_name.as_deref())?;
     check_account(&state, new.account_id).await?;
     let stored = hash_off_thread(new.extension.clone(), state.realm.clone(), new.password).await?;
-    let row = PhoneRow {
-        extension: &new.extension,
-        account_id: new.account_id,
-        display_name: new.display_name.as_deref(),
-        active: new.active,
-    };
-    let id = insert(
-        &state.storage,
-        row,
-        &stored,
-        &state.realm,
-        &state.now_rfc3339(),
-    )
-    .await
-    .map_err(|error| conflict_or(error, || format!("extension {} is taken", new.extension)))?;
-    publish(&state, id).await?;
-    Ok((StatusCode::CREATED, Json(fetch(&state, id).await?)))
+    let shared = state.clone();
+    let phone = shared
+        .directory_write(async move {
+            if number_is_a_did(&state, &new.extension).await? {
+                return Err(ApiError::Conflict(format!(
+                    "extension {} is a DID's number",
+                    new.extension
+                )));
+            }
+            let row = PhoneRow {
+                extension: &new.extension,
+                account_id: new.account_id,
+                display_name: new.display_name.as_deref(),
+                active: new.active,
+            };
+            let id = insert(
+                state.storage.pool(),
+                row,
+                &stored,
+                &state.realm,
+                &state.now_rfc3339(),
+            )
+            .await
+            .map_err(|error| {
+                conflict_or(error, || format!("extension {} is taken", new.extension))
+            })?;
+            publish(&state, id).await?;
+            fetch(&state, id).await
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(phone)))
+}
+
+/// Whether `number` is a DID's (a phone's extension may not be: both are
+/// dialled the same way).
+pub async fn number_is_a_did(state: &AppState, number: &str) -> Result<bool, ApiError> {
+    let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM dids WHERE number = ?")
+        .bind(number)
+        .fetch_optional(state.storage.pool())
+        .await?;
+    Ok(found.is_some())
 }
 
 /// Lists phones, by extension.
@@ -477,13 +527,28 @@ pub async fn update(
     check_display_name(changes.display_name.as_deref())?;
     check_account(&state, changes.account_id).await?;
     let phone = fetch(&state, id).await?;
-    let stored = match changes.password {
+    let stored = match changes.password.clone() {
         Some(password) => {
             Some(hash_off_thread(phone.extension.clone(), state.realm.clone(), password).await?)
         }
         None => None,
     };
-    sqlx::query(
+    let shared = state.clone();
+    let phone = shared
+        .directory_write(async move { apply_changes(&state, id, changes, stored).await })
+        .await?;
+    Ok(Json(phone))
+}
+
+/// Stores `changes` (with the new password's hashes) and tells the call
+/// controller; inside [`AppState::directory_write`].
+async fn apply_changes(
+    state: &AppState,
+    id: i64,
+    changes: PhoneChanges,
+    stored: Option<StoredPassword>,
+) -> Result<Phone, ApiError> {
+    let updated = sqlx::query(
         "UPDATE phones SET account_id = coalesce(?, account_id), \
          display_name = coalesce(?, display_name), active = coalesce(?, active), \
          password_argon2 = coalesce(?, password_argon2), ha1_md5 = coalesce(?, ha1_md5), \
@@ -501,9 +566,13 @@ pub async fn update(
     .bind(state.now_rfc3339())
     .bind(id)
     .execute(state.storage.pool())
-    .await?;
-    publish(&state, id).await?;
-    Ok(Json(fetch(&state, id).await?))
+    .await
+    .map_err(|error| conflict_or(error, || "account_id: no such account".to_string()))?;
+    if updated.rows_affected() == 0 {
+        return Err(ApiError::NotFound(format!("no phone {id}")));
+    }
+    publish(state, id).await?;
+    fetch(state, id).await
 }
 
 /// Deletes a phone; it can no longer register or be called, at once.
@@ -527,15 +596,21 @@ pub async fn delete(
     IdPath(id): IdPath,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Role::Admin)?;
-    let phone = fetch(&state, id).await?;
-    sqlx::query("DELETE FROM phones WHERE id = ?")
-        .bind(id)
-        .execute(state.storage.pool())
-        .await?;
-    state
-        .directory(DirectoryChange::PhoneGone {
-            extension: phone.extension,
+    let shared = state.clone();
+    shared
+        .directory_write(async move {
+            let phone = fetch(&state, id).await?;
+            sqlx::query("DELETE FROM phones WHERE id = ?")
+                .bind(id)
+                .execute(state.storage.pool())
+                .await?;
+            state
+                .directory(DirectoryChange::PhoneGone {
+                    extension: phone.extension,
+                })
+                .await;
+            Ok(())
         })
-        .await;
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -145,6 +145,7 @@ pub async fn create(
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Needs the admin role, and at least the token's role", body = ErrorBody),
         (status = 404, description = "No such token", body = ErrorBody),
+        (status = 409, description = "The last active sysadmin token", body = ErrorBody),
     )
 )]
 pub async fn revoke(
@@ -166,11 +167,29 @@ pub async fn revoke(
             role.as_str()
         )));
     }
-    sqlx::query("UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
-        .bind(state.now_rfc3339())
-        .bind(&id)
-        .execute(state.storage.pool())
-        .await?;
+    // One statement, so two revocations at once cannot both pass the
+    // check: the last active sysadmin token stays.
+    let revoked = sqlx::query(
+        "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL \
+         AND (role != 'sysadmin' OR (SELECT COUNT(*) FROM api_tokens \
+              WHERE role = 'sysadmin' AND revoked_at IS NULL) > 1)",
+    )
+    .bind(state.now_rfc3339())
+    .bind(&id)
+    .execute(state.storage.pool())
+    .await?;
+    if revoked.rows_affected() == 0 && role == Role::Sysadmin {
+        let (active,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM api_tokens WHERE id = ? AND revoked_at IS NULL")
+                .bind(&id)
+                .fetch_one(state.storage.pool())
+                .await?;
+        if active > 0 {
+            return Err(ApiError::Conflict(
+                "this is the last active sysadmin token: make another first".to_string(),
+            ));
+        }
+    }
     tracing::info!(token = %id, by = %caller.token_id, "API token revoked");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -205,19 +224,34 @@ async fn insert(
     })
 }
 
-/// On a database with no token at all (first start): makes a sysadmin
-/// token and returns its secret, for the caller to show once and write to
-/// `DATA_DIR/admin-token`. `None` when tokens exist.
-pub async fn ensure_admin_token(storage: &Storage, now: &str) -> anyhow::Result<Option<String>> {
-    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM api_tokens")
-        .fetch_one(storage.pool())
-        .await?;
+/// On a database with no active sysadmin token (first start): makes one,
+/// has `keep` store its secret (`DATA_DIR/admin-token`) before the token
+/// is stored, so a failure leaves no token that nobody holds, and returns
+/// the secret to show once. `None` when an active sysadmin token exists.
+pub async fn ensure_admin_token(
+    storage: &Storage,
+    now: &str,
+    keep: impl FnOnce(&str) -> anyhow::Result<()>,
+) -> anyhow::Result<Option<String>> {
+    let (count,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM api_tokens WHERE role = 'sysadmin' AND revoked_at IS NULL",
+    )
+    .fetch_one(storage.pool())
+    .await?;
     if count > 0 {
         return Ok(None);
     }
-    match insert(storage, "admin (first start)", Role::Sysadmin, now).await {
-        Ok(created) => Ok(Some(created.secret)),
-        Err(ApiError::Internal(cause)) => Err(cause),
-        Err(other) => anyhow::bail!("making the admin token: {other:?}"),
-    }
+    let secret = new_secret();
+    keep(&secret.secret)?;
+    sqlx::query(
+        "INSERT INTO api_tokens (id, name, role, secret_sha256, created_at) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(new_token_id())
+    .bind("admin (first start)")
+    .bind(Role::Sysadmin.as_str())
+    .bind(&secret.sha256)
+    .bind(now)
+    .execute(storage.pool())
+    .await?;
+    Ok(Some(secret.secret))
 }
