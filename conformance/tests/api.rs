@@ -15,6 +15,20 @@ fn json(body: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
 }
 
+/// The secret of a new token with `role`, made with `admin`.
+fn new_token(server: &Server, admin: &str, role: &str) -> String {
+    let (status, body) = server.http(
+        "POST",
+        "/api/v1/tokens",
+        Some(admin),
+        Some(&format!(
+            r#"{{"name": "{role} for a test", "role": "{role}"}}"#
+        )),
+    );
+    assert_eq!(status, 201, "{body}");
+    json(&body)["secret"].as_str().unwrap().to_string()
+}
+
 #[test]
 fn health_needs_no_token_and_everything_else_does() {
     let server = Server::start();
@@ -91,13 +105,7 @@ fn tokens_are_made_listed_used_and_revoked_within_roles() {
     assert_eq!(status, 403, "{body}");
 
     // An admin cannot make a sysadmin.
-    let (_, body) = server.http(
-        "POST",
-        "/api/v1/tokens",
-        Some(&admin),
-        Some(r#"{"name": "ops", "role": "admin"}"#),
-    );
-    let ops = json(&body)["secret"].as_str().unwrap().to_string();
+    let ops = new_token(&server, &admin, "admin");
     let (status, body) = server.http(
         "POST",
         "/api/v1/tokens",
@@ -290,13 +298,7 @@ fn accounts_are_made_read_listed_changed_and_deleted() {
     }
 
     // Read-only tokens read but do not write.
-    let (_, body) = server.http(
-        "POST",
-        "/api/v1/tokens",
-        Some(&admin),
-        Some(r#"{"name": "viewer", "role": "read_only"}"#),
-    );
-    let viewer = json(&body)["secret"].as_str().unwrap().to_string();
+    let viewer = new_token(&server, &admin, "read_only");
     let path = format!("/api/v1/accounts/{id}");
     let (status, body) = server.http("GET", &path, Some(&viewer), None);
     assert_eq!(
@@ -766,13 +768,7 @@ fn calls_leave_cdrs_with_their_times_and_outcome() {
     assert!(lines[1].contains(",1000,1000,echo,"), "{csv}");
 
     // A read-only token does not see call records.
-    let (_, body) = server.http(
-        "POST",
-        "/api/v1/tokens",
-        Some(&admin),
-        Some(r#"{"name": "viewer", "role": "read_only"}"#),
-    );
-    let viewer = json(&body)["secret"].as_str().unwrap().to_string();
+    let viewer = new_token(&server, &admin, "read_only");
     let (status, _) = server.http("GET", "/api/v1/cdrs", Some(&viewer), None);
     assert_eq!(status, 403);
 }

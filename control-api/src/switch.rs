@@ -455,10 +455,7 @@ impl Switch {
             return None;
         };
         if self.shutting_down {
-            let mut response = Response::to_request(&request, 503);
-            response.headers.push(Name::RETRY_AFTER, "30");
-            sip.add_to_tag_if_missing(&mut response);
-            sip.respond(now, &key, response);
+            respond_unavailable(sip, now, &key, &request, "30");
             return Some(503);
         }
         if self.calls.contains_key(&call_id) {
@@ -536,10 +533,7 @@ impl Switch {
             Err(error) => {
                 warn!(%error, "no RTP port free");
                 self.leave_room(&route, false);
-                let mut response = Response::to_request(&request, 503);
-                response.headers.push(Name::RETRY_AFTER, "5");
-                sip.add_to_tag_if_missing(&mut response);
-                sip.respond(now, &key, response);
+                respond_unavailable(sip, now, &key, &request, "5");
                 return Some(503);
             }
         };
@@ -1727,6 +1721,21 @@ fn set_to_tag(response: &mut Response, tag: &str) {
 
 fn respond(sip: &mut Endpoint, now: Instant, key: &ServerKey, request: &Request, status: u16) {
     let mut response = Response::to_request(request, status);
+    sip.add_to_tag_if_missing(&mut response);
+    sip.respond(now, key, response);
+}
+
+/// 503 Service Unavailable with `Retry-After: seconds`, to a request that
+/// started no call.
+fn respond_unavailable(
+    sip: &mut Endpoint,
+    now: Instant,
+    key: &ServerKey,
+    request: &Request,
+    seconds: &str,
+) {
+    let mut response = Response::to_request(request, 503);
+    response.headers.push(Name::RETRY_AFTER, seconds);
     sip.add_to_tag_if_missing(&mut response);
     sip.respond(now, key, response);
 }

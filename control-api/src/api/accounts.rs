@@ -226,7 +226,6 @@ pub async fn list(
     caller.require(Role::ReadOnly)?;
     let paging = Paging::new(query.limit, query.offset)?;
     let filter = |builder: &mut QueryBuilder<Sqlite>| {
-        builder.push(" WHERE 1 = 1");
         if let Some(number) = &query.number {
             builder.push(" AND number = ").push_bind(number.clone());
         }
@@ -237,24 +236,16 @@ pub async fn list(
                 .push(")) > 0");
         }
     };
-    let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM accounts");
-    filter(&mut count);
-    let (total,): (i64,) = count
-        .build_query_as()
-        .fetch_one(state.storage.pool())
+    let (rows, total) = paging
+        .fetch::<Account>(
+            state.storage.pool(),
+            "SELECT COUNT(*) FROM accounts",
+            concat!("SELECT ", columns!(), " FROM accounts"),
+            " ORDER BY number",
+            filter,
+        )
         .await?;
-    let mut select = QueryBuilder::<Sqlite>::new(concat!("SELECT ", columns!(), " FROM accounts"));
-    filter(&mut select);
-    select
-        .push(" ORDER BY number LIMIT ")
-        .push_bind(i64::from(paging.limit))
-        .push(" OFFSET ")
-        .push_bind(i64::from(paging.offset));
-    let items = select
-        .build_query_as::<Account>()
-        .fetch_all(state.storage.pool())
-        .await?;
-    Ok(Json(paging.page(items, total)))
+    Ok(Json(paging.page(rows, total)))
 }
 
 /// One account.

@@ -224,8 +224,9 @@ impl<'de> Deserialize<'de> for Direction {
     }
 }
 
-/// The filtered query, `SELECT`-ing `what`.
-fn filtered(query: &CdrQuery, what: &'static str) -> Result<QueryBuilder<Sqlite>, ApiError> {
+/// The conditions of `query` (checked), for [`Paging::fetch`] or a
+/// query of its own ending in `WHERE 1 = 1`.
+fn conditions(query: &CdrQuery) -> Result<impl Fn(&mut QueryBuilder<Sqlite>) + '_, ApiError> {
     let from = query
         .from
         .as_deref()
@@ -236,28 +237,27 @@ fn filtered(query: &CdrQuery, what: &'static str) -> Result<QueryBuilder<Sqlite>
         .as_deref()
         .map(|text| query_time(text, "to"))
         .transpose()?;
-    let mut builder = QueryBuilder::<Sqlite>::new(what);
-    builder.push(" WHERE 1 = 1");
-    if let Some(from) = from {
-        builder.push(" AND start_time >= ").push_bind(from);
-    }
-    if let Some(to) = to {
-        builder.push(" AND start_time < ").push_bind(to);
-    }
-    if let Some(account_id) = query.account_id {
-        builder.push(" AND account_id = ").push_bind(account_id);
-    }
-    if let Some(did) = &query.did {
-        builder.push(" AND did = ").push_bind(did.clone());
-    }
-    if let Some(direction) = query.direction {
-        let direction = match direction {
-            Direction::Inbound => "inbound",
-            Direction::Outbound => "outbound",
-        };
-        builder.push(" AND direction = ").push_bind(direction);
-    }
-    Ok(builder)
+    Ok(move |builder: &mut QueryBuilder<Sqlite>| {
+        if let Some(from) = &from {
+            builder.push(" AND start_time >= ").push_bind(from.clone());
+        }
+        if let Some(to) = &to {
+            builder.push(" AND start_time < ").push_bind(to.clone());
+        }
+        if let Some(account_id) = query.account_id {
+            builder.push(" AND account_id = ").push_bind(account_id);
+        }
+        if let Some(did) = &query.did {
+            builder.push(" AND did = ").push_bind(did.clone());
+        }
+        if let Some(direction) = query.direction {
+            let direction = match direction {
+                Direction::Inbound => "inbound",
+                Direction::Outbound => "outbound",
+            };
+            builder.push(" AND direction = ").push_bind(direction);
+        }
+    })
 }
 
 /// Call detail records, newest first.
@@ -282,23 +282,16 @@ pub async fn list(
 ) -> Result<Json<Page<CdrRecord>>, ApiError> {
     caller.require(Role::Supervisor)?;
     let paging = Paging::new(query.limit, query.offset)?;
-    let (total,): (i64,) = filtered(&query, "SELECT COUNT(*) FROM cdrs")?
-        .build_query_as()
-        .fetch_one(state.storage.pool())
+    let (rows, total) = paging
+        .fetch::<CdrRow>(
+            state.storage.pool(),
+            "SELECT COUNT(*) FROM cdrs",
+            concat!("SELECT ", columns!(), " FROM cdrs"),
+            " ORDER BY start_time DESC, id DESC",
+            conditions(&query)?,
+        )
         .await?;
-    let mut select = filtered(&query, concat!("SELECT ", columns!(), " FROM cdrs"))?;
-    select
-        .push(" ORDER BY start_time DESC, id DESC LIMIT ")
-        .push_bind(i64::from(paging.limit))
-        .push(" OFFSET ")
-        .push_bind(i64::from(paging.offset));
-    let items = select
-        .build_query_as::<CdrRow>()
-        .fetch_all(state.storage.pool())
-        .await?
-        .into_iter()
-        .map(CdrRow::into_record)
-        .collect();
+    let items = rows.into_iter().map(CdrRow::into_record).collect();
     Ok(Json(paging.page(items, total)))
 }
 
@@ -378,7 +371,9 @@ pub async fn export(
 ) -> Result<Response, ApiError> {
     caller.require(Role::Supervisor)?;
     Paging::new(query.limit, query.offset)?;
-    let mut select = filtered(&query, concat!("SELECT ", columns!(), " FROM cdrs"))?;
+    let mut select =
+        QueryBuilder::<Sqlite>::new(concat!("SELECT ", columns!(), " FROM cdrs WHERE 1 = 1"));
+    conditions(&query)?(&mut select);
     select.push(" ORDER BY start_time, id");
     let rows = select
         .build_query_as::<CdrRow>()

@@ -262,6 +262,19 @@ fn check_date(date: Option<&str>) -> Result<(), ApiError> {
     }
 }
 
+/// Checks where and since when a DID is: city and state, time zone, date.
+fn check_place(
+    city: Option<&str>,
+    state: Option<&str>,
+    time_zone: Option<&str>,
+    available_on: Option<&str>,
+) -> Result<(), ApiError> {
+    check_text(city, "/city")?;
+    check_text(state, "/state")?;
+    check_time_zone(time_zone)?;
+    check_date(available_on)
+}
+
 /// A checked date as stored: `YYYY-MM-DD` (chrono also reads `2026-1-5`).
 fn normal_date(date: &str) -> String {
     chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
@@ -371,10 +384,12 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Did>), ApiError> {
     caller.require(Role::Admin)?;
     check_number(&new.number)?;
-    check_text(new.city.as_deref(), "/city")?;
-    check_text(new.state.as_deref(), "/state")?;
-    check_time_zone(new.time_zone.as_deref())?;
-    check_date(new.available_on.as_deref())?;
+    check_place(
+        new.city.as_deref(),
+        new.state.as_deref(),
+        new.time_zone.as_deref(),
+        new.available_on.as_deref(),
+    )?;
     new.answered_by.check()?;
     check_account(&state, new.account_id).await?;
     let shared = state.clone();
@@ -434,7 +449,6 @@ pub async fn list(
     caller.require(Role::ReadOnly)?;
     let paging = Paging::new(query.limit, query.offset)?;
     let filter = |builder: &mut QueryBuilder<Sqlite>| {
-        builder.push(" WHERE 1 = 1");
         if let Some(number) = &query.number {
             builder.push(" AND number = ").push_bind(number.clone());
         }
@@ -445,23 +459,16 @@ pub async fn list(
             builder.push(" AND active = ").push_bind(active);
         }
     };
-    let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM dids");
-    filter(&mut count);
-    let (total,): (i64,) = count
-        .build_query_as()
-        .fetch_one(state.storage.pool())
+    let (rows, total) = paging
+        .fetch::<DidRow>(
+            state.storage.pool(),
+            "SELECT COUNT(*) FROM dids",
+            concat!("SELECT ", columns!(), " FROM dids"),
+            " ORDER BY number",
+            filter,
+        )
         .await?;
-    let mut select = QueryBuilder::<Sqlite>::new(concat!("SELECT ", columns!(), " FROM dids"));
-    filter(&mut select);
-    select
-        .push(" ORDER BY number LIMIT ")
-        .push_bind(i64::from(paging.limit))
-        .push(" OFFSET ")
-        .push_bind(i64::from(paging.offset));
-    let items = select
-        .build_query_as::<DidRow>()
-        .fetch_all(state.storage.pool())
-        .await?
+    let items = rows
         .into_iter()
         .map(DidRow::into_did)
         .collect::<Result<Vec<_>, _>>()?;
@@ -517,10 +524,12 @@ pub async fn update(
     ValidJson(changes): ValidJson<DidChanges>,
 ) -> Result<Json<Did>, ApiError> {
     caller.require(Role::Admin)?;
-    check_text(changes.city.as_deref(), "/city")?;
-    check_text(changes.state.as_deref(), "/state")?;
-    check_time_zone(changes.time_zone.as_deref())?;
-    check_date(changes.available_on.as_deref())?;
+    check_place(
+        changes.city.as_deref(),
+        changes.state.as_deref(),
+        changes.time_zone.as_deref(),
+        changes.available_on.as_deref(),
+    )?;
     if let Some(answered_by) = &changes.answered_by {
         answered_by.check()?;
     }

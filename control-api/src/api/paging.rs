@@ -6,6 +6,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use sqlx::{QueryBuilder, Sqlite};
 use utoipa::ToSchema;
 
 use super::error::ApiError;
@@ -59,6 +60,38 @@ impl Paging {
             ));
         }
         Ok(Self { limit, offset })
+    }
+
+    /// Runs a list query: `count` and `select` (literal SQL up to its
+    /// `WHERE`-less end, e.g. `SELECT COUNT(*) FROM phones`), each with
+    /// the conditions `filter` adds, the page of `select` in `order`
+    /// (e.g. ` ORDER BY extension`). Returns the rows and how many match.
+    pub async fn fetch<R>(
+        self,
+        pool: &sqlx::SqlitePool,
+        count: &'static str,
+        select: &'static str,
+        order: &'static str,
+        filter: impl Fn(&mut QueryBuilder<Sqlite>),
+    ) -> Result<(Vec<R>, i64), ApiError>
+    where
+        R: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+    {
+        let mut counting = QueryBuilder::<Sqlite>::new(count);
+        counting.push(" WHERE 1 = 1");
+        filter(&mut counting);
+        let (total,): (i64,) = counting.build_query_as().fetch_one(pool).await?;
+        let mut selecting = QueryBuilder::<Sqlite>::new(select);
+        selecting.push(" WHERE 1 = 1");
+        filter(&mut selecting);
+        selecting
+            .push(order)
+            .push(" LIMIT ")
+            .push_bind(i64::from(self.limit))
+            .push(" OFFSET ")
+            .push_bind(i64::from(self.offset));
+        let rows = selecting.build_query_as::<R>().fetch_all(pool).await?;
+        Ok((rows, total))
     }
 
     /// The page of `items` out of `total`.

@@ -437,7 +437,6 @@ pub async fn list(
     caller.require(Role::ReadOnly)?;
     let paging = Paging::new(query.limit, query.offset)?;
     let filter = |builder: &mut QueryBuilder<Sqlite>| {
-        builder.push(" WHERE 1 = 1");
         if let Some(extension) = &query.extension {
             builder
                 .push(" AND extension = ")
@@ -450,24 +449,16 @@ pub async fn list(
             builder.push(" AND active = ").push_bind(active);
         }
     };
-    let mut count = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM phones");
-    filter(&mut count);
-    let (total,): (i64,) = count
-        .build_query_as()
-        .fetch_one(state.storage.pool())
+    let (rows, total) = paging
+        .fetch::<Phone>(
+            state.storage.pool(),
+            "SELECT COUNT(*) FROM phones",
+            concat!("SELECT ", columns!(), " FROM phones"),
+            " ORDER BY extension",
+            filter,
+        )
         .await?;
-    let mut select = QueryBuilder::<Sqlite>::new(concat!("SELECT ", columns!(), " FROM phones"));
-    filter(&mut select);
-    select
-        .push(" ORDER BY extension LIMIT ")
-        .push_bind(i64::from(paging.limit))
-        .push(" OFFSET ")
-        .push_bind(i64::from(paging.offset));
-    let items = select
-        .build_query_as::<Phone>()
-        .fetch_all(state.storage.pool())
-        .await?;
-    Ok(Json(paging.page(items, total)))
+    Ok(Json(paging.page(rows, total)))
 }
 
 /// One phone.
