@@ -69,3 +69,17 @@ pub(crate) fn test_epoch() -> std::time::Instant {
     #[allow(clippy::disallowed_methods)]
     std::time::Instant::now()
 }
+
+/// The Goertzel power of `frequency` in `samples` at `rate` Hz,
+/// normalised to full scale: how unit tests hear a tone.
+#[cfg(test)]
+pub(crate) fn tone_power(samples: &[i16], rate: f64, frequency: f64) -> f64 {
+    let coefficient = 2.0 * (2.0 * std::f64::consts::PI * frequency / rate).cos();
+    let (mut s1, mut s2) = (0.0f64, 0.0f64);
+    for sample in samples {
+        let s0 = f64::from(*sample) / 32768.0 + coefficient * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    (s1 * s1 + s2 * s2 - coefficient * s1 * s2) / (samples.len() as f64).powi(2)
+}

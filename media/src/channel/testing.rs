@@ -47,18 +47,7 @@ pub(super) fn channel(now: Instant, ssrc: u32, inband_dtmf: bool) -> Channel {
     Channel::new(now, config)
 }
 
-/// The Goertzel power of `frequency` in `samples` at `rate` Hz,
-/// normalised to full scale.
-pub(super) fn power(samples: &[i16], rate: f64, frequency: f64) -> f64 {
-    let coefficient = 2.0 * (2.0 * std::f64::consts::PI * frequency / rate).cos();
-    let (mut s1, mut s2) = (0.0f64, 0.0f64);
-    for sample in samples {
-        let s0 = f64::from(*sample) / 32768.0 + coefficient * s1 - s2;
-        s2 = s1;
-        s1 = s0;
-    }
-    (s1 * s1 + s2 * s2 - coefficient * s1 * s2) / (samples.len() as f64).powi(2)
-}
+pub(super) use crate::tone_power as power;
 
 /// A test sawtooth, different in every frame.
 pub(super) fn sawtooth(frame_index: usize) -> Frame {

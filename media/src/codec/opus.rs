@@ -147,18 +147,8 @@ mod tests {
         })
     }
 
-    /// The Goertzel power of `frequency` in `samples`, normalised to full
-    /// scale.
     fn power(samples: &[i16], frequency: f64) -> f64 {
-        let coefficient =
-            2.0 * (2.0 * std::f64::consts::PI * frequency / f64::from(SAMPLE_RATE)).cos();
-        let (mut s1, mut s2) = (0.0f64, 0.0f64);
-        for sample in samples {
-            let s0 = f64::from(*sample) / 32768.0 + coefficient * s1 - s2;
-            s2 = s1;
-            s1 = s0;
-        }
-        (s1 * s1 + s2 * s2 - coefficient * s1 * s2) / (samples.len() as f64).powi(2)
+        crate::tone_power(samples, f64::from(SAMPLE_RATE), frequency)
     }
 
     #[test]
