@@ -771,6 +771,24 @@ fn calls_leave_cdrs_with_their_times_and_outcome() {
     let viewer = new_token(&server, &admin, "read_only");
     let (status, _) = server.http("GET", "/api/v1/cdrs", Some(&viewer), None);
     assert_eq!(status, 403);
+
+    // The same calls in /metrics, which any token reads.
+    let (status, _) = server.http("GET", "/metrics", None, None);
+    assert_eq!(status, 401);
+    let (status, text) = server.http("GET", "/metrics", Some(&viewer), None);
+    assert_eq!(status, 200);
+    let value = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+    };
+    assert_eq!(value("switchboard_calls_total"), 2.0, "{text}");
+    assert_eq!(value("switchboard_calls_active"), 0.0);
+    assert_eq!(value("switchboard_cdrs_written_total"), 2.0);
+    assert_eq!(value("switchboard_cdr_backlog"), 0.0);
+    assert!(value("switchboard_sip_responses_total{class=\"2xx\"}") >= 1.0);
+    assert!(value("switchboard_sip_responses_total{class=\"4xx\"}") >= 1.0);
+    assert!(value("switchboard_rtp_packets_received_total") > 50.0);
 }
 
 /// SIGTERM during a call: the server ends it and writes its record before

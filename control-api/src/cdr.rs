@@ -12,7 +12,10 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 use utoipa::ToSchema;
 
+use crate::metrics::Metrics;
 use crate::storage::Storage;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 /// Which way a call went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -138,13 +141,19 @@ pub struct Cdr {
 /// Where the call controller puts records: never blocks, never fails (a
 /// writer that has stopped, after shutdown, drops them with a warning).
 #[derive(Debug, Clone)]
-pub struct CdrSink(mpsc::UnboundedSender<Cdr>);
+pub struct CdrSink {
+    queue: mpsc::UnboundedSender<Cdr>,
+    metrics: Arc<Metrics>,
+}
 
 impl CdrSink {
     /// Queues a record for writing.
     pub fn record(&self, cdr: Cdr) {
-        if let Err(error) = self.0.send(cdr) {
-            warn!(call_id = %error.0.call_id, "CDR writer stopped: record lost");
+        match self.queue.send(cdr) {
+            Ok(()) => {
+                self.metrics.cdr_backlog.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(error) => warn!(call_id = %error.0.call_id, "CDR writer stopped: record lost"),
         }
     }
 }
@@ -154,8 +163,15 @@ const BATCH: usize = 256;
 
 /// Starts the writer: returns the sink and the writer's future, which
 /// ends once every sink is dropped and the queue is written.
-pub fn writer(storage: Storage) -> (CdrSink, impl std::future::Future<Output = ()>) {
+pub fn writer(
+    storage: Storage,
+    metrics: Arc<Metrics>,
+) -> (CdrSink, impl std::future::Future<Output = ()>) {
     let (sender, mut receiver) = mpsc::unbounded_channel::<Cdr>();
+    let sink = CdrSink {
+        queue: sender,
+        metrics: metrics.clone(),
+    };
     let task = async move {
         let mut written = 0u64;
         let mut batch = Vec::with_capacity(BATCH);
@@ -177,11 +193,15 @@ pub fn writer(storage: Storage) -> (CdrSink, impl std::future::Future<Output = (
                     }
                 }
             }
+            metrics
+                .cdr_backlog
+                .fetch_sub(batch.len() as i64, Ordering::Relaxed);
+            metrics.cdrs_written.store(written, Ordering::Relaxed);
             batch.clear();
         }
         info!(written, "CDR writer finished");
     };
-    (CdrSink(sender), task)
+    (sink, task)
 }
 
 /// RFC 3339, UTC, milliseconds: sorts as text in time order.

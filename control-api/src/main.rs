@@ -14,6 +14,7 @@ mod cdr;
 mod config;
 mod demo;
 mod media_leg;
+mod metrics;
 mod prompts;
 mod storage;
 mod switch;
@@ -84,11 +85,13 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .with_context(|| format!("binding HTTP on {} (--http-listen)", settings.http_listen))?;
     let http_address = http.local_addr()?;
     let (commands, messages) = tokio::sync::mpsc::unbounded_channel();
+    let metrics = std::sync::Arc::new(metrics::Metrics::default());
     let app = api::router(api::AppState {
         storage: storage.clone(),
         realm: settings.realm.clone(),
         commands: commands.clone(),
         directory_lock: Default::default(),
+        metrics: metrics.clone(),
     });
     let mut http_stopped = stopped.clone();
     let http_server = tokio::spawn(async move {
@@ -129,7 +132,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let users: HashMap<String, Ha1s> = directory.iter().cloned().collect();
 
     let mut routes = HashMap::new();
-    let (cdrs, cdr_writer) = cdr::writer(storage.clone());
+    let (cdrs, cdr_writer) = cdr::writer(storage.clone(), metrics.clone());
     let cdr_writer = tokio::spawn(cdr_writer);
     let recordings_dir = settings.data_dir.join("recordings");
     std::fs::create_dir_all(&recordings_dir)
@@ -161,6 +164,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             record_calls: settings.record_calls,
             cdrs,
             wall_clock: (std::time::Instant::now(), std::time::SystemTime::now()),
+            metrics,
         },
     );
     // The DIDs, in force before the first INVITE is read.

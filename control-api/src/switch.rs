@@ -9,6 +9,7 @@
 use crate::cdr::{self, Cdr, CdrSink, HungUpBy, LegQuality};
 use crate::config::{Trunk, TrunkTransport};
 use crate::media_leg::{MediaLeg, MediaPool};
+use crate::metrics::Metrics;
 use crate::prompts::Prompts;
 use bytes::Bytes;
 use media::channel::ChannelEvent;
@@ -29,6 +30,8 @@ use sip_core::transport::{Peer, Transport};
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 use tracing::{Span, debug, info, info_span, warn};
 
@@ -250,6 +253,8 @@ pub struct Resources {
     pub cdrs: CdrSink,
     /// The wall-clock time at an instant, to date records by.
     pub wall_clock: (Instant, SystemTime),
+    /// What `/metrics` shows.
+    pub metrics: Arc<Metrics>,
 }
 
 /// The call controller.
@@ -283,6 +288,8 @@ pub struct Switch {
     cdrs: CdrSink,
     /// The wall-clock time at an instant, to date records by.
     wall_clock: (Instant, SystemTime),
+    /// What `/metrics` shows.
+    metrics: Arc<Metrics>,
     channel_calls: HashMap<ChannelId, String>,
 }
 
@@ -305,6 +312,7 @@ impl Switch {
             record_calls,
             cdrs,
             wall_clock,
+            metrics,
         } = resources;
         Switch {
             routes,
@@ -326,6 +334,7 @@ impl Switch {
             record_calls,
             cdrs,
             wall_clock,
+            metrics,
             rooms: HashMap::new(),
             channel_calls: HashMap::new(),
         }
@@ -464,6 +473,7 @@ impl Switch {
             respond(sip, now, &key, &request, 482);
             return None;
         }
+        self.metrics.calls_total.fetch_add(1, Ordering::Relaxed);
         let span = info_span!("call", call_id = %call_id);
         let _entered = span.enter();
         let user = request.uri_user().unwrap_or_default().to_string();
@@ -1309,6 +1319,19 @@ impl Switch {
             Side::Outbound => HungUpBy::Callee,
             Side::Switch => HungUpBy::System,
         };
+        let caller_rtp = call
+            .inbound
+            .media
+            .stats()
+            .map(|stats| LegQuality::from_stats(&stats));
+        for quality in [&caller_rtp, &callee_rtp].into_iter().flatten() {
+            self.metrics
+                .rtp_packets_received
+                .fetch_add(quality.packets_received, Ordering::Relaxed);
+            self.metrics
+                .rtp_packets_lost
+                .fetch_add(quality.packets_lost.max(0) as u64, Ordering::Relaxed);
+        }
         self.cdrs.record(Cdr {
             call_id: call_id.to_string(),
             direction: cdr::Direction::Inbound,
@@ -1333,11 +1356,7 @@ impl Switch {
             hold_seconds: hold.as_secs_f64(),
             hung_up_by,
             sip_status: call.final_status.unwrap_or(487),
-            caller_rtp: call
-                .inbound
-                .media
-                .stats()
-                .map(|stats| LegQuality::from_stats(&stats)),
+            caller_rtp,
             callee_rtp,
         });
         if let Some(channel) = call.inbound.media.id() {
@@ -1448,6 +1467,20 @@ enum Side {
 }
 
 impl Switch {
+    /// Publishes the gauges and counters `/metrics` shows.
+    fn publish_metrics(&self, sip: &Endpoint) {
+        let metrics = &self.metrics;
+        metrics
+            .calls_active
+            .store(self.calls.len() as i64, Ordering::Relaxed);
+        metrics
+            .registrations
+            .store(self.registrar.bindings_count() as i64, Ordering::Relaxed);
+        for (counter, value) in metrics.sip_responses.iter().zip(sip.stats().responses_sent) {
+            counter.store(value, Ordering::Relaxed);
+        }
+    }
+
     /// The wall-clock time at `at`, from the anchor taken at start.
     fn wall(&self, at: Instant) -> SystemTime {
         let (anchor, wall) = self.wall_clock;
@@ -1521,6 +1554,7 @@ impl Application for Switch {
             Event::Response { key, response } => self.handle_response(now, key, response, sip),
             Event::TimedOut { key } => self.handle_timed_out(now, key, sip),
         }
+        self.publish_metrics(sip);
     }
 
     fn handle_message(&mut self, now: Instant, message: Command, sip: &mut Endpoint) {
@@ -1541,6 +1575,7 @@ impl Application for Switch {
             log_registrar_event(&event);
         }
         self.expire_ringing(now, sip);
+        self.publish_metrics(sip);
     }
 
     fn poll_timeout(&self) -> Option<Instant> {

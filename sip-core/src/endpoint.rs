@@ -112,6 +112,8 @@ pub struct EndpointStats {
     pub retransmissions_absorbed: u64,
     /// Responses that matched no client transaction.
     pub stray_responses: u64,
+    /// Responses we sent, by class: `[0]` 1xx … `[5]` 6xx.
+    pub responses_sent: [u64; 6],
 }
 
 enum Entry {
@@ -515,6 +517,10 @@ impl Endpoint {
             .headers
             .set(Name::SERVER, self.config.user_agent.clone());
         let status = response.status;
+        let class = usize::from(status / 100);
+        if (1..=6).contains(&class) {
+            self.stats.responses_sent[class - 1] += 1;
+        }
         let bytes = response.to_bytes();
         let mut success = None;
         match self.entries.get_mut(&id) {

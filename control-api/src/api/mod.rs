@@ -38,6 +38,8 @@ pub struct AppState {
     pub commands: tokio::sync::mpsc::UnboundedSender<Command>,
     /// Held by [`Self::directory_write`].
     pub directory_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// What `/metrics` shows.
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {
@@ -91,6 +93,7 @@ pub fn now_rfc3339() -> String {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/v1/health", get(health))
+        .route("/metrics", get(metrics))
         .route("/api/v1/openapi.json", get(openapi_json))
         .route("/api/v1/tokens", get(tokens::list).post(tokens::create))
         .route("/api/v1/tokens/{id}", delete(tokens::revoke))
@@ -131,7 +134,7 @@ pub fn router(state: AppState) -> Router {
         description = "Provision and control Switchboard over HTTP. Every route but health needs `Authorization: Bearer <token>`.",
     ),
     paths(
-        health, openapi_json,
+        health, openapi_json, metrics,
         tokens::list, tokens::create, tokens::revoke,
         accounts::create, accounts::list, accounts::get, accounts::update, accounts::delete,
         phones::create, phones::list, phones::get, phones::update, phones::delete,
@@ -226,6 +229,33 @@ pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
     Ok(Json(Health {
         status: "ok".to_string(),
     }))
+}
+
+/// The server's counters in Prometheus text format: calls active and
+/// started, registrations, SIP responses by class, RTP received and lost,
+/// the CDR writer's backlog. Any token reads it (Prometheus sends it as
+/// `bearer_token`).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "server",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain"),
+        (status = 401, description = "No valid token", body = ErrorBody),
+    )
+)]
+pub async fn metrics(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
 }
 
 /// This API's OpenAPI 3 document.
