@@ -826,3 +826,43 @@ fn sigterm_during_a_call_still_writes_its_cdr() {
         server.log()
     );
 }
+
+/// A call in progress is listed with its legs, and hanging it up through
+/// the API ends it (its record says the system hung up).
+#[test]
+fn calls_in_progress_are_listed_and_hung_up() {
+    require_tool("sipp", "sip-tester");
+    let server = Server::start();
+    let admin = server.admin_token();
+    let _caller = spawn_sipp("uac_echo", &[&server.target(), "-s", "1000", "-d", "20000"]);
+    assert!(
+        server.wait_for_log("answering with echo", std::time::Duration::from_secs(10)),
+        "{}",
+        server.log()
+    );
+    let (status, body) = server.http("GET", "/api/v1/calls", Some(&admin), None);
+    assert_eq!(status, 200, "{body}");
+    let calls = json(&body);
+    let calls = calls.as_array().unwrap();
+    assert_eq!(calls.len(), 1, "{body}");
+    let call = &calls[0];
+    assert_eq!(call["route"], "echo");
+    assert_eq!(call["state"], "answered");
+    assert_eq!(call["number_dialed"], "1000");
+    assert_eq!(call["legs"][0]["side"], "caller");
+    assert!(call["legs"][0]["codec"].is_string(), "{call}");
+    let call_id = call["call_id"].as_str().unwrap().to_string();
+
+    let viewer = new_token(&server, &admin, "read_only");
+    let path = format!("/api/v1/calls/{call_id}");
+    let (status, _) = server.http("DELETE", &path, Some(&viewer), None);
+    assert_eq!(status, 403);
+    let (status, body) = server.http("DELETE", &path, Some(&admin), None);
+    assert_eq!(status, 204, "{body}");
+    let (_, body) = server.http("GET", "/api/v1/calls", Some(&admin), None);
+    assert_eq!(json(&body), serde_json::json!([]));
+    let (status, _) = server.http("DELETE", &path, Some(&admin), None);
+    assert_eq!(status, 404);
+    let page = wait_for_items(&server, &admin, "/api/v1/cdrs", 1);
+    assert_eq!(page["items"][0]["hung_up_by"], "system", "{page}");
+}

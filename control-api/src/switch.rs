@@ -76,6 +76,19 @@ impl Route {
 pub enum Command {
     /// A media channel reported something.
     Media(MediaEvent),
+    /// The calls in progress, for the API.
+    Calls {
+        /// Where the snapshot goes.
+        reply: tokio::sync::oneshot::Sender<Vec<LiveCall>>,
+    },
+    /// Hang up a call (the API): both legs are released as the switch
+    /// ends calls. `reply` says whether the call existed.
+    Hangup {
+        /// The call's id (the caller's Call-ID).
+        call_id: String,
+        /// Told whether there was such a call.
+        reply: tokio::sync::oneshot::Sender<bool>,
+    },
     /// The provisioned directory changed (through the API); `applied` is
     /// told once the change is in force.
     Directory {
@@ -84,6 +97,40 @@ pub enum Command {
         /// Told when it applies, if anyone waits.
         applied: Option<tokio::sync::oneshot::Sender<()>>,
     },
+}
+
+/// A call in progress, as the API shows it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct LiveCall {
+    /// The call's id (the caller's Call-ID).
+    pub call_id: String,
+    /// What handles it: `echo`, `phone`, `trunk`, …
+    pub route: &'static str,
+    /// The caller (From user).
+    pub caller_id: String,
+    /// The number dialled.
+    pub number_dialed: String,
+    /// `ringing` until the caller is answered, then `answered`.
+    pub state: &'static str,
+    /// When the INVITE arrived (RFC 3339, UTC).
+    pub started_at: String,
+    /// When the caller was answered.
+    pub answered_at: Option<String>,
+    /// Its legs: the caller's, and the called party's if there is one.
+    pub legs: Vec<LiveLeg>,
+}
+
+/// One leg of a call in progress.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct LiveLeg {
+    /// `caller` or `callee`.
+    pub side: &'static str,
+    /// The codec negotiated, once known (`PCMU`, `PCMA`, `G722`, `opus`).
+    pub codec: Option<&'static str>,
+    /// Whether this party holds the call.
+    pub holding: bool,
+    /// For the callee: whether it answered.
+    pub answered: bool,
 }
 
 /// A change to the phones the registrar and the routes know.
@@ -1467,6 +1514,50 @@ enum Side {
 }
 
 impl Switch {
+    /// The calls in progress, oldest first.
+    fn live_calls(&self) -> Vec<LiveCall> {
+        let mut calls: Vec<(&String, &Call)> = self.calls.iter().collect();
+        calls.sort_by_key(|(_, call)| call.started);
+        calls
+            .into_iter()
+            .map(|(call_id, call)| {
+                let mut legs = vec![LiveLeg {
+                    side: "caller",
+                    codec: call.inbound.codec.map(Codec::encoding_name),
+                    holding: call.inbound.holding,
+                    answered: true,
+                }];
+                if let Some(outbound) = &call.outbound {
+                    legs.push(LiveLeg {
+                        side: "callee",
+                        codec: outbound.codec.map(Codec::encoding_name),
+                        holding: outbound.holding,
+                        answered: outbound.answered,
+                    });
+                }
+                LiveCall {
+                    call_id: call_id.clone(),
+                    route: call.route.kind(),
+                    caller_id: caller_id(&call.inbound.invite),
+                    number_dialed: call
+                        .inbound
+                        .invite
+                        .uri_user()
+                        .unwrap_or_default()
+                        .to_string(),
+                    state: if call.answered_at.is_some() {
+                        "answered"
+                    } else {
+                        "ringing"
+                    },
+                    started_at: cdr::timestamp(self.wall(call.started)),
+                    answered_at: call.answered_at.map(|at| cdr::timestamp(self.wall(at))),
+                    legs,
+                }
+            })
+            .collect()
+    }
+
     /// Publishes the gauges and counters `/metrics` shows.
     fn publish_metrics(&self, sip: &Endpoint) {
         let metrics = &self.metrics;
@@ -1566,7 +1657,22 @@ impl Application for Switch {
                     let _ = applied.send(());
                 }
             }
+            Command::Calls { reply } => {
+                let _ = reply.send(self.live_calls());
+            }
+            Command::Hangup { call_id, reply } => {
+                let exists = self.calls.contains_key(&call_id);
+                if exists {
+                    if let Some(call) = self.calls.get(&call_id) {
+                        let _entered = call.span.clone().entered();
+                        info!("hung up through the API");
+                    }
+                    self.end_call(now, &call_id, Side::Switch, sip);
+                }
+                let _ = reply.send(exists);
+            }
         }
+        self.publish_metrics(sip);
     }
 
     fn handle_timeout(&mut self, now: Instant, sip: &mut Endpoint) {

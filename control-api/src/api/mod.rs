@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod calls;
 pub mod cdrs;
 pub mod dids;
 pub mod error;
@@ -112,6 +113,8 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/dids/{id}",
             get(dids::get).patch(dids::update).delete(dids::delete),
         )
+        .route("/api/v1/calls", get(calls::list))
+        .route("/api/v1/calls/{call_id}", delete(calls::hang_up))
         .route("/api/v1/cdrs", get(cdrs::list))
         .route("/api/v1/cdrs.csv", get(cdrs::export))
         .route("/api/v1/cdrs/{id}", get(cdrs::get))
@@ -140,6 +143,7 @@ pub fn router(state: AppState) -> Router {
         phones::create, phones::list, phones::get, phones::update, phones::delete,
         dids::create, dids::list, dids::get, dids::update, dids::delete,
         cdrs::list, cdrs::get, cdrs::export,
+        calls::list, calls::hang_up,
     ),
     components(schemas(
         ErrorBody, Health, auth::Role,
@@ -148,6 +152,7 @@ pub fn router(state: AppState) -> Router {
         phones::Phone, phones::NewPhone, phones::PhoneChanges,
         dids::Did, dids::NewDid, dids::DidChanges, dids::AnsweredBy,
         cdrs::CdrRecord, crate::cdr::Direction, crate::cdr::HungUpBy, crate::cdr::LegQuality,
+        crate::switch::LiveCall, crate::switch::LiveLeg,
     )),
     modifiers(&BearerAuth, &TimeZones),
     tags(
@@ -156,6 +161,7 @@ pub fn router(state: AppState) -> Router {
         (name = "phones", description = "SIP users that register and are called by extension"),
         (name = "dids", description = "The numbers carriers send calls to, and what answers them"),
         (name = "cdrs", description = "Call detail records"),
+        (name = "calls", description = "Calls in progress"),
         (name = "server", description = "The server itself"),
     ),
 )]
