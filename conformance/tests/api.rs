@@ -354,7 +354,8 @@ fn accounts_are_made_read_listed_changed_and_deleted() {
 /// route from the OpenAPI document: no 500, no answer outside the
 /// document, no valid request refused and no invalid one taken. Token
 /// revocation is left out of the run (it would revoke the fuzzer's own
-/// token); the tests above cover it.
+/// token), and so is the endless event stream; the tests above cover
+/// both.
 #[test]
 fn schemathesis_finds_nothing() {
     let server = Server::start();
@@ -372,6 +373,8 @@ fn schemathesis_finds_nothing() {
         .args(["-H", &format!("Authorization: Bearer {token}")])
         .args(["--max-examples", "100", "--seed", "20261122"])
         .args(["--exclude-operation-id", "revoke_token"])
+        // The event stream never ends by itself.
+        .args(["--exclude-operation-id", "event_stream"])
         .output()
         .expect("schemathesis runs (the test script installs it from PyPI)");
     assert!(
@@ -865,4 +868,78 @@ fn calls_in_progress_are_listed_and_hung_up() {
     assert_eq!(status, 404);
     let page = wait_for_items(&server, &admin, "/api/v1/cdrs", 1);
     assert_eq!(page["items"][0]["hung_up_by"], "system", "{page}");
+}
+
+/// The live event stream (Server-Sent Events) tells a subscriber about a
+/// phone registering and a call from creation to its end, in order.
+#[test]
+fn the_event_stream_follows_a_registration_and_a_call() {
+    use std::io::{BufRead, BufReader, Write};
+    require_tool("sipp", "sip-tester");
+    let server = Server::start();
+    let admin = server.admin_token();
+    let mut stream = std::net::TcpStream::connect(server.http_addr()).unwrap();
+    write!(
+        stream,
+        "GET /api/v1/events HTTP/1.1\r\nHost: switchboard\r\nAuthorization: Bearer {admin}\r\n\r\n"
+    )
+    .unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(15)))
+        .unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut status_line = String::new();
+    reader.read_line(&mut status_line).unwrap();
+    assert!(status_line.starts_with("HTTP/1.1 200"), "{status_line}");
+
+    sipp(
+        "register_auth",
+        &[
+            &server.target(),
+            "-s",
+            "1001",
+            "-au",
+            "1001",
+            "-ap",
+            server.password("1001"),
+        ],
+    )
+    .assert_ok(Some(&server));
+    sipp(
+        "uac_echo",
+        &[&server.target(), "-s", "1000", "-m", "1", "-d", "500"],
+    )
+    .assert_ok(Some(&server));
+
+    let mut kinds = Vec::new();
+    let mut line = String::new();
+    while !kinds.contains(&"call.ended".to_string()) {
+        line.clear();
+        match reader.read_line(&mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                if let Some(kind) = line.trim_end().strip_prefix("event: ") {
+                    kinds.push(kind.to_string());
+                }
+                if let Some(data) = line.trim_end().strip_prefix("data: ") {
+                    let event = json(data);
+                    assert!(
+                        event["type"].is_string() && event["at"].is_string(),
+                        "{data}"
+                    );
+                }
+            }
+        }
+    }
+    assert_eq!(
+        kinds,
+        [
+            "registration.added",
+            "call.created",
+            "call.answered",
+            "call.ended"
+        ],
+        "{}",
+        server.log()
+    );
 }

@@ -13,6 +13,7 @@ mod api;
 mod cdr;
 mod config;
 mod demo;
+mod events;
 mod media_leg;
 mod metrics;
 mod prompts;
@@ -86,12 +87,15 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let http_address = http.local_addr()?;
     let (commands, messages) = tokio::sync::mpsc::unbounded_channel();
     let metrics = std::sync::Arc::new(metrics::Metrics::default());
+    let events = events::EventHub::new();
     let app = api::router(api::AppState {
         storage: storage.clone(),
         realm: settings.realm.clone(),
         commands: commands.clone(),
         directory_lock: Default::default(),
         metrics: metrics.clone(),
+        events: events.clone(),
+        stopping: stopped.clone(),
     });
     let mut http_stopped = stopped.clone();
     let http_server = tokio::spawn(async move {
@@ -165,6 +169,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             cdrs,
             wall_clock: (std::time::Instant::now(), std::time::SystemTime::now()),
             metrics,
+            events,
         },
     );
     // The DIDs, in force before the first INVITE is read.

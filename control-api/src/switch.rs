@@ -8,11 +8,12 @@
 
 use crate::cdr::{self, Cdr, CdrSink, HungUpBy, LegQuality};
 use crate::config::{Trunk, TrunkTransport};
+use crate::events::{EventHub, LiveEvent};
 use crate::media_leg::{MediaLeg, MediaPool};
 use crate::metrics::Metrics;
 use crate::prompts::Prompts;
 use bytes::Bytes;
-use media::channel::ChannelEvent;
+use media::channel::{ChannelEvent, DigitSource};
 use media::codec::Codec;
 use media::engine::{ChannelId, MediaEvent, MediaEventKind, MixHandle};
 use media::mixer::Role;
@@ -302,6 +303,8 @@ pub struct Resources {
     pub wall_clock: (Instant, SystemTime),
     /// What `/metrics` shows.
     pub metrics: Arc<Metrics>,
+    /// Where live events go.
+    pub events: EventHub,
 }
 
 /// The call controller.
@@ -337,6 +340,8 @@ pub struct Switch {
     wall_clock: (Instant, SystemTime),
     /// What `/metrics` shows.
     metrics: Arc<Metrics>,
+    /// Where live events go.
+    events: EventHub,
     channel_calls: HashMap<ChannelId, String>,
 }
 
@@ -360,6 +365,7 @@ impl Switch {
             cdrs,
             wall_clock,
             metrics,
+            events,
         } = resources;
         Switch {
             routes,
@@ -382,6 +388,7 @@ impl Switch {
             cdrs,
             wall_clock,
             metrics,
+            events,
             rooms: HashMap::new(),
             channel_calls: HashMap::new(),
         }
@@ -453,6 +460,7 @@ impl Switch {
         sip.respond(now, &key, response);
         while let Some(event) = self.registrar.poll_event() {
             log_registrar_event(&event);
+            self.publish_registrar_event(now, &event);
         }
     }
 
@@ -472,6 +480,12 @@ impl Switch {
         if let Some(status) = self.start_call(now, key, request, source, sip)
             && let Ok(call_id) = call_id
         {
+            self.events.publish(LiveEvent::CallRefused {
+                call_id: call_id.clone(),
+                at: stamp(self.wall_clock, now),
+                number_dialed: number_dialed.clone(),
+                sip_status: status,
+            });
             let time = self.wall(now);
             self.cdrs.record(Cdr {
                 call_id,
@@ -684,6 +698,11 @@ impl Switch {
                 match Recorder::create(&path, RecordingFormat::Mono) {
                     Ok(recorder) => {
                         info!(file = %path.display(), "answering and recording");
+                        self.events.publish(LiveEvent::RecordingStarted {
+                            call_id: call_id.clone(),
+                            at: stamp(self.wall_clock, now),
+                            file: file_name(&path),
+                        });
                         call.inbound.media.record(recorder);
                         let body = answer_body.expect("a recording call has an SDP body");
                         answer_inbound(sip, now, &mut call, body);
@@ -738,6 +757,19 @@ impl Switch {
         drop(_entered);
         if let Some(channel) = call.inbound.media.id() {
             self.channel_calls.insert(channel, call_id.clone());
+        }
+        self.events.publish(LiveEvent::CallCreated {
+            call_id: call_id.clone(),
+            at: stamp(self.wall_clock, now),
+            caller_id: caller_id(&call.inbound.invite),
+            number_dialed: user.clone(),
+            route: call.route.kind().to_string(),
+        });
+        if call.answered_at.is_some() {
+            self.events.publish(LiveEvent::CallAnswered {
+                call_id: call_id.clone(),
+                at: stamp(self.wall_clock, now),
+            });
         }
         self.calls.insert(call_id, call);
         None
@@ -1172,6 +1204,10 @@ impl Switch {
                         ringing.reason = "Ringing".into();
                     }
                     sip.respond(now, &call.inbound.server_key, ringing);
+                    self.events.publish(LiveEvent::CallRinging {
+                        call_id: call_id.clone(),
+                        at: stamp(self.wall_clock, now),
+                    });
                 }
             }
             200..=299 => {
@@ -1221,12 +1257,29 @@ impl Switch {
                         Ok(recorder) => {
                             info!(file = %path.display(), "recording the call");
                             call.inbound.media.record_call(&outbound.media, recorder);
+                            self.events.publish(LiveEvent::RecordingStarted {
+                                call_id: call_id.clone(),
+                                at: stamp(self.wall_clock, now),
+                                file: file_name(&path),
+                            });
                         }
                         Err(error) => warn!(%error, "cannot create the recording file"),
                     }
                 }
                 let body = call.inbound.stored_answer.take().unwrap_or_default();
                 answer_inbound(sip, now, call, body);
+                for event in [
+                    LiveEvent::CallAnswered {
+                        call_id: call_id.clone(),
+                        at: stamp(self.wall_clock, now),
+                    },
+                    LiveEvent::CallBridged {
+                        call_id: call_id.clone(),
+                        at: stamp(self.wall_clock, now),
+                    },
+                ] {
+                    self.events.publish(event);
+                }
             }
             _ => {
                 info!(status, "far end refused the call");
@@ -1379,6 +1432,13 @@ impl Switch {
                 .rtp_packets_lost
                 .fetch_add(quality.packets_lost.max(0) as u64, Ordering::Relaxed);
         }
+        self.events.publish(LiveEvent::CallEnded {
+            call_id: call_id.to_string(),
+            at: stamp(self.wall_clock, now),
+            hung_up_by,
+            sip_status: call.final_status.unwrap_or(487),
+            talk_seconds: talk,
+        });
         self.cdrs.record(Cdr {
             call_id: call_id.to_string(),
             direction: cdr::Direction::Inbound,
@@ -1446,6 +1506,17 @@ impl Switch {
                 source,
             }) => {
                 debug!(%digit, ?source, ms = duration.as_millis(), "digit received");
+                self.events.publish(LiveEvent::Dtmf {
+                    call_id: call_id.clone(),
+                    at: stamp(self.wall_clock, now),
+                    digit: digit.to_string(),
+                    duration_ms: duration.as_millis() as u64,
+                    source: match source {
+                        DigitSource::Rfc4733 => "rfc4733",
+                        DigitSource::InBand => "inband",
+                    }
+                    .to_string(),
+                });
                 if call.route == Route::DigitEcho && call.inbound.media.id() == Some(event.channel)
                 {
                     let media = &call.inbound.media;
@@ -1558,6 +1629,27 @@ impl Switch {
             .collect()
     }
 
+    /// A registrar event, for the live event stream.
+    fn publish_registrar_event(&self, now: Instant, event: &RegistrarEvent) {
+        let at = stamp(self.wall_clock, now);
+        match event {
+            RegistrarEvent::RegistrationAdded { user, .. } => {
+                self.events.publish(LiveEvent::RegistrationAdded {
+                    at,
+                    user: user.clone(),
+                });
+            }
+            RegistrarEvent::RegistrationRemoved { user, reason, .. } => {
+                self.events.publish(LiveEvent::RegistrationRemoved {
+                    at,
+                    user: user.clone(),
+                    reason: format!("{reason:?}").to_lowercase(),
+                });
+            }
+            RegistrarEvent::UserLocked { .. } => {}
+        }
+    }
+
     /// Publishes the gauges and counters `/metrics` shows.
     fn publish_metrics(&self, sip: &Endpoint) {
         let metrics = &self.metrics;
@@ -1574,13 +1666,7 @@ impl Switch {
 
     /// The wall-clock time at `at`, from the anchor taken at start.
     fn wall(&self, at: Instant) -> SystemTime {
-        let (anchor, wall) = self.wall_clock;
-        match at.checked_duration_since(anchor) {
-            Some(elapsed) => wall + elapsed,
-            None => wall
-                .checked_sub(anchor.saturating_duration_since(at))
-                .unwrap_or(wall),
-        }
+        wall_at(self.wall_clock, at)
     }
 
     /// Takes a phone or a DID in or out of the registrar's users and the
@@ -1679,6 +1765,7 @@ impl Application for Switch {
         self.registrar.handle_timeout(now);
         while let Some(event) = self.registrar.poll_event() {
             log_registrar_event(&event);
+            self.publish_registrar_event(now, &event);
         }
         self.expire_ringing(now, sip);
         self.publish_metrics(sip);
@@ -1866,6 +1953,23 @@ fn respond(sip: &mut Endpoint, now: Instant, key: &ServerKey, request: &Request,
     sip.respond(now, key, response);
 }
 
+/// The wall-clock time at `at`, from `anchor` (an instant and the wall
+/// time then).
+fn wall_at(anchor: (Instant, SystemTime), at: Instant) -> SystemTime {
+    let (instant, wall) = anchor;
+    match at.checked_duration_since(instant) {
+        Some(elapsed) => wall + elapsed,
+        None => wall
+            .checked_sub(instant.saturating_duration_since(at))
+            .unwrap_or(wall),
+    }
+}
+
+/// `at` as events and records show it (RFC 3339, UTC, milliseconds).
+fn stamp(anchor: (Instant, SystemTime), at: Instant) -> String {
+    cdr::timestamp(wall_at(anchor, at))
+}
+
 /// 503 Service Unavailable with `Retry-After: seconds`, to a request that
 /// started no call.
 fn respond_unavailable(
@@ -1879,6 +1983,13 @@ fn respond_unavailable(
     response.headers.push(Name::RETRY_AFTER, seconds);
     sip.add_to_tag_if_missing(&mut response);
     sip.respond(now, key, response);
+}
+
+/// A recording's file name, as the recordings directory holds it.
+fn file_name(path: &std::path::Path) -> String {
+    path.file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// The caller as a record names it: the From user, else its display

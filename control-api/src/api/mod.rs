@@ -10,6 +10,7 @@ pub mod calls;
 pub mod cdrs;
 pub mod dids;
 pub mod error;
+pub mod events;
 pub mod integer;
 pub mod paging;
 pub mod phones;
@@ -41,6 +42,10 @@ pub struct AppState {
     pub directory_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// What `/metrics` shows.
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+    /// The live events, for `/api/v1/events`.
+    pub events: crate::events::EventHub,
+    /// Turns true when the server stops (open event streams end).
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 impl AppState {
@@ -113,6 +118,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/dids/{id}",
             get(dids::get).patch(dids::update).delete(dids::delete),
         )
+        .route("/api/v1/events", get(events::stream))
         .route("/api/v1/calls", get(calls::list))
         .route("/api/v1/calls/{call_id}", delete(calls::hang_up))
         .route("/api/v1/cdrs", get(cdrs::list))
@@ -143,7 +149,7 @@ pub fn router(state: AppState) -> Router {
         phones::create, phones::list, phones::get, phones::update, phones::delete,
         dids::create, dids::list, dids::get, dids::update, dids::delete,
         cdrs::list, cdrs::get, cdrs::export,
-        calls::list, calls::hang_up,
+        calls::list, calls::hang_up, events::stream,
     ),
     components(schemas(
         ErrorBody, Health, auth::Role,
@@ -152,7 +158,7 @@ pub fn router(state: AppState) -> Router {
         phones::Phone, phones::NewPhone, phones::PhoneChanges,
         dids::Did, dids::NewDid, dids::DidChanges, dids::AnsweredBy,
         cdrs::CdrRecord, crate::cdr::Direction, crate::cdr::HungUpBy, crate::cdr::LegQuality,
-        crate::switch::LiveCall, crate::switch::LiveLeg,
+        crate::switch::LiveCall, crate::switch::LiveLeg, crate::events::LiveEvent,
     )),
     modifiers(&BearerAuth, &TimeZones),
     tags(
@@ -162,6 +168,7 @@ pub fn router(state: AppState) -> Router {
         (name = "dids", description = "The numbers carriers send calls to, and what answers them"),
         (name = "cdrs", description = "Call detail records"),
         (name = "calls", description = "Calls in progress"),
+        (name = "events", description = "The live event stream"),
         (name = "server", description = "The server itself"),
     ),
 )]

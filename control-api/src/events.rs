@@ -1,0 +1,171 @@
+//! The live event stream: what the call controller tells operators as it
+//! happens (calls created, ringing, answered, bridged, digits, ended;
+//! registrations), fanned out to every `/api/v1/events` subscriber. A slow
+//! subscriber that falls more than [`CAPACITY`] events behind is told how
+//! many it missed; the calls never wait for anyone.
+
+use serde::Serialize;
+use tokio::sync::broadcast;
+use utoipa::ToSchema;
+
+use crate::cdr::HungUpBy;
+
+/// Events kept for subscribers that lag.
+pub const CAPACITY: usize = 1024;
+
+/// One event. `at` is RFC 3339 UTC with milliseconds.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(tag = "type")]
+pub enum LiveEvent {
+    /// An INVITE started a call.
+    #[serde(rename = "call.created")]
+    CallCreated {
+        /// The call's id.
+        call_id: String,
+        /// When.
+        at: String,
+        /// The caller.
+        caller_id: String,
+        /// The number dialled.
+        number_dialed: String,
+        /// What handles it.
+        route: String,
+    },
+    /// An INVITE was refused before a call existed.
+    #[serde(rename = "call.refused")]
+    CallRefused {
+        /// The call's id.
+        call_id: String,
+        /// When.
+        at: String,
+        /// The number dialled.
+        number_dialed: String,
+        /// The final status the caller got.
+        sip_status: u16,
+    },
+    /// The called phone or trunk is ringing.
+    #[serde(rename = "call.ringing")]
+    CallRinging {
+        /// The call's id.
+        call_id: String,
+        /// When.
+        at: String,
+    },
+    /// The caller was answered.
+    #[serde(rename = "call.answered")]
+    CallAnswered {
+        /// The call's id.
+        call_id: String,
+        /// When.
+        at: String,
+    },
+    /// The called party answered and the two were joined.
+    #[serde(rename = "call.bridged")]
+    CallBridged {
+        /// The call's id.
+        call_id: String,
+        /// When.
+        at: String,
+    },
+    /// A digit was pressed on one of the call's legs.
+    #[serde(rename = "call.dtmf")]
+    Dtmf {
+        /// The call's id.
+        call_id: String,
+        /// When.
+        at: String,
+        /// `0`-`9`, `*`, `#`, `A`-`D`.
+        digit: String,
+        /// How long it was held, in milliseconds.
+        duration_ms: u64,
+        /// `rfc4733` or `inband`.
+        source: String,
+    },
+    /// Recording began.
+    #[serde(rename = "recording.started")]
+    RecordingStarted {
+        /// The call's id.
+        call_id: String,
+        /// When.
+        at: String,
+        /// The file's name in the recordings directory.
+        file: String,
+    },
+    /// The call ended.
+    #[serde(rename = "call.ended")]
+    CallEnded {
+        /// The call's id.
+        call_id: String,
+        /// When.
+        at: String,
+        /// Who ended it.
+        hung_up_by: HungUpBy,
+        /// The final status the caller got (200 if answered).
+        sip_status: u16,
+        /// Talk time, in seconds.
+        talk_seconds: f64,
+    },
+    /// A phone registered a contact.
+    #[serde(rename = "registration.added")]
+    RegistrationAdded {
+        /// When.
+        at: String,
+        /// The phone's extension.
+        user: String,
+    },
+    /// A contact went: unregistered, expired or replaced.
+    #[serde(rename = "registration.removed")]
+    RegistrationRemoved {
+        /// When.
+        at: String,
+        /// The phone's extension.
+        user: String,
+        /// Why, as the registrar says it.
+        reason: String,
+    },
+}
+
+impl LiveEvent {
+    /// The event's `type`, for the SSE `event:` line.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::CallCreated { .. } => "call.created",
+            Self::CallRefused { .. } => "call.refused",
+            Self::CallRinging { .. } => "call.ringing",
+            Self::CallAnswered { .. } => "call.answered",
+            Self::CallBridged { .. } => "call.bridged",
+            Self::Dtmf { .. } => "call.dtmf",
+            Self::RecordingStarted { .. } => "recording.started",
+            Self::CallEnded { .. } => "call.ended",
+            Self::RegistrationAdded { .. } => "registration.added",
+            Self::RegistrationRemoved { .. } => "registration.removed",
+        }
+    }
+}
+
+/// Where events are published; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct EventHub(broadcast::Sender<LiveEvent>);
+
+impl EventHub {
+    /// A hub with room for [`CAPACITY`] events per lagging subscriber.
+    pub fn new() -> Self {
+        Self(broadcast::channel(CAPACITY).0)
+    }
+
+    /// Publishes `event` to the subscribers there are (none is fine).
+    pub fn publish(&self, event: LiveEvent) {
+        let _ = self.0.send(event);
+    }
+
+    /// A new subscriber, from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
+        self.0.subscribe()
+    }
+}
+
+impl Default for EventHub {
+    fn default() -> Self {
+        Self::new()
+    }
+}
