@@ -943,3 +943,90 @@ fn the_event_stream_follows_a_registration_and_a_call() {
         server.log()
     );
 }
+
+/// An HTTP request with extra header lines; the answer's status, head and
+/// raw body (bodies here are not chunked: files have a length).
+fn raw_http(server: &Server, request_head: &str) -> (u16, String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(server.http_addr()).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(request_head.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let split = answer
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")
+        .expect("an HTTP head");
+    let head = String::from_utf8_lossy(&answer[..split]).to_string();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, head, answer[split + 4..].to_vec())
+}
+
+/// A call to the recording DID leaves a recording in the index with its
+/// call's record; its audio downloads whole and by range; deleting it
+/// removes the file.
+#[test]
+fn a_recorded_call_is_listed_downloaded_by_range_and_deleted() {
+    require_tool("sipp", "sip-tester");
+    let server = Server::start();
+    let admin = server.admin_token();
+    sipp(
+        "uac_echo",
+        &[&server.target(), "-s", "3000", "-m", "1", "-d", "2000"],
+    )
+    .assert_ok(Some(&server));
+    let page = wait_for_items(&server, &admin, "/api/v1/recordings", 1);
+    let recording = &page["items"][0];
+    let id = recording["id"].as_str().unwrap().to_string();
+    assert_eq!(recording["channels"], 1, "{recording}");
+    let seconds = recording["seconds"].as_f64().unwrap();
+    assert!((seconds - 2.0).abs() < 1.0, "{seconds} s for a 2 s call");
+    assert_eq!(recording["cdr"]["recording_id"], id.as_str(), "{recording}");
+    assert_eq!(recording["cdr"]["number_dialed"], "3000");
+    let bytes = recording["bytes"].as_u64().unwrap();
+
+    let get = |extra: &str| {
+        raw_http(
+            &server,
+            &format!(
+                "GET /api/v1/recordings/{id}/audio HTTP/1.1\r\nHost: s\r\nConnection: close\r\n\
+                 Authorization: Bearer {admin}\r\n{extra}\r\n"
+            ),
+        )
+    };
+    let (status, head, body) = get("");
+    assert_eq!(status, 200, "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: audio/wav"),
+        "{head}"
+    );
+    assert_eq!(body.len() as u64, bytes);
+    assert!(
+        hound::WavReader::new(std::io::Cursor::new(&body)).is_ok(),
+        "a valid WAV"
+    );
+    let (status, head, body) = get("Range: bytes=0-43\r\n");
+    assert_eq!(status, 206, "{head}");
+    assert_eq!(&body[..4], b"RIFF");
+    assert_eq!(body.len(), 44);
+    assert!(
+        head.to_ascii_lowercase()
+            .contains(&format!("content-range: bytes 0-43/{bytes}")),
+        "{head}"
+    );
+    let (status, _, _) = get(&format!("Range: bytes={}-\r\n", bytes + 10));
+    assert_eq!(status, 416);
+
+    let path = format!("/api/v1/recordings/{id}");
+    let (status, _) = server.http("DELETE", &path, Some(&admin), None);
+    assert_eq!(status, 204);
+    let (status, _) = server.http("GET", &path, Some(&admin), None);
+    assert_eq!(status, 404);
+    let files = std::fs::read_dir(server.data_dir().join("recordings"))
+        .unwrap()
+        .count();
+    assert_eq!(files, 0, "the file went with it");
+}

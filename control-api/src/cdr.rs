@@ -136,6 +136,9 @@ pub struct Cdr {
     pub caller_rtp: Option<LegQuality>,
     /// The called party's leg's RTP quality, if there was one.
     pub callee_rtp: Option<LegQuality>,
+    /// The recording's file name in the recordings directory, if the
+    /// call was recorded.
+    pub recording: Option<String>,
 }
 
 /// Where the call controller puts records: never blocks, never fails (a
@@ -204,6 +207,14 @@ pub fn writer(
     (sink, task)
 }
 
+/// A recording's id: its file name without `.wav`.
+pub fn recording_id(file_name: &str) -> String {
+    file_name
+        .strip_suffix(".wav")
+        .unwrap_or(file_name)
+        .to_string()
+}
+
 /// RFC 3339, UTC, milliseconds: sorts as text in time order.
 pub fn timestamp(time: SystemTime) -> String {
     chrono::DateTime::<chrono::Utc>::from(time).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
@@ -217,9 +228,10 @@ async fn write_batch(storage: &Storage, batch: &[Cdr]) -> anyhow::Result<()> {
             "INSERT INTO cdrs (call_id, direction, account_id, start_time, answer_time, \
              agent_answer_time, end_time, hangup_time, caller_id, number_dialed, did, route, \
              connection_seconds, ivr_seconds, wait_seconds, talk_seconds, hold_seconds, \
-             transfer_seconds, wrap_seconds, hung_up_by, sip_status, caller_rtp, callee_rtp) \
+             transfer_seconds, wrap_seconds, hung_up_by, sip_status, caller_rtp, callee_rtp, \
+             recording_id) \
              VALUES (?, ?, (SELECT account_id FROM dids WHERE number = ?), ?, ?, ?, ?, ?, ?, ?, \
-             (SELECT number FROM dids WHERE number = ?), ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?) \
+             (SELECT number FROM dids WHERE number = ?), ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?, ?) \
              ON CONFLICT (call_id) DO NOTHING",
         )
         .bind(&cdr.call_id)
@@ -249,8 +261,23 @@ async fn write_batch(storage: &Storage, batch: &[Cdr]) -> anyhow::Result<()> {
             cdr.callee_rtp
                 .map(|quality| serde_json::to_string(&quality).unwrap_or_default()),
         )
+        .bind(cdr.recording.as_deref().map(recording_id))
         .execute(&mut *transaction)
         .await?;
+        if let Some(file_name) = &cdr.recording {
+            sqlx::query(
+                "INSERT INTO recordings (id, call_id, file_name, account_id, created_at) \
+                 VALUES (?, ?, ?, (SELECT account_id FROM dids WHERE number = ?), ?) \
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(recording_id(file_name))
+            .bind(&cdr.call_id)
+            .bind(file_name)
+            .bind(&cdr.number_dialed)
+            .bind(timestamp(cdr.answer_time.unwrap_or(cdr.start_time)))
+            .execute(&mut *transaction)
+            .await?;
+        }
     }
     transaction.commit().await?;
     Ok(())

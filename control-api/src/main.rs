@@ -96,6 +96,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         metrics: metrics.clone(),
         events: events.clone(),
         stopping: stopped.clone(),
+        recordings_dir: settings.data_dir.join("recordings"),
     });
     let mut http_stopped = stopped.clone();
     let http_server = tokio::spawn(async move {
@@ -141,6 +142,29 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let recordings_dir = settings.data_dir.join("recordings");
     std::fs::create_dir_all(&recordings_dir)
         .with_context(|| format!("creating {}", recordings_dir.display()))?;
+    // The retention sweeper: at start, then hourly.
+    let (sweep_storage, sweep_dir) = (storage.clone(), recordings_dir.clone());
+    tokio::spawn(async move {
+        let mut hourly = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            hourly.tick().await;
+            match api::recordings::sweep(&sweep_storage, &sweep_dir, std::time::SystemTime::now())
+                .await
+            {
+                Ok(swept) if swept.expired + swept.missing > 0 => {
+                    info!(
+                        expired = swept.expired,
+                        missing = swept.missing,
+                        "recordings swept"
+                    )
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(error = %format!("{error:#}"), "recording sweep failed")
+                }
+            }
+        }
+    });
     for (extension, _) in &directory {
         routes.insert(extension.clone(), Route::Phone(extension.clone()));
     }

@@ -256,6 +256,8 @@ struct Call {
     held_since: Option<Instant>,
     /// Time on hold before `held_since`.
     held: Duration,
+    /// The recording's file name, if the call is recorded.
+    recording: Option<String>,
 }
 
 impl Call {
@@ -506,6 +508,7 @@ impl Switch {
                 sip_status: status,
                 caller_rtp: None,
                 callee_rtp: None,
+                recording: None,
             });
         }
     }
@@ -666,6 +669,7 @@ impl Switch {
             final_status: None,
             held_since: None,
             held: Duration::ZERO,
+            recording: None,
         };
         match (route, phone_target) {
             (Route::Echo, _) => {
@@ -698,6 +702,7 @@ impl Switch {
                 match Recorder::create(&path, RecordingFormat::Mono) {
                     Ok(recorder) => {
                         info!(file = %path.display(), "answering and recording");
+                        call.recording = Some(file_name(&path));
                         self.events.publish(LiveEvent::RecordingStarted {
                             call_id: call_id.clone(),
                             at: stamp(self.wall_clock, now),
@@ -1257,6 +1262,7 @@ impl Switch {
                         Ok(recorder) => {
                             info!(file = %path.display(), "recording the call");
                             call.inbound.media.record_call(&outbound.media, recorder);
+                            call.recording = Some(file_name(&path));
                             self.events.publish(LiveEvent::RecordingStarted {
                                 call_id: call_id.clone(),
                                 at: stamp(self.wall_clock, now),
@@ -1465,6 +1471,7 @@ impl Switch {
             sip_status: call.final_status.unwrap_or(487),
             caller_rtp,
             callee_rtp,
+            recording: call.recording.clone(),
         });
         if let Some(channel) = call.inbound.media.id() {
             self.channel_calls.remove(&channel);

@@ -324,6 +324,22 @@ pub async fn get(
         .ok_or_else(|| ApiError::NotFound(format!("no CDR {id}")))
 }
 
+/// The record of call `call_id`, if written.
+pub(crate) async fn cdr_for_call(
+    state: &AppState,
+    call_id: &str,
+) -> Result<Option<CdrRecord>, ApiError> {
+    Ok(sqlx::query_as::<_, CdrRow>(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM cdrs WHERE call_id = ?"
+    ))
+    .bind(call_id)
+    .fetch_optional(state.storage.pool())
+    .await?
+    .map(CdrRow::into_record))
+}
+
 /// The CSV header, in the column order of each line.
 const CSV_HEADER: &str = "call_id,direction,account_id,start_time,answer_time,agent_answer_time,\
 end_time,hangup_time,caller_id,number_dialed,did,route,agent_name,skill_name,connection_seconds,\

@@ -14,6 +14,7 @@ pub mod events;
 pub mod integer;
 pub mod paging;
 pub mod phones;
+pub mod recordings;
 pub mod tokens;
 
 use axum::Json;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub events: crate::events::EventHub,
     /// Turns true when the server stops (open event streams end).
     pub stopping: tokio::sync::watch::Receiver<bool>,
+    /// Where recordings are.
+    pub recordings_dir: std::path::PathBuf,
 }
 
 impl AppState {
@@ -119,6 +122,12 @@ pub fn router(state: AppState) -> Router {
             get(dids::get).patch(dids::update).delete(dids::delete),
         )
         .route("/api/v1/events", get(events::stream))
+        .route("/api/v1/recordings", get(recordings::list))
+        .route(
+            "/api/v1/recordings/{id}",
+            get(recordings::get).delete(recordings::delete),
+        )
+        .route("/api/v1/recordings/{id}/audio", get(recordings::audio))
         .route("/api/v1/calls", get(calls::list))
         .route("/api/v1/calls/{call_id}", delete(calls::hang_up))
         .route("/api/v1/cdrs", get(cdrs::list))
@@ -150,6 +159,7 @@ pub fn router(state: AppState) -> Router {
         dids::create, dids::list, dids::get, dids::update, dids::delete,
         cdrs::list, cdrs::get, cdrs::export,
         calls::list, calls::hang_up, events::stream,
+        recordings::list, recordings::get, recordings::audio, recordings::delete,
     ),
     components(schemas(
         ErrorBody, Health, auth::Role,
@@ -159,6 +169,7 @@ pub fn router(state: AppState) -> Router {
         dids::Did, dids::NewDid, dids::DidChanges, dids::AnsweredBy,
         cdrs::CdrRecord, crate::cdr::Direction, crate::cdr::HungUpBy, crate::cdr::LegQuality,
         crate::switch::LiveCall, crate::switch::LiveLeg, crate::events::LiveEvent,
+        recordings::Recording,
     )),
     modifiers(&BearerAuth, &TimeZones),
     tags(
@@ -169,6 +180,7 @@ pub fn router(state: AppState) -> Router {
         (name = "cdrs", description = "Call detail records"),
         (name = "calls", description = "Calls in progress"),
         (name = "events", description = "The live event stream"),
+        (name = "recordings", description = "Call recordings and their retention"),
         (name = "server", description = "The server itself"),
     ),
 )]
