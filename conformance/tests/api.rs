@@ -1030,3 +1030,115 @@ fn a_recorded_call_is_listed_downloaded_by_range_and_deleted() {
         .count();
     assert_eq!(files, 0, "the file went with it");
 }
+
+/// The whole path, as an operator drives it: an account, a DID and two
+/// phones made through the API; SIPp registers one phone and answers
+/// (echoing) when another SIPp calls the DID for 3 s; the call's record
+/// has about 3 s of talk, its recording (calls are recorded) is listed
+/// with that record and downloads as a valid stereo WAV; deactivating the
+/// DID makes the next INVITE fail with 404.
+#[test]
+fn provisioned_through_the_api_a_did_rings_a_phone_and_leaves_a_cdr_and_recording() {
+    require_tool("sipp", "sip-tester");
+    let config = harness::temp_dir("e2e").join("switchboard.toml");
+    std::fs::write(&config, "record_calls = true\n").unwrap();
+    let server = Server::start_with(&["--config", &config.display().to_string()]);
+    let admin = server.admin_token();
+    let post = |path: &str, body: String| {
+        let (status, answer) = server.http("POST", path, Some(&admin), Some(&body));
+        assert_eq!(status, 201, "{path} {body}: {answer}");
+        json(&answer)
+    };
+    let account = post(
+        "/api/v1/accounts",
+        r#"{"number": "E2E", "name": "End to end", "call_recording": true}"#.to_string(),
+    )["id"]
+        .as_i64()
+        .unwrap();
+    for extension in ["2201", "2202"] {
+        post(
+            "/api/v1/phones",
+            format!(
+                r#"{{"extension": "{extension}", "password": "pass-{extension}", "account_id": {account}}}"#
+            ),
+        );
+    }
+    let did = post(
+        "/api/v1/dids",
+        format!(
+            r#"{{"number": "15552001000", "account_id": {account}, "time_zone": "America/New_York",
+                "answered_by": {{"type": "phone", "extension": "2201"}}}}"#
+        ),
+    );
+
+    let phone_port = harness::free_port();
+    let port = phone_port.to_string();
+    sipp(
+        "register_auth",
+        &[
+            &server.target(),
+            "-s",
+            "2201",
+            "-au",
+            "2201",
+            "-ap",
+            "pass-2201",
+            "-p",
+            &port,
+        ],
+    )
+    .assert_ok(Some(&server));
+    let mut phone = spawn_sipp("uas_answer_1001", &["-p", &port, "-m", "1", "-rtp_echo"]);
+    phone.wait_listening(phone_port);
+    let caller = sipp(
+        "uac_echo",
+        &[&server.target(), "-s", "15552001000", "-d", "3000"],
+    );
+    let phone = phone.wait();
+    caller.assert_ok(Some(&server));
+    phone.assert_ok(Some(&server));
+
+    let page = wait_for_items(&server, &admin, "/api/v1/cdrs?did=15552001000", 1);
+    let cdr = &page["items"][0];
+    assert_eq!(cdr["account_id"], account, "{cdr}");
+    assert_eq!(cdr["route"], "phone");
+    assert_eq!(cdr["sip_status"], 200);
+    assert!(cdr["agent_answer_time"].is_string(), "{cdr}");
+    let talk = cdr["talk_seconds"].as_f64().unwrap();
+    assert!((talk - 3.0).abs() <= 1.0, "talk {talk} s for a 3 s call");
+    let recording_id = cdr["recording_id"]
+        .as_str()
+        .expect("a recording")
+        .to_string();
+
+    let page = wait_for_items(
+        &server,
+        &admin,
+        &format!("/api/v1/recordings?account_id={account}"),
+        1,
+    );
+    let recording = &page["items"][0];
+    assert_eq!(recording["id"], recording_id.as_str());
+    assert_eq!(recording["channels"], 2, "caller left, phone right");
+    assert_eq!(recording["cdr"]["call_id"], cdr["call_id"]);
+    let (status, head, body) = raw_http(
+        &server,
+        &format!(
+            "GET /api/v1/recordings/{recording_id}/audio HTTP/1.1\r\nHost: s\r\n\
+             Connection: close\r\nAuthorization: Bearer {admin}\r\n\r\n"
+        ),
+    );
+    assert_eq!(status, 200, "{head}");
+    let reader = hound::WavReader::new(std::io::Cursor::new(&body)).expect("a valid WAV");
+    let seconds = f64::from(reader.duration()) / f64::from(reader.spec().sample_rate);
+    assert!((seconds - 3.0).abs() <= 1.0, "{seconds} s recorded");
+
+    let (status, _) = server.http(
+        "PATCH",
+        &format!("/api/v1/dids/{}", did["id"]),
+        Some(&admin),
+        Some(r#"{"active": false}"#),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(invite_status(&server, "15552001000"), 404);
+}
