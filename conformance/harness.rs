@@ -892,6 +892,12 @@ pub fn screen_counter(screen: &str, label: &str) -> u64 {
 /// Registers `user` with SIPp from local port `port` (register_auth.xml),
 /// so that a SIPp UAS started on the same port receives the user's calls.
 pub fn register_sipp_phone(server: &Server, user: &str, port: u16) {
+    register_sipp_phone_with(server, user, server.password(user), port);
+}
+
+/// [`register_sipp_phone`] for a phone whose password is `password` (one
+/// made through the API rather than a demo phone).
+pub fn register_sipp_phone_with(server: &Server, user: &str, password: &str, port: u16) {
     let port = port.to_string();
     let outcome = sipp(
         "register_auth",
@@ -902,7 +908,7 @@ pub fn register_sipp_phone(server: &Server, user: &str, port: u16) {
             "-au",
             user,
             "-ap",
-            server.password(user),
+            password,
             "-p",
             &port,
         ],

@@ -1072,22 +1072,8 @@ fn provisioned_through_the_api_a_did_rings_a_phone_and_leaves_a_cdr_and_recordin
     );
 
     let phone_port = harness::free_port();
+    harness::register_sipp_phone_with(&server, "2201", "pass-2201", phone_port);
     let port = phone_port.to_string();
-    sipp(
-        "register_auth",
-        &[
-            &server.target(),
-            "-s",
-            "2201",
-            "-au",
-            "2201",
-            "-ap",
-            "pass-2201",
-            "-p",
-            &port,
-        ],
-    )
-    .assert_ok(Some(&server));
     let mut phone = spawn_sipp("uas_answer_1001", &["-p", &port, "-m", "1", "-rtp_echo"]);
     phone.wait_listening(phone_port);
     let caller = sipp(

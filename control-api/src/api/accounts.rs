@@ -128,16 +128,19 @@ fn check_retention(days: u32, path: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// A unique-constraint failure is the client's clash, not our fault.
-fn conflict_or(error: sqlx::Error, what: impl FnOnce() -> String) -> ApiError {
-    match &error {
-        sqlx::Error::Database(database) if database.is_unique_violation() => {
-            ApiError::Conflict(what())
-        }
-        sqlx::Error::Database(database) if database.is_foreign_key_violation() => {
-            ApiError::Conflict(what())
-        }
-        _ => error.into(),
+/// 409 unless account `account_id` exists: a well-formed reference to
+/// nothing is wrong with the state, not the request (as deleting an
+/// account in use is).
+pub async fn require_exists(state: &AppState, account_id: i64) -> Result<(), ApiError> {
+    let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM accounts WHERE id = ?")
+        .bind(account_id)
+        .fetch_optional(state.storage.pool())
+        .await?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(ApiError::Conflict(format!(
+            "account_id: there is no account {account_id}"
+        ))),
     }
 }
 
@@ -200,7 +203,7 @@ pub async fn create(
     .bind(&now)
     .fetch_one(state.storage.pool())
     .await
-    .map_err(|error| conflict_or(error, || format!("account number {} is taken", new.number)))?;
+    .map_err(|error| ApiError::from_write(error, || format!("account number {} is taken", new.number)))?;
     Ok((StatusCode::CREATED, Json(fetch(&state, id.0).await?)))
 }
 
@@ -322,7 +325,7 @@ pub async fn update(
     .execute(state.storage.pool())
     .await
     .map_err(|error| {
-        conflict_or(error, || {
+        ApiError::from_write(error, || {
             format!(
                 "account number {} is taken",
                 changes.number.as_deref().unwrap_or_default()
@@ -361,7 +364,9 @@ pub async fn delete(
         .bind(id)
         .execute(state.storage.pool())
         .await
-        .map_err(|error| conflict_or(error, || format!("account {id} still has DIDs or phones")))?;
+        .map_err(|error| {
+            ApiError::from_write(error, || format!("account {id} still has DIDs or phones"))
+        })?;
     if deleted.rows_affected() == 0 {
         return Err(ApiError::NotFound(format!("no account {id}")));
     }

@@ -282,19 +282,6 @@ fn normal_date(date: &str) -> String {
         .unwrap_or_else(|_| date.to_string())
 }
 
-async fn check_account(state: &AppState, account_id: i64) -> Result<(), ApiError> {
-    let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM accounts WHERE id = ?")
-        .bind(account_id)
-        .fetch_optional(state.storage.pool())
-        .await?;
-    match found {
-        Some(_) => Ok(()),
-        None => Err(ApiError::Conflict(format!(
-            "account_id: there is no account {account_id}"
-        ))),
-    }
-}
-
 async fn fetch(state: &AppState, id: i64) -> Result<Did, ApiError> {
     sqlx::query_as::<_, DidRow>(concat!("SELECT ", columns!(), " FROM dids WHERE id = ?"))
         .bind(id)
@@ -391,7 +378,7 @@ pub async fn create(
         new.available_on.as_deref(),
     )?;
     new.answered_by.check()?;
-    check_account(&state, new.account_id).await?;
+    super::accounts::require_exists(&state, new.account_id).await?;
     let shared = state.clone();
     let did = shared
         .directory_write(async move {

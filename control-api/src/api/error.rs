@@ -61,6 +61,22 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// A failed write: a unique or foreign-key violation is the client's
+    /// clash with what exists (409, `clash` says which), anything else
+    /// our fault.
+    pub fn from_write(error: sqlx::Error, clash: impl FnOnce() -> String) -> Self {
+        match &error {
+            sqlx::Error::Database(database)
+                if database.is_unique_violation() || database.is_foreign_key_violation() =>
+            {
+                Self::Conflict(clash())
+            }
+            _ => error.into(),
+        }
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(error: sqlx::Error) -> Self {
         Self::Internal(error.into())

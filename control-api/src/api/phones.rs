@@ -287,41 +287,12 @@ pub async fn active_directory(
     Ok(directory)
 }
 
-fn conflict_or(error: sqlx::Error, what: impl FnOnce() -> String) -> ApiError {
-    match &error {
-        sqlx::Error::Database(database)
-            if database.is_unique_violation() || database.is_foreign_key_violation() =>
-        {
-            ApiError::Conflict(what())
-        }
-        _ => error.into(),
-    }
-}
-
 async fn fetch(state: &AppState, id: i64) -> Result<Phone, ApiError> {
     sqlx::query_as::<_, Phone>(concat!("SELECT ", columns!(), " FROM phones WHERE id = ?"))
         .bind(id)
         .fetch_optional(state.storage.pool())
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no phone {id}")))
-}
-
-async fn check_account(state: &AppState, account_id: Option<i64>) -> Result<(), ApiError> {
-    let Some(account_id) = account_id else {
-        return Ok(());
-    };
-    let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM accounts WHERE id = ?")
-        .bind(account_id)
-        .fetch_optional(state.storage.pool())
-        .await?;
-    // A well-formed reference to nothing: the state, not the request, is
-    // what is wrong (as deleting an account in use is).
-    match found {
-        Some(_) => Ok(()),
-        None => Err(ApiError::Conflict(format!(
-            "account_id: there is no account {account_id}"
-        ))),
-    }
 }
 
 /// Tells the call controller what a phone now is.
@@ -370,7 +341,9 @@ pub async fn create(
     check_extension(&new.extension)?;
     check_password(&new.password)?;
     check_display_name(new.display_name.as_deref())?;
-    check_account(&state, new.account_id).await?;
+    if let Some(account_id) = new.account_id {
+        super::accounts::require_exists(&state, account_id).await?;
+    }
     let stored = hash_off_thread(new.extension.clone(), state.realm.clone(), new.password).await?;
     let shared = state.clone();
     let phone = shared
@@ -396,7 +369,7 @@ pub async fn create(
             )
             .await
             .map_err(|error| {
-                conflict_or(error, || format!("extension {} is taken", new.extension))
+                ApiError::from_write(error, || format!("extension {} is taken", new.extension))
             })?;
             publish(&state, id).await?;
             fetch(&state, id).await
@@ -516,7 +489,9 @@ pub async fn update(
         check_password(password)?;
     }
     check_display_name(changes.display_name.as_deref())?;
-    check_account(&state, changes.account_id).await?;
+    if let Some(account_id) = changes.account_id {
+        super::accounts::require_exists(&state, account_id).await?;
+    }
     let phone = fetch(&state, id).await?;
     let stored = match changes.password.clone() {
         Some(password) => {
@@ -558,7 +533,7 @@ async fn apply_changes(
     .bind(id)
     .execute(state.storage.pool())
     .await
-    .map_err(|error| conflict_or(error, || "account_id: no such account".to_string()))?;
+    .map_err(|error| ApiError::from_write(error, || "account_id: no such account".to_string()))?;
     if updated.rows_affected() == 0 {
         return Err(ApiError::NotFound(format!("no phone {id}")));
     }
