@@ -184,6 +184,34 @@ pub struct Server {
     data_dir: PathBuf,
     log_path: PathBuf,
     credentials: BTreeMap<String, String>,
+    database_url: Option<String>,
+}
+
+/// The PostgreSQL server the tests store in instead of SQLite, when
+/// `SWITCHBOARD_TEST_POSTGRES` names one (`postgres://user@host:port`,
+/// a superuser: each server gets a database of its own).
+pub fn test_postgres() -> Option<String> {
+    std::env::var("SWITCHBOARD_TEST_POSTGRES")
+        .ok()
+        .filter(|url| !url.is_empty())
+        .map(|url| url.trim_end_matches('/').to_string())
+}
+
+/// A new, empty database on the test PostgreSQL server; its URL.
+fn create_test_database(server: &str) -> String {
+    let name = unique_name("switchboard").replace('-', "_");
+    let output = Command::new("psql")
+        .arg(format!("{server}/postgres"))
+        .args(["-v", "ON_ERROR_STOP=1", "-q", "-c"])
+        .arg(format!("CREATE DATABASE {name}"))
+        .output()
+        .expect("psql runs (Debian package postgresql-client)");
+    assert!(
+        output.status.success(),
+        "creating the test database: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    format!("{server}/{name}")
 }
 
 impl Server {
@@ -203,7 +231,12 @@ impl Server {
         let sip = SocketAddr::V4(SocketAddrV4::new(LOCALHOST, port));
         let http = SocketAddr::V4(SocketAddrV4::new(LOCALHOST, free_port()));
         let rtp = rtp_range(400);
-        let child = Command::new(&binary)
+        let database_url = test_postgres().map(|server| create_test_database(&server));
+        let mut command = Command::new(&binary);
+        if let Some(url) = &database_url {
+            command.arg("--database-url").arg(url);
+        }
+        let child = command
             .arg("--sip-listen")
             .arg(sip.to_string())
             .arg("--http-listen")
@@ -228,6 +261,7 @@ impl Server {
             data_dir,
             log_path,
             credentials: BTreeMap::new(),
+            database_url,
         };
         server.wait_ready();
         server
@@ -329,6 +363,46 @@ impl Server {
         self.credentials
             .get(user)
             .unwrap_or_else(|| panic!("no demo credentials for {user}: {:?}", self.credentials))
+    }
+
+    /// The PostgreSQL database it stores in, if not SQLite.
+    pub fn database_url(&self) -> Option<&str> {
+        self.database_url.as_deref()
+    }
+
+    /// Runs `sql` on the server's database (SQLite through Python's
+    /// sqlite3, PostgreSQL through psql), the server running or not; the
+    /// rows, each its columns' text.
+    pub fn query_database(&self, sql: &str) -> Vec<Vec<String>> {
+        let output = match &self.database_url {
+            Some(url) => Command::new("psql")
+                .arg(url)
+                .args(["-v", "ON_ERROR_STOP=1", "-A", "-t", "-F", "\u{1f}", "-c"])
+                .arg(sql)
+                .output()
+                .expect("psql runs"),
+            None => Command::new("python3")
+                .arg("-c")
+                .arg(
+                    "import sqlite3, sys\n\
+                     for row in sqlite3.connect(sys.argv[1]).execute(sys.argv[2]):\n\
+                     \x20   print('\\x1f'.join('' if v is None else str(v) for v in row))",
+                )
+                .arg(self.data_dir.join("switchboard.db"))
+                .arg(sql)
+                .output()
+                .expect("python3 runs"),
+        };
+        assert!(
+            output.status.success(),
+            "{sql}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter(|line| !line.is_empty())
+            .map(|line| line.split('\u{1f}').map(str::to_string).collect())
+            .collect()
     }
 
     /// The server's data dir.

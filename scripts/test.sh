@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
 # Runs every Switchboard test on a fresh Debian machine: installs the real
-# peers the tests drive (SIPp, baresip, sox), openapi-spec-validator,
-# schemathesis and cmake (libopus is built from source for the `opus`
-# feature), then
-# formatting, lints with and
-# without Opus, the tokio-free build of the protocol cores, unit tests and
-# conformance tests against the real binary (built with Opus), and a build
-# of the fuzz targets.
+# peers the tests drive (SIPp, baresip, sox), PostgreSQL,
+# openapi-spec-validator, schemathesis and cmake (libopus is built from
+# source for the `opus` feature), then formatting, lints with and without
+# Opus, the tokio-free build of the protocol cores, unit tests and
+# conformance tests against the real binary (built with Opus), the API
+# suite once more storing in PostgreSQL, and a build of the fuzz targets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +14,8 @@ command -v sipp >/dev/null || need+=(sip-tester)
 command -v baresip >/dev/null || need+=(baresip)
 command -v sox >/dev/null || need+=(sox libsox-fmt-all)
 command -v cmake >/dev/null || need+=(cmake)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+command -v psql >/dev/null || need+=(postgresql-client)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
@@ -39,5 +40,8 @@ echo "== media unit tests without Opus"
 cargo test --locked -p media --lib -- --test-threads=2
 echo "== tests (unit and conformance against the real binary)"
 cargo test --workspace --locked --features control-api/opus -- --test-threads=2
+echo "== API suite storing in PostgreSQL"
+./scripts/postgres.sh cargo test --locked --features control-api/opus -p control-api \
+  --test conformance_api -- --test-threads=2
 echo "== fuzz targets build"
 cargo check --locked --manifest-path fuzz/Cargo.toml

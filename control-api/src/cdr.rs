@@ -230,8 +230,8 @@ async fn write_batch(storage: &Storage, batch: &[Cdr]) -> anyhow::Result<()> {
              connection_seconds, ivr_seconds, wait_seconds, talk_seconds, hold_seconds, \
              transfer_seconds, wrap_seconds, hung_up_by, sip_status, caller_rtp, callee_rtp, \
              recording_id) \
-             VALUES (?, ?, (SELECT account_id FROM dids WHERE number = ?), ?, ?, ?, ?, ?, ?, ?, \
-             (SELECT number FROM dids WHERE number = ?), ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?, ?) \
+             VALUES ($1, $2, (SELECT account_id FROM dids WHERE number = $3), $4, $5, $6, $7, $8, $9, $10, \
+             (SELECT number FROM dids WHERE number = $11), $12, $13, $14, $15, $16, $17, 0, 0, $18, $19, $20, $21, $22) \
              ON CONFLICT (call_id) DO NOTHING",
         )
         .bind(&cdr.call_id)
@@ -267,7 +267,7 @@ async fn write_batch(storage: &Storage, batch: &[Cdr]) -> anyhow::Result<()> {
         if let Some(file_name) = &cdr.recording {
             sqlx::query(
                 "INSERT INTO recordings (id, call_id, file_name, account_id, created_at) \
-                 VALUES (?, ?, ?, (SELECT account_id FROM dids WHERE number = ?), ?) \
+                 VALUES ($1, $2, $3, (SELECT account_id FROM dids WHERE number = $4), $5) \
                  ON CONFLICT (id) DO NOTHING",
             )
             .bind(recording_id(file_name))

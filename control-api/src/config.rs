@@ -27,6 +27,10 @@ pub struct Flags {
     /// Data directory [default: ./data].
     #[arg(long, env = "SWITCHBOARD_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// PostgreSQL to store in (postgres://user:password@host/database)
+    /// [default: SQLite, DATA_DIR/switchboard.db].
+    #[arg(long, env = "SWITCHBOARD_DATABASE_URL")]
+    pub database_url: Option<String>,
     /// Log filter: error, warn, info, debug, trace, or a tracing directive [default: info].
     #[arg(long, env = "SWITCHBOARD_LOG_LEVEL")]
     pub log_level: Option<String>,
@@ -43,6 +47,7 @@ struct FileSettings {
     http_listen: Option<SocketAddr>,
     rtp_ports: Option<String>,
     data_dir: Option<PathBuf>,
+    database_url: Option<String>,
     log_level: Option<String>,
     realm: Option<String>,
     lockout_threshold: Option<u32>,
@@ -95,6 +100,8 @@ pub struct Settings {
     pub rtp_high: u16,
     /// Data directory.
     pub data_dir: PathBuf,
+    /// PostgreSQL's URL, or none for SQLite in the data directory.
+    pub database_url: Option<String>,
     /// Log filter.
     pub log_level: String,
     /// Digest realm.
@@ -147,6 +154,7 @@ impl Settings {
                 .data_dir
                 .or(file.data_dir)
                 .unwrap_or_else(|| PathBuf::from("./data")),
+            database_url: flags.database_url.or(file.database_url),
             log_level: flags
                 .log_level
                 .or(file.log_level)

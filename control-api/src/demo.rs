@@ -75,7 +75,7 @@ pub async fn seed(
 ) -> anyhow::Result<()> {
     use crate::api::dids::{AnsweredBy, NewDid};
     use crate::api::phones::{PhoneRow, StoredPassword};
-    let seeded: Option<(String,)> = sqlx::query_as("SELECT value FROM meta WHERE key = ?")
+    let seeded: Option<(String,)> = sqlx::query_as("SELECT value FROM meta WHERE key = $1")
         .bind(SEEDED)
         .fetch_optional(storage.pool())
         .await?;
@@ -103,7 +103,7 @@ pub async fn seed(
         return Ok(());
     }
     sqlx::query(
-        "INSERT INTO accounts (number, name, created_at, updated_at) VALUES (?, 'Demo', ?, ?) \
+        "INSERT INTO accounts (number, name, created_at, updated_at) VALUES ($1, 'Demo', $2, $3) \
          ON CONFLICT (number) DO NOTHING",
     )
     .bind(ACCOUNT_NUMBER)
@@ -111,7 +111,7 @@ pub async fn seed(
     .bind(&now)
     .execute(&mut *transaction)
     .await?;
-    let (account_id,): (i64,) = sqlx::query_as("SELECT id FROM accounts WHERE number = ?")
+    let (account_id,): (i64,) = sqlx::query_as("SELECT id FROM accounts WHERE number = $1")
         .bind(ACCOUNT_NUMBER)
         .fetch_one(&mut *transaction)
         .await?;
@@ -149,7 +149,7 @@ pub async fn seed(
         };
         crate::api::phones::insert(&mut *transaction, row, stored, realm, &now).await?;
     }
-    sqlx::query("INSERT INTO meta (key, value) VALUES (?, ?)")
+    sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2)")
         .bind(SEEDED)
         .bind(&now)
         .execute(&mut *transaction)

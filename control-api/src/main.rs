@@ -67,7 +67,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     });
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating {}", settings.data_dir.display()))?;
-    let storage = storage::Storage::open(&settings.data_dir).await?;
+    let storage =
+        storage::Storage::open(&settings.data_dir, settings.database_url.as_deref()).await?;
     let token_path = settings.data_dir.join("admin-token");
     let keep = |secret: &str| write_secret_file(&token_path, secret);
     if let Some(secret) =

@@ -1,11 +1,11 @@
 //! `/api/v1/accounts`: the accounts (clients) that DIDs, phones and
 //! recordings belong to. Anyone with a token reads them; admins write.
 
+use crate::storage::{Flag, QueryBuilder, like_pattern};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use sqlx::{QueryBuilder, Sqlite};
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
@@ -26,6 +26,7 @@ pub struct Account {
     /// Its name.
     pub name: String,
     /// Whether its calls are recorded.
+    #[sqlx(try_from = "Flag")]
     pub call_recording: bool,
     /// Days its recordings are kept before the sweeper deletes them.
     pub recording_retention_days: i64,
@@ -86,9 +87,11 @@ pub struct AccountChanges {
 pub struct AccountQuery {
     /// Items per page, 1-500 (default 50).
     #[param(minimum = 1, maximum = 500)]
+    #[serde(default, deserialize_with = "super::integer::query_u32")]
     pub limit: Option<u32>,
     /// Items to skip (default 0).
     #[param(minimum = 0, maximum = 1_000_000_000)]
+    #[serde(default, deserialize_with = "super::integer::query_u32")]
     pub offset: Option<u32>,
     /// Only the account with this number.
     pub number: Option<String>,
@@ -132,7 +135,7 @@ fn check_retention(days: u32, path: &str) -> Result<(), ApiError> {
 /// nothing is wrong with the state, not the request (as deleting an
 /// account in use is).
 pub async fn require_exists(state: &AppState, account_id: i64) -> Result<(), ApiError> {
-    let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM accounts WHERE id = ?")
+    let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM accounts WHERE id = $1")
         .bind(account_id)
         .fetch_optional(state.storage.pool())
         .await?;
@@ -155,7 +158,7 @@ async fn fetch(state: &AppState, id: i64) -> Result<Account, ApiError> {
     sqlx::query_as::<_, Account>(concat!(
         "SELECT ",
         columns!(),
-        " FROM accounts WHERE id = ?"
+        " FROM accounts WHERE id = $1"
     ))
     .bind(id)
     .fetch_optional(state.storage.pool())
@@ -193,7 +196,7 @@ pub async fn create(
     let now = state.now_rfc3339();
     let id: (i64,) = sqlx::query_as(
         "INSERT INTO accounts (number, name, call_recording, recording_retention_days, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(&new.number)
     .bind(new.name.trim())
@@ -228,15 +231,15 @@ pub async fn list(
 ) -> Result<Json<Page<Account>>, ApiError> {
     caller.require(Role::ReadOnly)?;
     let paging = Paging::new(query.limit, query.offset)?;
-    let filter = |builder: &mut QueryBuilder<Sqlite>| {
+    let filter = |builder: &mut QueryBuilder| {
         if let Some(number) = &query.number {
             builder.push(" AND number = ").push_bind(number.clone());
         }
         if let Some(part) = &query.name_contains {
             builder
-                .push(" AND instr(lower(name), lower(")
-                .push_bind(part.clone())
-                .push(")) > 0");
+                .push(" AND lower(name) LIKE ")
+                .push_bind(like_pattern(part))
+                .push(" ESCAPE '\\'");
         }
     };
     let (rows, total) = paging
@@ -311,10 +314,10 @@ pub async fn update(
         check_retention(days, "/recording_retention_days")?;
     }
     let updated = sqlx::query(
-        "UPDATE accounts SET number = coalesce(?, number), name = coalesce(?, name), \
-         call_recording = coalesce(?, call_recording), \
-         recording_retention_days = coalesce(?, recording_retention_days), updated_at = ? \
-         WHERE id = ?",
+        "UPDATE accounts SET number = coalesce($1, number), name = coalesce($2, name), \
+         call_recording = coalesce($3, call_recording), \
+         recording_retention_days = coalesce($4, recording_retention_days), updated_at = $5 \
+         WHERE id = $6",
     )
     .bind(&changes.number)
     .bind(changes.name.as_deref().map(str::trim))
@@ -360,7 +363,7 @@ pub async fn delete(
     IdPath(id): IdPath,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Role::Admin)?;
-    let deleted = sqlx::query("DELETE FROM accounts WHERE id = ?")
+    let deleted = sqlx::query("DELETE FROM accounts WHERE id = $1")
         .bind(id)
         .execute(state.storage.pool())
         .await

@@ -140,7 +140,7 @@ impl FromRequestParts<AppState> for Caller {
                 "the Authorization header is not `Bearer <token>`",
             ))?;
         let row: Option<(String, String)> = sqlx::query_as(
-            "SELECT id, role FROM api_tokens WHERE secret_sha256 = ? AND revoked_at IS NULL",
+            "SELECT id, role FROM api_tokens WHERE secret_sha256 = $1 AND revoked_at IS NULL",
         )
         .bind(secret_sha256(secret))
         .fetch_optional(state.storage.pool())

@@ -1,12 +1,12 @@
 //! `/api/v1/cdrs`: call detail records, newest first, filtered by time,
 //! account, DID and direction, as JSON pages or a CSV export.
 
+use crate::storage::QueryBuilder;
 use axum::Json;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use sqlx::{QueryBuilder, Sqlite};
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
@@ -174,9 +174,11 @@ impl CdrRow {
 pub struct CdrQuery {
     /// Items per page, 1-500 (default 50; the CSV export ignores paging).
     #[param(minimum = 1, maximum = 500)]
+    #[serde(default, deserialize_with = "super::integer::query_u32")]
     pub limit: Option<u32>,
     /// Items to skip (default 0).
     #[param(minimum = 0, maximum = 1_000_000_000)]
+    #[serde(default, deserialize_with = "super::integer::query_u32")]
     pub offset: Option<u32>,
     /// Calls that started at or after this time (RFC 3339; a plain date
     /// is also taken, as its midnight UTC).
@@ -186,6 +188,7 @@ pub struct CdrQuery {
     #[param(format = DateTime)]
     pub to: Option<String>,
     /// Only calls to DIDs of this account.
+    #[serde(default, deserialize_with = "super::integer::query_i64")]
     pub account_id: Option<i64>,
     /// Only calls to this DID.
     pub did: Option<String>,
@@ -226,7 +229,7 @@ impl<'de> Deserialize<'de> for Direction {
 
 /// The conditions of `query` (checked), for [`Paging::fetch`] or a
 /// query of its own ending in `WHERE 1 = 1`.
-fn conditions(query: &CdrQuery) -> Result<impl Fn(&mut QueryBuilder<Sqlite>) + '_, ApiError> {
+fn conditions(query: &CdrQuery) -> Result<impl Fn(&mut QueryBuilder) + '_, ApiError> {
     let from = query
         .from
         .as_deref()
@@ -237,7 +240,7 @@ fn conditions(query: &CdrQuery) -> Result<impl Fn(&mut QueryBuilder<Sqlite>) + '
         .as_deref()
         .map(|text| query_time(text, "to"))
         .transpose()?;
-    Ok(move |builder: &mut QueryBuilder<Sqlite>| {
+    Ok(move |builder: &mut QueryBuilder| {
         if let Some(from) = &from {
             builder.push(" AND start_time >= ").push_bind(from.clone());
         }
@@ -316,7 +319,7 @@ pub async fn get(
     IdPath(id): IdPath,
 ) -> Result<Json<CdrRecord>, ApiError> {
     caller.require(Role::Supervisor)?;
-    sqlx::query_as::<_, CdrRow>(concat!("SELECT ", columns!(), " FROM cdrs WHERE id = ?"))
+    sqlx::query_as::<_, CdrRow>(concat!("SELECT ", columns!(), " FROM cdrs WHERE id = $1"))
         .bind(id)
         .fetch_optional(state.storage.pool())
         .await?
@@ -332,7 +335,7 @@ pub(crate) async fn cdr_for_call(
     Ok(sqlx::query_as::<_, CdrRow>(concat!(
         "SELECT ",
         columns!(),
-        " FROM cdrs WHERE call_id = ?"
+        " FROM cdrs WHERE call_id = $1"
     ))
     .bind(call_id)
     .fetch_optional(state.storage.pool())
@@ -387,8 +390,7 @@ pub async fn export(
 ) -> Result<Response, ApiError> {
     caller.require(Role::Supervisor)?;
     Paging::new(query.limit, query.offset)?;
-    let mut select =
-        QueryBuilder::<Sqlite>::new(concat!("SELECT ", columns!(), " FROM cdrs WHERE 1 = 1"));
+    let mut select = QueryBuilder::new(concat!("SELECT ", columns!(), " FROM cdrs WHERE 1 = 1"));
     conditions(&query)?(&mut select);
     select.push(" ORDER BY start_time, id");
     let rows = select

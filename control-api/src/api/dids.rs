@@ -5,11 +5,11 @@
 
 use std::str::FromStr;
 
+use crate::storage::{Flag, QueryBuilder};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use sqlx::{QueryBuilder, Sqlite};
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
@@ -167,13 +167,16 @@ pub struct DidChanges {
 pub struct DidQuery {
     /// Items per page, 1-500 (default 50).
     #[param(minimum = 1, maximum = 500)]
+    #[serde(default, deserialize_with = "super::integer::query_u32")]
     pub limit: Option<u32>,
     /// Items to skip (default 0).
     #[param(minimum = 0, maximum = 1_000_000_000)]
+    #[serde(default, deserialize_with = "super::integer::query_u32")]
     pub offset: Option<u32>,
     /// Only this number.
     pub number: Option<String>,
     /// Only DIDs of this account.
+    #[serde(default, deserialize_with = "super::integer::query_i64")]
     pub account_id: Option<i64>,
     /// Only active (true) or inactive (false) DIDs.
     pub active: Option<bool>,
@@ -189,6 +192,7 @@ struct DidRow {
     state: Option<String>,
     time_zone: String,
     available_on: Option<String>,
+    #[sqlx(try_from = "Flag")]
     active: bool,
     answered_by: String,
     created_at: String,
@@ -283,7 +287,7 @@ fn normal_date(date: &str) -> String {
 }
 
 async fn fetch(state: &AppState, id: i64) -> Result<Did, ApiError> {
-    sqlx::query_as::<_, DidRow>(concat!("SELECT ", columns!(), " FROM dids WHERE id = ?"))
+    sqlx::query_as::<_, DidRow>(concat!("SELECT ", columns!(), " FROM dids WHERE id = $1"))
         .bind(id)
         .fetch_optional(state.storage.pool())
         .await?
@@ -322,14 +326,14 @@ pub async fn directory(storage: &Storage) -> anyhow::Result<Vec<DirectoryChange>
 
 /// Inserts a DID (demo seeding and the API); the caller checked it.
 pub async fn insert<'e>(
-    executor: impl sqlx::Executor<'e, Database = Sqlite>,
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
     new: &NewDid,
     now: &str,
 ) -> Result<i64, sqlx::Error> {
     let answered_by = serde_json::to_string(&new.answered_by).expect("serialises");
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO dids (number, account_id, city, state, time_zone, available_on, active, \
-         answered_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         answered_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
     )
     .bind(&new.number)
     .bind(new.account_id)
@@ -382,10 +386,11 @@ pub async fn create(
     let shared = state.clone();
     let did = shared
         .directory_write(async move {
-            let phone: Option<(i64,)> = sqlx::query_as("SELECT id FROM phones WHERE extension = ?")
-                .bind(&new.number)
-                .fetch_optional(state.storage.pool())
-                .await?;
+            let phone: Option<(i64,)> =
+                sqlx::query_as("SELECT id FROM phones WHERE extension = $1")
+                    .bind(&new.number)
+                    .fetch_optional(state.storage.pool())
+                    .await?;
             if phone.is_some() {
                 return Err(ApiError::Conflict(format!(
                     "{} is a phone's extension",
@@ -435,7 +440,7 @@ pub async fn list(
 ) -> Result<Json<Page<Did>>, ApiError> {
     caller.require(Role::ReadOnly)?;
     let paging = Paging::new(query.limit, query.offset)?;
-    let filter = |builder: &mut QueryBuilder<Sqlite>| {
+    let filter = |builder: &mut QueryBuilder| {
         if let Some(number) = &query.number {
             builder.push(" AND number = ").push_bind(number.clone());
         }
@@ -544,10 +549,10 @@ async fn apply_changes(
     available_on: Option<String>,
 ) -> Result<Did, ApiError> {
     let updated = sqlx::query(
-        "UPDATE dids SET city = coalesce(?, city), state = coalesce(?, state), \
-         time_zone = coalesce(?, time_zone), available_on = coalesce(?, available_on), \
-         active = coalesce(?, active), answered_by = coalesce(?, answered_by), updated_at = ? \
-         WHERE id = ?",
+        "UPDATE dids SET city = coalesce($1, city), state = coalesce($2, state), \
+         time_zone = coalesce($3, time_zone), available_on = coalesce($4, available_on), \
+         active = coalesce($5, active), answered_by = coalesce($6, answered_by), updated_at = $7 \
+         WHERE id = $8",
     )
     .bind(&changes.city)
     .bind(&changes.state)
@@ -592,7 +597,7 @@ pub async fn delete(
     shared
         .directory_write(async move {
             let did = fetch(&state, id).await?;
-            sqlx::query("DELETE FROM dids WHERE id = ?")
+            sqlx::query("DELETE FROM dids WHERE id = $1")
                 .bind(id)
                 .execute(state.storage.pool())
                 .await?;

@@ -5,6 +5,9 @@
 use serde::Deserialize;
 use serde::de::{Deserializer, Error};
 
+/// Floats are exact integers up to 2^53.
+const EXACT: f64 = 9_007_199_254_740_992.0;
+
 /// A `u32` written as any JSON number with no fractional part.
 pub fn u32<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
     let number = serde_json::Number::deserialize(deserializer)?;
@@ -38,7 +41,6 @@ pub fn optional_u32<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option
 /// An `i64` written as any JSON number with no fractional part (within
 /// ±2^53 for one written as a float, where floats are exact).
 pub fn i64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
-    const EXACT: f64 = 9_007_199_254_740_992.0;
     let number = serde_json::Number::deserialize(deserializer)?;
     number
         .as_i64()
@@ -56,6 +58,32 @@ pub fn optional_i64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option
     #[derive(Deserialize)]
     struct Whole(#[serde(deserialize_with = "i64")] i64);
     Ok(Option::<Whole>::deserialize(deserializer)?.map(|Whole(value)| value))
+}
+
+/// A whole number in a query string (`?limit=20`, or `20.0` as a JSON
+/// Schema integer may be written), as an optional `u32`.
+pub fn query_u32<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
+    let whole = query_whole(deserializer)?;
+    u32::try_from(whole)
+        .map(Some)
+        .map_err(|_| D::Error::custom(format!("must be 0 to {}", u32::MAX)))
+}
+
+/// A whole number in a query string, as an optional `i64`.
+pub fn query_i64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    query_whole(deserializer).map(Some)
+}
+
+fn query_whole<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    if let Ok(whole) = text.parse::<i64>() {
+        return Ok(whole);
+    }
+    text.parse::<f64>()
+        .ok()
+        .filter(|float| float.fract() == 0.0 && float.abs() <= EXACT)
+        .map(|float| float as i64)
+        .ok_or_else(|| D::Error::custom(format!("{text:?} is not a whole number")))
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::storage::Storage;
+use crate::storage::{Backend, Storage};
 use crate::switch::{Command, DirectoryChange};
 use auth::Caller;
 use error::{ApiError, ErrorBody};
@@ -235,6 +235,8 @@ impl Modify for TimeZones {
 pub struct Health {
     /// `ok` while the server runs and its database answers.
     pub status: String,
+    /// Which database it stores in: `sqlite` or `postgres`.
+    pub database: String,
 }
 
 /// Whether the server is up and its database answers. No token needed.
@@ -253,6 +255,11 @@ pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiEr
         .await?;
     Ok(Json(Health {
         status: "ok".to_string(),
+        database: match state.storage.backend() {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+        .to_string(),
     }))
 }
 

@@ -2,11 +2,11 @@
 //! route's filters, answered as `{"items": [...], "total": N, "limit",
 //! "offset"}`.
 
+use crate::storage::QueryBuilder;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sqlx::{QueryBuilder, Sqlite};
 use utoipa::ToSchema;
 
 use super::error::ApiError;
@@ -68,20 +68,20 @@ impl Paging {
     /// (e.g. ` ORDER BY extension`). Returns the rows and how many match.
     pub async fn fetch<R>(
         self,
-        pool: &sqlx::SqlitePool,
+        pool: &crate::storage::Pool,
         count: &'static str,
         select: &'static str,
         order: &'static str,
-        filter: impl Fn(&mut QueryBuilder<Sqlite>),
+        filter: impl Fn(&mut QueryBuilder),
     ) -> Result<(Vec<R>, i64), ApiError>
     where
-        R: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+        R: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
     {
-        let mut counting = QueryBuilder::<Sqlite>::new(count);
+        let mut counting = QueryBuilder::new(count);
         counting.push(" WHERE 1 = 1");
         filter(&mut counting);
         let (total,): (i64,) = counting.build_query_as().fetch_one(pool).await?;
-        let mut selecting = QueryBuilder::<Sqlite>::new(select);
+        let mut selecting = QueryBuilder::new(select);
         selecting.push(" WHERE 1 = 1");
         filter(&mut selecting);
         selecting

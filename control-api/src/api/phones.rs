@@ -3,6 +3,7 @@
 //! REGISTER and the next call: each change is also sent to the call
 //! controller ([`DirectoryChange`]).
 
+use crate::storage::{Flag, QueryBuilder};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, SaltString};
 use axum::Json;
@@ -11,7 +12,6 @@ use axum::http::StatusCode;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sip_core::auth::{DigestAlgorithm, Ha1s};
-use sqlx::{QueryBuilder, Sqlite};
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
@@ -33,6 +33,7 @@ pub struct Phone {
     /// A name to show.
     pub display_name: Option<String>,
     /// Whether it may register and be called.
+    #[sqlx(try_from = "Flag")]
     pub active: bool,
     /// When it was made (RFC 3339, UTC).
     pub created_at: String,
@@ -89,13 +90,16 @@ pub struct PhoneChanges {
 pub struct PhoneQuery {
     /// Items per page, 1-500 (default 50).
     #[param(minimum = 1, maximum = 500)]
+    #[serde(default, deserialize_with = "super::integer::query_u32")]
     pub limit: Option<u32>,
     /// Items to skip (default 0).
     #[param(minimum = 0, maximum = 1_000_000_000)]
+    #[serde(default, deserialize_with = "super::integer::query_u32")]
     pub offset: Option<u32>,
     /// Only this extension.
     pub extension: Option<String>,
     /// Only phones of this account.
+    #[serde(default, deserialize_with = "super::integer::query_i64")]
     pub account_id: Option<i64>,
     /// Only active (true) or inactive (false) phones.
     pub active: Option<bool>,
@@ -183,14 +187,14 @@ impl StoredPassword {
     /// set in `realm`.
     pub async fn replace<'e>(
         &self,
-        executor: impl sqlx::Executor<'e, Database = Sqlite>,
+        executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
         extension: &str,
         realm: &str,
         now: &str,
     ) -> Result<(), sqlx::Error> {
         sqlx::query(
-            "UPDATE phones SET password_argon2 = ?, ha1_md5 = ?, ha1_sha256 = ?, realm = ?, \
-             updated_at = ? WHERE extension = ?",
+            "UPDATE phones SET password_argon2 = $1, ha1_md5 = $2, ha1_sha256 = $3, realm = $4, \
+             updated_at = $5 WHERE extension = $6",
         )
         .bind(&self.argon2)
         .bind(&self.ha1_md5)
@@ -230,7 +234,7 @@ pub struct PhoneRow<'a> {
 /// Inserts a phone whose password was set in `realm`; the caller checked
 /// its fields.
 pub async fn insert<'e>(
-    executor: impl sqlx::Executor<'e, Database = Sqlite>,
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
     phone: PhoneRow<'_>,
     stored: &StoredPassword,
     realm: &str,
@@ -245,7 +249,7 @@ pub async fn insert<'e>(
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO phones (extension, account_id, display_name, password_argon2, realm, \
          ha1_md5, ha1_sha256, active, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
     )
     .bind(extension)
     .bind(account_id)
@@ -270,7 +274,7 @@ pub async fn active_directory(
     realm: &str,
 ) -> anyhow::Result<Vec<(String, Ha1s)>> {
     let rows: Vec<(String, String, String, String)> =
-        sqlx::query_as("SELECT extension, realm, ha1_md5, ha1_sha256 FROM phones WHERE active = 1")
+        sqlx::query_as("SELECT extension, realm, ha1_md5, ha1_sha256 FROM phones WHERE active")
             .fetch_all(storage.pool())
             .await?;
     let mut directory = Vec::with_capacity(rows.len());
@@ -288,7 +292,7 @@ pub async fn active_directory(
 }
 
 async fn fetch(state: &AppState, id: i64) -> Result<Phone, ApiError> {
-    sqlx::query_as::<_, Phone>(concat!("SELECT ", columns!(), " FROM phones WHERE id = ?"))
+    sqlx::query_as::<_, Phone>(concat!("SELECT ", columns!(), " FROM phones WHERE id = $1"))
         .bind(id)
         .fetch_optional(state.storage.pool())
         .await?
@@ -297,9 +301,9 @@ async fn fetch(state: &AppState, id: i64) -> Result<Phone, ApiError> {
 
 /// Tells the call controller what a phone now is.
 async fn publish(state: &AppState, id: i64) -> Result<(), ApiError> {
-    let (extension, active, realm, md5, sha256): (String, bool, String, String, String) =
+    let (extension, Flag(active), realm, md5, sha256): (String, Flag, String, String, String) =
         sqlx::query_as(
-            "SELECT extension, active, realm, ha1_md5, ha1_sha256 FROM phones WHERE id = ?",
+            "SELECT extension, active, realm, ha1_md5, ha1_sha256 FROM phones WHERE id = $1",
         )
         .bind(id)
         .fetch_one(state.storage.pool())
@@ -381,7 +385,7 @@ pub async fn create(
 /// Whether `number` is a DID's (a phone's extension may not be: both are
 /// dialled the same way).
 pub async fn number_is_a_did(state: &AppState, number: &str) -> Result<bool, ApiError> {
-    let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM dids WHERE number = ?")
+    let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM dids WHERE number = $1")
         .bind(number)
         .fetch_optional(state.storage.pool())
         .await?;
@@ -409,7 +413,7 @@ pub async fn list(
 ) -> Result<Json<Page<Phone>>, ApiError> {
     caller.require(Role::ReadOnly)?;
     let paging = Paging::new(query.limit, query.offset)?;
-    let filter = |builder: &mut QueryBuilder<Sqlite>| {
+    let filter = |builder: &mut QueryBuilder| {
         if let Some(extension) = &query.extension {
             builder
                 .push(" AND extension = ")
@@ -515,11 +519,11 @@ async fn apply_changes(
     stored: Option<StoredPassword>,
 ) -> Result<Phone, ApiError> {
     let updated = sqlx::query(
-        "UPDATE phones SET account_id = coalesce(?, account_id), \
-         display_name = coalesce(?, display_name), active = coalesce(?, active), \
-         password_argon2 = coalesce(?, password_argon2), ha1_md5 = coalesce(?, ha1_md5), \
-         ha1_sha256 = coalesce(?, ha1_sha256), realm = CASE WHEN ? THEN ? ELSE realm END, \
-         updated_at = ? WHERE id = ?",
+        "UPDATE phones SET account_id = coalesce($1, account_id), \
+         display_name = coalesce($2, display_name), active = coalesce($3, active), \
+         password_argon2 = coalesce($4, password_argon2), ha1_md5 = coalesce($5, ha1_md5), \
+         ha1_sha256 = coalesce($6, ha1_sha256), realm = CASE WHEN $7 THEN $8 ELSE realm END, \
+         updated_at = $9 WHERE id = $10",
     )
     .bind(changes.account_id)
     .bind(&changes.display_name)
@@ -566,7 +570,7 @@ pub async fn delete(
     shared
         .directory_write(async move {
             let phone = fetch(&state, id).await?;
-            sqlx::query("DELETE FROM phones WHERE id = ?")
+            sqlx::query("DELETE FROM phones WHERE id = $1")
                 .bind(id)
                 .execute(state.storage.pool())
                 .await?;

@@ -6,13 +6,13 @@
 use std::path::Path;
 use std::time::SystemTime;
 
+use crate::storage::QueryBuilder;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use sqlx::{QueryBuilder, Sqlite};
 use tower::ServiceExt;
 use utoipa::{IntoParams, ToSchema};
 
@@ -70,11 +70,14 @@ macro_rules! columns {
 pub struct RecordingQuery {
     /// Items per page, 1-500 (default 50).
     #[param(minimum = 1, maximum = 500)]
+    #[serde(default, deserialize_with = "super::integer::query_u32")]
     pub limit: Option<u32>,
     /// Items to skip (default 0).
     #[param(minimum = 0, maximum = 1_000_000_000)]
+    #[serde(default, deserialize_with = "super::integer::query_u32")]
     pub offset: Option<u32>,
     /// Only recordings of calls to this account's DIDs.
+    #[serde(default, deserialize_with = "super::integer::query_i64")]
     pub account_id: Option<i64>,
     /// Only the recording of this call.
     pub call_id: Option<String>,
@@ -126,7 +129,7 @@ async fn row(state: &AppState, id: &str) -> Result<RecordingRow, ApiError> {
     sqlx::query_as::<_, RecordingRow>(concat!(
         "SELECT ",
         columns!(),
-        " FROM recordings WHERE id = ?"
+        " FROM recordings WHERE id = $1"
     ))
     .bind(id)
     .fetch_optional(state.storage.pool())
@@ -156,7 +159,7 @@ pub async fn list(
 ) -> Result<Json<Page<Recording>>, ApiError> {
     caller.require(Role::Supervisor)?;
     let paging = Paging::new(query.limit, query.offset)?;
-    let filter = |builder: &mut QueryBuilder<Sqlite>| {
+    let filter = |builder: &mut QueryBuilder| {
         if let Some(account_id) = query.account_id {
             builder.push(" AND account_id = ").push_bind(account_id);
         }
@@ -285,7 +288,7 @@ async fn remove(storage: &Storage, dir: &Path, id: &str, file_name: &str) -> Res
             Err(error) => return Err(ApiError::Internal(error.into())),
         }
     }
-    sqlx::query("DELETE FROM recordings WHERE id = ?")
+    sqlx::query("DELETE FROM recordings WHERE id = $1")
         .bind(id)
         .execute(storage.pool())
         .await?;
@@ -305,7 +308,7 @@ pub struct Swept {
 /// without an account) at `now`, and drops index rows whose file is gone.
 pub async fn sweep(storage: &Storage, dir: &Path, now: SystemTime) -> anyhow::Result<Swept> {
     let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
-        "SELECT r.id, r.file_name, r.created_at, coalesce(a.recording_retention_days, ?) \
+        "SELECT r.id, r.file_name, r.created_at, coalesce(a.recording_retention_days, $1) \
          FROM recordings r LEFT JOIN accounts a ON a.id = r.account_id",
     )
     .bind(DEFAULT_RETENTION_DAYS)
@@ -341,7 +344,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("sb-sweep-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let storage = Storage::open(&dir).await.unwrap();
+        let storage = Storage::open(&dir, None).await.unwrap();
         sqlx::query(
             "INSERT INTO accounts (id, number, name, recording_retention_days, created_at, updated_at) \
              VALUES (1, 'A', 'A', 7, '', '')",
@@ -357,7 +360,7 @@ mod tests {
         ] {
             sqlx::query(
                 "INSERT INTO recordings (id, call_id, file_name, account_id, created_at) \
-                 VALUES (?, ?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, $4, $5)",
             )
             .bind(id)
             .bind(format!("call-{id}"))

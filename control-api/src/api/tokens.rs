@@ -154,7 +154,7 @@ pub async fn revoke(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Role::Admin)?;
-    let role: Option<(String,)> = sqlx::query_as("SELECT role FROM api_tokens WHERE id = ?")
+    let role: Option<(String,)> = sqlx::query_as("SELECT role FROM api_tokens WHERE id = $1")
         .bind(&id)
         .fetch_optional(state.storage.pool())
         .await?;
@@ -170,7 +170,7 @@ pub async fn revoke(
     // One statement, so two revocations at once cannot both pass the
     // check: the last active sysadmin token stays.
     let revoked = sqlx::query(
-        "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL \
+        "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL \
          AND (role != 'sysadmin' OR (SELECT COUNT(*) FROM api_tokens \
               WHERE role = 'sysadmin' AND revoked_at IS NULL) > 1)",
     )
@@ -180,7 +180,7 @@ pub async fn revoke(
     .await?;
     if revoked.rows_affected() == 0 && role == Role::Sysadmin {
         let (active,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM api_tokens WHERE id = ? AND revoked_at IS NULL")
+            sqlx::query_as("SELECT COUNT(*) FROM api_tokens WHERE id = $1 AND revoked_at IS NULL")
                 .bind(&id)
                 .fetch_one(state.storage.pool())
                 .await?;
@@ -203,7 +203,7 @@ async fn insert(
     let secret = new_secret();
     let id = new_token_id();
     sqlx::query(
-        "INSERT INTO api_tokens (id, name, role, secret_sha256, created_at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO api_tokens (id, name, role, secret_sha256, created_at) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(&id)
     .bind(name)
@@ -244,7 +244,7 @@ pub async fn ensure_admin_token(
     let secret = new_secret();
     keep(&secret.secret)?;
     sqlx::query(
-        "INSERT INTO api_tokens (id, name, role, secret_sha256, created_at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO api_tokens (id, name, role, secret_sha256, created_at) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(new_token_id())
     .bind("admin (first start)")
