@@ -168,6 +168,211 @@ fn tokens_are_made_listed_used_and_revoked_within_roles() {
     assert_eq!(status, 200, "still works");
 }
 
+/// Logs in as `username`: the status and the body.
+fn login(server: &Server, username: &str, password: &str) -> (u16, Value) {
+    let (status, body) = server.http(
+        "POST",
+        "/api/v1/login",
+        None,
+        Some(&format!(
+            r#"{{"username": "{username}", "password": "{password}"}}"#
+        )),
+    );
+    (status, json(&body))
+}
+
+/// Users: made within the maker's role, logging in for a token that
+/// follows the user (its role, its deactivation, its deletion), locked
+/// after five consecutive failed logins whatever the password, and
+/// unlocked by a sysadmin only.
+#[test]
+fn users_log_in_are_locked_after_five_failures_and_unlocked_by_a_sysadmin() {
+    let server = Server::start();
+    let sysadmin = server.admin_token();
+    let admin = new_token(&server, &sysadmin, "admin");
+
+    // An admin cannot make a sysadmin; passwords have a floor.
+    let (status, body) = server.http(
+        "POST",
+        "/api/v1/users",
+        Some(&admin),
+        Some(r#"{"username": "root2", "role": "sysadmin", "password": "long enough pw"}"#),
+    );
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = server.http(
+        "POST",
+        "/api/v1/users",
+        Some(&admin),
+        Some(r#"{"username": "ann", "role": "supervisor", "password": "short"}"#),
+    );
+    assert_eq!(
+        (status, json(&body)["path"].as_str()),
+        (422, Some("/password")),
+        "{body}"
+    );
+    let (status, body) = server.http(
+        "POST",
+        "/api/v1/users",
+        Some(&admin),
+        Some(r#"{"username": "ann", "name": "Ann", "role": "admin", "password": "correct horse"}"#),
+    );
+    assert_eq!(status, 201, "{body}");
+    let ann = json(&body);
+    let id = ann["id"].as_i64().unwrap();
+    assert_eq!(ann["role"], "admin");
+    assert!(
+        ann.get("password").is_none() && !body.contains("argon2"),
+        "{body}"
+    );
+    let (status, body) = server.http(
+        "POST",
+        "/api/v1/users",
+        Some(&admin),
+        Some(r#"{"username": "ann", "role": "agent", "password": "another one"}"#),
+    );
+    assert_eq!(status, 409, "{body}");
+
+    // A login's token works with the user's role, and follows its changes.
+    let (status, session) = login(&server, "ann", "correct horse");
+    assert_eq!(status, 200, "{session}");
+    let token = session["secret"].as_str().unwrap().to_string();
+    assert!(session["expires_at"].as_str().unwrap() > "2026");
+    assert_eq!(session["user"]["username"], "ann");
+    let (status, body) = server.http(
+        "POST",
+        "/api/v1/accounts",
+        Some(&token),
+        Some(r#"{"number": "ANN1", "name": "Ann's"}"#),
+    );
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = server.http(
+        "PATCH",
+        &format!("/api/v1/users/{id}"),
+        Some(&admin),
+        Some(r#"{"role": "read_only"}"#),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = server.http(
+        "POST",
+        "/api/v1/accounts",
+        Some(&token),
+        Some(r#"{"number": "ANN2", "name": "Ann's"}"#),
+    );
+    assert_eq!(status, 403, "now read-only");
+    let (status, _) = server.http("GET", "/api/v1/accounts", Some(&token), None);
+    assert_eq!(status, 200);
+    let (status, body) = server.http(
+        "PATCH",
+        &format!("/api/v1/users/{id}"),
+        Some(&admin),
+        Some(r#"{"active": false}"#),
+    );
+    assert_eq!(
+        (status, json(&body)["active"].as_bool()),
+        (200, Some(false))
+    );
+    let (status, _) = server.http("GET", "/api/v1/accounts", Some(&token), None);
+    assert_eq!(status, 401, "an inactive user's token stops");
+    let (status, _) = login(&server, "ann", "correct horse");
+    assert_eq!(status, 401, "an inactive user cannot log in");
+    server.http(
+        "PATCH",
+        &format!("/api/v1/users/{id}"),
+        Some(&admin),
+        Some(r#"{"active": true}"#),
+    );
+    let (status, _) = server.http("GET", "/api/v1/accounts", Some(&token), None);
+    assert_eq!(status, 200, "active again");
+
+    // Unknown users and wrong passwords are refused alike.
+    let (status, nobody) = login(&server, "nobody", "correct horse");
+    assert_eq!(status, 401);
+    // Five consecutive failures lock (the inactive one above counted, and
+    // a good login since cleared the count) ...
+    let (status, session) = login(&server, "ann", "correct horse");
+    assert_eq!(status, 200, "{session}");
+    for attempt in 1..=5 {
+        let (status, body) = login(&server, "ann", "wrong horse");
+        assert_eq!(status, 401, "attempt {attempt}");
+        assert_eq!(body["error"], nobody["error"], "no hint which was wrong");
+    }
+    let (status, body) = server.http("GET", &format!("/api/v1/users/{id}"), Some(&admin), None);
+    assert_eq!(status, 200);
+    let user = json(&body);
+    assert_eq!(user["failed_logins"], 5, "{user}");
+    assert!(user["locked_at"].is_string(), "{user}");
+    // ... whatever the password, and the user's tokens stop.
+    let (status, body) = login(&server, "ann", "correct horse");
+    assert_eq!(status, 403, "{body}");
+    let (status, _) = server.http("GET", "/api/v1/accounts", Some(&token), None);
+    assert_eq!(status, 401);
+    let (status, body) = server.http("GET", "/api/v1/users?locked=true", Some(&admin), None);
+    assert_eq!(
+        (status, json(&body)["total"].as_i64()),
+        (200, Some(1)),
+        "{body}"
+    );
+    // Neither a new password nor an admin unlocks it; a sysadmin does.
+    let (status, _) = server.http(
+        "PATCH",
+        &format!("/api/v1/users/{id}"),
+        Some(&admin),
+        Some(r#"{"password": "battery staple"}"#),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(login(&server, "ann", "battery staple").0, 403);
+    let unlock = format!("/api/v1/users/{id}/unlock");
+    assert_eq!(server.http("POST", &unlock, Some(&admin), None).0, 403);
+    let (status, body) = server.http("POST", &unlock, Some(&sysadmin), None);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json(&body)["failed_logins"], 0);
+    assert_eq!(
+        login(&server, "ann", "correct horse").0,
+        401,
+        "the old password is gone"
+    );
+    let (status, session) = login(&server, "ann", "battery staple");
+    assert_eq!(status, 200, "{session}");
+    let token = session["secret"].as_str().unwrap().to_string();
+
+    // Listed with paging; the login's tokens are listed as the user's.
+    let (status, body) = server.http("GET", "/api/v1/users?limit=1", Some(&admin), None);
+    let page = json(&body);
+    assert_eq!(
+        (
+            status,
+            page["total"].as_i64(),
+            page["items"].as_array().map(Vec::len)
+        ),
+        (200, Some(1), Some(1))
+    );
+    let (_, body) = server.http("GET", "/api/v1/tokens", Some(&admin), None);
+    let logins = json(&body)
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|token| token["user_id"].as_i64() == Some(id))
+        .count();
+    assert_eq!(logins, 3, "{body}");
+    // Only admins manage users; deleting one ends its tokens.
+    assert_eq!(
+        server.http("GET", "/api/v1/users", Some(&token), None).0,
+        403
+    );
+    let (status, _) = server.http("DELETE", &format!("/api/v1/users/{id}"), Some(&admin), None);
+    assert_eq!(status, 204);
+    assert_eq!(
+        server.http("GET", "/api/v1/accounts", Some(&token), None).0,
+        401
+    );
+    assert_eq!(
+        server
+            .http("GET", &format!("/api/v1/users/{id}"), Some(&admin), None)
+            .0,
+        404
+    );
+}
+
 #[test]
 fn bad_bodies_get_an_answer_that_names_the_field() {
     let server = Server::start();

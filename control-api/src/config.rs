@@ -52,6 +52,8 @@ struct FileSettings {
     realm: Option<String>,
     lockout_threshold: Option<u32>,
     lockout_seconds: Option<u64>,
+    login_lockout_threshold: Option<u32>,
+    login_token_hours: Option<u32>,
     digest_sha256: Option<bool>,
     trunk: Option<Trunk>,
     mix_bridges: Option<bool>,
@@ -110,6 +112,11 @@ pub struct Settings {
     pub lockout_threshold: u32,
     /// How long a lock lasts, in seconds.
     pub lockout_seconds: u64,
+    /// Consecutive failed API logins that lock a user (until a sysadmin
+    /// unlocks it).
+    pub login_lockout_threshold: u32,
+    /// How long a login's token lasts, in hours.
+    pub login_token_hours: u32,
     /// Whether digest challenges offer SHA-256 (after MD5).
     pub digest_sha256: bool,
     /// Where numbers that are not ours are sent, if anywhere.
@@ -162,6 +169,8 @@ impl Settings {
             realm: file.realm.unwrap_or_else(|| "switchboard".to_string()),
             lockout_threshold: file.lockout_threshold.unwrap_or(5),
             lockout_seconds: file.lockout_seconds.unwrap_or(300),
+            login_lockout_threshold: file.login_lockout_threshold.unwrap_or(5).max(1),
+            login_token_hours: file.login_token_hours.unwrap_or(12).clamp(1, 24 * 365),
             digest_sha256: file.digest_sha256.unwrap_or(false),
             trunk: file.trunk,
             mix_bridges: file.mix_bridges.unwrap_or(false),

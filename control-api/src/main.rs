@@ -98,6 +98,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         events: events.clone(),
         stopping: stopped.clone(),
         recordings_dir: settings.data_dir.join("recordings"),
+        login: api::users::LoginPolicy {
+            lockout_threshold: settings.login_lockout_threshold,
+            token_lifetime: chrono::Duration::hours(i64::from(settings.login_token_hours)),
+        },
     });
     let mut http_stopped = stopped.clone();
     let http_server = tokio::spawn(async move {

@@ -139,13 +139,22 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or(ApiError::Unauthorized(
                 "the Authorization header is not `Bearer <token>`",
             ))?;
+        // A login's token takes its user's role now, and works only while
+        // the user is active and unlocked, and until it expires.
         let row: Option<(String, String)> = sqlx::query_as(
-            "SELECT id, role FROM api_tokens WHERE secret_sha256 = $1 AND revoked_at IS NULL",
+            "SELECT t.id, coalesce(u.role, t.role) FROM api_tokens t \
+             LEFT JOIN users u ON u.id = t.user_id \
+             WHERE t.secret_sha256 = $1 AND t.revoked_at IS NULL \
+             AND (t.expires_at IS NULL OR t.expires_at > $2) \
+             AND (t.user_id IS NULL OR (u.active AND u.locked_at IS NULL))",
         )
         .bind(secret_sha256(secret))
+        .bind(super::now_rfc3339())
         .fetch_optional(state.storage.pool())
         .await?;
-        let (token_id, role) = row.ok_or(ApiError::Unauthorized("unknown or revoked token"))?;
+        let (token_id, role) = row.ok_or(ApiError::Unauthorized(
+            "unknown, revoked or expired token, or its user is locked or inactive",
+        ))?;
         let role =
             Role::from_name(&role).ok_or(ApiError::Unauthorized("token has no valid role"))?;
         Ok(Caller { token_id, role })

@@ -13,9 +13,11 @@ pub mod error;
 pub mod events;
 pub mod integer;
 pub mod paging;
+pub mod passwords;
 pub mod phones;
 pub mod recordings;
 pub mod tokens;
+pub mod users;
 
 use axum::Json;
 use axum::Router;
@@ -49,6 +51,8 @@ pub struct AppState {
     pub stopping: tokio::sync::watch::Receiver<bool>,
     /// Where recordings are.
     pub recordings_dir: std::path::PathBuf,
+    /// How logins are policed.
+    pub login: users::LoginPolicy,
 }
 
 impl AppState {
@@ -106,6 +110,13 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(openapi_json))
         .route("/api/v1/tokens", get(tokens::list).post(tokens::create))
         .route("/api/v1/tokens/{id}", delete(tokens::revoke))
+        .route("/api/v1/login", post(users::login))
+        .route("/api/v1/users", post(users::create).get(users::list))
+        .route(
+            "/api/v1/users/{id}",
+            get(users::get).patch(users::update).delete(users::delete),
+        )
+        .route("/api/v1/users/{id}/unlock", post(users::unlock))
         .route(
             "/api/v1/accounts",
             post(accounts::create).get(accounts::list),
@@ -154,6 +165,8 @@ pub fn router(state: AppState) -> Router {
     paths(
         health, openapi_json, metrics,
         tokens::list, tokens::create, tokens::revoke,
+        users::login, users::create, users::list, users::get, users::update, users::delete,
+        users::unlock,
         accounts::create, accounts::list, accounts::get, accounts::update, accounts::delete,
         phones::create, phones::list, phones::get, phones::update, phones::delete,
         dids::create, dids::list, dids::get, dids::update, dids::delete,
@@ -164,6 +177,7 @@ pub fn router(state: AppState) -> Router {
     components(schemas(
         ErrorBody, Health, auth::Role,
         tokens::Token, tokens::CreatedToken, tokens::NewToken,
+        users::User, users::NewUser, users::UserChanges, users::Credentials, users::Session,
         accounts::Account, accounts::NewAccount, accounts::AccountChanges,
         phones::Phone, phones::NewPhone, phones::PhoneChanges,
         dids::Did, dids::NewDid, dids::DidChanges, dids::AnsweredBy,
@@ -174,6 +188,7 @@ pub fn router(state: AppState) -> Router {
     modifiers(&BearerAuth, &TimeZones),
     tags(
         (name = "tokens", description = "Bearer tokens for this API"),
+        (name = "users", description = "People who log in with a password, and their roles"),
         (name = "accounts", description = "Accounts (clients) that DIDs, phones and recordings belong to"),
         (name = "phones", description = "SIP users that register and are called by extension"),
         (name = "dids", description = "The numbers carriers send calls to, and what answers them"),

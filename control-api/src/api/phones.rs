@@ -4,12 +4,9 @@
 //! controller ([`DirectoryChange`]).
 
 use crate::storage::{Flag, QueryBuilder};
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHasher, SaltString};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sip_core::auth::{DigestAlgorithm, Ha1s};
 use utoipa::{IntoParams, ToSchema};
@@ -159,14 +156,7 @@ impl StoredPassword {
     /// Hashes `password` for `extension` in `realm` (argon2 is slow on
     /// purpose: call it off the runtime's threads).
     pub fn new(extension: &str, realm: &str, password: &str) -> anyhow::Result<Self> {
-        let mut salt = [0u8; 16];
-        rand::rng().fill_bytes(&mut salt);
-        let salt = SaltString::encode_b64(&salt)
-            .map_err(|error| anyhow::anyhow!("argon2 salt: {error}"))?;
-        let argon2 = Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map_err(|error| anyhow::anyhow!("argon2: {error}"))?
-            .to_string();
+        let argon2 = super::passwords::hash(password)?;
         let ha1s = Ha1s::from_password(extension, realm, password);
         Ok(Self {
             argon2,
@@ -213,9 +203,8 @@ async fn hash_off_thread(
     realm: String,
     password: String,
 ) -> Result<StoredPassword, ApiError> {
-    tokio::task::spawn_blocking(move || StoredPassword::new(&extension, &realm, &password))
-        .await
-        .map_err(|error| ApiError::Internal(error.into()))?
+    super::passwords::off_thread(move || StoredPassword::new(&extension, &realm, &password))
+        .await?
         .map_err(ApiError::Internal)
 }
 

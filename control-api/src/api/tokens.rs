@@ -27,6 +27,10 @@ pub struct Token {
     pub created_at: String,
     /// When it was revoked, if it was.
     pub revoked_at: Option<String>,
+    /// The user whose login made it, if one did.
+    pub user_id: Option<i64>,
+    /// When it stops working, if it does (a login's token).
+    pub expires_at: Option<String>,
 }
 
 /// A token just made, with its secret: the only time it is shown.
@@ -68,22 +72,36 @@ pub async fn list(
     caller: Caller,
 ) -> Result<Json<Vec<Token>>, ApiError> {
     caller.require(Role::Admin)?;
-    let rows: Vec<(String, String, String, String, Option<String>)> = sqlx::query_as(
-        "SELECT id, name, role, created_at, revoked_at FROM api_tokens ORDER BY created_at DESC, id",
+    #[allow(clippy::type_complexity)]
+    let rows: Vec<(
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<i64>,
+        Option<String>,
+    )> = sqlx::query_as(
+        "SELECT id, name, role, created_at, revoked_at, user_id, expires_at FROM api_tokens \
+             ORDER BY created_at DESC, id",
     )
     .fetch_all(state.storage.pool())
     .await?;
     let tokens = rows
         .into_iter()
-        .filter_map(|(id, name, role, created_at, revoked_at)| {
-            Some(Token {
-                id,
-                name,
-                role: Role::from_name(&role)?,
-                created_at,
-                revoked_at,
-            })
-        })
+        .filter_map(
+            |(id, name, role, created_at, revoked_at, user_id, expires_at)| {
+                Some(Token {
+                    id,
+                    name,
+                    role: Role::from_name(&role)?,
+                    created_at,
+                    revoked_at,
+                    user_id,
+                    expires_at,
+                })
+            },
+        )
         .collect();
     Ok(Json(tokens))
 }
@@ -219,6 +237,8 @@ async fn insert(
             role,
             created_at: now.to_string(),
             revoked_at: None,
+            user_id: None,
+            expires_at: None,
         },
         secret: secret.secret,
     })
