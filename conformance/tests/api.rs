@@ -373,6 +373,158 @@ fn users_log_in_are_locked_after_five_failures_and_unlocked_by_a_sysadmin() {
     );
 }
 
+/// Flows: a document checked whole at upload (a 422 points into it),
+/// versioned on each new document, listed, and kept from deletion while
+/// another flow goes on to it.
+#[test]
+fn flows_are_checked_at_upload_versioned_and_listed() {
+    let server = Server::start();
+    let admin = server.admin_token();
+    let reader = new_token(&server, &admin, "read_only");
+    let post = |body: &str| {
+        let (status, body) = server.http("POST", "/api/v1/flows", Some(&admin), Some(body));
+        (status, json(&body))
+    };
+    let (status, made) = post(
+        r#"{"name": "Main", "document": {"verbs": [
+            {"verb": "answer"},
+            {"verb": "menu", "prompt": [{"verb": "play", "prompt": "en/greeting"}],
+             "options": {"1": [{"verb": "dial", "target": {"phone": "1001"}}],
+                         "2": [{"verb": "voicemail", "box": "sales"}]}},
+            {"verb": "hangup"}]}}"#,
+    );
+    assert_eq!(status, 201, "{made}");
+    let main = made["id"].as_i64().unwrap();
+    assert_eq!(made["version"], 1);
+    assert_eq!(
+        made["document"]["verbs"][1]["options"]["2"][0]["box"],
+        "sales"
+    );
+
+    // Each mistake is refused with where it is.
+    for (document, path) in [
+        (
+            r#"{"verbs": [{"verb": "ring", "count": 0}]}"#,
+            "/document/verbs/0/count",
+        ),
+        (
+            r#"{"verbs": [{"verb": "dance"}]}"#,
+            "/document/verbs/0/verb",
+        ),
+        (r#"{"verbs": []}"#, "/document/verbs"),
+        (
+            r#"{"verbs": [{"verb": "answer"}, {"verb": "dial", "target": {"phone": "9999"}}]}"#,
+            "/document/verbs/1/target/phone",
+        ),
+        (
+            r#"{"verbs": [{"verb": "play", "prompt": "no-such-prompt"}]}"#,
+            "/document/verbs/0/prompt",
+        ),
+        (
+            r#"{"verbs": [{"verb": "redirect", "flow": 424242}]}"#,
+            "/document/verbs/0/flow",
+        ),
+        (
+            r#"{"verbs": [{"verb": "menu", "prompt": [], "options": {"x": [{"verb": "hangup"}]}}]}"#,
+            "/document/verbs/0/options/x",
+        ),
+        (r#"{"steps": []}"#, "/document/steps"),
+        (r#"[1, 2]"#, "/document"),
+    ] {
+        let (status, body) = post(&format!(r#"{{"name": "Bad", "document": {document}}}"#));
+        assert_eq!(status, 422, "{document}: {body}");
+        assert_eq!(body["path"], path, "{document}: {body}");
+    }
+    let (status, body) = post(r#"{"name": " ", "document": {"verbs": [{"verb": "hangup"}]}}"#);
+    assert_eq!(
+        (status, body["path"].as_str()),
+        (422, Some("/name")),
+        "{body}"
+    );
+    let (status, _) = server.http(
+        "POST",
+        "/api/v1/flows",
+        Some(&reader),
+        Some(r#"{"name": "Mine", "document": {"verbs": [{"verb": "hangup"}]}}"#),
+    );
+    assert_eq!(status, 403);
+
+    // A second flow goes on to the first.
+    let (status, night) = post(&format!(
+        r#"{{"name": "Night", "document": {{"verbs": [{{"verb": "say", "text": "We are closed."}},
+            {{"verb": "redirect", "flow": {main}}}]}}}}"#
+    ));
+    assert_eq!(status, 201, "{night}");
+    let night = night["id"].as_i64().unwrap();
+
+    // A new document is a new version; a rename is not.
+    let path = format!("/api/v1/flows/{main}");
+    let (status, body) = server.http(
+        "PATCH",
+        &path,
+        Some(&admin),
+        Some(r#"{"document": {"verbs": [{"verb": "ring", "count": 2}, {"verb": "hangup"}]}}"#),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json(&body)["version"], 2);
+    let (status, body) = server.http(
+        "PATCH",
+        &path,
+        Some(&admin),
+        Some(r#"{"name": "Main line"}"#),
+    );
+    assert_eq!(
+        (status, json(&body)["version"].as_i64()),
+        (200, Some(2)),
+        "{body}"
+    );
+    let (status, body) = server.http(
+        "PATCH",
+        &path,
+        Some(&admin),
+        Some(r#"{"document": {"verbs": [{"verb": "ring", "count": 21}]}}"#),
+    );
+    assert_eq!(
+        (status, json(&body)["path"].as_str()),
+        (422, Some("/document/verbs/0/count"))
+    );
+    let (status, body) = server.http("GET", &format!("{path}/versions"), Some(&reader), None);
+    assert_eq!(status, 200, "{body}");
+    let versions = json(&body);
+    assert_eq!(
+        versions.as_array().unwrap().len(),
+        2,
+        "the refused one is not kept"
+    );
+    assert_eq!(versions[0]["version"], 2);
+    assert_eq!(versions[1]["document"]["verbs"][0]["verb"], "answer");
+
+    // Listed and read by anyone with a token.
+    let (status, body) = server.http("GET", "/api/v1/flows?limit=1", Some(&reader), None);
+    let page = json(&body);
+    assert_eq!((status, page["total"].as_i64()), (200, Some(2)), "{body}");
+    assert_eq!(page["items"][0]["name"], "Main line");
+    let (_, body) = server.http("GET", "/api/v1/flows?name=Night", Some(&reader), None);
+    assert_eq!(json(&body)["items"][0]["id"].as_i64(), Some(night));
+
+    // Not deleted while another flow goes on to it.
+    let (status, body) = server.http("DELETE", &path, Some(&admin), None);
+    assert_eq!(status, 409, "{body}");
+    let (status, _) = server.http(
+        "DELETE",
+        &format!("/api/v1/flows/{night}"),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(status, 204);
+    let (status, _) = server.http("DELETE", &path, Some(&admin), None);
+    assert_eq!(status, 204);
+    let (status, _) = server.http("GET", &path, Some(&reader), None);
+    assert_eq!(status, 404);
+    let (status, _) = server.http("GET", &format!("{path}/versions"), Some(&reader), None);
+    assert_eq!(status, 404);
+}
+
 #[test]
 fn bad_bodies_get_an_answer_that_names_the_field() {
     let server = Server::start();

@@ -35,6 +35,29 @@ const DIGITS: [Bundled; 12] = [
     bundled!("en/digit-pound.wav"),
 ];
 
+/// The prompts a flow may `play` by name: the bundled sounds, named by
+/// their path under `sounds/` without `.wav` (uploads join them later).
+pub const BUNDLED_NAMES: [&str; 18] = [
+    "hold-music",
+    "en/demo-4000",
+    "en/goodbye",
+    "en/greeting",
+    "en/invalid",
+    "en/voicemail",
+    "en/digit-0",
+    "en/digit-1",
+    "en/digit-2",
+    "en/digit-3",
+    "en/digit-4",
+    "en/digit-5",
+    "en/digit-6",
+    "en/digit-7",
+    "en/digit-8",
+    "en/digit-9",
+    "en/digit-star",
+    "en/digit-pound",
+];
+
 /// The decoded bundled prompts.
 #[derive(Debug, Clone)]
 pub struct Prompts {
@@ -113,5 +136,13 @@ mod tests {
             );
         }
         assert!(prompts.digit(Digit::from_char('A').unwrap()).is_none());
+    }
+
+    #[test]
+    fn every_bundled_name_is_a_bundled_file() {
+        let sounds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../sounds");
+        for name in super::BUNDLED_NAMES {
+            assert!(sounds.join(format!("{name}.wav")).is_file(), "{name}");
+        }
     }
 }

@@ -11,6 +11,7 @@ pub mod cdrs;
 pub mod dids;
 pub mod error;
 pub mod events;
+pub mod flows;
 pub mod integer;
 pub mod paging;
 pub mod passwords;
@@ -132,6 +133,12 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/dids/{id}",
             get(dids::get).patch(dids::update).delete(dids::delete),
         )
+        .route("/api/v1/flows", post(flows::create).get(flows::list))
+        .route(
+            "/api/v1/flows/{id}",
+            get(flows::get).patch(flows::update).delete(flows::delete),
+        )
+        .route("/api/v1/flows/{id}/versions", get(flows::versions))
         .route("/api/v1/events", get(events::stream))
         .route("/api/v1/recordings", get(recordings::list))
         .route(
@@ -170,6 +177,7 @@ pub fn router(state: AppState) -> Router {
         accounts::create, accounts::list, accounts::get, accounts::update, accounts::delete,
         phones::create, phones::list, phones::get, phones::update, phones::delete,
         dids::create, dids::list, dids::get, dids::update, dids::delete,
+        flows::create, flows::list, flows::get, flows::update, flows::delete, flows::versions,
         cdrs::list, cdrs::get, cdrs::export,
         calls::list, calls::hang_up, events::stream,
         recordings::list, recordings::get, recordings::audio, recordings::delete,
@@ -181,6 +189,7 @@ pub fn router(state: AppState) -> Router {
         accounts::Account, accounts::NewAccount, accounts::AccountChanges,
         phones::Phone, phones::NewPhone, phones::PhoneChanges,
         dids::Did, dids::NewDid, dids::DidChanges, dids::AnsweredBy,
+        flows::Flow, flows::NewFlow, flows::FlowChanges, flows::FlowVersion,
         cdrs::CdrRecord, crate::cdr::Direction, crate::cdr::HungUpBy, crate::cdr::LegQuality,
         crate::switch::LiveCall, crate::switch::LiveLeg, crate::events::LiveEvent,
         recordings::Recording,
@@ -192,6 +201,7 @@ pub fn router(state: AppState) -> Router {
         (name = "accounts", description = "Accounts (clients) that DIDs, phones and recordings belong to"),
         (name = "phones", description = "SIP users that register and are called by extension"),
         (name = "dids", description = "The numbers carriers send calls to, and what answers them"),
+        (name = "flows", description = "IVR flows: JSON documents of verbs, versioned"),
         (name = "cdrs", description = "Call detail records"),
         (name = "calls", description = "Calls in progress"),
         (name = "events", description = "The live event stream"),
