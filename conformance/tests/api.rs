@@ -7,7 +7,7 @@
 #[path = "../../conformance/harness.rs"]
 mod harness;
 
-use harness::{Server, require_tool, sipp, spawn_sipp};
+use harness::{Server, register_sipp_phone, require_tool, sipp, spawn_sipp};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 
@@ -413,6 +413,19 @@ fn flows_are_checked_at_upload_versioned_and_listed() {
         ),
         (r#"{"verbs": []}"#, "/document/verbs"),
         (
+            r#"{"verbs": [{"verb": "menu", "prompt": [], "options": {"x": [{"verb": "hangup"}]}}]}"#,
+            "/document/verbs/0/options/x",
+        ),
+        (r#"{"steps": []}"#, "/document/steps"),
+        (r#"[1, 2]"#, "/document"),
+    ] {
+        let (status, body) = post(&format!(r#"{{"name": "Bad", "document": {document}}}"#));
+        assert_eq!(status, 422, "{document}: {body}");
+        assert_eq!(body["path"], path, "{document}: {body}");
+    }
+    // What it names must exist: a 409, pointing at where it is named.
+    for (document, path) in [
+        (
             r#"{"verbs": [{"verb": "answer"}, {"verb": "dial", "target": {"phone": "9999"}}]}"#,
             "/document/verbs/1/target/phone",
         ),
@@ -424,15 +437,9 @@ fn flows_are_checked_at_upload_versioned_and_listed() {
             r#"{"verbs": [{"verb": "redirect", "flow": 424242}]}"#,
             "/document/verbs/0/flow",
         ),
-        (
-            r#"{"verbs": [{"verb": "menu", "prompt": [], "options": {"x": [{"verb": "hangup"}]}}]}"#,
-            "/document/verbs/0/options/x",
-        ),
-        (r#"{"steps": []}"#, "/document/steps"),
-        (r#"[1, 2]"#, "/document"),
     ] {
         let (status, body) = post(&format!(r#"{{"name": "Bad", "document": {document}}}"#));
-        assert_eq!(status, 422, "{document}: {body}");
+        assert_eq!(status, 409, "{document}: {body}");
         assert_eq!(body["path"], path, "{document}: {body}");
     }
     let (status, body) = post(r#"{"name": " ", "document": {"verbs": [{"verb": "hangup"}]}}"#);
@@ -523,6 +530,37 @@ fn flows_are_checked_at_upload_versioned_and_listed() {
     assert_eq!(status, 404);
     let (status, _) = server.http("GET", &format!("{path}/versions"), Some(&reader), None);
     assert_eq!(status, 404);
+}
+
+/// The reference for people: an HTML page from the same document, with
+/// every operation; a token in the header or (for a browser) the query.
+#[test]
+fn the_docs_page_shows_every_operation() {
+    let server = Server::start();
+    let admin = server.admin_token();
+    let reader = new_token(&server, &admin, "read_only");
+    assert_eq!(server.http("GET", "/api/v1/docs", None, None).0, 401);
+    let (status, page) = server.http(
+        "GET",
+        &format!("/api/v1/docs?access_token={reader}"),
+        None,
+        None,
+    );
+    assert_eq!(status, 200);
+    assert!(
+        page.starts_with("<!doctype html>"),
+        "{}",
+        &page[..page.len().min(200)]
+    );
+    let (_, document) = server.http("GET", "/api/v1/openapi.json", Some(&admin), None);
+    let document = json(&document);
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for operation in item.as_object().unwrap().values() {
+            let id = operation["operationId"].as_str().unwrap();
+            assert!(page.contains(&format!("id=\"{id}\"")), "{path} {id}");
+        }
+    }
+    assert!(page.contains("id=\"schema-FlowVerbMenu\""));
 }
 
 #[test]
@@ -738,8 +776,10 @@ fn schemathesis_finds_nothing() {
         .args(["-H", &format!("Authorization: Bearer {token}")])
         .args(["--max-examples", "100", "--seed", "20261122"])
         .args(["--exclude-operation-id", "revoke_token"])
-        // The event stream never ends by itself.
+        // The event stream never ends by itself; the socket is a switch of
+        // protocol, not a request and response.
         .args(["--exclude-operation-id", "event_stream"])
+        .args(["--exclude-operation-id", "event_socket"])
         .output()
         .expect("schemathesis runs (the test script installs it from PyPI)");
     assert!(
@@ -1288,6 +1328,132 @@ fn the_event_stream_follows_a_registration_and_a_call() {
             "call.created",
             "call.answered",
             "call.ended"
+        ],
+        "{}",
+        server.log()
+    );
+}
+
+/// Opens the WebSocket event stream with `request_extra` (header lines)
+/// and `query`: the status line, and the stream when it upgraded.
+fn open_event_socket(
+    server: &Server,
+    query: &str,
+    request_extra: &str,
+) -> (String, std::io::BufReader<std::net::TcpStream>) {
+    use std::io::{BufRead, Write};
+    let mut stream = std::net::TcpStream::connect(server.http_addr()).unwrap();
+    write!(
+        stream,
+        "GET /api/v1/events/ws{query} HTTP/1.1\r\nHost: switchboard\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\n{request_extra}\r\n"
+    )
+    .unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(15)))
+        .unwrap();
+    let mut reader = std::io::BufReader::new(stream);
+    let mut status_line = String::new();
+    reader.read_line(&mut status_line).unwrap();
+    let mut head = status_line.clone();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        head.push_str(&line);
+    }
+    if status_line.starts_with("HTTP/1.1 101") {
+        // RFC 6455 section 1.3's example key and answer.
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo="),
+            "{head}"
+        );
+    }
+    (status_line, reader)
+}
+
+/// The next WebSocket message from the server (unmasked, RFC 6455): its
+/// opcode and payload; `None` when the connection ends.
+fn read_frame(reader: &mut impl std::io::Read) -> Option<(u8, Vec<u8>)> {
+    let mut head = [0u8; 2];
+    reader.read_exact(&mut head).ok()?;
+    let opcode = head[0] & 0x0f;
+    assert_eq!(head[1] & 0x80, 0, "server frames are not masked");
+    let length = match head[1] & 0x7f {
+        126 => {
+            let mut extended = [0u8; 2];
+            reader.read_exact(&mut extended).ok()?;
+            u64::from(u16::from_be_bytes(extended))
+        }
+        127 => {
+            let mut extended = [0u8; 8];
+            reader.read_exact(&mut extended).ok()?;
+            u64::from_be_bytes(extended)
+        }
+        short => u64::from(short),
+    };
+    let mut payload = vec![0u8; usize::try_from(length).unwrap()];
+    reader.read_exact(&mut payload).ok()?;
+    Some((opcode, payload))
+}
+
+/// The WebSocket stream: supervisors only, the token in the header or (for
+/// browsers) the query; a registration, a recorded call and its
+/// recording, finished and listed by the time its event arrives.
+#[test]
+fn the_event_socket_follows_a_registration_and_a_recorded_call() {
+    require_tool("sipp", "sip-tester");
+    let server = Server::start();
+    let admin = server.admin_token();
+    let reader_token = new_token(&server, &admin, "read_only");
+    let (status, _) = open_event_socket(&server, "", "");
+    assert!(status.starts_with("HTTP/1.1 401"), "{status}");
+    let (status, _) = open_event_socket(&server, &format!("?access_token={reader_token}"), "");
+    assert!(status.starts_with("HTTP/1.1 403"), "{status}");
+    let (status, _) = open_event_socket(&server, "", &format!("Authorization: Bearer {admin}\r\n"));
+    assert!(status.starts_with("HTTP/1.1 101"), "{status}");
+    let (status, mut socket) = open_event_socket(&server, &format!("?access_token={admin}"), "");
+    assert!(status.starts_with("HTTP/1.1 101"), "{status}");
+
+    register_sipp_phone(&server, "1001", harness::free_port());
+    sipp(
+        "uac_echo",
+        &[&server.target(), "-s", "3000", "-m", "1", "-d", "1000"],
+    )
+    .assert_ok(Some(&server));
+
+    let mut kinds = Vec::new();
+    while !kinds.contains(&"recording.finished".to_string()) {
+        let Some((opcode, payload)) = read_frame(socket.get_mut()) else {
+            break;
+        };
+        assert_eq!(opcode, 1, "text messages");
+        let event = json(&String::from_utf8(payload).unwrap());
+        kinds.push(event["type"].as_str().unwrap().to_string());
+        if event["type"] == "recording.finished" {
+            let id = event["recording_id"].as_str().unwrap();
+            let (status, body) = server.http(
+                "GET",
+                &format!("/api/v1/recordings/{id}"),
+                Some(&admin),
+                None,
+            );
+            assert_eq!(status, 200, "listed once finished: {body}");
+            assert_eq!(json(&body)["cdr"]["call_id"], event["call_id"]);
+        }
+    }
+    assert_eq!(
+        kinds,
+        [
+            "registration.added",
+            "call.created",
+            "call.answered",
+            "recording.started",
+            "call.ended",
+            "recording.finished"
         ],
         "{}",
         server.log()

@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 use utoipa::ToSchema;
 
+use crate::events::{EventHub, LiveEvent};
 use crate::metrics::Metrics;
 use crate::storage::Storage;
 use std::sync::Arc;
@@ -169,6 +170,7 @@ const BATCH: usize = 256;
 pub fn writer(
     storage: Storage,
     metrics: Arc<Metrics>,
+    events: EventHub,
 ) -> (CdrSink, impl std::future::Future<Output = ()>) {
     let (sender, mut receiver) = mpsc::unbounded_channel::<Cdr>();
     let sink = CdrSink {
@@ -180,13 +182,21 @@ pub fn writer(
         let mut batch = Vec::with_capacity(BATCH);
         while receiver.recv_many(&mut batch, BATCH).await > 0 {
             match write_batch(&storage, &batch).await {
-                Ok(()) => written += batch.len() as u64,
+                Ok(()) => {
+                    written += batch.len() as u64;
+                    batch
+                        .iter()
+                        .for_each(|cdr| announce_recording(&events, cdr));
+                }
                 Err(error) => {
                     // Retried one by one, so a bad record costs only itself.
                     warn!(error = %format!("{error:#}"), "CDR batch failed; writing one by one");
                     for cdr in &batch {
                         match write_batch(&storage, std::slice::from_ref(cdr)).await {
-                            Ok(()) => written += 1,
+                            Ok(()) => {
+                                written += 1;
+                                announce_recording(&events, cdr);
+                            }
                             Err(error) => warn!(
                                 call_id = %cdr.call_id,
                                 error = %format!("{error:#}"),
@@ -205,6 +215,19 @@ pub fn writer(
         info!(written, "CDR writer finished");
     };
     (sink, task)
+}
+
+/// Tells the live events that a call's recording is finished and listed
+/// (its index row is written with the call's record).
+fn announce_recording(events: &EventHub, cdr: &Cdr) {
+    if let Some(file) = &cdr.recording {
+        events.publish(LiveEvent::RecordingFinished {
+            call_id: cdr.call_id.clone(),
+            at: timestamp(cdr.end_time),
+            recording_id: recording_id(file),
+            file: file.clone(),
+        });
+    }
 }
 
 /// A recording's id: its file name without `.wav`.

@@ -91,6 +91,18 @@ pub enum LiveEvent {
         /// The file's name in the recordings directory.
         file: String,
     },
+    /// A call's recording ended and is listed under `/api/v1/recordings`.
+    #[serde(rename = "recording.finished")]
+    RecordingFinished {
+        /// The call's id.
+        call_id: String,
+        /// When (the call's end).
+        at: String,
+        /// The recording's id.
+        recording_id: String,
+        /// The file's name in the recordings directory.
+        file: String,
+    },
     /// The call ended.
     #[serde(rename = "call.ended")]
     CallEnded {
@@ -136,6 +148,7 @@ impl LiveEvent {
             Self::CallBridged { .. } => "call.bridged",
             Self::Dtmf { .. } => "call.dtmf",
             Self::RecordingStarted { .. } => "recording.started",
+            Self::RecordingFinished { .. } => "recording.finished",
             Self::CallEnded { .. } => "call.ended",
             Self::RegistrationAdded { .. } => "registration.added",
             Self::RegistrationRemoved { .. } => "registration.removed",

@@ -142,7 +142,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let users: HashMap<String, Ha1s> = directory.iter().cloned().collect();
 
     let mut routes = HashMap::new();
-    let (cdrs, cdr_writer) = cdr::writer(storage.clone(), metrics.clone());
+    let (cdrs, cdr_writer) = cdr::writer(storage.clone(), metrics.clone(), events.clone());
     let cdr_writer = tokio::spawn(cdr_writer);
     let recordings_dir = settings.data_dir.join("recordings");
     std::fs::create_dir_all(&recordings_dir)

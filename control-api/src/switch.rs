@@ -703,11 +703,6 @@ impl Switch {
                     Ok(recorder) => {
                         info!(file = %path.display(), "answering and recording");
                         call.recording = Some(file_name(&path));
-                        self.events.publish(LiveEvent::RecordingStarted {
-                            call_id: call_id.clone(),
-                            at: stamp(self.wall_clock, now),
-                            file: file_name(&path),
-                        });
                         call.inbound.media.record(recorder);
                         let body = answer_body.expect("a recording call has an SDP body");
                         answer_inbound(sip, now, &mut call, body);
@@ -774,6 +769,15 @@ impl Switch {
             self.events.publish(LiveEvent::CallAnswered {
                 call_id: call_id.clone(),
                 at: stamp(self.wall_clock, now),
+            });
+        }
+        // A recording that began with the call (the record route) is told
+        // after the call itself.
+        if let Some(file) = &call.recording {
+            self.events.publish(LiveEvent::RecordingStarted {
+                call_id: call_id.clone(),
+                at: stamp(self.wall_clock, now),
+                file: file.clone(),
             });
         }
         self.calls.insert(call_id, call);

@@ -45,6 +45,7 @@ pub enum Verb {
     /// Rings (ringback, 180) `count` times before going on (1-20).
     Ring {
         /// Rings, each 6 s.
+        #[serde(deserialize_with = "whole::u32")]
         count: u32,
     },
     /// Speaks `text` (text to speech).
@@ -52,22 +53,42 @@ pub enum Verb {
         /// 1-2000 characters.
         text: String,
         /// The TTS voice (e.g. `en`), or the server's default.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present"
+        )]
         voice: Option<String>,
         /// Times to say it (1-10, default 1).
-        #[serde(default = "one", skip_serializing_if = "is_one")]
+        #[serde(
+            default = "one",
+            skip_serializing_if = "is_one",
+            deserialize_with = "whole::u32"
+        )]
         repeat: u32,
     },
     /// Plays a prompt: an uploaded or bundled one by name, or a URL.
     Play {
         /// A prompt's name.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present"
+        )]
         prompt: Option<String>,
         /// An `http`/`https` URL of a WAV file (fetched once, cached).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present"
+        )]
         url: Option<String>,
         /// Times to play it (1-10, default 1).
-        #[serde(default = "one", skip_serializing_if = "is_one")]
+        #[serde(
+            default = "one",
+            skip_serializing_if = "is_one",
+            deserialize_with = "whole::u32"
+        )]
         repeat: u32,
     },
     /// Silence for `seconds` (0.1-60).
@@ -81,17 +102,33 @@ pub enum Verb {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         prompt: Vec<Verb>,
         /// Digits to collect (1-32), or until `finish_on_key`.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "whole::optional_u32"
+        )]
         num_digits: Option<u32>,
         /// The key that ends the input (not kept), e.g. `#`.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present"
+        )]
         finish_on_key: Option<String>,
         /// Seconds to wait for the first and each next digit (1-60,
         /// default 5).
-        #[serde(default = "five", skip_serializing_if = "is_five")]
+        #[serde(
+            default = "five",
+            skip_serializing_if = "is_five",
+            deserialize_with = "whole::u32"
+        )]
         timeout_seconds: u32,
         /// Times to ask again after no input (0-10, default 0).
-        #[serde(default, skip_serializing_if = "is_zero")]
+        #[serde(
+            default,
+            skip_serializing_if = "is_zero",
+            deserialize_with = "whole::u32"
+        )]
         retries: u32,
         /// Played when the input is empty, before asking again.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -107,11 +144,19 @@ pub enum Verb {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         invalid: Vec<Verb>,
         /// Seconds to wait for a key (1-60, default 5).
-        #[serde(default = "five", skip_serializing_if = "is_five")]
+        #[serde(
+            default = "five",
+            skip_serializing_if = "is_five",
+            deserialize_with = "whole::u32"
+        )]
         timeout_seconds: u32,
         /// Times to ask again (0-10, default 2); then the flow goes on
         /// after the menu.
-        #[serde(default = "two", skip_serializing_if = "is_two")]
+        #[serde(
+            default = "two",
+            skip_serializing_if = "is_two",
+            deserialize_with = "whole::u32"
+        )]
         retries: u32,
     },
     /// Records the caller (into the call's recordings).
@@ -120,13 +165,25 @@ pub enum Verb {
         #[serde(default = "yes", skip_serializing_if = "is_yes")]
         beep: bool,
         /// The key that ends the recording.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present"
+        )]
         finish_on_key: Option<String>,
         /// Longest recording, seconds (1-3600, default 120).
-        #[serde(default = "two_minutes", skip_serializing_if = "is_two_minutes")]
+        #[serde(
+            default = "two_minutes",
+            skip_serializing_if = "is_two_minutes",
+            deserialize_with = "whole::u32"
+        )]
         max_seconds: u32,
         /// Silence that ends it, seconds (1-60, default 5).
-        #[serde(default = "five", skip_serializing_if = "is_five")]
+        #[serde(
+            default = "five",
+            skip_serializing_if = "is_five",
+            deserialize_with = "whole::u32"
+        )]
         silence_seconds: u32,
     },
     /// Leaves a message in a voicemail box.
@@ -140,10 +197,18 @@ pub enum Verb {
         /// Whom.
         target: DialTarget,
         /// Seconds to ring before giving up (1-300, default 30).
-        #[serde(default = "thirty", skip_serializing_if = "is_thirty")]
+        #[serde(
+            default = "thirty",
+            skip_serializing_if = "is_thirty",
+            deserialize_with = "whole::u32"
+        )]
         timeout_seconds: u32,
         /// The caller ID shown (a number), or the caller's own.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present"
+        )]
         caller_id: Option<String>,
         /// Played only to the party that answers, before the bridge.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -152,15 +217,24 @@ pub enum Verb {
     /// Hold music, until something else happens (or `seconds`).
     HoldMusic {
         /// A prompt's name, or the server's hold music.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present"
+        )]
         prompt: Option<String>,
         /// How long, seconds (1-86400), or until the call moves on.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "whole::optional_u32"
+        )]
         seconds: Option<u32>,
     },
     /// Goes on with another flow (by id).
     Redirect {
         /// The flow's id.
+        #[serde(deserialize_with = "whole::i64")]
         flow: i64,
     },
     /// Fetches the next verbs from the operator's URL (POST with the
@@ -169,10 +243,18 @@ pub enum Verb {
         /// An `http`/`https` URL.
         url: String,
         /// Seconds to wait for it (1-30, default 5).
-        #[serde(default = "five", skip_serializing_if = "is_five")]
+        #[serde(
+            default = "five",
+            skip_serializing_if = "is_five",
+            deserialize_with = "whole::u32"
+        )]
         timeout_seconds: u32,
         /// The flow (by id) to go on with if it fails or times out.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "whole::optional_i64"
+        )]
         fallback_flow: Option<i64>,
     },
     /// Sets a call variable.
@@ -188,9 +270,36 @@ pub enum Verb {
         /// The variable: one the flow set, or `caller_id`, `did`,
         /// `digits`, or `time` (local `HH:MM` in the DID's zone).
         variable: String,
-        /// The test.
-        #[serde(flatten)]
-        test: Test,
+        /// Holds when the variable equals this.
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present"
+        )]
+        equals: Option<String>,
+        /// Holds when the variable starts with this.
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present"
+        )]
+        starts_with: Option<String>,
+        /// Holds when the variable is one of these.
+        #[serde(
+            default,
+            rename = "in",
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present"
+        )]
+        one_of: Option<Vec<String>>,
+        /// Holds when `time` (local `HH:MM`) is from the first to the
+        /// second (which may be past midnight).
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present"
+        )]
+        between: Option<[String; 2]>,
         /// Verbs when it holds.
         then: Vec<Verb>,
         /// Verbs when it does not.
@@ -215,18 +324,57 @@ pub enum DialTarget {
     Did(String),
 }
 
-/// How an `if` compares its variable: exactly one of these.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Test {
-    /// Equal to this text.
-    Equals(String),
-    /// Starting with this text.
-    StartsWith(String),
-    /// Among these texts.
-    In(Vec<String>),
-    /// A time of day `HH:MM` to `HH:MM` (for `time`; may wrap midnight).
-    Between([String; 2]),
+/// An optional field given: its value, never `null` (absent is `None`),
+/// as the flow language's schema has it.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
+/// Whole numbers written as JSON numbers of any kind (`5` or `5.0`, as a
+/// JSON Schema integer may be written).
+mod whole {
+    use serde::{Deserialize, Deserializer, de::Error};
+
+    /// Floats are exact integers up to 2^53.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+
+    fn number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+        let value = f64::deserialize(deserializer)?;
+        if value.fract() == 0.0 && value.abs() <= EXACT {
+            Ok(value)
+        } else {
+            Err(D::Error::custom(format!("{value} is not a whole number")))
+        }
+    }
+
+    pub fn u32<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+        let value = number(deserializer)?;
+        if (0.0..=f64::from(u32::MAX)).contains(&value) {
+            Ok(value as u32)
+        } else {
+            Err(D::Error::custom(format!("{value} is out of range")))
+        }
+    }
+
+    pub fn i64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+        number(deserializer).map(|value| value as i64)
+    }
+
+    pub fn optional_u32<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<u32>, D::Error> {
+        u32(deserializer).map(Some)
+    }
+
+    pub fn optional_i64<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<i64>, D::Error> {
+        i64(deserializer).map(Some)
+    }
 }
 
 fn one() -> u32 {
@@ -299,6 +447,7 @@ pub fn parse(document: &serde_json::Value) -> Result<Flow, FlowError> {
     if !document.is_object() {
         return Err(fail("", r#"a flow is an object: {"verbs": [...]}"#));
     }
+    check_tags(document, &mut String::new())?;
     let flow: Flow = serde_path_to_error::deserialize(document).map_err(|error| {
         let pointer = pointer_of(error.path());
         let reason = error.into_inner().to_string();
@@ -306,6 +455,33 @@ pub fn parse(document: &serde_json::Value) -> Result<Flow, FlowError> {
     })?;
     flow.check()?;
     Ok(flow)
+}
+
+/// Every `verb` is a string: serde would also take a variant's index.
+fn check_tags(value: &serde_json::Value, pointer: &mut String) -> Result<(), FlowError> {
+    let length = pointer.len();
+    match value {
+        serde_json::Value::Object(fields) => {
+            if fields.get("verb").is_some_and(|tag| !tag.is_string()) {
+                return Err(fail(format!("{pointer}/verb"), "must be a verb's name"));
+            }
+            for (key, field) in fields {
+                pointer.push('/');
+                pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+                check_tags(field, pointer)?;
+                pointer.truncate(length);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                pointer.push_str(&format!("/{index}"));
+                check_tags(item, pointer)?;
+                pointer.truncate(length);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// A serde path (`verbs[2].options.1`) as a JSON pointer.
@@ -372,18 +548,40 @@ fn check_key(key: &Option<String>, pointer: String) -> Result<(), FlowError> {
     }
 }
 
-fn check_name(name: &str, pointer: String, what: &str) -> Result<(), FlowError> {
-    let valid = (1..=100).contains(&name.len())
-        && !name.contains("..")
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b));
+/// `text` is `low` to `high` bytes, each `allowed`.
+fn check_chars(
+    text: &str,
+    low: usize,
+    high: usize,
+    allowed: fn(u8) -> bool,
+    pointer: String,
+    rule: &str,
+) -> Result<(), FlowError> {
+    if (low..=high).contains(&text.len()) && text.bytes().all(allowed) {
+        Ok(())
+    } else {
+        Err(fail(pointer, format!("must be {rule}")))
+    }
+}
+
+fn name_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-'
+}
+
+/// A prompt's name: 1 to 4 `/`-separated parts of 1 to 64 letters,
+/// digits, `_` or `-` (`en/greeting`).
+fn check_prompt_name(name: &str, pointer: String) -> Result<(), FlowError> {
+    let parts: Vec<&str> = name.split('/').collect();
+    let valid = parts.len() <= 4
+        && parts
+            .iter()
+            .all(|part| (1..=64).contains(&part.len()) && part.bytes().all(name_byte));
     if valid {
         Ok(())
     } else {
         Err(fail(
             pointer,
-            format!("must be a {what}: 1 to 100 letters, digits, '-', '_', '.' or '/'"),
+            "must be a prompt's name: 1 to 4 '/'-separated parts of letters, digits, '_' or '-'",
         ))
     }
 }
@@ -394,11 +592,16 @@ fn check_url(url: &str, pointer: String) -> Result<(), FlowError> {
         .or_else(|| url.strip_prefix("http://"));
     match rest {
         Some(rest)
-            if !rest.is_empty() && url.len() <= 2000 && !url.contains(char::is_whitespace) =>
+            if !rest.is_empty()
+                && url.len() <= 2000
+                && rest.bytes().all(|byte| (b'!'..=b'~').contains(&byte)) =>
         {
             Ok(())
         }
-        _ => Err(fail(pointer, "must be an http:// or https:// URL")),
+        _ => Err(fail(
+            pointer,
+            "must be an http:// or https:// URL of printable ASCII (non-ASCII percent-encoded)",
+        )),
     }
 }
 
@@ -508,7 +711,14 @@ fn check_verb(verb: &Verb, at: &str, depth: usize, count: &mut usize) -> Result<
                 return Err(fail(field("text"), "must be 1 to 2000 characters"));
             }
             if let Some(voice) = voice {
-                check_name(voice, field("voice"), "voice")?;
+                check_chars(
+                    voice,
+                    1,
+                    64,
+                    |b| name_byte(b) || b == b'+',
+                    field("voice"),
+                    "1 to 64 letters, digits, '_', '-' or '+'",
+                )?;
             }
             range(*repeat, 1, 10, field("repeat"))
         }
@@ -518,7 +728,7 @@ fn check_verb(verb: &Verb, at: &str, depth: usize, count: &mut usize) -> Result<
             repeat,
         } => {
             match (prompt, url) {
-                (Some(prompt), None) => check_name(prompt, field("prompt"), "prompt name")?,
+                (Some(prompt), None) => check_prompt_name(prompt, field("prompt"))?,
                 (None, Some(url)) => check_url(url, field("url"))?,
                 _ => return Err(fail(at, "needs exactly one of prompt and url")),
             }
@@ -607,12 +817,22 @@ fn check_verb(verb: &Verb, at: &str, depth: usize, count: &mut usize) -> Result<
         } => {
             let target_at = field("target");
             match target {
-                DialTarget::Phone(extension) => {
-                    check_name(extension, format!("{target_at}/phone"), "phone extension")?
-                }
-                DialTarget::Agent(login) => {
-                    check_name(login, format!("{target_at}/agent"), "agent login")?
-                }
+                DialTarget::Phone(extension) => check_chars(
+                    extension,
+                    1,
+                    32,
+                    |b| name_byte(b) || b == b'.',
+                    format!("{target_at}/phone"),
+                    "a phone's extension: 1 to 32 letters, digits, '.', '_' or '-'",
+                )?,
+                DialTarget::Agent(login) => check_chars(
+                    login,
+                    1,
+                    64,
+                    |b| name_byte(b) || b == b'.',
+                    format!("{target_at}/agent"),
+                    "an agent's login: 1 to 64 letters, digits, '.', '_' or '-'",
+                )?,
                 DialTarget::Number(number) => check_number(number, format!("{target_at}/number"))?,
                 DialTarget::Did(number) => check_number(number, format!("{target_at}/did"))?,
             }
@@ -624,7 +844,7 @@ fn check_verb(verb: &Verb, at: &str, depth: usize, count: &mut usize) -> Result<
         }
         Verb::HoldMusic { prompt, seconds } => {
             if let Some(prompt) = prompt {
-                check_name(prompt, field("prompt"), "prompt name")?;
+                check_prompt_name(prompt, field("prompt"))?;
             }
             match seconds {
                 Some(seconds) => range(*seconds, 1, 86_400, field("seconds")),
@@ -667,12 +887,46 @@ fn check_verb(verb: &Verb, at: &str, depth: usize, count: &mut usize) -> Result<
         }
         Verb::If {
             variable,
-            test,
+            equals,
+            starts_with,
+            one_of,
+            between,
             then,
             otherwise,
         } => {
             check_variable(variable, field("variable"))?;
-            if let Test::Between([from, to]) = test {
+            let tests = [
+                equals.is_some(),
+                starts_with.is_some(),
+                one_of.is_some(),
+                between.is_some(),
+            ];
+            if tests.iter().filter(|given| **given).count() != 1 {
+                return Err(fail(
+                    at,
+                    "needs exactly one of equals, starts_with, in and between",
+                ));
+            }
+            for (text, name) in [(equals, "equals"), (starts_with, "starts_with")] {
+                if text
+                    .as_ref()
+                    .is_some_and(|text| text.chars().count() > 1000)
+                {
+                    return Err(fail(field(name), "must be at most 1000 characters"));
+                }
+            }
+            if let Some(values) = one_of {
+                if values.is_empty() || values.len() > 100 {
+                    return Err(fail(field("in"), "must list 1 to 100 values"));
+                }
+                if let Some(index) = values.iter().position(|value| value.chars().count() > 1000) {
+                    return Err(fail(
+                        format!("{at}/in/{index}"),
+                        "must be at most 1000 characters",
+                    ));
+                }
+            }
+            if let Some([from, to]) = between {
                 if variable != "time" {
                     return Err(fail(
                         field("between"),
@@ -836,7 +1090,15 @@ mod tests {
         // type is placed at the verb, and the reason says what was expected.
         let e = error(json!({"verbs": [{"verb": "ring", "count": "two"}]}));
         assert_eq!(e.pointer, "/verbs/0");
-        assert!(e.reason.contains("expected u32"), "{e}");
+        assert!(e.reason.contains("invalid type"), "{e}");
+        let e =
+            error(json!({"verbs": [{"verb": "play", "prompt": null, "url": "http://x/y.wav"}]}));
+        assert!(e.reason.contains("null"), "{e}");
+        let e = error(
+            json!({"verbs": [{"verb": "if", "variable": "did", "equals": "1",
+                                        "then": [{"verb": 0}]}]}),
+        );
+        assert_eq!(e.pointer, "/verbs/0/then/0/verb");
         let e = error(json!({"verbs": [{"verb": "hangup", "cause": 1}]}));
         assert!(e.reason.contains("cause"), "{e}");
         let e = error(json!([[{"verb": "hangup"}]]));

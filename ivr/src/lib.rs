@@ -6,5 +6,7 @@
 //! clocks.
 
 pub mod flow;
+pub mod schema;
 
 pub use flow::{Flow, FlowError, References, Verb, parse};
+pub use schema::json_schemas;

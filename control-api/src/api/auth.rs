@@ -121,24 +121,49 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header =
-            parts
-                .headers
-                .get(axum::http::header::AUTHORIZATION)
-                .ok_or(ApiError::Unauthorized(
-                    "missing Authorization: Bearer token",
-                ))?;
-        let secret = header
-            .to_str()
-            .ok()
-            .and_then(|value| {
-                let (scheme, token) = value.split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-            })
-            .filter(|token| !token.is_empty())
-            .ok_or(ApiError::Unauthorized(
-                "the Authorization header is not `Bearer <token>`",
-            ))?;
+        Caller::from_secret(state, bearer(&parts.headers)?).await
+    }
+}
+
+/// The bearer secret of the `Authorization` header.
+fn bearer(headers: &axum::http::HeaderMap) -> Result<&str, ApiError> {
+    let header = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .ok_or(ApiError::Unauthorized(
+            "missing Authorization: Bearer token",
+        ))?;
+    header
+        .to_str()
+        .ok()
+        .and_then(|value| {
+            let (scheme, token) = value.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .filter(|token| !token.is_empty())
+        .ok_or(ApiError::Unauthorized(
+            "the Authorization header is not `Bearer <token>`",
+        ))
+}
+
+impl Caller {
+    /// The caller by its `Authorization` header, or failing one by a token
+    /// given in the query (`?access_token=`, for browsers, which cannot set
+    /// headers on WebSockets or links).
+    pub async fn from_headers_or_query(
+        state: &AppState,
+        headers: axum::http::HeaderMap,
+        query_token: Option<&str>,
+    ) -> Result<Self, ApiError> {
+        match query_token {
+            Some(secret) if !headers.contains_key(axum::http::header::AUTHORIZATION) => {
+                Caller::from_secret(state, secret).await
+            }
+            _ => Caller::from_secret(state, bearer(&headers)?).await,
+        }
+    }
+
+    /// The caller presenting the bearer `secret`, if it is a working token.
+    pub async fn from_secret(state: &AppState, secret: &str) -> Result<Self, ApiError> {
         // A login's token takes its user's role now, and works only while
         // the user is active and unlocked, and until it expires.
         let row: Option<(String, String)> = sqlx::query_as(

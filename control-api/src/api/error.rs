@@ -18,7 +18,8 @@ pub struct ErrorBody {
     /// What went wrong, for a person.
     pub error: String,
     /// On a 422: the JSON pointer (RFC 6901) of the offending field, `""`
-    /// for the body as a whole.
+    /// for the body as a whole; on a 409 about something named that does
+    /// not exist, where it is named.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
 }
@@ -36,6 +37,13 @@ pub enum ApiError {
     NotFound(String),
     /// 409: it would clash with what exists.
     Conflict(String),
+    /// 409: the body names, at `path`, something that does not exist.
+    ConflictAt {
+        /// JSON pointer of where it is named.
+        path: String,
+        /// What is missing.
+        reason: String,
+    },
     /// 413: the body is over the limit (2 MiB).
     TooLarge,
     /// 415: the body is not declared as JSON.
@@ -91,6 +99,7 @@ impl IntoResponse for ApiError {
             Self::Forbidden(reason) => (StatusCode::FORBIDDEN, reason, None),
             Self::NotFound(what) => (StatusCode::NOT_FOUND, what, None),
             Self::Conflict(reason) => (StatusCode::CONFLICT, reason, None),
+            Self::ConflictAt { path, reason } => (StatusCode::CONFLICT, reason, Some(path)),
             Self::TooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "the body is over 2 MiB".to_string(),
@@ -155,6 +164,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ValidJson<T> {
                     ApiError::BadRequest(rejection.body_text())
                 }
             })?;
+        // Every body is an object (serde would take a struct from an array).
+        let first = bytes.iter().find(|byte| !byte.is_ascii_whitespace());
+        if first != Some(&b'{') {
+            return match serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+                Ok(_) => Err(ApiError::invalid("", "the body must be a JSON object")),
+                Err(error) => Err(ApiError::BadRequest(format!("not JSON: {error}"))),
+            };
+        }
         let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
         match serde_path_to_error::deserialize(&mut deserializer) {
             Ok(value) => {

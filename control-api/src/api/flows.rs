@@ -1,8 +1,9 @@
 //! `/api/v1/flows`: IVR flows, JSON documents of verbs (the language is
-//! the `ivr` crate's). A document is checked whole when it is uploaded —
-//! its shape, its values, and that the flows, phones and prompts it names
-//! exist — and refused with a 422 whose path points into it
-//! (`/document/verbs/2/count`). Each new document is a new version; the
+//! the `ivr` crate's; its JSON Schema is in the OpenAPI document as
+//! `FlowDocument`). A document is checked whole when it is uploaded and
+//! refused with a `path` pointing into it: a 422 for its shape and values
+//! (`/document/verbs/2/count`), a 409 for a flow, phone or prompt it names
+//! that does not exist. Each new document is a new version; the
 //! old ones are kept and listed.
 
 use axum::Json;
@@ -149,10 +150,10 @@ async fn check_document(
             .fetch_optional(state.storage.pool())
             .await?;
         if found.is_none() {
-            return Err(ApiError::invalid(
-                format!("/document{pointer}"),
-                format!("there is no flow {id}"),
-            ));
+            return Err(ApiError::ConflictAt {
+                path: format!("/document{pointer}"),
+                reason: format!("there is no flow {id}"),
+            });
         }
     }
     for (pointer, extension) in &references.phones {
@@ -161,18 +162,18 @@ async fn check_document(
             .fetch_optional(state.storage.pool())
             .await?;
         if found.is_none() {
-            return Err(ApiError::invalid(
-                format!("/document{pointer}"),
-                format!("there is no phone {extension}"),
-            ));
+            return Err(ApiError::ConflictAt {
+                path: format!("/document{pointer}"),
+                reason: format!("there is no phone {extension}"),
+            });
         }
     }
     for (pointer, name) in &references.prompts {
         if !crate::prompts::BUNDLED_NAMES.contains(&name.as_str()) {
-            return Err(ApiError::invalid(
-                format!("/document{pointer}"),
-                format!("there is no prompt {name:?}"),
-            ));
+            return Err(ApiError::ConflictAt {
+                path: format!("/document{pointer}"),
+                reason: format!("there is no prompt {name:?}"),
+            });
         }
     }
     serde_json::to_string(&flow).map_err(|error| ApiError::Internal(error.into()))
@@ -201,7 +202,7 @@ async fn fetch(state: &AppState, id: i64) -> Result<Flow, ApiError> {
         (status = 201, description = "Made", body = Flow),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Needs the admin role", body = ErrorBody),
-        (status = 409, description = "No such account", body = ErrorBody),
+        (status = 409, description = "No such account, or the document names (at `path`) a flow, phone or prompt that does not exist", body = ErrorBody),
         (status = 413, description = "The body is too large", body = ErrorBody),
         (status = 422, description = "A field, or the document at `path`, is wrong", body = ErrorBody),
     )
@@ -326,6 +327,7 @@ pub async fn get(
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Needs the admin role", body = ErrorBody),
         (status = 404, description = "No such flow", body = ErrorBody),
+        (status = 409, description = "The document names (at `path`) a flow, phone or prompt that does not exist", body = ErrorBody),
         (status = 413, description = "The body is too large", body = ErrorBody),
         (status = 422, description = "A field, or the document at `path`, is wrong", body = ErrorBody),
     )

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod calls;
 pub mod cdrs;
 pub mod dids;
+pub mod docs;
 pub mod error;
 pub mod events;
 pub mod flows;
@@ -109,6 +110,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/health", get(health))
         .route("/metrics", get(metrics))
         .route("/api/v1/openapi.json", get(openapi_json))
+        .route("/api/v1/docs", get(docs::page))
         .route("/api/v1/tokens", get(tokens::list).post(tokens::create))
         .route("/api/v1/tokens/{id}", delete(tokens::revoke))
         .route("/api/v1/login", post(users::login))
@@ -140,6 +142,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/flows/{id}/versions", get(flows::versions))
         .route("/api/v1/events", get(events::stream))
+        .route("/api/v1/events/ws", get(events::socket))
         .route("/api/v1/recordings", get(recordings::list))
         .route(
             "/api/v1/recordings/{id}",
@@ -170,7 +173,7 @@ pub fn router(state: AppState) -> Router {
         description = "Provision and control Switchboard over HTTP. Every route but health needs `Authorization: Bearer <token>`.",
     ),
     paths(
-        health, openapi_json, metrics,
+        health, openapi_json, docs::page, metrics,
         tokens::list, tokens::create, tokens::revoke,
         users::login, users::create, users::list, users::get, users::update, users::delete,
         users::unlock,
@@ -179,7 +182,7 @@ pub fn router(state: AppState) -> Router {
         dids::create, dids::list, dids::get, dids::update, dids::delete,
         flows::create, flows::list, flows::get, flows::update, flows::delete, flows::versions,
         cdrs::list, cdrs::get, cdrs::export,
-        calls::list, calls::hang_up, events::stream,
+        calls::list, calls::hang_up, events::stream, events::socket,
         recordings::list, recordings::get, recordings::audio, recordings::delete,
     ),
     components(schemas(
@@ -326,8 +329,35 @@ pub async fn metrics(
         (status = 401, description = "No valid token", body = ErrorBody),
     )
 )]
-pub async fn openapi_json(_caller: Caller) -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+pub async fn openapi_json(_caller: Caller) -> Json<serde_json::Value> {
+    Json(openapi_document())
+}
+
+/// The OpenAPI document: what utoipa derives from the handlers, with the
+/// flow language's own JSON Schema (the `ivr` crate's) for flow documents.
+pub fn openapi_document() -> serde_json::Value {
+    let mut document = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    let schemas = &mut document["components"]["schemas"];
+    for (name, schema) in ivr::json_schemas("#/components/schemas/") {
+        schemas[name] = schema;
+    }
+    let flow_document = serde_json::json!({"$ref": "#/components/schemas/FlowDocument"});
+    for (schema, required) in [
+        ("NewFlow", true),
+        ("Flow", true),
+        ("FlowVersion", true),
+        ("FlowChanges", false),
+    ] {
+        let property = &mut schemas[schema]["properties"]["document"];
+        if property.is_object() {
+            *property = if required {
+                flow_document.clone()
+            } else {
+                serde_json::json!({"oneOf": [flow_document, {"type": "null"}]})
+            };
+        }
+    }
+    document
 }
 
 async fn not_found() -> ApiError {
