@@ -185,12 +185,7 @@ fn bad_bodies_get_an_answer_that_names_the_field() {
         let (status, answer) = server.http("POST", "/api/v1/tokens", Some(&admin), Some(body));
         assert_eq!(status, 422, "{body}: {answer}");
         let answer = json(&answer);
-        assert!(
-            answer["path"]
-                .as_str()
-                .is_some_and(|found| found.starts_with(path)),
-            "{body}: {answer}"
-        );
+        assert_eq!(answer["path"].as_str(), Some(path), "{body}: {answer}");
         assert!(answer["error"].is_string());
     }
     let (status, answer) = server.http("POST", "/api/v1/tokens", Some(&admin), Some("{not json"));
