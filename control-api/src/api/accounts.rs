@@ -1,5 +1,5 @@
-//! `/api/v1/accounts`: the accounts (clients) that DIDs, phones and
-//! recordings belong to. Anyone with a token reads them; admins write.
+//! `/api/v1/accounts`: the accounts (clients) that DIDs, phones, agents
+//! and recordings belong to. Anyone with a token reads them; admins write.
 
 use crate::storage::{Flag, QueryBuilder, like_pattern};
 use axum::Json;
@@ -368,7 +368,9 @@ pub async fn delete(
         .execute(state.storage.pool())
         .await
         .map_err(|error| {
-            ApiError::from_write(error, || format!("account {id} still has DIDs or phones"))
+            ApiError::from_write(error, || {
+                format!("account {id} still has DIDs, phones or agents")
+            })
         })?;
     if deleted.rows_affected() == 0 {
         return Err(ApiError::NotFound(format!("no account {id}")));

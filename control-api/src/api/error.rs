@@ -158,6 +158,27 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
     }
 }
 
+/// A list of structs each read only from a JSON object ([`Object`]), for
+/// `#[serde(deserialize_with = ...)]`.
+pub fn objects<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    let objects = Vec::<Object<T>>::deserialize(deserializer)?;
+    Ok(objects.into_iter().map(|Object(value)| value).collect())
+}
+
+/// An optional [`objects`] (absent or `null`: `None`).
+pub fn optional_objects<'de, D, T>(deserializer: D) -> Result<Option<Vec<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    let objects = Option::<Vec<Object<T>>>::deserialize(deserializer)?;
+    Ok(objects.map(|objects| objects.into_iter().map(|Object(value)| value).collect()))
+}
+
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ValidJson<T> {
     type Rejection = ApiError;
 
@@ -290,6 +311,26 @@ mod tests {
             "as serde reads it"
         );
         assert_eq!(path_of(r#"["x", null]"#), "");
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Listed {
+        #[serde(default, deserialize_with = "super::optional_objects")]
+        items: Option<Vec<Inner>>,
+    }
+
+    #[test]
+    fn lists_of_structs_are_read_only_from_objects() {
+        let read = |body: &str| serde_json::from_str::<Listed>(body);
+        let listed = read(r#"{"items": [{"level": 3}]}"#).unwrap();
+        assert_eq!(listed.items.unwrap()[0].level, 3);
+        assert!(read(r#"{"items": null}"#).unwrap().items.is_none());
+        assert!(read(r#"{}"#).unwrap().items.is_none());
+        assert!(
+            read(r#"{"items": [[3]]}"#).is_err(),
+            "an item from an array"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! Every route but `/api/v1/health` needs a bearer token ([`auth`]).
 
 pub mod accounts;
+pub mod agents;
 pub mod auth;
 pub mod calls;
 pub mod cdrs;
@@ -13,8 +14,10 @@ pub mod error;
 pub mod events;
 pub mod integer;
 pub mod paging;
+pub mod patch;
 pub mod phones;
 pub mod recordings;
+pub mod skills;
 pub mod tokens;
 
 use axum::Json;
@@ -140,6 +143,20 @@ pub fn router(state: AppState) -> Router {
                 .patch(phones::update)
                 .delete(phones::delete),
         )
+        .route("/api/v1/skills", post(skills::create).get(skills::list))
+        .route(
+            "/api/v1/skills/{id}",
+            get(skills::get)
+                .patch(skills::update)
+                .delete(skills::delete),
+        )
+        .route("/api/v1/agents", post(agents::create).get(agents::list))
+        .route(
+            "/api/v1/agents/{id}",
+            get(agents::get)
+                .patch(agents::update)
+                .delete(agents::delete),
+        )
         .fallback(not_found)
         .with_state(state)
 }
@@ -157,6 +174,8 @@ pub fn router(state: AppState) -> Router {
         accounts::create, accounts::list, accounts::get, accounts::update, accounts::delete,
         phones::create, phones::list, phones::get, phones::update, phones::delete,
         dids::create, dids::list, dids::get, dids::update, dids::delete,
+        skills::create, skills::list, skills::get, skills::update, skills::delete,
+        agents::create, agents::list, agents::get, agents::update, agents::delete,
         cdrs::list, cdrs::get, cdrs::export,
         calls::list, calls::hang_up, events::stream,
         recordings::list, recordings::get, recordings::audio, recordings::delete,
@@ -167,6 +186,8 @@ pub fn router(state: AppState) -> Router {
         accounts::Account, accounts::NewAccount, accounts::AccountChanges,
         phones::Phone, phones::NewPhone, phones::PhoneChanges,
         dids::Did, dids::NewDid, dids::DidChanges, dids::AnsweredBy,
+        skills::Skill, skills::NewSkill, skills::SkillChanges,
+        agents::Agent, agents::AgentSkill, agents::SkillLevel, agents::NewAgent, agents::AgentChanges,
         cdrs::CdrRecord, crate::cdr::Direction, crate::cdr::HungUpBy, crate::cdr::LegQuality,
         crate::switch::LiveCall, crate::switch::LiveLeg, crate::events::LiveEvent,
         recordings::Recording,
@@ -174,9 +195,11 @@ pub fn router(state: AppState) -> Router {
     modifiers(&BearerAuth, &TimeZones),
     tags(
         (name = "tokens", description = "Bearer tokens for this API"),
-        (name = "accounts", description = "Accounts (clients) that DIDs, phones and recordings belong to"),
+        (name = "accounts", description = "Accounts (clients) that DIDs, phones, agents and recordings belong to"),
         (name = "phones", description = "SIP users that register and are called by extension"),
         (name = "dids", description = "The numbers carriers send calls to, and what answers them"),
+        (name = "skills", description = "What agents are good at"),
+        (name = "agents", description = "People who log in and take calls on a phone's extension, with their skills"),
         (name = "cdrs", description = "Call detail records"),
         (name = "calls", description = "Calls in progress"),
         (name = "events", description = "The live event stream"),
