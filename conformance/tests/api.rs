@@ -1,7 +1,7 @@
 //! The HTTP control API against the real binary: health without a token,
 //! the admin token written at first start (mode 0600), tokens made,
 //! listed and revoked, role limits, and errors that name the field; the
-//! provisioning collections (skills, agents) in `provisioning`.
+//! provisioning collections (skills, agents, holidays) in `provisioning`.
 
 #![allow(clippy::disallowed_methods)]
 
@@ -357,14 +357,14 @@ fn accounts_are_made_read_listed_changed_and_deleted() {
     }
 }
 
-/// What schemathesis is told beyond the document: a well-formed agent may
-/// name a skill or a phone's extension that does not exist, which the
-/// document cannot say and the API refuses with a 422 at that field; so
-/// for those writes alone a 422 is also a right answer to a valid
-/// request.
+/// What schemathesis is told beyond the document: a well-formed agent or
+/// holiday may name a skill, a phone's extension or a DID that does not
+/// exist (or is another account's), which the document cannot say and
+/// the API refuses with a 422 at that field; so for those writes alone a
+/// 422 is also a right answer to a valid request.
 const SCHEMATHESIS_CONFIG: &str = r#"
 [[operations]]
-include-operation-id = ["create_agent", "update_agent"]
+include-operation-id = ["create_agent", "update_agent", "create_holiday", "update_holiday"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422"]
 "#;
 

@@ -1,4 +1,4 @@
-//! Skills and agents through the API: every route, paging,
+//! Skills, agents and holidays through the API: every route, paging,
 //! filters, 404s, 409s, 422s naming the field, read-only tokens refused
 //! writes, and writes of a row with its join rows that leave nothing
 //! behind when they fail.
@@ -472,4 +472,225 @@ fn agents_are_made_with_their_skills_read_listed_changed_and_deleted() {
     let (status, _) = client.send("GET", &dan_path, None);
     assert_eq!(status, 404);
     assert_eq!(client.list("/api/v1/agents").1, 3);
+}
+
+#[test]
+fn holidays_are_made_with_their_dids_read_listed_changed_and_deleted() {
+    let server = Server::start();
+    let client = Client {
+        server: &server,
+        token: server.admin_token(),
+    };
+    let ours = client.make("/api/v1/accounts", body!({"number": "HA", "name": "Ours"}))["id"]
+        .as_i64()
+        .unwrap();
+    let theirs = client.make(
+        "/api/v1/accounts",
+        body!({"number": "HB", "name": "Theirs"}),
+    )["id"]
+        .as_i64()
+        .unwrap();
+    let did = |number: &str, account_id: i64| {
+        client.make(
+            "/api/v1/dids",
+            body!({"number": number, "account_id": account_id, "answered_by": {"type": "echo"}}),
+        )["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let (main, sales, other) = (
+        did("15553001000", ours),
+        did("15553002000", ours),
+        did("15553003000", theirs),
+    );
+
+    let new_year = client.make(
+        "/api/v1/holidays",
+        body!({"name": "New Year", "date": "2027-01-01", "account_id": ours}),
+    );
+    assert_eq!(
+        (&new_year["date"], &new_year["did_ids"]),
+        (&body!("2027-01-01"), &body!([])),
+        "every DID of the account"
+    );
+    let founders = client.make(
+        "/api/v1/holidays",
+        body!({"name": "Founders", "date": "2026-07-04", "account_id": ours,
+               "did_ids": [sales, main as f64]}),
+    );
+    assert_eq!(founders["did_ids"], body!([main, sales]), "by id");
+    client.make(
+        "/api/v1/holidays",
+        body!({"name": "Theirs", "date": "2026-12-25", "account_id": theirs, "did_ids": [other]}),
+    );
+    let local = client.make(
+        "/api/v1/holidays",
+        body!({"name": "Local", "date": "2026-3-5", "account_id": ours, "did_ids": [main]}),
+    );
+    assert_eq!(local["date"], "2026-03-05", "stored as YYYY-MM-DD");
+
+    // A missing account is a conflict; everything else wrong is a 422 at
+    // the field.
+    let (status, answer) = client.send(
+        "POST",
+        "/api/v1/holidays",
+        Some(&body!({"name": "x", "date": "2026-01-01", "account_id": 999999})),
+    );
+    assert_eq!(status, 409, "{answer}");
+    let base = |extra: Value| {
+        let mut request = body!({"name": "Bad", "date": "2026-05-01", "account_id": ours});
+        for (key, value) in extra.as_object().unwrap() {
+            request[key] = value.clone();
+        }
+        request
+    };
+    for (request, path) in [
+        (base(body!({"date": "2026-02-30"})), "/date"),
+        (base(body!({"date": "tomorrow"})), "/date"),
+        (base(body!({"date": "2026-05-01T00:00:00Z"})), "/date"),
+        (base(body!({"name": ""})), "/name"),
+        (base(body!({"did_ids": [other]})), "/did_ids/0"),
+        (base(body!({"did_ids": [main, 999999]})), "/did_ids/1"),
+        (base(body!({"did_ids": [main, main]})), "/did_ids/1"),
+        (base(body!({"did_ids": [1.5]})), "/did_ids/0"),
+        (base(body!({"closed": true})), "/closed"),
+    ] {
+        client.refused_at("POST", "/api/v1/holidays", request, path);
+    }
+    client.refused_at(
+        "POST",
+        "/api/v1/holidays",
+        body!({"name": "No date", "account_id": ours}),
+        "/date",
+    );
+    // The holiday with another account's DID was written before its DIDs:
+    // the failed requests left neither.
+    assert_eq!(
+        client.count("SELECT COUNT(*) FROM holidays WHERE name = 'Bad'"),
+        0
+    );
+    assert_eq!(client.count("SELECT COUNT(*) FROM holiday_dids"), 4);
+
+    // Paging, by date, and the filters.
+    let (items, total) = client.list("/api/v1/holidays?limit=2&offset=1");
+    assert_eq!(total, 4);
+    let names: Vec<&Value> = items.iter().map(|item| &item["name"]).collect();
+    assert_eq!(names, [&body!("Founders"), &body!("Theirs")]);
+    for (query, names) in [
+        (
+            format!("account_id={ours}"),
+            vec!["Local", "Founders", "New Year"],
+        ),
+        (
+            "from=2026-07-04&to=2026-12-31".to_string(),
+            vec!["Founders", "Theirs"],
+        ),
+        ("from=2026-12-26".to_string(), vec!["New Year"]),
+        ("to=2026-03-05".to_string(), vec!["Local"]),
+        (
+            format!("did_id={main}"),
+            vec!["Local", "Founders", "New Year"],
+        ),
+        (format!("did_id={sales}"), vec!["Founders", "New Year"]),
+        (format!("did_id={other}"), vec!["Theirs"]),
+        (format!("did_id={other}&account_id={ours}"), vec![]),
+        ("did_id=999999".to_string(), vec![]),
+    ] {
+        assert_eq!(
+            client.listed(&format!("/api/v1/holidays?{query}"), "name"),
+            names,
+            "{query}"
+        );
+    }
+    for bad in ["from=2026-13-01", "to=soon", "did_id=x", "date=2026-01-01"] {
+        let (status, answer) = client.send("GET", &format!("/api/v1/holidays?{bad}"), None);
+        assert_eq!(status, 422, "{bad}: {answer}");
+        assert!(
+            answer["path"].as_str().unwrap().starts_with('?'),
+            "{answer}"
+        );
+    }
+
+    let viewer = new_token(&server, &client.token, "read_only");
+    read_only_cannot_write(
+        &server,
+        &viewer,
+        "/api/v1/holidays",
+        &founders,
+        &body!({"name": "Viewing", "date": "2026-08-01", "account_id": ours}),
+        &body!({"did_ids": []}),
+    );
+
+    // A change that fails in its DIDs changes nothing, its other fields
+    // neither.
+    let path = format!("/api/v1/holidays/{}", founders["id"]);
+    client.refused_at(
+        "PATCH",
+        &path,
+        body!({"name": "Founders' Day", "did_ids": [sales, other]}),
+        "/did_ids/1",
+    );
+    let (_, unchanged) = client.send("GET", &path, None);
+    assert_eq!(unchanged, founders);
+    client.refused_at("PATCH", &path, body!({"date": "2026-04-31"}), "/date");
+    // Moved to another account, it cannot keep this one's DIDs.
+    client.refused_at("PATCH", &path, body!({"account_id": theirs}), "/account_id");
+    let (status, _) = client.send("PATCH", &path, Some(&body!({"account_id": 999999})));
+    assert_eq!(status, 409);
+
+    let (status, changed) = client.send(
+        "PATCH",
+        &path,
+        Some(&body!({"name": "Founders' Day", "date": "2026-07-03", "did_ids": [sales]})),
+    );
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(
+        (
+            &changed["name"],
+            &changed["date"],
+            &changed["did_ids"],
+            &changed["account_id"]
+        ),
+        (
+            &body!("Founders' Day"),
+            &body!("2026-07-03"),
+            &body!([sales]),
+            &body!(ours)
+        )
+    );
+    // A DID a holiday names, and an account with holidays, stay.
+    let (status, answer) = client.send("DELETE", &format!("/api/v1/dids/{sales}"), None);
+    assert_eq!(status, 409, "{answer}");
+    let (status, answer) = client.send("DELETE", &format!("/api/v1/accounts/{theirs}"), None);
+    assert_eq!(status, 409, "{answer}");
+    let (status, moved) = client.send(
+        "PATCH",
+        &path,
+        Some(&body!({"account_id": theirs, "did_ids": []})),
+    );
+    assert_eq!(status, 200, "{moved}");
+    assert_eq!(
+        (&moved["account_id"], &moved["did_ids"], &moved["name"]),
+        (&body!(theirs), &body!([]), &body!("Founders' Day"))
+    );
+    let (status, _) = client.send("DELETE", &format!("/api/v1/dids/{sales}"), None);
+    assert_eq!(status, 204, "no holiday names it any more");
+
+    // Deleted, a holiday's DIDs go with it.
+    let local_path = format!("/api/v1/holidays/{}", local["id"]);
+    let (status, _) = client.send("DELETE", &local_path, None);
+    assert_eq!(status, 204);
+    assert_eq!(
+        client.count(&format!(
+            "SELECT COUNT(*) FROM holiday_dids WHERE holiday_id = {}",
+            local["id"]
+        )),
+        0
+    );
+    let (status, _) = client.send("GET", &local_path, None);
+    assert_eq!(status, 404);
+    let (status, _) = client.send("DELETE", &format!("/api/v1/dids/{main}"), None);
+    assert_eq!(status, 204, "no holiday names it any more");
+    missing_items_are_404s(&client, "/api/v1/holidays");
+    assert_eq!(client.list("/api/v1/holidays").1, 3);
 }

@@ -12,6 +12,7 @@ pub mod cdrs;
 pub mod dids;
 pub mod error;
 pub mod events;
+pub mod holidays;
 pub mod integer;
 pub mod paging;
 pub mod patch;
@@ -157,6 +158,16 @@ pub fn router(state: AppState) -> Router {
                 .patch(agents::update)
                 .delete(agents::delete),
         )
+        .route(
+            "/api/v1/holidays",
+            post(holidays::create).get(holidays::list),
+        )
+        .route(
+            "/api/v1/holidays/{id}",
+            get(holidays::get)
+                .patch(holidays::update)
+                .delete(holidays::delete),
+        )
         .fallback(not_found)
         .with_state(state)
 }
@@ -176,6 +187,7 @@ pub fn router(state: AppState) -> Router {
         dids::create, dids::list, dids::get, dids::update, dids::delete,
         skills::create, skills::list, skills::get, skills::update, skills::delete,
         agents::create, agents::list, agents::get, agents::update, agents::delete,
+        holidays::create, holidays::list, holidays::get, holidays::update, holidays::delete,
         cdrs::list, cdrs::get, cdrs::export,
         calls::list, calls::hang_up, events::stream,
         recordings::list, recordings::get, recordings::audio, recordings::delete,
@@ -188,6 +200,7 @@ pub fn router(state: AppState) -> Router {
         dids::Did, dids::NewDid, dids::DidChanges, dids::AnsweredBy,
         skills::Skill, skills::NewSkill, skills::SkillChanges,
         agents::Agent, agents::AgentSkill, agents::SkillLevel, agents::NewAgent, agents::AgentChanges,
+        holidays::Holiday, holidays::NewHoliday, holidays::HolidayChanges,
         cdrs::CdrRecord, crate::cdr::Direction, crate::cdr::HungUpBy, crate::cdr::LegQuality,
         crate::switch::LiveCall, crate::switch::LiveLeg, crate::events::LiveEvent,
         recordings::Recording,
@@ -195,11 +208,12 @@ pub fn router(state: AppState) -> Router {
     modifiers(&BearerAuth, &TimeZones),
     tags(
         (name = "tokens", description = "Bearer tokens for this API"),
-        (name = "accounts", description = "Accounts (clients) that DIDs, phones, agents and recordings belong to"),
+        (name = "accounts", description = "Accounts (clients) that DIDs, phones, agents, holidays and recordings belong to"),
         (name = "phones", description = "SIP users that register and are called by extension"),
         (name = "dids", description = "The numbers carriers send calls to, and what answers them"),
         (name = "skills", description = "What agents are good at"),
         (name = "agents", description = "People who log in and take calls on a phone's extension, with their skills"),
+        (name = "holidays", description = "Days an account's DIDs are closed"),
         (name = "cdrs", description = "Call detail records"),
         (name = "calls", description = "Calls in progress"),
         (name = "events", description = "The live event stream"),
