@@ -1,5 +1,6 @@
-//! `/api/v1/accounts`: the accounts (clients) that DIDs, phones and
-//! recordings belong to. Anyone with a token reads them; admins write.
+//! `/api/v1/accounts`: the accounts (clients) that DIDs, phones, agents,
+//! holidays and recordings belong to. Anyone with a token reads them;
+//! admins write.
 
 use crate::storage::{Flag, QueryBuilder, like_pattern};
 use axum::Json;
@@ -368,7 +369,9 @@ pub async fn delete(
         .execute(state.storage.pool())
         .await
         .map_err(|error| {
-            ApiError::from_write(error, || format!("account {id} still has DIDs or phones"))
+            ApiError::from_write(error, || {
+                format!("account {id} still has DIDs, phones, agents or holidays")
+            })
         })?;
     if deleted.rows_affected() == 0 {
         return Err(ApiError::NotFound(format!("no account {id}")));

@@ -572,7 +572,8 @@ async fn apply_changes(
     Ok(did)
 }
 
-/// Deletes a DID: it is no longer ours from the next call on.
+/// Deletes a DID that no holiday names: it is no longer ours from the
+/// next call on.
 #[utoipa::path(
     delete,
     path = "/api/v1/dids/{id}",
@@ -585,6 +586,7 @@ async fn apply_changes(
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Needs the admin role", body = ErrorBody),
         (status = 404, description = "No such DID", body = ErrorBody),
+        (status = 409, description = "A holiday names it", body = ErrorBody),
     )
 )]
 pub async fn delete(
@@ -600,7 +602,12 @@ pub async fn delete(
             sqlx::query("DELETE FROM dids WHERE id = $1")
                 .bind(id)
                 .execute(state.storage.pool())
-                .await?;
+                .await
+                .map_err(|error| {
+                    ApiError::from_write(error, || {
+                        format!("a holiday names DID {}: take it off first", did.number)
+                    })
+                })?;
             state
                 .directory(DirectoryChange::DidGone { number: did.number })
                 .await;

@@ -8,8 +8,9 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{DeserializeOwned, Deserializer, MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// The body of every error response.
@@ -135,8 +136,57 @@ impl IntoResponse for ApiError {
 
 /// A JSON body whose errors name the field: `415` if it is not declared
 /// JSON, `400` if it is not JSON at all, `422` with the field's JSON
-/// pointer if a field is missing, unknown or of the wrong type.
+/// pointer if a field is missing, unknown or of the wrong type, or if the
+/// body is not an object.
 pub struct ValidJson<T>(pub T);
+
+/// A struct read only from a JSON object: serde also reads a struct from
+/// an array of its fields' values, which no schema of this API allows.
+#[derive(Debug)]
+pub struct Object<T>(pub T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields<T>(std::marker::PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for Fields<T> {
+            type Value = T;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("a JSON object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map))
+            }
+        }
+
+        deserializer
+            .deserialize_map(Fields(std::marker::PhantomData))
+            .map(Object)
+    }
+}
+
+/// A list of structs each read only from a JSON object ([`Object`]), for
+/// `#[serde(deserialize_with = ...)]`.
+pub fn objects<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    let objects = Vec::<Object<T>>::deserialize(deserializer)?;
+    Ok(objects.into_iter().map(|Object(value)| value).collect())
+}
+
+/// An optional [`objects`] (absent or `null`: `None`).
+pub fn optional_objects<'de, D, T>(deserializer: D) -> Result<Option<Vec<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    let objects = Option::<Vec<Object<T>>>::deserialize(deserializer)?;
+    Ok(objects.map(|objects| objects.into_iter().map(|Object(value)| value).collect()))
+}
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ValidJson<T> {
     type Rejection = ApiError;
@@ -164,17 +214,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ValidJson<T> {
                     ApiError::BadRequest(rejection.body_text())
                 }
             })?;
-        // Every body is an object (serde would take a struct from an array).
-        let first = bytes.iter().find(|byte| !byte.is_ascii_whitespace());
-        if first != Some(&b'{') {
-            return match serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
-                Ok(_) => Err(ApiError::invalid("", "the body must be a JSON object")),
-                Err(error) => Err(ApiError::BadRequest(format!("not JSON: {error}"))),
-            };
-        }
         let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
         match serde_path_to_error::deserialize(&mut deserializer) {
-            Ok(value) => {
+            Ok(Object(value)) => {
                 deserializer
                     .end()
                     .map_err(|error| ApiError::BadRequest(format!("not JSON: {error}")))?;
@@ -187,28 +229,34 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ValidJson<T> {
                     Err(ApiError::BadRequest(format!("not JSON: {inner}")))
                 } else {
                     let reason = strip_position(&inner.to_string());
-                    // A missing or unknown field is reported at its parent:
-                    // name it.
-                    let field = reason
-                        .strip_prefix("missing field `")
-                        .and_then(|rest| rest.strip_suffix('`'))
-                        .or_else(|| {
-                            reason
-                                .strip_prefix("unknown field `")
-                                .and_then(|rest| rest.split_once('`'))
-                                .map(|(field, _)| field)
-                        });
-                    let path = match field {
-                        Some(field) => {
-                            format!("{path}/{}", field.replace('~', "~0").replace('/', "~1"))
-                        }
-                        None => path,
-                    };
-                    Err(ApiError::invalid(path, reason))
+                    Err(ApiError::invalid(field_path(path, &reason), reason))
                 }
             }
         }
     }
+}
+
+/// The JSON pointer of the field a body error is about: a missing field
+/// is reported at its parent, so it is named; an unknown one is reported
+/// at itself.
+fn field_path(path: String, reason: &str) -> String {
+    let escape = |field: &str| field.replace('~', "~0").replace('/', "~1");
+    if let Some(field) = reason
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.strip_suffix('`'))
+    {
+        return format!("{path}/{}", escape(field));
+    }
+    if let Some((field, _)) = reason
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split_once('`'))
+    {
+        let segment = format!("/{}", escape(field));
+        if !path.ends_with(&segment) {
+            return format!("{path}{segment}");
+        }
+    }
+    path
 }
 
 /// A serde path as a JSON pointer: `tokens[2].name` → `/tokens/2/name`.
@@ -233,5 +281,81 @@ fn strip_position(message: &str) -> String {
     match message.rfind(" at line ") {
         Some(at) => message[..at].to_string(),
         None => message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)] // read only to be refused
+    struct Outer {
+        name: String,
+        inner: Option<Inner>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Inner {
+        level: u32,
+    }
+
+    fn path_of(body: &str) -> String {
+        let mut deserializer = serde_json::Deserializer::from_str(body);
+        let error =
+            serde_path_to_error::deserialize::<_, Object<Outer>>(&mut deserializer).unwrap_err();
+        let path = json_pointer(error.path());
+        field_path(path, &strip_position(&error.into_inner().to_string()))
+    }
+
+    #[test]
+    fn structs_are_read_only_from_objects() {
+        let read = |body: &str| serde_json::from_str::<Object<Inner>>(body).map(|Object(x)| x);
+        assert_eq!(read(r#"{"level": 3}"#).unwrap().level, 3);
+        assert!(read("[3]").is_err(), "a struct from an array");
+        assert!(
+            serde_json::from_str::<Inner>("[3]").is_ok(),
+            "as serde reads it"
+        );
+        assert_eq!(path_of(r#"["x", null]"#), "");
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Listed {
+        #[serde(default, deserialize_with = "super::optional_objects")]
+        items: Option<Vec<Inner>>,
+    }
+
+    #[test]
+    fn lists_of_structs_are_read_only_from_objects() {
+        let read = |body: &str| serde_json::from_str::<Listed>(body);
+        let listed = read(r#"{"items": [{"level": 3}]}"#).unwrap();
+        assert_eq!(listed.items.unwrap()[0].level, 3);
+        assert!(read(r#"{"items": null}"#).unwrap().items.is_none());
+        assert!(read(r#"{}"#).unwrap().items.is_none());
+        assert!(
+            read(r#"{"items": [[3]]}"#).is_err(),
+            "an item from an array"
+        );
+    }
+
+    #[test]
+    fn body_errors_name_the_field_once() {
+        assert_eq!(path_of(r#"{"colour": 1}"#), "/colour");
+        assert_eq!(path_of(r#"{"name": "x", "colour": 1}"#), "/colour");
+        assert_eq!(path_of(r#"{}"#), "/name");
+        assert_eq!(path_of(r#"{"name": 7}"#), "/name");
+        assert_eq!(path_of(r#"{"name": "x", "inner": {}}"#), "/inner/level");
+        assert_eq!(
+            path_of(r#"{"name": "x", "inner": {"level": 1, "pin": 2}}"#),
+            "/inner/pin"
+        );
+        assert_eq!(
+            path_of(r#"{"name": "x", "inner": {"a/b~": 2}}"#),
+            "/inner/a~1b~0"
+        );
     }
 }

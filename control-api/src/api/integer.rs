@@ -60,6 +60,25 @@ pub fn optional_i64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option
     Ok(Option::<Whole>::deserialize(deserializer)?.map(|Whole(value)| value))
 }
 
+/// A list of [`i64`]s, each written as any whole number.
+pub fn i64_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<i64>, D::Error> {
+    #[derive(Deserialize)]
+    struct Whole(#[serde(deserialize_with = "i64")] i64);
+    Ok(Vec::<Whole>::deserialize(deserializer)?
+        .into_iter()
+        .map(|Whole(value)| value)
+        .collect())
+}
+
+/// An optional [`i64_list`] (absent or `null`: `None`).
+pub fn optional_i64_list<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Vec<i64>>, D::Error> {
+    #[derive(Deserialize)]
+    struct List(#[serde(deserialize_with = "i64_list")] Vec<i64>);
+    Ok(Option::<List>::deserialize(deserializer)?.map(|List(values)| values))
+}
+
 /// A whole number in a query string (`?limit=20`, or `20.0` as a JSON
 /// Schema integer may be written), as an optional `u32`.
 pub fn query_u32<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
@@ -126,5 +145,23 @@ mod tests {
         assert_eq!(parse(r#"{}"#).unwrap(), None);
         assert!(parse(r#"{"id": 0.5}"#).is_err());
         assert!(parse(r#"{"id": 1e300}"#).is_err());
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct References {
+        #[serde(deserialize_with = "super::i64_list")]
+        ids: Vec<i64>,
+        #[serde(default, deserialize_with = "super::optional_i64_list")]
+        more: Option<Vec<i64>>,
+    }
+
+    #[test]
+    fn lists_of_references_take_whole_floats() {
+        let parse = |text: &str| serde_json::from_str::<References>(text);
+        let read = parse(r#"{"ids": [1, 2.0, -3], "more": [4.0]}"#).unwrap();
+        assert_eq!((read.ids, read.more), (vec![1, 2, -3], Some(vec![4])));
+        assert_eq!(parse(r#"{"ids": [], "more": null}"#).unwrap().more, None);
+        assert!(parse(r#"{"ids": [1, 2.5]}"#).is_err());
+        assert!(parse(r#"{"ids": 1}"#).is_err());
     }
 }

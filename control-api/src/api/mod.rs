@@ -5,6 +5,7 @@
 //! Every route but `/api/v1/health` needs a bearer token ([`auth`]).
 
 pub mod accounts;
+pub mod agents;
 pub mod auth;
 pub mod calls;
 pub mod cdrs;
@@ -13,11 +14,14 @@ pub mod docs;
 pub mod error;
 pub mod events;
 pub mod flows;
+pub mod holidays;
 pub mod integer;
 pub mod paging;
 pub mod passwords;
+pub mod patch;
 pub mod phones;
 pub mod recordings;
+pub mod skills;
 pub mod tokens;
 pub mod users;
 
@@ -161,6 +165,30 @@ pub fn router(state: AppState) -> Router {
                 .patch(phones::update)
                 .delete(phones::delete),
         )
+        .route("/api/v1/skills", post(skills::create).get(skills::list))
+        .route(
+            "/api/v1/skills/{id}",
+            get(skills::get)
+                .patch(skills::update)
+                .delete(skills::delete),
+        )
+        .route("/api/v1/agents", post(agents::create).get(agents::list))
+        .route(
+            "/api/v1/agents/{id}",
+            get(agents::get)
+                .patch(agents::update)
+                .delete(agents::delete),
+        )
+        .route(
+            "/api/v1/holidays",
+            post(holidays::create).get(holidays::list),
+        )
+        .route(
+            "/api/v1/holidays/{id}",
+            get(holidays::get)
+                .patch(holidays::update)
+                .delete(holidays::delete),
+        )
         .fallback(not_found)
         .with_state(state)
 }
@@ -181,6 +209,9 @@ pub fn router(state: AppState) -> Router {
         phones::create, phones::list, phones::get, phones::update, phones::delete,
         dids::create, dids::list, dids::get, dids::update, dids::delete,
         flows::create, flows::list, flows::get, flows::update, flows::delete, flows::versions,
+        skills::create, skills::list, skills::get, skills::update, skills::delete,
+        agents::create, agents::list, agents::get, agents::update, agents::delete,
+        holidays::create, holidays::list, holidays::get, holidays::update, holidays::delete,
         cdrs::list, cdrs::get, cdrs::export,
         calls::list, calls::hang_up, events::stream, events::socket,
         recordings::list, recordings::get, recordings::audio, recordings::delete,
@@ -193,6 +224,9 @@ pub fn router(state: AppState) -> Router {
         phones::Phone, phones::NewPhone, phones::PhoneChanges,
         dids::Did, dids::NewDid, dids::DidChanges, dids::AnsweredBy,
         flows::Flow, flows::NewFlow, flows::FlowChanges, flows::FlowVersion,
+        skills::Skill, skills::NewSkill, skills::SkillChanges,
+        agents::Agent, agents::AgentSkill, agents::SkillLevel, agents::NewAgent, agents::AgentChanges,
+        holidays::Holiday, holidays::NewHoliday, holidays::HolidayChanges,
         cdrs::CdrRecord, crate::cdr::Direction, crate::cdr::HungUpBy, crate::cdr::LegQuality,
         crate::switch::LiveCall, crate::switch::LiveLeg, crate::events::LiveEvent,
         recordings::Recording,
@@ -201,9 +235,12 @@ pub fn router(state: AppState) -> Router {
     tags(
         (name = "tokens", description = "Bearer tokens for this API"),
         (name = "users", description = "People who log in with a password, and their roles"),
-        (name = "accounts", description = "Accounts (clients) that DIDs, phones and recordings belong to"),
+        (name = "accounts", description = "Accounts (clients) that DIDs, phones, agents, holidays and recordings belong to"),
         (name = "phones", description = "SIP users that register and are called by extension"),
         (name = "dids", description = "The numbers carriers send calls to, and what answers them"),
+        (name = "skills", description = "What agents are good at"),
+        (name = "agents", description = "People who log in and take calls on a phone's extension, with their skills"),
+        (name = "holidays", description = "Days an account's DIDs are closed"),
         (name = "flows", description = "IVR flows: JSON documents of verbs, versioned"),
         (name = "cdrs", description = "Call detail records"),
         (name = "calls", description = "Calls in progress"),

@@ -534,7 +534,8 @@ async fn apply_changes(
     fetch(state, id).await
 }
 
-/// Deletes a phone; it can no longer register or be called, at once.
+/// Deletes a phone that is no agent's extension; it can no longer
+/// register or be called, at once.
 #[utoipa::path(
     delete,
     path = "/api/v1/phones/{id}",
@@ -547,6 +548,7 @@ async fn apply_changes(
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Needs the admin role", body = ErrorBody),
         (status = 404, description = "No such phone", body = ErrorBody),
+        (status = 409, description = "An agent takes calls on it", body = ErrorBody),
     )
 )]
 pub async fn delete(
@@ -562,7 +564,15 @@ pub async fn delete(
             sqlx::query("DELETE FROM phones WHERE id = $1")
                 .bind(id)
                 .execute(state.storage.pool())
-                .await?;
+                .await
+                .map_err(|error| {
+                    ApiError::from_write(error, || {
+                        format!(
+                            "extension {} is an agent's: move its agents first",
+                            phone.extension
+                        )
+                    })
+                })?;
             state
                 .directory(DirectoryChange::PhoneGone {
                     extension: phone.extension,
