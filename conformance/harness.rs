@@ -371,8 +371,8 @@ impl Server {
     }
 
     /// Runs `sql` on the server's database (SQLite through Python's
-    /// sqlite3, PostgreSQL through psql), the server running or not; the
-    /// rows, each its columns' text.
+    /// sqlite3, PostgreSQL through psql), the server running or not, and
+    /// commits it; the rows, each its columns' text.
     pub fn query_database(&self, sql: &str) -> Vec<Vec<String>> {
         let output = match &self.database_url {
             Some(url) => Command::new("psql")
@@ -385,8 +385,10 @@ impl Server {
                 .arg("-c")
                 .arg(
                     "import sqlite3, sys\n\
-                     for row in sqlite3.connect(sys.argv[1]).execute(sys.argv[2]):\n\
-                     \x20   print('\\x1f'.join('' if v is None else str(v) for v in row))",
+                     database = sqlite3.connect(sys.argv[1], timeout=10)\n\
+                     for row in database.execute(sys.argv[2]):\n\
+                     \x20   print('\\x1f'.join('' if v is None else str(v) for v in row))\n\
+                     database.commit()",
                 )
                 .arg(self.data_dir.join("switchboard.db"))
                 .arg(sql)

@@ -567,6 +567,291 @@ fn the_docs_page_shows_every_operation() {
     assert!(page.contains("id=\"schema-FlowVerbMenu\""));
 }
 
+/// Reports over call records (written straight into the database here,
+/// as the call controller writes them): usage per client and month billed
+/// in rounded-up units, and service level per skill.
+#[test]
+fn reports_add_up_usage_by_client_and_month_and_service_level_by_skill() {
+    let server = Server::start();
+    let admin = server.admin_token();
+    let agent = new_token(&server, &admin, "agent");
+    let (_, body) = server.http("GET", "/api/v1/accounts?number=DEMO", Some(&admin), None);
+    let demo = json(&body)["items"][0]["id"].as_i64().unwrap();
+    let demo = demo.to_string();
+    // call id, account, start, answered, connected, skill, agent answered,
+    // wait, talk, hold, hung up by
+    let calls = [
+        (
+            "a",
+            demo.as_str(),
+            "2026-10-05T10:00:00.000Z",
+            true,
+            30.0,
+            "",
+            false,
+            0.0,
+            30.0,
+            0.0,
+            "caller",
+        ),
+        (
+            "b",
+            &demo,
+            "2026-10-06T10:00:00.000Z",
+            true,
+            61.0,
+            "",
+            false,
+            0.0,
+            61.0,
+            0.0,
+            "callee",
+        ),
+        (
+            "c",
+            &demo,
+            "2026-10-07T10:00:00.000Z",
+            false,
+            0.0,
+            "",
+            false,
+            0.0,
+            0.0,
+            0.0,
+            "caller",
+        ),
+        (
+            "d",
+            &demo,
+            "2026-11-01T10:00:00.000Z",
+            true,
+            120.0,
+            "",
+            false,
+            0.0,
+            120.0,
+            0.0,
+            "caller",
+        ),
+        (
+            "e",
+            "NULL",
+            "2026-11-02T10:00:00.000Z",
+            true,
+            59.5,
+            "",
+            false,
+            0.0,
+            59.5,
+            0.0,
+            "caller",
+        ),
+        (
+            "f",
+            &demo,
+            "2026-11-03T10:00:00.000Z",
+            true,
+            115.0,
+            "sales",
+            true,
+            10.0,
+            100.0,
+            5.0,
+            "caller",
+        ),
+        (
+            "g",
+            &demo,
+            "2026-11-03T11:00:00.000Z",
+            true,
+            70.0,
+            "sales",
+            false,
+            70.0,
+            0.0,
+            0.0,
+            "caller",
+        ),
+        (
+            "h",
+            &demo,
+            "2026-11-03T12:00:00.000Z",
+            true,
+            140.0,
+            "sales",
+            true,
+            90.0,
+            50.0,
+            0.0,
+            "callee",
+        ),
+        (
+            "i",
+            &demo,
+            "2026-11-04T12:00:00.000Z",
+            true,
+            5.0,
+            "support",
+            false,
+            5.0,
+            0.0,
+            0.0,
+            "caller",
+        ),
+    ];
+    for (id, account, start, answered, connected, skill, agent_answered, wait, talk, hold, by) in
+        calls
+    {
+        let answer = if answered {
+            format!("'{start}'")
+        } else {
+            "NULL".to_string()
+        };
+        let agent_answer = if agent_answered {
+            format!("'{start}'")
+        } else {
+            "NULL".to_string()
+        };
+        let skill = if skill.is_empty() {
+            "NULL".to_string()
+        } else {
+            format!("'{skill}'")
+        };
+        server.query_database(&format!(
+            "INSERT INTO cdrs (call_id, direction, account_id, start_time, answer_time, \
+             agent_answer_time, end_time, hangup_time, caller_id, number_dialed, route, \
+             skill_name, connection_seconds, ivr_seconds, wait_seconds, talk_seconds, \
+             hold_seconds, transfer_seconds, wrap_seconds, hung_up_by, sip_status) VALUES \
+             ('{id}', 'inbound', {account}, '{start}', {answer}, {agent_answer}, '{start}', \
+             '{start}', '15550001111', '1000', 'phone', {skill}, {connected}, 0, {wait}, \
+             {talk}, {hold}, 0, 0, '{by}', 200)"
+        ));
+    }
+
+    let (status, body) = server.http("GET", "/api/v1/reports/usage", Some(&agent), None);
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = server.http(
+        "GET",
+        "/api/v1/reports/usage?to=2026-11-03",
+        Some(&admin),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let usage = json(&body);
+    assert_eq!(usage["unit_seconds"], 60);
+    let rows: Vec<(Value, String, i64, i64, f64, i64, f64)> = usage["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row["account_number"].clone(),
+                row["month"].as_str().unwrap().to_string(),
+                row["calls"].as_i64().unwrap(),
+                row["answered"].as_i64().unwrap(),
+                row["connected_seconds"].as_f64().unwrap(),
+                row["billed_units"].as_i64().unwrap(),
+                row["billed_minutes"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (
+                Value::from("DEMO"),
+                "2026-10".to_string(),
+                3,
+                2,
+                91.0,
+                3,
+                3.0
+            ),
+            (
+                Value::from("DEMO"),
+                "2026-11".to_string(),
+                1,
+                1,
+                120.0,
+                2,
+                2.0
+            ),
+            (Value::Null, "2026-11".to_string(), 1, 1, 59.5, 1, 1.0),
+        ],
+        "{body}"
+    );
+    let (_, body) = server.http(
+        "GET",
+        &format!(
+            "/api/v1/reports/usage?unit_seconds=30&account_id={demo}&from=2026-10-01&to=2026-10-31"
+        ),
+        Some(&admin),
+        None,
+    );
+    let usage = json(&body);
+    assert_eq!(usage["rows"].as_array().unwrap().len(), 1, "{body}");
+    assert_eq!(
+        usage["rows"][0]["billed_units"], 4,
+        "30 s: 1 + 3 + 0: {body}"
+    );
+    assert_eq!(usage["rows"][0]["billed_minutes"], 2.0);
+    let (status, body) = server.http(
+        "GET",
+        "/api/v1/reports/usage?unit_seconds=0",
+        Some(&admin),
+        None,
+    );
+    assert_eq!(
+        (status, json(&body)["path"].as_str()),
+        (422, Some("?unit_seconds"))
+    );
+
+    let (status, body) = server.http("GET", "/api/v1/reports/service-level", Some(&admin), None);
+    assert_eq!(status, 200, "{body}");
+    let report = json(&body);
+    assert_eq!(report["threshold_seconds"], 60);
+    let sales = &report["skills"][0];
+    assert_eq!(sales["skill"], "sales", "{body}");
+    assert_eq!(
+        (
+            sales["calls"].as_i64(),
+            sales["answered"].as_i64(),
+            sales["abandoned"].as_i64()
+        ),
+        (Some(3), Some(2), Some(1))
+    );
+    assert!(
+        (sales["abandoned_percent"].as_f64().unwrap() - 100.0 / 3.0).abs() < 1e-9,
+        "{body}"
+    );
+    assert!((sales["average_wait_seconds"].as_f64().unwrap() - 170.0 / 3.0).abs() < 1e-9);
+    assert_eq!(sales["average_talk_seconds"], 75.0);
+    assert_eq!(sales["average_hold_seconds"], 2.5);
+    assert_eq!(sales["waits_over_threshold"], 2);
+    let support = &report["skills"][1];
+    assert_eq!(support["skill"], "support");
+    assert_eq!(
+        (
+            support["abandoned"].as_i64(),
+            support["abandoned_percent"].as_f64()
+        ),
+        (Some(1), Some(100.0))
+    );
+    assert!(
+        support["average_talk_seconds"].is_null(),
+        "no call was answered: {body}"
+    );
+    let (_, body) = server.http(
+        "GET",
+        "/api/v1/reports/service-level?threshold_seconds=80&skill=sales",
+        Some(&admin),
+        None,
+    );
+    let report = json(&body);
+    assert_eq!(report["skills"].as_array().unwrap().len(), 1);
+    assert_eq!(report["skills"][0]["waits_over_threshold"], 1, "{body}");
+}
+
 #[test]
 fn bad_bodies_get_an_answer_that_names_the_field() {
     let server = Server::start();

@@ -54,6 +54,7 @@ struct FileSettings {
     lockout_seconds: Option<u64>,
     login_lockout_threshold: Option<u32>,
     login_token_hours: Option<u32>,
+    billing_unit_seconds: Option<u32>,
     digest_sha256: Option<bool>,
     trunk: Option<Trunk>,
     mix_bridges: Option<bool>,
@@ -117,6 +118,8 @@ pub struct Settings {
     pub login_lockout_threshold: u32,
     /// How long a login's token lasts, in hours.
     pub login_token_hours: u32,
+    /// The usage report's billing unit, in seconds (1-3600).
+    pub billing_unit_seconds: u32,
     /// Whether digest challenges offer SHA-256 (after MD5).
     pub digest_sha256: bool,
     /// Where numbers that are not ours are sent, if anywhere.
@@ -171,6 +174,7 @@ impl Settings {
             lockout_seconds: file.lockout_seconds.unwrap_or(300),
             login_lockout_threshold: file.login_lockout_threshold.unwrap_or(5).max(1),
             login_token_hours: file.login_token_hours.unwrap_or(12).clamp(1, 24 * 365),
+            billing_unit_seconds: file.billing_unit_seconds.unwrap_or(60).clamp(1, 3600),
             digest_sha256: file.digest_sha256.unwrap_or(false),
             trunk: file.trunk,
             mix_bridges: file.mix_bridges.unwrap_or(false),

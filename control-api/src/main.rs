@@ -102,6 +102,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             lockout_threshold: settings.login_lockout_threshold,
             token_lifetime: chrono::Duration::hours(i64::from(settings.login_token_hours)),
         },
+        billing_unit_seconds: settings.billing_unit_seconds,
     });
     let mut http_stopped = stopped.clone();
     let http_server = tokio::spawn(async move {

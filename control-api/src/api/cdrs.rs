@@ -198,7 +198,7 @@ pub struct CdrQuery {
 
 /// A query time as stored (RFC 3339 UTC with milliseconds), so that text
 /// order is time order.
-fn query_time(text: &str, parameter: &str) -> Result<String, ApiError> {
+pub(super) fn query_time(text: &str, parameter: &str) -> Result<String, ApiError> {
     if let Ok(time) = chrono::DateTime::parse_from_rfc3339(text) {
         return Ok(crate::cdr::timestamp(
             time.with_timezone(&chrono::Utc).into(),

@@ -21,6 +21,7 @@ pub mod passwords;
 pub mod patch;
 pub mod phones;
 pub mod recordings;
+pub mod reports;
 pub mod skills;
 pub mod tokens;
 pub mod users;
@@ -59,6 +60,8 @@ pub struct AppState {
     pub recordings_dir: std::path::PathBuf,
     /// How logins are policed.
     pub login: users::LoginPolicy,
+    /// The usage report's billing unit, in seconds.
+    pub billing_unit_seconds: u32,
 }
 
 impl AppState {
@@ -145,6 +148,8 @@ pub fn router(state: AppState) -> Router {
             get(flows::get).patch(flows::update).delete(flows::delete),
         )
         .route("/api/v1/flows/{id}/versions", get(flows::versions))
+        .route("/api/v1/reports/usage", get(reports::usage))
+        .route("/api/v1/reports/service-level", get(reports::service_level))
         .route("/api/v1/events", get(events::stream))
         .route("/api/v1/events/ws", get(events::socket))
         .route("/api/v1/recordings", get(recordings::list))
@@ -213,6 +218,7 @@ pub fn router(state: AppState) -> Router {
         agents::create, agents::list, agents::get, agents::update, agents::delete,
         holidays::create, holidays::list, holidays::get, holidays::update, holidays::delete,
         cdrs::list, cdrs::get, cdrs::export,
+        reports::usage, reports::service_level,
         calls::list, calls::hang_up, events::stream, events::socket,
         recordings::list, recordings::get, recordings::audio, recordings::delete,
     ),
@@ -227,6 +233,7 @@ pub fn router(state: AppState) -> Router {
         skills::Skill, skills::NewSkill, skills::SkillChanges,
         agents::Agent, agents::AgentSkill, agents::SkillLevel, agents::NewAgent, agents::AgentChanges,
         holidays::Holiday, holidays::NewHoliday, holidays::HolidayChanges,
+        reports::Usage, reports::UsageRow, reports::ServiceLevel, reports::SkillLevel,
         cdrs::CdrRecord, crate::cdr::Direction, crate::cdr::HungUpBy, crate::cdr::LegQuality,
         crate::switch::LiveCall, crate::switch::LiveLeg, crate::events::LiveEvent,
         recordings::Recording,
@@ -243,6 +250,7 @@ pub fn router(state: AppState) -> Router {
         (name = "holidays", description = "Days an account's DIDs are closed"),
         (name = "flows", description = "IVR flows: JSON documents of verbs, versioned"),
         (name = "cdrs", description = "Call detail records"),
+        (name = "reports", description = "Usage by client and month, service level by skill"),
         (name = "calls", description = "Calls in progress"),
         (name = "events", description = "The live event stream"),
         (name = "recordings", description = "Call recordings and their retention"),
