@@ -59,7 +59,7 @@ def build():
 
 
 class Server:
-    def __init__(self, binary, data_dir, log_path):
+    def __init__(self, binary, data_dir, log_path, extra=()):
         self.log = open(log_path, "w")
         self.process = subprocess.Popen(
             [
@@ -68,6 +68,7 @@ class Server:
                 "--rtp-ports", "20000-60000",
                 "--data-dir", str(data_dir),
                 "--log-level", "warn",
+                *extra,
             ],
             stdout=self.log,
             stderr=subprocess.STDOUT,

@@ -441,6 +441,10 @@ fn flows_are_checked_at_upload_versioned_and_listed() {
             r#"{"verbs": [{"verb": "redirect", "flow": 424242}]}"#,
             "/document/verbs/0/flow",
         ),
+        (
+            r#"{"verbs": [{"verb": "dial", "target": {"agent": "nobody"}}]}"#,
+            "/document/verbs/0/target/agent",
+        ),
     ] {
         let (status, body) = post(&format!(r#"{{"name": "Bad", "document": {document}}}"#));
         assert_eq!(status, 409, "{document}: {body}");

@@ -116,15 +116,15 @@ pub async fn seed(
         .fetch_one(&mut *transaction)
         .await?;
     let dids = [
-        (ECHO_DID, AnsweredBy::Echo),
+        (ECHO_DID, AnsweredBy::Echo {}),
         (
             CONFERENCE_DID,
             AnsweredBy::Conference {
                 room: CONFERENCE_DID.to_string(),
             },
         ),
-        (RECORD_DID, AnsweredBy::Record),
-        (DIGIT_ECHO_DID, AnsweredBy::DigitEcho),
+        (RECORD_DID, AnsweredBy::Record {}),
+        (DIGIT_ECHO_DID, AnsweredBy::DigitEcho {}),
     ];
     for (number, answered_by) in dids {
         let did = NewDid {

@@ -20,8 +20,11 @@ impl<S: Send + Sync> FromRequestParts<S> for CallIdPath {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         axum::extract::Path::<String>::from_request_parts(parts, state)
             .await
+            .ok()
+            // NUL names nothing (and no database can hold it as text).
+            .filter(|axum::extract::Path(id)| !id.contains('\0'))
             .map(|axum::extract::Path(id)| Self(id))
-            .map_err(|_| ApiError::NotFound("no such call".to_string()))
+            .ok_or_else(|| ApiError::NotFound("no such call".to_string()))
     }
 }
 

@@ -20,15 +20,14 @@ use crate::storage::Storage;
 use crate::switch::{DirectoryChange, Route};
 
 /// What answers a DID. (Flows, written in the IVR language, come with
-/// the IVR.) Keys other than a variant's own are ignored, as its schema
-/// allows.
+/// the IVR.) Keys other than a variant's own are refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AnsweredBy {
     /// Answer and send the caller's audio back.
-    Echo,
+    Echo {},
     /// Answer and record the caller until hang-up.
-    Record,
+    Record {},
     /// A conference room: everyone calling it is mixed together.
     Conference {
         /// The room (1-64 letters, digits, `-`, `_`): DIDs naming the same
@@ -37,7 +36,7 @@ pub enum AnsweredBy {
         room: String,
     },
     /// Play a prompt, then send each digit pressed back and speak it.
-    DigitEcho,
+    DigitEcho {},
     /// Ring a phone by its extension.
     Phone {
         /// The phone's extension.
@@ -50,10 +49,10 @@ impl AnsweredBy {
     /// The call controller's route for it.
     pub fn route(&self) -> Route {
         match self {
-            Self::Echo => Route::Echo,
-            Self::Record => Route::Record,
+            Self::Echo {} => Route::Echo,
+            Self::Record {} => Route::Record,
             Self::Conference { room } => Route::Conference(room.clone()),
-            Self::DigitEcho => Route::DigitEcho,
+            Self::DigitEcho {} => Route::DigitEcho,
             Self::Phone { extension } => Route::Phone(extension.clone()),
         }
     }

@@ -214,6 +214,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ValidJson<T> {
                     ApiError::BadRequest(rejection.body_text())
                 }
             })?;
+        if has_escaped_nul(&bytes) {
+            return Err(ApiError::invalid("", "text may not contain NUL (\\u0000)"));
+        }
         let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
         match serde_path_to_error::deserialize(&mut deserializer) {
             Ok(Object(value)) => {
@@ -260,6 +263,21 @@ fn field_path(path: String, reason: &str) -> String {
 }
 
 /// A serde path as a JSON pointer: `tokens[2].name` → `/tokens/2/name`.
+/// Whether a JSON text holds a NUL character: `\u0000` as an escape (a
+/// raw NUL is not JSON), which no database stores in text.
+fn has_escaped_nul(json: &[u8]) -> bool {
+    let mut rest = json;
+    while let Some(at) = rest.iter().position(|&byte| byte == b'\\') {
+        let escape = &rest[at..];
+        if escape.len() >= 6 && &escape[1..6] == b"u0000" {
+            return true;
+        }
+        // Skip the whole escape (`\\` included), so `\\u0000` is text.
+        rest = &escape[escape.len().min(2)..];
+    }
+    false
+}
+
 fn json_pointer(path: &serde_path_to_error::Path) -> String {
     use serde_path_to_error::Segment;
     let mut pointer = String::new();
@@ -287,6 +305,15 @@ fn strip_position(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn escaped_nuls_are_found_and_escaped_backslashes_are_not() {
+        assert!(has_escaped_nul(br#"{"name": "a\u0000b"}"#));
+        assert!(has_escaped_nul(br#"{"name": "\\\u0000"}"#));
+        assert!(!has_escaped_nul(br#"{"name": "a\\u0000b"}"#));
+        assert!(!has_escaped_nul(br#"{"name": "\u0001 \n"}"#));
+        assert!(!has_escaped_nul(br#"{"name": "\"#));
+    }
 
     #[derive(Debug, serde::Deserialize)]
     #[serde(deny_unknown_fields)]

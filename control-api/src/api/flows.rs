@@ -2,8 +2,8 @@
 //! the `ivr` crate's; its JSON Schema is in the OpenAPI document as
 //! `FlowDocument`). A document is checked whole when it is uploaded and
 //! refused with a `path` pointing into it: a 422 for its shape and values
-//! (`/document/verbs/2/count`), a 409 for a flow, phone or prompt it names
-//! that does not exist. Each new document is a new version; the
+//! (`/document/verbs/2/count`), a 409 for a flow, phone, agent or prompt it
+//! names that does not exist. Each new document is a new version; the
 //! old ones are kept and listed.
 
 use axum::Json;
@@ -168,6 +168,18 @@ async fn check_document(
             });
         }
     }
+    for (pointer, login) in &references.agents {
+        let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM agents WHERE login = $1")
+            .bind(login)
+            .fetch_optional(state.storage.pool())
+            .await?;
+        if found.is_none() {
+            return Err(ApiError::ConflictAt {
+                path: format!("/document{pointer}"),
+                reason: format!("there is no agent {login}"),
+            });
+        }
+    }
     for (pointer, name) in &references.prompts {
         if !crate::prompts::BUNDLED_NAMES.contains(&name.as_str()) {
             return Err(ApiError::ConflictAt {
@@ -202,7 +214,7 @@ async fn fetch(state: &AppState, id: i64) -> Result<Flow, ApiError> {
         (status = 201, description = "Made", body = Flow),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Needs the admin role", body = ErrorBody),
-        (status = 409, description = "No such account, or the document names (at `path`) a flow, phone or prompt that does not exist", body = ErrorBody),
+        (status = 409, description = "No such account, or the document names (at `path`) a flow, phone, agent or prompt that does not exist", body = ErrorBody),
         (status = 413, description = "The body is too large", body = ErrorBody),
         (status = 422, description = "A field, or the document at `path`, is wrong", body = ErrorBody),
     )
@@ -327,7 +339,7 @@ pub async fn get(
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Needs the admin role", body = ErrorBody),
         (status = 404, description = "No such flow", body = ErrorBody),
-        (status = 409, description = "The document names (at `path`) a flow, phone or prompt that does not exist", body = ErrorBody),
+        (status = 409, description = "The document names (at `path`) a flow, phone, agent or prompt that does not exist", body = ErrorBody),
         (status = 413, description = "The body is too large", body = ErrorBody),
         (status = 422, description = "A field, or the document at `path`, is wrong", body = ErrorBody),
     )

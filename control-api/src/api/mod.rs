@@ -402,7 +402,48 @@ pub fn openapi_document() -> serde_json::Value {
             };
         }
     }
+    // A DID's `answered_by` takes only its variant's keys.
+    if let Some(variants) = document["components"]["schemas"]["AnsweredBy"]["oneOf"].as_array_mut()
+    {
+        for variant in variants {
+            if variant.is_object() {
+                variant["additionalProperties"] = serde_json::Value::Bool(false);
+            }
+        }
+    }
+    forbid_nul(&mut document);
     document
+}
+
+/// Says of every free-text string in `schema` (and below) that it holds
+/// no NUL: no database stores NUL in text, and the API refuses it.
+fn forbid_nul(schema: &mut serde_json::Value) {
+    match schema {
+        serde_json::Value::Object(fields) => {
+            let is_string = match fields.get("type") {
+                Some(serde_json::Value::String(kind)) => kind == "string",
+                Some(serde_json::Value::Array(kinds)) => kinds.iter().any(|kind| kind == "string"),
+                _ => false,
+            };
+            let free = !["enum", "const", "format", "$ref"]
+                .iter()
+                .any(|key| fields.contains_key(*key));
+            for value in fields.values_mut() {
+                forbid_nul(value);
+            }
+            if is_string && free {
+                let no_nul = serde_json::json!({"pattern": "^[^\\x00]*$"});
+                match fields.get_mut("allOf") {
+                    Some(serde_json::Value::Array(all)) => all.push(no_nul),
+                    _ => {
+                        fields.insert("allOf".to_string(), serde_json::json!([no_nul]));
+                    }
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(forbid_nul),
+        _ => {}
+    }
 }
 
 async fn not_found() -> ApiError {

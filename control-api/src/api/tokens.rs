@@ -172,6 +172,9 @@ pub async fn revoke(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Role::Admin)?;
+    if id.contains('\0') {
+        return Err(ApiError::NotFound("no such token".to_string()));
+    }
     let role: Option<(String,)> = sqlx::query_as("SELECT role FROM api_tokens WHERE id = $1")
         .bind(&id)
         .fetch_optional(state.storage.pool())
