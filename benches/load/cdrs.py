@@ -149,6 +149,8 @@ def day(offset_days):
 
 
 def query(binary, work, http, database_url, rows, requests):
+    server, _ = start(binary, work, http, database_url)  # makes the schema
+    server.stop()
     fill(work, database_url, rows)
     server, token = start(binary, work, http, database_url)
     shapes = [
