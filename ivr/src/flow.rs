@@ -795,20 +795,14 @@ fn check_verb(verb: &Verb, at: &str, depth: usize, count: &mut usize) -> Result<
             range(*max_seconds, 1, 3600, field("max_seconds"))?;
             range(*silence_seconds, 1, 60, field("silence_seconds"))
         }
-        Verb::Voicemail { mailbox } => {
-            let valid = (1..=64).contains(&mailbox.len())
-                && mailbox
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-            if valid {
-                Ok(())
-            } else {
-                Err(fail(
-                    field("box"),
-                    "must be 1 to 64 letters, digits, '-' or '_'",
-                ))
-            }
-        }
+        Verb::Voicemail { mailbox } => check_chars(
+            mailbox,
+            1,
+            64,
+            name_byte,
+            field("box"),
+            "1 to 64 letters, digits, '-' or '_'",
+        ),
         Verb::Dial {
             target,
             timeout_seconds,

@@ -64,6 +64,24 @@ impl Role {
     }
 }
 
+impl TryFrom<String> for Role {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, String> {
+        Role::from_name(&name).ok_or_else(|| format!("unknown role {name:?}"))
+    }
+}
+
+/// A bearer token in the query string, for what a browser opens itself
+/// (a WebSocket, a page) and so cannot give an `Authorization` header.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TokenQuery {
+    /// The bearer token, when no `Authorization` header carries it.
+    pub access_token: Option<String>,
+}
+
 /// A new token's secret and what is stored of it.
 pub struct NewSecret {
     /// Shown to the client once.

@@ -10,9 +10,8 @@ use serde_json::Value;
 use std::fmt::Write as _;
 
 use super::AppState;
-use super::auth::{Caller, Role};
+use super::auth::{Caller, Role, TokenQuery};
 use super::error::{ApiError, ErrorBody};
-use super::events::SocketQuery;
 use super::paging::ValidQuery;
 
 /// The API reference as an HTML page.
@@ -22,7 +21,7 @@ use super::paging::ValidQuery;
     operation_id = "docs_page",
     tag = "server",
     security(("bearer" = [])),
-    params(SocketQuery),
+    params(TokenQuery),
     responses(
         (status = 200, description = "The reference, HTML", content_type = "text/html"),
         (status = 401, description = "No valid token", body = ErrorBody),
@@ -32,7 +31,7 @@ use super::paging::ValidQuery;
 pub async fn page(
     State(state): State<AppState>,
     headers: HeaderMap,
-    ValidQuery(query): ValidQuery<SocketQuery>,
+    ValidQuery(query): ValidQuery<TokenQuery>,
 ) -> Result<Html<String>, ApiError> {
     let caller =
         Caller::from_headers_or_query(&state, headers, query.access_token.as_deref()).await?;

@@ -14,7 +14,7 @@ use futures_util::Stream;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::AppState;
-use super::auth::{Caller, Role};
+use super::auth::{Caller, Role, TokenQuery};
 use super::error::{ApiError, ErrorBody};
 use super::paging::ValidQuery;
 use crate::events::LiveEvent;
@@ -82,16 +82,6 @@ pub async fn stream(
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }
 
-/// The WebSocket's query: browsers cannot set `Authorization` on a
-/// WebSocket, so they may pass the token here instead.
-#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct SocketQuery {
-    /// The bearer token, when no `Authorization` header carries it.
-    pub access_token: Option<String>,
-}
-
 /// The live events over a WebSocket: each a JSON text message (a
 /// LiveEvent); a subscriber that falls behind gets
 /// `{"type": "lagged", "missed": N}`. Pings are answered; the socket
@@ -102,7 +92,7 @@ pub struct SocketQuery {
     operation_id = "event_socket",
     tag = "events",
     security(("bearer" = [])),
-    params(SocketQuery),
+    params(TokenQuery),
     responses(
         (status = 101, description = "Switching to the WebSocket protocol"),
         (status = 400, description = "Not a WebSocket upgrade", body = ErrorBody),
@@ -114,7 +104,7 @@ pub struct SocketQuery {
 pub async fn socket(
     State(state): State<AppState>,
     headers: HeaderMap,
-    ValidQuery(query): ValidQuery<SocketQuery>,
+    ValidQuery(query): ValidQuery<TokenQuery>,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let caller =

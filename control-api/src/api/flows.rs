@@ -145,40 +145,34 @@ async fn check_document(
         .map_err(|error| ApiError::invalid(format!("/document{}", error.pointer), error.reason))?;
     let references = flow.references();
     for (pointer, id) in &references.flows {
-        let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM flows WHERE id = $1")
-            .bind(id)
-            .fetch_optional(state.storage.pool())
-            .await?;
-        if found.is_none() {
-            return Err(ApiError::ConflictAt {
-                path: format!("/document{pointer}"),
-                reason: format!("there is no flow {id}"),
-            });
-        }
+        require_named(
+            state,
+            "SELECT id FROM flows WHERE id = $1",
+            *id,
+            pointer,
+            || format!("there is no flow {id}"),
+        )
+        .await?;
     }
     for (pointer, extension) in &references.phones {
-        let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM phones WHERE extension = $1")
-            .bind(extension)
-            .fetch_optional(state.storage.pool())
-            .await?;
-        if found.is_none() {
-            return Err(ApiError::ConflictAt {
-                path: format!("/document{pointer}"),
-                reason: format!("there is no phone {extension}"),
-            });
-        }
+        require_named(
+            state,
+            "SELECT id FROM phones WHERE extension = $1",
+            extension.as_str(),
+            pointer,
+            || format!("there is no phone {extension}"),
+        )
+        .await?;
     }
     for (pointer, login) in &references.agents {
-        let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM agents WHERE login = $1")
-            .bind(login)
-            .fetch_optional(state.storage.pool())
-            .await?;
-        if found.is_none() {
-            return Err(ApiError::ConflictAt {
-                path: format!("/document{pointer}"),
-                reason: format!("there is no agent {login}"),
-            });
-        }
+        require_named(
+            state,
+            "SELECT id FROM agents WHERE login = $1",
+            login.as_str(),
+            pointer,
+            || format!("there is no agent {login}"),
+        )
+        .await?;
     }
     for (pointer, name) in &references.prompts {
         if !crate::prompts::BUNDLED_NAMES.contains(&name.as_str()) {
@@ -189,6 +183,31 @@ async fn check_document(
         }
     }
     serde_json::to_string(&flow).map_err(|error| ApiError::Internal(error.into()))
+}
+
+/// A 409 at `/document{pointer}` unless `sql` (one `$1`, bound to `value`)
+/// finds the row the document names.
+async fn require_named<'q, T>(
+    state: &AppState,
+    sql: &'static str,
+    value: T,
+    pointer: &str,
+    missing: impl FnOnce() -> String,
+) -> Result<(), ApiError>
+where
+    T: sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + Send + 'q,
+{
+    let found: Option<(i64,)> = sqlx::query_as(sql)
+        .bind(value)
+        .fetch_optional(state.storage.pool())
+        .await?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(ApiError::ConflictAt {
+            path: format!("/document{pointer}"),
+            reason: missing(),
+        }),
+    }
 }
 
 async fn fetch(state: &AppState, id: i64) -> Result<Flow, ApiError> {

@@ -66,14 +66,6 @@ pub struct User {
     pub updated_at: String,
 }
 
-impl TryFrom<String> for Role {
-    type Error = String;
-
-    fn try_from(name: String) -> Result<Self, String> {
-        Role::from_name(&name).ok_or_else(|| format!("unknown role {name:?}"))
-    }
-}
-
 macro_rules! columns {
     () => {
         "id, username, name, role, active, failed_logins, locked_at, last_login_at, \
