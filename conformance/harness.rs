@@ -223,6 +223,35 @@ impl Server {
 
     /// Like [`Server::start`], with extra command-line flags.
     pub fn start_with(extra_args: &[&str]) -> Server {
+        let database_url = test_postgres().map(|server| create_test_database(&server));
+        Server::start_on(database_url, extra_args)
+    }
+
+    /// A second node on the database of `other` (PostgreSQL): a server of
+    /// its own, sharing the provisioned directory.
+    pub fn start_beside(other: &Server, extra_args: &[&str]) -> Server {
+        let url = other
+            .database_url
+            .clone()
+            .expect("nodes share a PostgreSQL database only");
+        Server::start_on(Some(url), extra_args)
+    }
+
+    /// Starts a server storing in `database_url` (SQLite in its data dir
+    /// when `None`). Ports are picked free; if another process takes one
+    /// first, it starts again on others.
+    fn start_on(database_url: Option<String>, extra_args: &[&str]) -> Server {
+        for _ in 0..3 {
+            if let Some(server) = Server::try_start(database_url.clone(), extra_args) {
+                return server;
+            }
+        }
+        panic!("switchboard never found free ports to start on");
+    }
+
+    /// One attempt of [`Server::start_on`]: `None` if a port it picked was
+    /// taken by the time it bound it.
+    fn try_start(database_url: Option<String>, extra_args: &[&str]) -> Option<Server> {
         let binary = server_binary();
         let data_dir = temp_dir("switchboard-data");
         let log_path = data_dir.join("server.log");
@@ -231,7 +260,6 @@ impl Server {
         let sip = SocketAddr::V4(SocketAddrV4::new(LOCALHOST, port));
         let http = SocketAddr::V4(SocketAddrV4::new(LOCALHOST, free_port()));
         let rtp = rtp_range(400);
-        let database_url = test_postgres().map(|server| create_test_database(&server));
         let mut command = Command::new(&binary);
         if let Some(url) = &database_url {
             command.arg("--database-url").arg(url);
@@ -263,15 +291,19 @@ impl Server {
             credentials: BTreeMap::new(),
             database_url,
         };
-        server.wait_ready();
-        server
+        server.wait_ready().then_some(server)
     }
 
-    fn wait_ready(&mut self) {
+    /// Waits for the server to be ready: `false` if it exited because a
+    /// port was taken; panics on any other failure.
+    fn wait_ready(&mut self) -> bool {
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         let mut answered = false;
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
+                if self.log().contains("Address already in use") {
+                    return false;
+                }
                 panic!(
                     "switchboard exited during start-up ({status}):\n{}",
                     self.log()
@@ -286,7 +318,7 @@ impl Server {
                 && let Some(map) = parse_string_map(&text)
             {
                 self.credentials = map;
-                return;
+                return true;
             }
             thread::sleep(Duration::from_millis(100));
         }

@@ -8,6 +8,8 @@
 #[path = "../../conformance/harness.rs"]
 mod harness;
 
+#[path = "api/live_calls.rs"]
+mod live_calls;
 #[path = "api/provisioning.rs"]
 mod provisioning;
 
@@ -1049,6 +1051,12 @@ fn accounts_are_made_read_listed_changed_and_deleted() {
 const SCHEMATHESIS_CONFIG: &str = r#"
 [[operations]]
 include-operation-id = ["create_agent", "update_agent", "create_holiday", "update_holiday"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422"]
+
+# A call is placed to, transferred to and played a phone, DID or prompt
+# that must exist: valid requests naming none get 422.
+[[operations]]
+include-operation-id = ["place_call", "transfer_call", "play_into_call"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422"]
 "#;
 

@@ -129,6 +129,8 @@ pub struct Cdr {
     pub talk_seconds: f64,
     /// On hold.
     pub hold_seconds: f64,
+    /// Waiting for the party of a transfer to answer.
+    pub transfer_seconds: f64,
     /// Who ended it.
     pub hung_up_by: HungUpBy,
     /// The final status we gave the caller (200 if answered).
@@ -137,9 +139,9 @@ pub struct Cdr {
     pub caller_rtp: Option<LegQuality>,
     /// The called party's leg's RTP quality, if there was one.
     pub callee_rtp: Option<LegQuality>,
-    /// The recording's file name in the recordings directory, if the
-    /// call was recorded.
-    pub recording: Option<String>,
+    /// The file names of the call's recordings in the recordings
+    /// directory, oldest first (the record names the first).
+    pub recordings: Vec<String>,
 }
 
 /// Where the call controller puts records: never blocks, never fails (a
@@ -186,7 +188,7 @@ pub fn writer(
                     written += batch.len() as u64;
                     batch
                         .iter()
-                        .for_each(|cdr| announce_recording(&events, cdr));
+                        .for_each(|cdr| announce_recordings(&events, cdr));
                 }
                 Err(error) => {
                     // Retried one by one, so a bad record costs only itself.
@@ -195,7 +197,7 @@ pub fn writer(
                         match write_batch(&storage, std::slice::from_ref(cdr)).await {
                             Ok(()) => {
                                 written += 1;
-                                announce_recording(&events, cdr);
+                                announce_recordings(&events, cdr);
                             }
                             Err(error) => warn!(
                                 call_id = %cdr.call_id,
@@ -217,10 +219,10 @@ pub fn writer(
     (sink, task)
 }
 
-/// Tells the live events that a call's recording is finished and listed
-/// (its index row is written with the call's record).
-fn announce_recording(events: &EventHub, cdr: &Cdr) {
-    if let Some(file) = &cdr.recording {
+/// Tells the live events that a call's recordings are finished and
+/// listed (their index rows are written with the call's record).
+fn announce_recordings(events: &EventHub, cdr: &Cdr) {
+    for file in &cdr.recordings {
         events.publish(LiveEvent::RecordingFinished {
             call_id: cdr.call_id.clone(),
             at: timestamp(cdr.end_time),
@@ -254,7 +256,7 @@ async fn write_batch(storage: &Storage, batch: &[Cdr]) -> anyhow::Result<()> {
              transfer_seconds, wrap_seconds, hung_up_by, sip_status, caller_rtp, callee_rtp, \
              recording_id) \
              VALUES ($1, $2, (SELECT account_id FROM dids WHERE number = $3), $4, $5, $6, $7, $8, $9, $10, \
-             (SELECT number FROM dids WHERE number = $11), $12, $13, $14, $15, $16, $17, 0, 0, $18, $19, $20, $21, $22) \
+             (SELECT number FROM dids WHERE number = $11), $12, $13, $14, $15, $16, $17, $18, 0, $19, $20, $21, $22, $23) \
              ON CONFLICT (call_id) DO NOTHING",
         )
         .bind(&cdr.call_id)
@@ -274,6 +276,7 @@ async fn write_batch(storage: &Storage, batch: &[Cdr]) -> anyhow::Result<()> {
         .bind(cdr.wait_seconds)
         .bind(cdr.talk_seconds)
         .bind(cdr.hold_seconds)
+        .bind(cdr.transfer_seconds)
         .bind(cdr.hung_up_by.as_str())
         .bind(i64::from(cdr.sip_status))
         .bind(
@@ -284,10 +287,10 @@ async fn write_batch(storage: &Storage, batch: &[Cdr]) -> anyhow::Result<()> {
             cdr.callee_rtp
                 .map(|quality| serde_json::to_string(&quality).unwrap_or_default()),
         )
-        .bind(cdr.recording.as_deref().map(recording_id))
+        .bind(cdr.recordings.first().map(|file| recording_id(file)))
         .execute(&mut *transaction)
         .await?;
-        if let Some(file_name) = &cdr.recording {
+        for file_name in &cdr.recordings {
             sqlx::query(
                 "INSERT INTO recordings (id, call_id, file_name, account_id, created_at) \
                  VALUES ($1, $2, $3, (SELECT account_id FROM dids WHERE number = $4), $5) \

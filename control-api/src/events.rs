@@ -8,7 +8,7 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 use utoipa::ToSchema;
 
-use crate::cdr::HungUpBy;
+use crate::cdr::{Direction, HungUpBy};
 
 /// Events kept for subscribers that lag.
 pub const CAPACITY: usize = 1024;
@@ -24,6 +24,8 @@ pub enum LiveEvent {
         call_id: String,
         /// When.
         at: String,
+        /// `inbound` (someone called us) or `outbound` (placed through the API).
+        direction: Direction,
         /// The caller.
         caller_id: String,
         /// The number dialled.
@@ -66,6 +68,16 @@ pub enum LiveEvent {
         call_id: String,
         /// When.
         at: String,
+    },
+    /// The call was transferred (through the API) to a new route.
+    #[serde(rename = "call.transferred")]
+    CallTransferred {
+        /// The call's id.
+        call_id: String,
+        /// When.
+        at: String,
+        /// What handles it now.
+        route: String,
     },
     /// A digit was pressed on one of the call's legs.
     #[serde(rename = "call.dtmf")]
@@ -146,6 +158,7 @@ impl LiveEvent {
             Self::CallRinging { .. } => "call.ringing",
             Self::CallAnswered { .. } => "call.answered",
             Self::CallBridged { .. } => "call.bridged",
+            Self::CallTransferred { .. } => "call.transferred",
             Self::Dtmf { .. } => "call.dtmf",
             Self::RecordingStarted { .. } => "recording.started",
             Self::RecordingFinished { .. } => "recording.finished",

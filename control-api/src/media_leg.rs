@@ -148,6 +148,29 @@ impl MediaLeg {
         }
     }
 
+    /// Whether `mix` is on this leg's media worker (so that it may join it).
+    pub fn is_beside(&self, mix: &MixHandle) -> bool {
+        self.handle
+            .as_ref()
+            .is_some_and(|handle| handle.is_beside(mix))
+    }
+
+    /// Finishes the leg's recording now.
+    pub fn stop_recording(&self) {
+        if let Some(handle) = &self.handle {
+            handle.stop_recording();
+        }
+    }
+
+    /// Moves this leg's call recording to `other` as the other party.
+    pub fn record_other(&self, other: &MediaLeg) {
+        if let (Some(handle), Some(other)) = (&self.handle, &other.handle)
+            && let Err(error) = handle.record_other(other)
+        {
+            tracing::warn!(%error, "recording not moved to the new party");
+        }
+    }
+
     /// The channel's id, as in media events.
     pub fn id(&self) -> Option<ChannelId> {
         self.handle.as_ref().map(ChannelHandle::id)
@@ -179,12 +202,18 @@ impl MediaLeg {
         }
     }
 
-    /// Joins a mix (opened with [`MediaPool::open_for_mix`]) with `role`.
-    pub fn join(&self, mix: &MixHandle, role: Role) {
-        if let Some(handle) = &self.handle
-            && let Err(error) = handle.join(mix, role)
-        {
-            tracing::warn!(%error, "leg not mixed");
+    /// Joins a mix (opened with [`MediaPool::open_for_mix`]) with `role`;
+    /// `false` if the mix is on another media worker.
+    pub fn join(&self, mix: &MixHandle, role: Role) -> bool {
+        match &self.handle {
+            Some(handle) => match handle.join(mix, role) {
+                Ok(()) => true,
+                Err(error) => {
+                    tracing::warn!(%error, "leg not mixed");
+                    false
+                }
+            },
+            None => false,
         }
     }
 

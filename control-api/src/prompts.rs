@@ -10,53 +10,47 @@ struct Bundled {
     bytes: &'static [u8],
 }
 
-macro_rules! bundled {
-    ($path:literal) => {
+/// A bundled prompt by its name: its path under `sounds/` without `.wav`.
+macro_rules! named {
+    ($name:literal) => {
         Bundled {
-            name: $path,
-            bytes: include_bytes!(concat!("../../sounds/", $path)),
+            name: $name,
+            bytes: include_bytes!(concat!("../../sounds/", $name, ".wav")),
         }
     };
 }
 
-/// Digit prompts in [`Digit`] order of [`digit_index`].
-const DIGITS: [Bundled; 12] = [
-    bundled!("en/digit-0.wav"),
-    bundled!("en/digit-1.wav"),
-    bundled!("en/digit-2.wav"),
-    bundled!("en/digit-3.wav"),
-    bundled!("en/digit-4.wav"),
-    bundled!("en/digit-5.wav"),
-    bundled!("en/digit-6.wav"),
-    bundled!("en/digit-7.wav"),
-    bundled!("en/digit-8.wav"),
-    bundled!("en/digit-9.wav"),
-    bundled!("en/digit-star.wav"),
-    bundled!("en/digit-pound.wav"),
+/// The prompts a flow may `play` by name, and the API may play into a
+/// call (uploads join them later). The digits are in [`digit_index`]
+/// order from [`FIRST_DIGIT`].
+const BUNDLED: [Bundled; 18] = [
+    named!("hold-music"),
+    named!("en/demo-4000"),
+    named!("en/goodbye"),
+    named!("en/greeting"),
+    named!("en/invalid"),
+    named!("en/voicemail"),
+    named!("en/digit-0"),
+    named!("en/digit-1"),
+    named!("en/digit-2"),
+    named!("en/digit-3"),
+    named!("en/digit-4"),
+    named!("en/digit-5"),
+    named!("en/digit-6"),
+    named!("en/digit-7"),
+    named!("en/digit-8"),
+    named!("en/digit-9"),
+    named!("en/digit-star"),
+    named!("en/digit-pound"),
 ];
 
-/// The prompts a flow may `play` by name: the bundled sounds, named by
-/// their path under `sounds/` without `.wav` (uploads join them later).
-pub const BUNDLED_NAMES: [&str; 18] = [
-    "hold-music",
-    "en/demo-4000",
-    "en/goodbye",
-    "en/greeting",
-    "en/invalid",
-    "en/voicemail",
-    "en/digit-0",
-    "en/digit-1",
-    "en/digit-2",
-    "en/digit-3",
-    "en/digit-4",
-    "en/digit-5",
-    "en/digit-6",
-    "en/digit-7",
-    "en/digit-8",
-    "en/digit-9",
-    "en/digit-star",
-    "en/digit-pound",
-];
+/// Where the digits start in [`BUNDLED`].
+const FIRST_DIGIT: usize = 6;
+
+/// Whether `name` is a bundled prompt.
+pub fn is_bundled(name: &str) -> bool {
+    BUNDLED.iter().any(|sound| sound.name == name)
+}
 
 /// The decoded bundled prompts.
 #[derive(Debug, Clone)]
@@ -65,7 +59,8 @@ pub struct Prompts {
     pub digit_echo_intro: Prompt,
     /// Looping hold music.
     pub hold_music: Prompt,
-    digits: Vec<Prompt>,
+    /// Every bundled prompt, in [`BUNDLED`] order.
+    all: Vec<Prompt>,
 }
 
 /// A bundled sound that does not decode (a broken build).
@@ -77,30 +72,47 @@ pub struct BundledSoundError {
     source: PromptError,
 }
 
-fn decode(sound: &Bundled) -> Result<Prompt, BundledSoundError> {
-    Prompt::decode(sound.bytes, Some("wav")).map_err(|source| BundledSoundError {
-        name: sound.name,
-        source,
-    })
-}
-
 impl Prompts {
     /// Decodes every bundled sound.
     pub fn load() -> Result<Prompts, BundledSoundError> {
+        let all = BUNDLED
+            .iter()
+            .map(|sound| {
+                Prompt::decode(sound.bytes, Some("wav")).map_err(|source| BundledSoundError {
+                    name: sound.name,
+                    source,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let find = |name: &str| {
+            all[BUNDLED
+                .iter()
+                .position(|sound| sound.name == name)
+                .unwrap_or(0)]
+            .clone()
+        };
         Ok(Prompts {
-            digit_echo_intro: decode(&bundled!("en/demo-4000.wav"))?,
-            hold_music: decode(&bundled!("hold-music.wav"))?,
-            digits: DIGITS.iter().map(decode).collect::<Result<_, _>>()?,
+            digit_echo_intro: find("en/demo-4000"),
+            hold_music: find("hold-music"),
+            all,
         })
+    }
+
+    /// A bundled prompt by name.
+    pub fn named(&self, name: &str) -> Option<&Prompt> {
+        BUNDLED
+            .iter()
+            .position(|sound| sound.name == name)
+            .and_then(|index| self.all.get(index))
     }
 
     /// The spoken name of a digit; `None` for A to D, which have none.
     pub fn digit(&self, digit: Digit) -> Option<&Prompt> {
-        digit_index(digit).and_then(|index| self.digits.get(index))
+        digit_index(digit).and_then(|index| self.all.get(FIRST_DIGIT + index))
     }
 }
 
-/// Where a digit's prompt is in [`DIGITS`].
+/// Where a digit's prompt is among the digits of [`BUNDLED`].
 fn digit_index(digit: Digit) -> Option<usize> {
     match digit.as_char() {
         character @ '0'..='9' => Some(usize::from(character as u8 - b'0')),
@@ -139,10 +151,24 @@ mod tests {
     }
 
     #[test]
-    fn every_bundled_name_is_a_bundled_file() {
-        let sounds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../sounds");
-        for name in super::BUNDLED_NAMES {
-            assert!(sounds.join(format!("{name}.wav")).is_file(), "{name}");
-        }
+    fn bundled_prompts_are_found_by_name_and_the_digits_by_digit() {
+        let prompts = Prompts::load().unwrap();
+        assert!(is_bundled("en/greeting") && !is_bundled("en/nothing"));
+        assert!(prompts.named("en/greeting").is_some_and(|p| !p.is_empty()));
+        assert!(prompts.named("greeting").is_none());
+        assert_eq!(
+            prompts.named("en/digit-7").unwrap().samples(),
+            prompts
+                .digit(Digit::from_char('7').unwrap())
+                .unwrap()
+                .samples()
+        );
+        assert_eq!(
+            prompts.named("en/digit-pound").unwrap().samples(),
+            prompts
+                .digit(Digit::from_char('#').unwrap())
+                .unwrap()
+                .samples()
+        );
     }
 }

@@ -17,7 +17,7 @@ use media::channel::{ChannelEvent, DigitSource};
 use media::codec::Codec;
 use media::engine::{ChannelId, MediaEvent, MediaEventKind, MixHandle};
 use media::mixer::Role;
-use media::player::{Playable, Player};
+use media::player::{Playable, Player, ToneSpec};
 use media::recorder::{Recorder, RecordingFormat};
 use media::sdp::{self, CodecPreference, Direction, LocalMedia, SessionDescription, SessionOrigin};
 use sip_core::auth::{Ha1s, response_challenge};
@@ -90,6 +90,49 @@ pub enum Command {
         /// Told whether there was such a call.
         reply: tokio::sync::oneshot::Sender<bool>,
     },
+    /// Place a call (the API): `reply` gets its id, or why not.
+    Originate {
+        /// Who is called, with what caller ID, and what it is then joined to.
+        origination: Origination,
+        /// Told the new call's id.
+        reply: tokio::sync::oneshot::Sender<Result<String, ControlError>>,
+    },
+    /// Send a call's caller somewhere else (blind transfer); the called
+    /// party, if any, is released.
+    Transfer {
+        /// The call's id.
+        call_id: String,
+        /// Where the caller goes.
+        to: Destination,
+        /// Told whether it went.
+        reply: tokio::sync::oneshot::Sender<Result<(), ControlError>>,
+    },
+    /// Start recording a call (stereo: the caller left, what the caller
+    /// hears right); `reply` gets the file's name.
+    StartRecording {
+        /// The call's id.
+        call_id: String,
+        /// Told the file's name.
+        reply: tokio::sync::oneshot::Sender<Result<String, ControlError>>,
+    },
+    /// Stop a call's recording; the file is finished at once.
+    StopRecording {
+        /// The call's id.
+        call_id: String,
+        /// Told whether there was one.
+        reply: tokio::sync::oneshot::Sender<Result<(), ControlError>>,
+    },
+    /// Play a bundled prompt into a call, to one party or both.
+    Play {
+        /// The call's id.
+        call_id: String,
+        /// The prompt's name.
+        prompt: String,
+        /// Who hears it.
+        listeners: Listeners,
+        /// Told whether it plays.
+        reply: tokio::sync::oneshot::Sender<Result<(), ControlError>>,
+    },
     /// The provisioned directory changed (through the API); `applied` is
     /// told once the change is in force.
     Directory {
@@ -100,23 +143,123 @@ pub enum Command {
     },
 }
 
+/// Where the API sends a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// A provisioned and registered phone, by extension.
+    Phone(String),
+    /// A number, out through the trunk.
+    Number(String),
+    /// One of our numbers (a DID, an extension, a demo number): what
+    /// answers it takes the call.
+    Did(String),
+}
+
+/// A call the API places: `to` is called with `caller_id`, and once it
+/// answers it is joined to `then`.
+#[derive(Debug, Clone)]
+pub struct Origination {
+    /// Who is called (a phone or a number).
+    pub to: Destination,
+    /// The caller ID it is shown (the From user).
+    pub caller_id: String,
+    /// What the answered party is joined to.
+    pub then: Destination,
+    /// How long `to` may ring.
+    pub ring_timeout: Duration,
+}
+
+/// Who hears a prompt played into a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listeners {
+    /// The caller.
+    Caller,
+    /// The called party.
+    Callee,
+    /// Both.
+    Both,
+}
+
+/// Why the controller did not do what the API asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ControlError {
+    /// No such call is in progress.
+    NoSuchCall,
+    /// A field of the request names nothing: its JSON pointer and why.
+    Unknown {
+        /// The field's JSON pointer.
+        field: String,
+        /// What is missing.
+        reason: String,
+    },
+    /// Not possible in the call's or the switch's present state.
+    Conflict(String),
+    /// The switch failed at it (a file it could not create).
+    Failed(String),
+}
+
+/// Why a route cannot take a call: the SIP status a caller gets, and for
+/// the API the field that names nothing (else the call's state is at
+/// fault) and the reason.
+#[derive(Debug)]
+struct Refusal {
+    status: u16,
+    field: Option<String>,
+    reason: String,
+}
+
+impl Refusal {
+    fn new(status: u16, reason: impl Into<String>) -> Refusal {
+        Refusal {
+            status,
+            field: None,
+            reason: reason.into(),
+        }
+    }
+
+    fn at(status: u16, field: String, reason: impl Into<String>) -> Refusal {
+        Refusal {
+            status,
+            field: Some(field),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl From<Refusal> for ControlError {
+    fn from(refusal: Refusal) -> ControlError {
+        match refusal.field {
+            Some(field) => ControlError::Unknown {
+                field,
+                reason: refusal.reason,
+            },
+            None => ControlError::Conflict(refusal.reason),
+        }
+    }
+}
+
 /// A call in progress, as the API shows it.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct LiveCall {
-    /// The call's id (the caller's Call-ID).
+    /// The call's id (the caller's Call-ID, or ours for a call we placed).
     pub call_id: String,
+    /// `inbound` (someone called us) or `outbound` (placed through the API).
+    pub direction: cdr::Direction,
     /// What handles it: `echo`, `phone`, `trunk`, …
     pub route: &'static str,
     /// The caller (From user).
     pub caller_id: String,
     /// The number dialled.
     pub number_dialed: String,
-    /// `ringing` until the caller is answered, then `answered`.
+    /// `ringing` until the caller (for a call we placed, the called
+    /// party) is answered, then `answered`.
     pub state: &'static str,
     /// When the INVITE arrived (RFC 3339, UTC).
     pub started_at: String,
     /// When the caller was answered.
     pub answered_at: Option<String>,
+    /// Whether it is being recorded now.
+    pub recording: bool,
     /// Its legs: the caller's, and the called party's if there is one.
     pub legs: Vec<LiveLeg>,
 }
@@ -124,13 +267,14 @@ pub struct LiveCall {
 /// One leg of a call in progress.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct LiveLeg {
-    /// `caller` or `callee`.
+    /// `caller` or `callee` (for a call we placed, the party called
+    /// first is the caller).
     pub side: &'static str,
     /// The codec negotiated, once known (`PCMU`, `PCMA`, `G722`, `opus`).
     pub codec: Option<&'static str>,
     /// Whether this party holds the call.
     pub holding: bool,
-    /// For the callee: whether it answered.
+    /// Whether it answered (a caller who called us counts as answered).
     pub answered: bool,
 }
 
@@ -195,8 +339,11 @@ enum InboundState {
     Ended,
 }
 
+/// The caller's leg: a caller's INVITE to us, or, for a call we placed,
+/// the party we called first once it answered.
 struct InboundLeg {
-    server_key: ServerKey,
+    /// The caller's INVITE transaction; none for a call we placed.
+    server_key: Option<ServerKey>,
     invite: Request,
     source: Peer,
     local_tag: String,
@@ -238,11 +385,47 @@ struct OutboundLeg {
     holding: bool,
     /// The codec negotiated with the callee, once it answered.
     codec: Option<Codec>,
+    /// It goes out through the trunk (whose challenges are answered).
+    through_trunk: bool,
+}
+
+/// A recording in progress.
+#[derive(Debug, Clone)]
+struct ActiveRecording {
+    file: String,
+    /// Stereo, with the other party right: moved to a new party on a
+    /// transfer.
+    stereo: bool,
+}
+
+/// What [`Switch::attach`] did, for the live events.
+#[derive(Debug, Default)]
+struct Attached {
+    /// The caller was answered.
+    answered: bool,
+    /// A recording began (the record route).
+    recording: Option<String>,
+}
+
+/// A call we placed (the API), while its first party rings.
+struct PlacedCall {
+    span: Span,
+    leg: OutboundLeg,
+    /// What the answered party is joined to.
+    then: Route,
+    caller_id: String,
+    number_dialed: String,
+    started: Instant,
 }
 
 struct Call {
     span: Span,
     route: Route,
+    direction: cdr::Direction,
+    /// Who called (the From user), as records show it.
+    caller_id: String,
+    /// The number dialled, as records show it.
+    number_dialed: String,
     inbound: InboundLeg,
     outbound: Option<OutboundLeg>,
     started: Instant,
@@ -256,8 +439,18 @@ struct Call {
     held_since: Option<Instant>,
     /// Time on hold before `held_since`.
     held: Duration,
-    /// The recording's file name, if the call is recorded.
-    recording: Option<String>,
+    /// The files the call was recorded into, oldest first.
+    recordings: Vec<String>,
+    /// The recording in progress.
+    recording_now: Option<ActiveRecording>,
+    /// When a called party first answered (kept across transfers).
+    agent_answered_at: Option<Instant>,
+    /// Since when a transfer waits for its new party to answer.
+    transfer_started: Option<Instant>,
+    /// Time spent in transfers before `transfer_started`.
+    transferred: Duration,
+    /// The quality of a called party's leg released by a transfer.
+    released_callee_rtp: Option<LegQuality>,
 }
 
 impl Call {
@@ -283,6 +476,46 @@ impl Call {
             + self
                 .held_since
                 .map_or(Duration::ZERO, |since| now.saturating_duration_since(since))
+    }
+
+    /// The time spent waiting on transfers up to `now`.
+    fn transfer_time(&self, now: Instant) -> Duration {
+        self.transferred
+            + self
+                .transfer_started
+                .map_or(Duration::ZERO, |since| now.saturating_duration_since(since))
+    }
+
+    /// A new call for a caller's leg, started at `started`.
+    fn new(
+        span: Span,
+        route: Route,
+        direction: cdr::Direction,
+        (caller_id, number_dialed): (String, String),
+        inbound: InboundLeg,
+        started: Instant,
+    ) -> Call {
+        Call {
+            span,
+            route,
+            direction,
+            caller_id,
+            number_dialed,
+            inbound,
+            outbound: None,
+            started,
+            answered_at: None,
+            bridge_mix: None,
+            final_status: None,
+            held_since: None,
+            held: Duration::ZERO,
+            recordings: Vec::new(),
+            recording_now: None,
+            agent_answered_at: None,
+            transfer_started: None,
+            transferred: Duration::ZERO,
+            released_callee_rtp: None,
+        }
     }
 }
 
@@ -324,8 +557,12 @@ pub struct Switch {
     calls: HashMap<String, Call>,
     /// Inbound Call-ID by the outbound leg's Call-ID.
     outbound_calls: HashMap<String, String>,
-    /// Client transactions of outbound INVITEs, to their inbound Call-ID.
+    /// Client transactions of outbound INVITEs, to their inbound Call-ID
+    /// (or a placed call's).
     outbound_invites: HashMap<ClientKey, String>,
+    /// Calls placed through the API whose first party has not answered,
+    /// by their Call-ID.
+    placed: HashMap<String, PlacedCall>,
     origin_counter: u64,
     shutting_down: bool,
     trunk: Option<Trunk>,
@@ -380,6 +617,7 @@ impl Switch {
             calls: HashMap::new(),
             outbound_calls: HashMap::new(),
             outbound_invites: HashMap::new(),
+            placed: HashMap::new(),
             origin_counter: 0,
             shutting_down: false,
             trunk,
@@ -504,11 +742,12 @@ impl Switch {
                 wait_seconds: 0.0,
                 talk_seconds: 0.0,
                 hold_seconds: 0.0,
+                transfer_seconds: 0.0,
                 hung_up_by: HungUpBy::System,
                 sip_status: status,
                 caller_rtp: None,
                 callee_rtp: None,
-                recording: None,
+                recordings: Vec::new(),
             });
         }
     }
@@ -572,24 +811,13 @@ impl Switch {
             }
         };
         // Phones must be registered before we spend media on the call.
-        let phone_target = match &route {
-            Route::Phone(extension) if !self.users.contains_key(extension) => {
-                // Deleted or deactivated: its old registration rings nothing.
-                info!(extension = %extension, "phone not provisioned");
-                respond(sip, now, &key, &request, 404);
-                return Some(404);
+        let target = match self.route_target(now, &route) {
+            Ok(target) => target,
+            Err(refusal) => {
+                info!(reason = %refusal.reason, "the route cannot take the call");
+                respond(sip, now, &key, &request, refusal.status);
+                return Some(refusal.status);
             }
-            Route::Phone(extension) => {
-                match self.registrar.lookup(now, extension).into_iter().next() {
-                    Some(binding) => Some((extension.clone(), binding)),
-                    None => {
-                        info!(extension = %extension, "phone not registered");
-                        respond(sip, now, &key, &request, 480);
-                        return Some(480);
-                    }
-                }
-            }
-            _ => None,
         };
         let opened = match &route {
             Route::Conference(room) => {
@@ -620,7 +848,7 @@ impl Switch {
                 Ok(answer) => {
                     media.set_remote(&answer.media);
                     codec = Some(answer.media.codec);
-                    answer_body = Some(Bytes::from(answer.session_description.to_bytes()));
+                    answer_body = Bytes::from(answer.session_description.to_bytes());
                 }
                 Err(error) => {
                     info!(%error, "offer has nothing we can use");
@@ -640,12 +868,13 @@ impl Switch {
         } else {
             local_media.next_version();
             let ours = sdp::offer(&local_media, Direction::SendRecv);
-            answer_body = Some(Bytes::from(ours.to_bytes()));
+            answer_body = Bytes::from(ours.to_bytes());
             pending_offer = Some(ours);
         }
         let local_tag = sip.new_token();
+        let names = (caller_id(&request), user.clone());
         let inbound = InboundLeg {
-            server_key: key,
+            server_key: Some(key),
             invite: request,
             source,
             local_tag,
@@ -653,135 +882,230 @@ impl Switch {
             media,
             local_media,
             pending_offer,
-            stored_answer: None,
+            // Sent when the route answers: at once, or when the far end does.
+            stored_answer: Some(answer_body),
             state: InboundState::Offering,
             holding: false,
             codec,
         };
-        let mut call = Call {
-            span: span.clone(),
-            route: route.clone(),
+        let mut call = Call::new(
+            span.clone(),
+            route,
+            cdr::Direction::Inbound,
+            names,
             inbound,
-            outbound: None,
-            started: now,
-            answered_at: None,
-            bridge_mix: None,
-            final_status: None,
-            held_since: None,
-            held: Duration::ZERO,
-            recording: None,
-        };
-        match (route, phone_target) {
-            (Route::Echo, _) => {
-                info!("answering with echo");
-                call.inbound.media.echo();
-                let body = answer_body.expect("echo always has an SDP body");
-                answer_inbound(sip, now, &mut call, body);
-            }
-            (Route::Conference(room_name), _) => {
-                let room = self
-                    .rooms
-                    .get_mut(&room_name)
-                    .expect("the room was made when its channel was opened");
-                room.members += 1;
-                info!(members = room.members, "answering into the conference");
-                call.inbound.media.join(&room.mix, Role::Normal);
-                let body = answer_body.expect("a conference call has an SDP body");
-                answer_inbound(sip, now, &mut call, body);
-            }
-            (Route::DigitEcho, _) => {
-                info!("answering with the digit echo");
-                call.inbound.media.play(Player::single(Playable::Prompt(
-                    self.prompts.digit_echo_intro.clone(),
-                )));
-                let body = answer_body.expect("the digit echo has an SDP body");
-                answer_inbound(sip, now, &mut call, body);
-            }
-            (Route::Record, _) => {
-                let path = self.recordings_dir.join(format!("{}.wav", sip.new_token()));
-                match Recorder::create(&path, RecordingFormat::Mono) {
-                    Ok(recorder) => {
-                        info!(file = %path.display(), "answering and recording");
-                        call.recording = Some(file_name(&path));
-                        call.inbound.media.record(recorder);
-                        let body = answer_body.expect("a recording call has an SDP body");
-                        answer_inbound(sip, now, &mut call, body);
-                    }
-                    Err(error) => {
-                        warn!(%error, "cannot create the recording file");
-                        self.refuse_before_answer(now, &mut call, 500, sip);
-                        return Some(500);
-                    }
-                }
-            }
-            (route @ (Route::Phone(_) | Route::Trunk(_)), binding) => {
-                let target = match (&route, binding) {
-                    (Route::Phone(extension), Some((_, binding))) => {
-                        info!(extension = %extension, "ringing phone");
-                        Some(Target {
-                            request_uri: binding.contact.clone(),
-                            to: format!("<sip:{extension}@{}>", self.local_address),
-                            destination: binding_peer(&binding),
-                        })
-                    }
-                    (Route::Trunk(number), _) => {
-                        info!("calling out through the trunk");
-                        debug!(number = %number, "trunk call");
-                        self.trunk_target(number)
-                    }
-                    _ => None,
-                };
-                let Some(target) = target else {
-                    warn!("the trunk's domain does not make a SIP URI");
-                    self.refuse_before_answer(now, &mut call, 500, sip);
-                    return Some(500);
-                };
-                let Ok(outbound_media) = self.media.open(Some(&call.inbound.media)) else {
-                    warn!("no RTP port free for the outbound leg");
-                    self.refuse_before_answer(now, &mut call, 503, sip);
-                    return Some(503);
-                };
-                let outbound = self.originate(now, &call, target, outbound_media, sip);
-                if let Some(channel) = outbound.media.id() {
-                    self.channel_calls.insert(channel, call_id.clone());
-                }
-                self.outbound_calls
-                    .insert(outbound_call_id(&outbound.invite), call_id.clone());
-                self.outbound_invites
-                    .insert(outbound.client_key.clone(), call_id.clone());
-                call.outbound = Some(outbound);
-                // Our answer for the caller waits until the far end answers.
-                call.inbound.stored_answer = answer_body;
-            }
-        }
+            now,
+        );
         drop(_entered);
+        let attached = match self.attach(now, &call_id, &mut call, target, sip) {
+            Ok(attached) => attached,
+            Err(refusal) => {
+                let _entered = call.span.clone().entered();
+                warn!(reason = %refusal.reason, "the call could not be started");
+                self.refuse_before_answer(now, &mut call, refusal.status, sip);
+                return Some(refusal.status);
+            }
+        };
         if let Some(channel) = call.inbound.media.id() {
             self.channel_calls.insert(channel, call_id.clone());
         }
         self.events.publish(LiveEvent::CallCreated {
             call_id: call_id.clone(),
             at: stamp(self.wall_clock, now),
-            caller_id: caller_id(&call.inbound.invite),
+            direction: cdr::Direction::Inbound,
+            caller_id: call.caller_id.clone(),
             number_dialed: user.clone(),
             route: call.route.kind().to_string(),
         });
-        if call.answered_at.is_some() {
+        self.publish_attached(now, &call_id, &attached);
+        self.calls.insert(call_id, call);
+        None
+    }
+
+    /// Where a route's outbound leg goes (a phone's registered contact,
+    /// the trunk), checked before media is spent on it; `None` for the
+    /// routes the switch answers itself.
+    fn route_target(&self, now: Instant, route: &Route) -> Result<Option<Target>, Refusal> {
+        match route {
+            Route::Phone(extension) if !self.users.contains_key(extension) => {
+                // Deleted or deactivated: its old registration rings nothing.
+                Err(Refusal::new(
+                    404,
+                    format!("phone {extension} is not provisioned"),
+                ))
+            }
+            Route::Phone(extension) => {
+                match self.registrar.lookup(now, extension).into_iter().next() {
+                    Some(binding) => Ok(Some(Target {
+                        request_uri: binding.contact.clone(),
+                        to: format!("<sip:{extension}@{}>", self.local_address),
+                        destination: binding_peer(&binding),
+                        through_trunk: false,
+                    })),
+                    None => Err(Refusal::new(
+                        480,
+                        format!("phone {extension} is not registered"),
+                    )),
+                }
+            }
+            Route::Trunk(number) if self.trunk.is_none() => Err(Refusal::new(
+                404,
+                format!("no trunk is configured to call {number} through"),
+            )),
+            Route::Trunk(number) => self
+                .trunk_target(number)
+                .map(Some)
+                .ok_or_else(|| Refusal::new(500, "the trunk's domain does not make a SIP URI")),
+            _ => Ok(None),
+        }
+    }
+
+    /// The route an API request's `destination` names; `field` is its
+    /// JSON pointer in the request.
+    fn resolve(&self, destination: &Destination, field: &str) -> Result<Route, Refusal> {
+        match destination {
+            Destination::Phone(extension) if !self.users.contains_key(extension) => {
+                Err(Refusal::at(
+                    404,
+                    format!("{field}/extension"),
+                    format!("there is no phone {extension}"),
+                ))
+            }
+            Destination::Phone(extension) => Ok(Route::Phone(extension.clone())),
+            Destination::Number(number) => Ok(Route::Trunk(number.clone())),
+            Destination::Did(number) if self.inactive_dids.contains(number) => {
+                Err(Refusal::new(404, format!("{number} is not in service")))
+            }
+            Destination::Did(number) => self.routes.get(number).cloned().ok_or_else(|| {
+                Refusal::at(
+                    404,
+                    format!("{field}/number"),
+                    format!("there is no DID {number}"),
+                )
+            }),
+        }
+    }
+
+    /// Gives a call's caller to its route: the switch answers it itself
+    /// (echo, record, a conference, the digit echo) or calls `target` for
+    /// it (a phone, the trunk). A caller still offering is answered, with
+    /// its stored answer, when the switch answers; one already answered (a
+    /// transfer, a call we placed) hears ringback while `target` rings.
+    fn attach(
+        &mut self,
+        now: Instant,
+        call_id: &str,
+        call: &mut Call,
+        target: Option<Target>,
+        sip: &mut Endpoint,
+    ) -> Result<Attached, Refusal> {
+        let _entered = call.span.clone().entered();
+        let mut attached = Attached::default();
+        match call.route.clone() {
+            Route::Echo => {
+                info!("answering with echo");
+                call.inbound.media.echo();
+            }
+            Route::Conference(room_name) => {
+                if !self.rooms.contains_key(&room_name) {
+                    let mix = self.media.create_mix_beside(&call.inbound.media);
+                    self.rooms
+                        .insert(room_name.clone(), Room { mix, members: 0 });
+                }
+                let room = self
+                    .rooms
+                    .get_mut(&room_name)
+                    .expect("the room was just made if it was missing");
+                if !call.inbound.media.join(&room.mix, Role::Normal) {
+                    return Err(Refusal::new(
+                        409,
+                        "the room's media runs on another worker than the call's",
+                    ));
+                }
+                room.members += 1;
+                info!(members = room.members, "answering into the conference");
+            }
+            Route::DigitEcho => {
+                info!("answering with the digit echo");
+                call.inbound.media.play(Player::single(Playable::Prompt(
+                    self.prompts.digit_echo_intro.clone(),
+                )));
+            }
+            Route::Record => {
+                let path = self.recordings_dir.join(format!("{}.wav", sip.new_token()));
+                let recorder = Recorder::create(&path, RecordingFormat::Mono).map_err(|error| {
+                    warn!(%error, "cannot create the recording file");
+                    Refusal::new(500, "cannot create the recording file")
+                })?;
+                info!(file = %path.display(), "answering and recording");
+                call.inbound.media.record(recorder);
+                let file = file_name(&path);
+                call.recordings.push(file.clone());
+                call.recording_now = Some(ActiveRecording {
+                    file: file.clone(),
+                    stereo: false,
+                });
+                attached.recording = Some(file);
+            }
+            Route::Phone(_) | Route::Trunk(_) => {
+                let Some(target) = target else {
+                    return Err(Refusal::new(500, "nowhere to send the call"));
+                };
+                let Ok(outbound_media) = self.media.open(Some(&call.inbound.media)) else {
+                    warn!("no RTP port free for the outbound leg");
+                    return Err(Refusal::new(503, "no RTP port free"));
+                };
+                match &call.route {
+                    Route::Phone(extension) => info!(extension = %extension, "ringing phone"),
+                    _ => info!("calling out through the trunk"),
+                }
+                let outbound = self.originate(
+                    now,
+                    (&call.caller_id, call.inbound.codec),
+                    target,
+                    outbound_media,
+                    sip,
+                );
+                if let Some(channel) = outbound.media.id() {
+                    self.channel_calls.insert(channel, call_id.to_string());
+                }
+                self.outbound_calls
+                    .insert(outbound_call_id(&outbound.invite), call_id.to_string());
+                self.outbound_invites
+                    .insert(outbound.client_key.clone(), call_id.to_string());
+                call.outbound = Some(outbound);
+                if call.inbound.state == InboundState::Answered {
+                    call.inbound
+                        .media
+                        .play(Player::single(Playable::Tone(ToneSpec::US_RINGBACK)));
+                }
+                // A caller still offering is answered when the far end is.
+                return Ok(attached);
+            }
+        }
+        if call.inbound.state == InboundState::Offering {
+            let body = call.inbound.stored_answer.take().unwrap_or_default();
+            answer_inbound(sip, now, call, body);
+            attached.answered = true;
+        }
+        Ok(attached)
+    }
+
+    /// Tells the live events what [`Switch::attach`] did.
+    fn publish_attached(&self, now: Instant, call_id: &str, attached: &Attached) {
+        if attached.answered {
             self.events.publish(LiveEvent::CallAnswered {
-                call_id: call_id.clone(),
+                call_id: call_id.to_string(),
                 at: stamp(self.wall_clock, now),
             });
         }
-        // A recording that began with the call (the record route) is told
-        // after the call itself.
-        if let Some(file) = &call.recording {
+        if let Some(file) = &attached.recording {
             self.events.publish(LiveEvent::RecordingStarted {
-                call_id: call_id.clone(),
+                call_id: call_id.to_string(),
                 at: stamp(self.wall_clock, now),
                 file: file.clone(),
             });
         }
-        self.calls.insert(call_id, call);
-        None
     }
 
     /// Ends a call that never got further than its INVITE: its media goes
@@ -796,13 +1120,9 @@ impl Switch {
         let media = std::mem::replace(&mut call.inbound.media, MediaLeg::closed());
         self.media.close(media);
         self.leave_room(&call.route, false);
-        respond(
-            sip,
-            now,
-            &call.inbound.server_key,
-            &call.inbound.invite,
-            status,
-        );
+        if let Some(key) = &call.inbound.server_key {
+            respond(sip, now, key, &call.inbound.invite, status);
+        }
     }
 
     /// Where a trunk call goes: `sip:NUMBER@DOMAIN` at the trunk's address.
@@ -827,14 +1147,16 @@ impl Switch {
                 transport,
                 address: trunk.address,
             },
+            through_trunk: true,
         })
     }
 
-    /// Sends the outbound leg's INVITE to `target`, offering our media.
+    /// Sends an outbound leg's INVITE to `target` from `caller`, offering
+    /// our media with `first_codec` (the caller's) first.
     fn originate(
         &mut self,
         now: Instant,
-        call: &Call,
+        (caller, first_codec): (&str, Option<Codec>),
         target: Target,
         media: MediaLeg,
         sip: &mut Endpoint,
@@ -842,23 +1164,16 @@ impl Switch {
         let mut local_media = self.new_local_media(media.local_port());
         // The caller's codec first: a callee that takes it is relayed to
         // without decoding.
-        if let Some(first) = call.inbound.codec {
+        if let Some(first) = first_codec {
             local_media.codecs = codecs_preferring(first);
         }
         let offer = sdp::offer(&local_media, Direction::SendRecv);
         let mut invite = Request::new(Method::Invite, target.request_uri);
-        let caller = call
-            .inbound
-            .invite
-            .headers
-            .from()
-            .ok()
-            .and_then(|from| sip_core::message::uri_user(&from.uri.uri).map(str::to_string))
-            .unwrap_or_else(|| "anonymous".to_string());
         let tag = sip.new_token();
         let call_id = format!("{}@switchboard", sip.new_token());
         let local = self.local_address;
         let destination = target.destination;
+        let through_trunk = target.through_trunk;
         let transport = destination.transport;
         let headers = &mut invite.headers;
         headers.push(Name::FROM, format!("<sip:{caller}@{local}>;tag={tag}"));
@@ -888,6 +1203,7 @@ impl Switch {
             challenges_answered: 0,
             holding: false,
             codec: None,
+            through_trunk,
         }
     }
 
@@ -910,54 +1226,55 @@ impl Switch {
         else {
             return false;
         };
-        let Some(call) = self.calls.get_mut(call_id) else {
+        let (leg, span) = if let Some(placed) = self.placed.get_mut(call_id) {
+            (&mut placed.leg, placed.span.clone())
+        } else if let Some(call) = self.calls.get_mut(call_id)
+            && matches!(call.route, Route::Trunk(_))
+            && let Some(outbound) = call.outbound.as_mut()
+        {
+            (outbound, call.span.clone())
+        } else {
             return false;
         };
-        let _entered = call.span.clone().entered();
-        if !matches!(call.route, Route::Trunk(_)) {
+        if !leg.through_trunk {
             return false;
         }
-        let Some(outbound) = call.outbound.as_mut() else {
-            return false;
-        };
+        let _entered = span.entered();
         let Some((kind, challenge)) = response_challenge(response) else {
             info!("the trunk's challenge has no digest we can answer");
             return false;
         };
         // A second challenge right after an answer means the credentials
         // were refused, unless the trunk only says our nonce went stale.
-        if outbound.challenges_answered >= 1 && !challenge.stale {
+        if leg.challenges_answered >= 1 && !challenge.stale {
             info!("the trunk refused our credentials");
             return false;
         }
-        if outbound.challenges_answered >= 3 {
+        if leg.challenges_answered >= 3 {
             return false;
         }
-        let uri = outbound.invite.uri_text();
+        let uri = leg.invite.uri_text();
         let cnonce = sip.new_token();
         let Ok(credentials) = challenge.answer("INVITE", &uri, &username, &password, 1, &cnonce)
         else {
             return false;
         };
-        outbound.challenges_answered += 1;
-        outbound.sequence += 1;
-        let mut invite = outbound.invite.clone();
+        leg.challenges_answered += 1;
+        leg.sequence += 1;
+        let mut invite = leg.invite.clone();
         invite.headers.remove(&Name::AUTHORIZATION);
         invite.headers.remove(&Name::PROXY_AUTHORIZATION);
         invite.headers.push(kind.credentials_header(), credentials);
         invite
             .headers
-            .set(Name::CSEQ, format!("{} INVITE", outbound.sequence));
+            .set(Name::CSEQ, format!("{} INVITE", leg.sequence));
         invite.headers.remove(&Name::VIA);
-        let old_key = std::mem::replace(
-            &mut outbound.client_key,
-            sip.send_request(now, invite.clone(), outbound.destination),
-        );
-        outbound.invite = invite;
+        let new_key = sip.send_request(now, invite.clone(), leg.destination);
+        let old_key = std::mem::replace(&mut leg.client_key, new_key.clone());
+        leg.invite = invite;
         info!(status = response.status, "answered the trunk's challenge");
         self.outbound_invites.remove(&old_key);
-        self.outbound_invites
-            .insert(outbound.client_key.clone(), call_id.to_string());
+        self.outbound_invites.insert(new_key, call_id.to_string());
         true
     }
 
@@ -1151,7 +1468,7 @@ impl Switch {
         let Some(call_id) = self
             .calls
             .iter()
-            .find(|(_, call)| call.inbound.server_key == invite)
+            .find(|(_, call)| call.inbound.server_key.as_ref() == Some(&invite))
             .map(|(id, _)| id.clone())
         else {
             if let Some(request) = sip.server_request(&invite).cloned() {
@@ -1184,6 +1501,10 @@ impl Switch {
         {
             return;
         }
+        if self.placed.contains_key(&call_id) {
+            self.handle_placed_response(now, &key, &call_id, response, sip);
+            return;
+        }
         let Some(call) = self.calls.get_mut(&call_id) else {
             return;
         };
@@ -1195,9 +1516,12 @@ impl Switch {
         match status {
             100 => {}
             101..=199 => {
-                if call.inbound.state == InboundState::Offering {
-                    let relayed = if status == 183 { 183 } else { 180 };
-                    let mut ringing = Response::to_request(&call.inbound.invite, relayed);
+                if let (InboundState::Offering, Some(server_key)) =
+                    (call.inbound.state, &call.inbound.server_key)
+                {
+                    // Early media would need an early answer: a 183 is
+                    // relayed as ringing.
+                    let mut ringing = Response::to_request(&call.inbound.invite, 180);
                     set_to_tag(&mut ringing, &call.inbound.local_tag);
                     ringing.headers.push(
                         Name::CONTACT,
@@ -1207,12 +1531,9 @@ impl Switch {
                             call.inbound.source.transport,
                         ),
                     );
-                    if status == 183 {
-                        // Early media would need an early answer; relay as ringing.
-                        ringing.status = 180;
-                        ringing.reason = "Ringing".into();
-                    }
-                    sip.respond(now, &call.inbound.server_key, ringing);
+                    sip.respond(now, server_key, ringing);
+                }
+                if call.inbound.state != InboundState::Ended {
                     self.events.publish(LiveEvent::CallRinging {
                         call_id: call_id.clone(),
                         at: stamp(self.wall_clock, now),
@@ -1245,7 +1566,7 @@ impl Switch {
                     }
                     Err(reason) => info!(%reason, "phone answered without usable SDP"),
                 }
-                if call.inbound.state != InboundState::Offering {
+                if call.inbound.state == InboundState::Ended {
                     // The caller left while the phone answered: hang up the phone.
                     self.end_call(now, &call_id, Side::Inbound, sip);
                     return;
@@ -1255,39 +1576,64 @@ impl Switch {
                 if mixed {
                     call.bridge_mix = Some(self.media.create_mix_beside(&outbound.media));
                 }
+                // Ringback played to an answered caller stops.
+                call.inbound.media.stop_playback();
                 connect(
                     call.bridge_mix.as_ref(),
                     &call.inbound.media,
                     &outbound.media,
                 );
-                if self.record_calls {
-                    let path = self.recordings_dir.join(format!("{}.wav", sip.new_token()));
-                    match Recorder::create(&path, RecordingFormat::Stereo) {
-                        Ok(recorder) => {
-                            info!(file = %path.display(), "recording the call");
-                            call.inbound.media.record_call(&outbound.media, recorder);
-                            call.recording = Some(file_name(&path));
-                            self.events.publish(LiveEvent::RecordingStarted {
-                                call_id: call_id.clone(),
-                                at: stamp(self.wall_clock, now),
-                                file: file_name(&path),
-                            });
-                        }
-                        Err(error) => warn!(%error, "cannot create the recording file"),
-                    }
+                call.agent_answered_at.get_or_insert(now);
+                if let Some(since) = call.transfer_started.take() {
+                    call.transferred += now.saturating_duration_since(since);
                 }
-                let body = call.inbound.stored_answer.take().unwrap_or_default();
-                answer_inbound(sip, now, call, body);
-                for event in [
-                    LiveEvent::CallAnswered {
-                        call_id: call_id.clone(),
-                        at: stamp(self.wall_clock, now),
-                    },
-                    LiveEvent::CallBridged {
-                        call_id: call_id.clone(),
-                        at: stamp(self.wall_clock, now),
-                    },
-                ] {
+                let mut events = Vec::new();
+                match &call.recording_now {
+                    Some(recording) if recording.stereo => {
+                        // A recording that spans a transfer: the new party
+                        // is its right channel.
+                        call.inbound.media.record_other(&outbound.media);
+                    }
+                    Some(_) => {}
+                    None if self.record_calls => {
+                        let path = self.recordings_dir.join(format!("{}.wav", sip.new_token()));
+                        match Recorder::create(&path, RecordingFormat::Stereo) {
+                            Ok(recorder) => {
+                                info!(file = %path.display(), "recording the call");
+                                call.inbound.media.record_call(&outbound.media, recorder);
+                                let file = file_name(&path);
+                                call.recordings.push(file.clone());
+                                call.recording_now = Some(ActiveRecording {
+                                    file: file.clone(),
+                                    stereo: true,
+                                });
+                                events.push(LiveEvent::RecordingStarted {
+                                    call_id: call_id.clone(),
+                                    at: stamp(self.wall_clock, now),
+                                    file,
+                                });
+                            }
+                            Err(error) => warn!(%error, "cannot create the recording file"),
+                        }
+                    }
+                    None => {}
+                }
+                if call.inbound.state == InboundState::Offering {
+                    let body = call.inbound.stored_answer.take().unwrap_or_default();
+                    answer_inbound(sip, now, call, body);
+                    events.insert(
+                        0,
+                        LiveEvent::CallAnswered {
+                            call_id: call_id.clone(),
+                            at: stamp(self.wall_clock, now),
+                        },
+                    );
+                }
+                events.push(LiveEvent::CallBridged {
+                    call_id: call_id.clone(),
+                    at: stamp(self.wall_clock, now),
+                });
+                for event in events {
                     self.events.publish(event);
                 }
             }
@@ -1307,6 +1653,250 @@ impl Switch {
         }
     }
 
+    /// Places a call for the API: `to` is called with the caller ID; when
+    /// it answers it becomes the caller of a call routed to `then`.
+    fn place_call(
+        &mut self,
+        now: Instant,
+        origination: Origination,
+        sip: &mut Endpoint,
+    ) -> Result<String, ControlError> {
+        if self.shutting_down {
+            return Err(ControlError::Conflict("the switch is shutting down".into()));
+        }
+        let to = self.resolve(&origination.to, "/to")?;
+        let then = self.resolve(&origination.then, "/then")?;
+        let target = self.route_target(now, &to)?.ok_or_else(|| {
+            ControlError::Conflict("only a phone or a number can be called".into())
+        })?;
+        // What `then` needs is checked now, and again when `to` answers.
+        self.route_target(now, &then)?;
+        let opened = match &then {
+            Route::Conference(room) => {
+                if !self.rooms.contains_key(room) {
+                    let mix = self.media.create_mix();
+                    self.rooms.insert(room.clone(), Room { mix, members: 0 });
+                }
+                let mix = self.rooms[room].mix.clone();
+                self.media.open_for_mix(&mix)
+            }
+            _ => self.media.open(None),
+        };
+        let media = opened.map_err(|error| {
+            warn!(%error, "no RTP port free");
+            self.leave_room(&then, false);
+            ControlError::Conflict("no RTP port free".into())
+        })?;
+        self.metrics.calls_total.fetch_add(1, Ordering::Relaxed);
+        let mut leg = self.originate(now, (&origination.caller_id, None), target, media, sip);
+        leg.ring_deadline = now + origination.ring_timeout;
+        let call_id = outbound_call_id(&leg.invite);
+        let span = info_span!("call", call_id = %call_id);
+        {
+            let _entered = span.enter();
+            info!(to = to.kind(), then = then.kind(), "placing a call");
+            debug!(caller_id = %origination.caller_id, "placed call's caller ID");
+        }
+        let number_dialed = match &origination.to {
+            Destination::Phone(number) | Destination::Number(number) | Destination::Did(number) => {
+                number.clone()
+            }
+        };
+        if let Some(channel) = leg.media.id() {
+            self.channel_calls.insert(channel, call_id.clone());
+        }
+        self.outbound_invites
+            .insert(leg.client_key.clone(), call_id.clone());
+        self.events.publish(LiveEvent::CallCreated {
+            call_id: call_id.clone(),
+            at: stamp(self.wall_clock, now),
+            direction: cdr::Direction::Outbound,
+            caller_id: origination.caller_id.clone(),
+            number_dialed: number_dialed.clone(),
+            route: then.kind().to_string(),
+        });
+        self.placed.insert(
+            call_id.clone(),
+            PlacedCall {
+                span,
+                leg,
+                then,
+                caller_id: origination.caller_id,
+                number_dialed,
+                started: now,
+            },
+        );
+        Ok(call_id)
+    }
+
+    /// A response to a placed call's INVITE: ringing, the answer that
+    /// makes it a call, or a refusal that ends it.
+    fn handle_placed_response(
+        &mut self,
+        now: Instant,
+        key: &ClientKey,
+        call_id: &str,
+        response: Response,
+        sip: &mut Endpoint,
+    ) {
+        let status = response.status;
+        match status {
+            100 => {}
+            101..=199 => self.events.publish(LiveEvent::CallRinging {
+                call_id: call_id.to_string(),
+                at: stamp(self.wall_clock, now),
+            }),
+            200..=299 => {
+                let Some(placed) = self.placed.remove(call_id) else {
+                    return;
+                };
+                let PlacedCall {
+                    span,
+                    mut leg,
+                    then,
+                    caller_id,
+                    number_dialed,
+                    started,
+                } = placed;
+                let _entered = span.clone().entered();
+                let Ok(dialog) = Dialog::from_uac(&leg.invite, &response, leg.destination) else {
+                    warn!("the answer does not make a dialog");
+                    self.placed.insert(
+                        call_id.to_string(),
+                        PlacedCall {
+                            span: span.clone(),
+                            leg,
+                            then,
+                            caller_id,
+                            number_dialed,
+                            started,
+                        },
+                    );
+                    return;
+                };
+                sip.send_ack(key, dialog.create_ack(leg.sequence), leg.destination);
+                let negotiated = SessionDescription::parse(&response.body)
+                    .map_err(|e| e.reason().to_string())
+                    .and_then(|answer| {
+                        sdp::accept_answer(&leg.offer, &answer).map_err(|e| e.to_string())
+                    });
+                match &negotiated {
+                    Ok(negotiated) => {
+                        leg.media.set_remote(negotiated);
+                        leg.codec = Some(negotiated.codec);
+                    }
+                    Err(reason) => info!(%reason, "answered without usable SDP"),
+                }
+                info!("the called party answered");
+                leg.media.restart_media_timeout();
+                let inbound = InboundLeg {
+                    server_key: None,
+                    invite: leg.invite,
+                    source: leg.destination,
+                    // Ours is in the dialog; no response is ever sent on it.
+                    local_tag: String::new(),
+                    dialog: Some(dialog),
+                    media: leg.media,
+                    local_media: leg.local_media,
+                    pending_offer: None,
+                    stored_answer: None,
+                    state: InboundState::Answered,
+                    holding: false,
+                    codec: leg.codec,
+                };
+                self.outbound_invites.remove(key);
+                let mut call = Call::new(
+                    span.clone(),
+                    then,
+                    cdr::Direction::Outbound,
+                    (caller_id, number_dialed),
+                    inbound,
+                    started,
+                );
+                call.answered_at = Some(now);
+                call.final_status = Some(status);
+                self.events.publish(LiveEvent::CallAnswered {
+                    call_id: call_id.to_string(),
+                    at: stamp(self.wall_clock, now),
+                });
+                let attached = self
+                    .route_target(now, &call.route)
+                    .and_then(|target| self.attach(now, call_id, &mut call, target, sip));
+                self.calls.insert(call_id.to_string(), call);
+                match attached {
+                    Ok(attached) => self.publish_attached(now, call_id, &attached),
+                    Err(refusal) => {
+                        warn!(reason = %refusal.reason, "the answered call has nowhere to go");
+                        self.end_call(now, call_id, Side::Switch, sip);
+                    }
+                }
+            }
+            _ => {
+                if let Some(placed) = self.placed.get(call_id) {
+                    let _entered = placed.span.clone().entered();
+                    info!(status, "the called party refused the call");
+                }
+                self.end_placed(now, call_id, status, HungUpBy::Callee, sip);
+            }
+        }
+    }
+
+    /// Ends a placed call that was never answered: `status` is the final
+    /// one it got (487 when we gave up, and CANCEL it).
+    fn end_placed(
+        &mut self,
+        now: Instant,
+        call_id: &str,
+        status: u16,
+        hung_up_by: HungUpBy,
+        sip: &mut Endpoint,
+    ) {
+        let Some(placed) = self.placed.remove(call_id) else {
+            return;
+        };
+        let _entered = placed.span.clone().entered();
+        if hung_up_by == HungUpBy::System {
+            sip.cancel(now, &placed.leg.client_key);
+        }
+        self.outbound_invites.remove(&placed.leg.client_key);
+        if let Some(channel) = placed.leg.media.id() {
+            self.channel_calls.remove(&channel);
+        }
+        self.media.close(placed.leg.media);
+        self.leave_room(&placed.then, false);
+        info!(status, "placed call ended unanswered");
+        self.events.publish(LiveEvent::CallEnded {
+            call_id: call_id.to_string(),
+            at: stamp(self.wall_clock, now),
+            hung_up_by,
+            sip_status: status,
+            talk_seconds: 0.0,
+        });
+        let time = self.wall(now);
+        self.cdrs.record(Cdr {
+            call_id: call_id.to_string(),
+            direction: cdr::Direction::Outbound,
+            start_time: self.wall(placed.started),
+            answer_time: None,
+            agent_answer_time: None,
+            end_time: time,
+            caller_id: placed.caller_id,
+            number_dialed: placed.number_dialed,
+            route: placed.then.kind(),
+            connection_seconds: 0.0,
+            ivr_seconds: 0.0,
+            wait_seconds: now.saturating_duration_since(placed.started).as_secs_f64(),
+            talk_seconds: 0.0,
+            hold_seconds: 0.0,
+            transfer_seconds: 0.0,
+            hung_up_by,
+            sip_status: status,
+            caller_rtp: None,
+            callee_rtp: None,
+            recordings: Vec::new(),
+        });
+    }
+
     fn handle_timed_out(&mut self, now: Instant, key: ClientKey, sip: &mut Endpoint) {
         if key.method != Method::Invite {
             return;
@@ -1314,6 +1904,11 @@ impl Switch {
         let Some(call_id) = self.outbound_invites.get(&key).cloned() else {
             return;
         };
+        if self.placed.contains_key(&call_id) {
+            // No final response at all: nothing to cancel.
+            self.end_placed(now, &call_id, 408, HungUpBy::Callee, sip);
+            return;
+        }
         // The INVITE transaction is over: nothing to cancel at the phone.
         self.fail_unanswered(
             now,
@@ -1369,45 +1964,26 @@ impl Switch {
             respond_call(sip, now, &mut call, 487);
         }
         call.inbound.state = InboundState::Ended;
-        let mut agent_answered_at = None;
-        let mut callee_rtp = None;
-        if let Some(mut outbound) = call.outbound.take() {
-            agent_answered_at = outbound.answered_at;
-            callee_rtp = outbound
-                .media
-                .stats()
-                .map(|stats| LegQuality::from_stats(&stats));
-            self.outbound_invites.remove(&outbound.client_key);
-            self.outbound_calls
-                .remove(&outbound_call_id(&outbound.invite));
-            if ended_by != Side::Outbound {
-                match outbound.dialog.as_mut() {
-                    Some(dialog) => {
-                        let bye = dialog.create_request(Method::Bye);
-                        sip.send_request(now, bye, dialog.destination());
-                    }
-                    None => {
-                        sip.cancel(now, &outbound.client_key);
-                    }
-                }
-            }
-            if let Some(channel) = outbound.media.id() {
-                self.channel_calls.remove(&channel);
-            }
-            self.media.close(outbound.media);
-        }
+        self.release_outbound(now, &mut call, ended_by != Side::Outbound, sip);
+        let agent_answered_at = call.agent_answered_at;
+        let callee_rtp = call.released_callee_rtp;
         let duration = now.duration_since(call.started).as_secs_f64();
         let hold = call.hold_time(now);
+        let transfer = call.transfer_time(now);
         let bridged = matches!(call.route, Route::Phone(_) | Route::Trunk(_));
         // Talk: with the called party on a bridge, with the application
-        // otherwise; less hold either way.
+        // otherwise; less hold and transfers either way.
         let talking_from = if bridged {
             agent_answered_at
         } else {
             call.answered_at
         };
         let talk = talking_from
-            .map(|at| now.saturating_duration_since(at).saturating_sub(hold))
+            .map(|at| {
+                now.saturating_duration_since(at)
+                    .saturating_sub(hold)
+                    .saturating_sub(transfer)
+            })
             .unwrap_or_default()
             .as_secs_f64();
         let wait = if bridged {
@@ -1451,18 +2027,13 @@ impl Switch {
         });
         self.cdrs.record(Cdr {
             call_id: call_id.to_string(),
-            direction: cdr::Direction::Inbound,
+            direction: call.direction,
             start_time: self.wall(call.started),
             answer_time: call.answered_at.map(|at| self.wall(at)),
             agent_answer_time: agent_answered_at.map(|at| self.wall(at)),
             end_time: self.wall(now),
-            caller_id: caller_id(&call.inbound.invite),
-            number_dialed: call
-                .inbound
-                .invite
-                .uri_user()
-                .unwrap_or_default()
-                .to_string(),
+            caller_id: std::mem::take(&mut call.caller_id),
+            number_dialed: std::mem::take(&mut call.number_dialed),
             route: call.route.kind(),
             connection_seconds: call
                 .answered_at
@@ -1471,11 +2042,12 @@ impl Switch {
             wait_seconds: wait,
             talk_seconds: talk,
             hold_seconds: hold.as_secs_f64(),
+            transfer_seconds: transfer.as_secs_f64(),
             hung_up_by,
             sip_status: call.final_status.unwrap_or(487),
             caller_rtp,
             callee_rtp,
-            recording: call.recording.clone(),
+            recordings: std::mem::take(&mut call.recordings),
         });
         if let Some(channel) = call.inbound.media.id() {
             self.channel_calls.remove(&channel);
@@ -1483,6 +2055,43 @@ impl Switch {
         // The media worker logs each leg's quality as it closes it.
         let media = std::mem::replace(&mut call.inbound.media, MediaLeg::closed());
         self.media.close(media);
+    }
+
+    /// Releases a call's called party, if it has one: BYE once answered,
+    /// else CANCEL (when `signal`; not when it is the one that left), and
+    /// its media; its quality is kept for the record.
+    fn release_outbound(
+        &mut self,
+        now: Instant,
+        call: &mut Call,
+        signal: bool,
+        sip: &mut Endpoint,
+    ) {
+        let Some(mut outbound) = call.outbound.take() else {
+            return;
+        };
+        if let Some(stats) = outbound.media.stats() {
+            call.released_callee_rtp = Some(LegQuality::from_stats(&stats));
+        }
+        self.outbound_invites.remove(&outbound.client_key);
+        self.outbound_calls
+            .remove(&outbound_call_id(&outbound.invite));
+        if signal {
+            match outbound.dialog.as_mut() {
+                Some(dialog) => {
+                    let bye = dialog.create_request(Method::Bye);
+                    sip.send_request(now, bye, dialog.destination());
+                }
+                None => {
+                    sip.cancel(now, &outbound.client_key);
+                }
+            }
+        }
+        if let Some(channel) = outbound.media.id() {
+            self.channel_calls.remove(&channel);
+        }
+        call.bridge_mix = None;
+        self.media.close(outbound.media);
     }
 
     /// A caller of a conference `route` left its room (`member`: it had
@@ -1573,14 +2182,18 @@ impl Switch {
             .map(|(id, _)| id.clone())
             .collect();
         for call_id in expired {
-            // Still ringing at the phone: end_call cancels it.
-            self.fail_unanswered(
-                now,
-                &call_id,
-                "no answer from the phone",
-                Side::Inbound,
-                sip,
-            );
+            // Still ringing at the phone: end_call cancels it, and hangs up
+            // a caller already answered (a transfer, a placed call).
+            self.fail_unanswered(now, &call_id, "no answer from the phone", Side::Switch, sip);
+        }
+        let unanswered: Vec<String> = self
+            .placed
+            .iter()
+            .filter(|(_, placed)| placed.leg.ring_deadline <= now)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for call_id in unanswered {
+            self.end_placed(now, &call_id, 487, HungUpBy::System, sip);
         }
     }
 }
@@ -1596,12 +2209,204 @@ enum Side {
 }
 
 impl Switch {
-    /// The calls in progress, oldest first.
+    /// A call the API may act on: in progress and answered.
+    fn answered_call(&mut self, call_id: &str) -> Result<&mut Call, ControlError> {
+        if self.placed.contains_key(call_id) {
+            return Err(ControlError::Conflict(
+                "the call is not answered yet".into(),
+            ));
+        }
+        let call = self
+            .calls
+            .get_mut(call_id)
+            .filter(|call| call.inbound.state != InboundState::Ended)
+            .ok_or(ControlError::NoSuchCall)?;
+        if call.inbound.state != InboundState::Answered {
+            return Err(ControlError::Conflict(
+                "the call is not answered yet".into(),
+            ));
+        }
+        Ok(call)
+    }
+
+    /// Sends a call's caller to `to` (blind transfer). The called party,
+    /// if any, is released (BYE, or CANCEL while it rings); an answered
+    /// caller hears ringback until the new party answers, and the time
+    /// until then is the record's transfer time. A caller still ringing
+    /// is simply offered elsewhere.
+    fn transfer(
+        &mut self,
+        now: Instant,
+        call_id: &str,
+        to: &Destination,
+        sip: &mut Endpoint,
+    ) -> Result<(), ControlError> {
+        if self.placed.contains_key(call_id) {
+            return Err(ControlError::Conflict(
+                "the call is not answered yet".into(),
+            ));
+        }
+        let call = self
+            .calls
+            .get(call_id)
+            .filter(|call| call.inbound.state != InboundState::Ended)
+            .ok_or(ControlError::NoSuchCall)?;
+        let route = self.resolve(to, "/to")?;
+        let target = self.route_target(now, &route)?;
+        if let Route::Conference(room) = &route
+            && let Some(existing) = self.rooms.get(room)
+            && !call.inbound.media.is_beside(&existing.mix)
+        {
+            return Err(ControlError::Conflict(
+                "the room's media runs on another worker than the call's, so the call cannot join it"
+                    .into(),
+            ));
+        }
+        let mut call = self.calls.remove(call_id).ok_or(ControlError::NoSuchCall)?;
+        let entered = call.span.clone().entered();
+        info!(
+            from = call.route.kind(),
+            to = route.kind(),
+            "transferring the call"
+        );
+        let answered = call.inbound.state == InboundState::Answered;
+        self.release_outbound(now, &mut call, true, sip);
+        call.note_hold(now);
+        call.inbound.media.stop_playback();
+        call.inbound.media.isolate();
+        self.leave_room(&call.route, answered);
+        if answered {
+            call.transfer_started.get_or_insert(now);
+        }
+        call.route = route;
+        let attached = self.attach(now, call_id, &mut call, target, sip);
+        drop(entered);
+        let kind = call.route.kind();
+        self.calls.insert(call_id.to_string(), call);
+        match attached {
+            Ok(attached) => {
+                self.events.publish(LiveEvent::CallTransferred {
+                    call_id: call_id.to_string(),
+                    at: stamp(self.wall_clock, now),
+                    route: kind.to_string(),
+                });
+                self.publish_attached(now, call_id, &attached);
+                Ok(())
+            }
+            Err(refusal) => {
+                warn!(call_id, reason = %refusal.reason, "transfer failed: ending the call");
+                self.end_call(now, call_id, Side::Switch, sip);
+                Err(refusal.into())
+            }
+        }
+    }
+
+    /// Starts recording an answered call into a new stereo file: the
+    /// caller left, the called party right (what the caller is played,
+    /// when there is none). It goes on across transfers until stopped or
+    /// the call ends, and is listed with the call's record.
+    fn start_recording(
+        &mut self,
+        now: Instant,
+        call_id: &str,
+        sip: &mut Endpoint,
+    ) -> Result<String, ControlError> {
+        let path = self.recordings_dir.join(format!("{}.wav", sip.new_token()));
+        let call = self.answered_call(call_id)?;
+        let _entered = call.span.clone().entered();
+        if call.outbound.as_ref().is_some_and(|leg| !leg.answered) {
+            return Err(ControlError::Conflict(
+                "the called party has not answered yet".into(),
+            ));
+        }
+        if call.recording_now.is_some() {
+            return Err(ControlError::Conflict(
+                "the call is being recorded already".into(),
+            ));
+        }
+        let recorder = Recorder::create(&path, RecordingFormat::Stereo).map_err(|error| {
+            warn!(%error, "cannot create the recording file");
+            ControlError::Failed(format!("cannot create the recording file: {error}"))
+        })?;
+        match &call.outbound {
+            Some(leg) => call.inbound.media.record_call(&leg.media, recorder),
+            None => call.inbound.media.record(recorder),
+        }
+        let file = file_name(&path);
+        info!(%file, "recording started through the API");
+        call.recordings.push(file.clone());
+        call.recording_now = Some(ActiveRecording {
+            file: file.clone(),
+            stereo: true,
+        });
+        self.events.publish(LiveEvent::RecordingStarted {
+            call_id: call_id.to_string(),
+            at: stamp(self.wall_clock, now),
+            file: file.clone(),
+        });
+        Ok(file)
+    }
+
+    /// Stops a call's recording: the file is finished at once, and listed
+    /// with the call's record when the call ends.
+    fn stop_recording(&mut self, call_id: &str) -> Result<(), ControlError> {
+        let call = self.answered_call(call_id)?;
+        let Some(recording) = call.recording_now.take() else {
+            return Err(ControlError::Conflict(
+                "the call is not being recorded".into(),
+            ));
+        };
+        let _entered = call.span.clone().entered();
+        info!(file = %recording.file, "recording stopped through the API");
+        call.inbound.media.stop_recording();
+        Ok(())
+    }
+
+    /// Plays a bundled prompt to a call's caller, its called party, or
+    /// both; it replaces what they hear until it ends.
+    fn play(
+        &mut self,
+        call_id: &str,
+        name: &str,
+        listeners: Listeners,
+    ) -> Result<(), ControlError> {
+        let prompt = self
+            .prompts
+            .named(name)
+            .cloned()
+            .ok_or_else(|| ControlError::Unknown {
+                field: "/prompt".into(),
+                reason: format!("there is no prompt {name:?}"),
+            })?;
+        let call = self.answered_call(call_id)?;
+        let _entered = call.span.clone().entered();
+        let callee = call.outbound.as_ref().filter(|leg| leg.answered);
+        let legs: Vec<&MediaLeg> = match listeners {
+            Listeners::Caller => vec![&call.inbound.media],
+            Listeners::Callee => vec![
+                &callee
+                    .ok_or_else(|| {
+                        ControlError::Conflict("the call has no answered called party".into())
+                    })?
+                    .media,
+            ],
+            Listeners::Both => std::iter::once(&call.inbound.media)
+                .chain(callee.map(|leg| &leg.media))
+                .collect(),
+        };
+        info!(prompt = name, ?listeners, "playing a prompt into the call");
+        for leg in legs {
+            leg.play(Player::single(Playable::Prompt(prompt.clone())));
+        }
+        Ok(())
+    }
+
+    /// The calls in progress, oldest first: placed calls still ringing
+    /// among them.
     fn live_calls(&self) -> Vec<LiveCall> {
-        let mut calls: Vec<(&String, &Call)> = self.calls.iter().collect();
-        calls.sort_by_key(|(_, call)| call.started);
-        calls
-            .into_iter()
+        let mut calls: Vec<(Instant, LiveCall)> = self
+            .calls
+            .iter()
             .map(|(call_id, call)| {
                 let mut legs = vec![LiveLeg {
                     side: "caller",
@@ -1617,16 +2422,12 @@ impl Switch {
                         answered: outbound.answered,
                     });
                 }
-                LiveCall {
+                let live = LiveCall {
                     call_id: call_id.clone(),
+                    direction: call.direction,
                     route: call.route.kind(),
-                    caller_id: caller_id(&call.inbound.invite),
-                    number_dialed: call
-                        .inbound
-                        .invite
-                        .uri_user()
-                        .unwrap_or_default()
-                        .to_string(),
+                    caller_id: call.caller_id.clone(),
+                    number_dialed: call.number_dialed.clone(),
                     state: if call.answered_at.is_some() {
                         "answered"
                     } else {
@@ -1634,10 +2435,34 @@ impl Switch {
                     },
                     started_at: cdr::timestamp(self.wall(call.started)),
                     answered_at: call.answered_at.map(|at| cdr::timestamp(self.wall(at))),
+                    recording: call.recording_now.is_some(),
                     legs,
-                }
+                };
+                (call.started, live)
             })
-            .collect()
+            .chain(self.placed.iter().map(|(call_id, placed)| {
+                let live = LiveCall {
+                    call_id: call_id.clone(),
+                    direction: cdr::Direction::Outbound,
+                    route: placed.then.kind(),
+                    caller_id: placed.caller_id.clone(),
+                    number_dialed: placed.number_dialed.clone(),
+                    state: "ringing",
+                    started_at: cdr::timestamp(self.wall(placed.started)),
+                    answered_at: None,
+                    recording: false,
+                    legs: vec![LiveLeg {
+                        side: "caller",
+                        codec: None,
+                        holding: false,
+                        answered: false,
+                    }],
+                };
+                (placed.started, live)
+            }))
+            .collect();
+        calls.sort_by_key(|(started, _)| *started);
+        calls.into_iter().map(|(_, live)| live).collect()
     }
 
     /// A registrar event, for the live event stream.
@@ -1757,6 +2582,30 @@ impl Application for Switch {
             Command::Calls { reply } => {
                 let _ = reply.send(self.live_calls());
             }
+            Command::Hangup { call_id, reply } if self.placed.contains_key(&call_id) => {
+                self.end_placed(now, &call_id, 487, HungUpBy::System, sip);
+                let _ = reply.send(true);
+            }
+            Command::Originate { origination, reply } => {
+                let _ = reply.send(self.place_call(now, origination, sip));
+            }
+            Command::Transfer { call_id, to, reply } => {
+                let _ = reply.send(self.transfer(now, &call_id, &to, sip));
+            }
+            Command::StartRecording { call_id, reply } => {
+                let _ = reply.send(self.start_recording(now, &call_id, sip));
+            }
+            Command::StopRecording { call_id, reply } => {
+                let _ = reply.send(self.stop_recording(&call_id));
+            }
+            Command::Play {
+                call_id,
+                prompt,
+                listeners,
+                reply,
+            } => {
+                let _ = reply.send(self.play(&call_id, &prompt, listeners));
+            }
             Command::Hangup { call_id, reply } => {
                 let exists = self.calls.contains_key(&call_id);
                 if exists {
@@ -1793,7 +2642,12 @@ impl Application for Switch {
                     .map(|leg| leg.ring_deadline)
             })
             .min();
-        [self.registrar.poll_timeout(), ringing]
+        let placed = self
+            .placed
+            .values()
+            .map(|placed| placed.leg.ring_deadline)
+            .min();
+        [self.registrar.poll_timeout(), ringing, placed]
             .into_iter()
             .flatten()
             .min()
@@ -1801,16 +2655,21 @@ impl Application for Switch {
 
     fn begin_shutdown(&mut self, now: Instant, sip: &mut Endpoint) {
         self.shutting_down = true;
+        let placed: Vec<String> = self.placed.keys().cloned().collect();
+        for call_id in placed {
+            self.end_placed(now, &call_id, 487, HungUpBy::System, sip);
+        }
         let calls: Vec<String> = self.calls.keys().cloned().collect();
         info!(calls = calls.len(), "ending calls for shutdown");
         for call_id in calls {
             if let Some(call) = self.calls.get_mut(&call_id)
                 && call.inbound.state == InboundState::Offering
+                && let Some(key) = &call.inbound.server_key
             {
                 let mut response = Response::to_request(&call.inbound.invite, 503);
                 response.headers.push(Name::RETRY_AFTER, "30");
                 set_to_tag(&mut response, &call.inbound.local_tag);
-                sip.respond(now, &call.inbound.server_key, response);
+                sip.respond(now, key, response);
                 call.inbound.state = InboundState::Ended;
             }
             self.end_call(now, &call_id, Side::Switch, sip);
@@ -1818,7 +2677,7 @@ impl Application for Switch {
     }
 
     fn is_idle(&self) -> bool {
-        self.calls.is_empty()
+        self.calls.is_empty() && self.placed.is_empty()
     }
 }
 
@@ -1923,6 +2782,8 @@ struct Target {
     /// The To header value.
     to: String,
     destination: Peer,
+    /// It is the trunk (whose challenges are answered).
+    through_trunk: bool,
 }
 
 /// Whether `user` looks like a number to send to a trunk: digits, with an
@@ -2015,9 +2876,11 @@ fn caller_id(request: &Request) -> String {
 }
 
 fn respond_call(sip: &mut Endpoint, now: Instant, call: &mut Call, status: u16) {
-    let mut response = Response::to_request(&call.inbound.invite, status);
-    set_to_tag(&mut response, &call.inbound.local_tag);
-    sip.respond(now, &call.inbound.server_key, response);
+    if let Some(key) = &call.inbound.server_key {
+        let mut response = Response::to_request(&call.inbound.invite, status);
+        set_to_tag(&mut response, &call.inbound.local_tag);
+        sip.respond(now, key, response);
+    }
     call.inbound.state = InboundState::Ended;
     call.final_status = Some(status);
 }
@@ -2039,12 +2902,15 @@ fn add_contact_and_body(
 /// Sends the 2xx to the caller and creates the inbound dialog.
 fn answer_inbound(sip: &mut Endpoint, now: Instant, call: &mut Call, body: Bytes) {
     let inbound = &mut call.inbound;
+    let Some(key) = &inbound.server_key else {
+        return;
+    };
     let mut response = Response::to_request(&inbound.invite, 200);
     set_to_tag(&mut response, &inbound.local_tag);
     response.headers.push(Name::ALLOW, Method::ALLOWED);
     let local = sip.config().local_address;
     add_contact_and_body(&mut response, local, inbound.source.transport, body);
-    sip.respond(now, &inbound.server_key, response);
+    sip.respond(now, key, response);
     inbound.dialog = Dialog::from_uas(&inbound.invite, &inbound.local_tag, inbound.source).ok();
     inbound.state = InboundState::Answered;
     call.answered_at = Some(now);

@@ -183,6 +183,15 @@ enum Command {
         /// The other party, whose audio goes in the right channel.
         other: Option<ChannelId>,
     },
+    /// Finishes the channel's recording, if it has one.
+    StopRecording {
+        id: ChannelId,
+    },
+    /// A recorded call's other party is now this channel.
+    RecordOther {
+        id: ChannelId,
+        other: ChannelId,
+    },
     /// Replaces what plays (stopping it), with nothing to just stop.
     Play {
         id: ChannelId,
@@ -328,6 +337,11 @@ impl ChannelHandle {
         Ok(())
     }
 
+    /// Whether `mix` is on this channel's worker (so that it may join it).
+    pub fn is_beside(&self, mix: &MixHandle) -> bool {
+        self.worker.index == mix.worker.index
+    }
+
     /// Records what the channel hears (left, or the whole file when mono)
     /// and what it is sent from a player or a mix (right) until the
     /// channel closes, when the file is finished.
@@ -356,6 +370,26 @@ impl ChannelHandle {
             id: self.id,
             recorder: Box::new(recorder),
             other: Some(other.id),
+        });
+        Ok(())
+    }
+
+    /// Finishes the recording (see [`ChannelHandle::record`]) now rather
+    /// than when the channel closes.
+    pub fn stop_recording(&self) {
+        self.worker.send(Command::StopRecording { id: self.id });
+    }
+
+    /// Moves a call recording ([`ChannelHandle::record_call`]) to another
+    /// other party, `other` on the same worker (the call was transferred):
+    /// the same file goes on, its right channel now what `other` hears.
+    pub fn record_other(&self, other: &ChannelHandle) -> Result<(), NotOnSameWorker> {
+        if other.worker.index != self.worker.index {
+            return Err(NotOnSameWorker("channel to record"));
+        }
+        self.worker.send(Command::RecordOther {
+            id: self.id,
+            other: other.id,
         });
         Ok(())
     }
@@ -760,6 +794,32 @@ impl Worker {
                         other.update_receive_mode();
                     }
                 }
+                Command::StopRecording { id } => {
+                    let mut previous = None;
+                    if let Some(slot) = self.slot_mut(id)
+                        && let Some(mut recorder) = slot.recorder.take()
+                    {
+                        finish_recording(&slot.span, &mut recorder);
+                        previous = slot.recorded_with.take();
+                        slot.update_receive_mode();
+                    }
+                    self.stop_decoding_for_recording(previous);
+                }
+                Command::RecordOther { id, other } => {
+                    let mut previous = None;
+                    if let Some(slot) = self.slot_mut(id)
+                        && slot.recorder.is_some()
+                    {
+                        previous = slot.recorded_with.replace(other);
+                    }
+                    if previous.is_some_and(|previous| previous != other) {
+                        self.stop_decoding_for_recording(previous);
+                    }
+                    if let Some(other) = self.slot_mut(other) {
+                        other.decode_for_recording = true;
+                        other.update_receive_mode();
+                    }
+                }
                 Command::Play { id, player } => {
                     if let Some(slot) = self.slot_mut(id)
                         && let Some(mut previous) = std::mem::replace(&mut slot.player, player)
@@ -906,17 +966,7 @@ impl Worker {
         slot.publish_stats();
         slot.log_quality();
         if let Some(mut recorder) = slot.recorder.take() {
-            match recorder.finish() {
-                Ok(summary) => tracing::info!(
-                    parent: &slot.span,
-                    file = %summary.path.display(),
-                    seconds = summary.duration.as_secs_f64(),
-                    "recording finished"
-                ),
-                Err(error) => {
-                    tracing::error!(parent: &slot.span, %error, "recording could not be finished")
-                }
-            }
+            finish_recording(&slot.span, &mut recorder);
         }
         let registry = self.poll.registry();
         let _ = registry.deregister(&mut slot.rtp);
@@ -1086,6 +1136,19 @@ impl Worker {
             self.stop_decoding_for_recording(stopped_recording);
             self.drain_events(index);
         }
+    }
+}
+
+/// Finishes a recording's file, logging the outcome in its call's span.
+fn finish_recording(span: &Span, recorder: &mut Recorder) {
+    match recorder.finish() {
+        Ok(summary) => tracing::info!(
+            parent: span,
+            file = %summary.path.display(),
+            seconds = summary.duration.as_secs_f64(),
+            "recording finished"
+        ),
+        Err(error) => tracing::error!(parent: span, %error, "recording could not be finished"),
     }
 }
 
@@ -1287,6 +1350,46 @@ mod tests {
             .filter(|sample| i32::from(**sample).abs() > 4000)
             .count();
         assert!(loud > 6000, "only {loud} loud samples");
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn a_recording_stopped_early_is_finished_then_and_keeps_nothing_after() {
+        let mut engine = MediaEngine::start(1, |_| {}).unwrap();
+        let mut ports = PortAllocator::new(42264, 42327).unwrap();
+        let (channel, phone) = leg(&mut engine, &mut ports, None, Codec::Pcmu);
+        let path = std::env::temp_dir().join(format!(
+            "switchboard-engine-stopped-recording-{}.wav",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&path);
+        let recorder = Recorder::create(&path, crate::recorder::RecordingFormat::Mono).unwrap();
+        channel.record(recorder);
+        // Half a second recorded, then a second more sent after the stop.
+        let started = Instant::now();
+        for sequence in 0..75u16 {
+            if sequence == 25 {
+                thread::sleep(Duration::from_millis(60));
+                channel.stop_recording();
+            }
+            phone
+                .send_to(
+                    &packet(sequence, Codec::Pcmu, 0x20),
+                    channel.local_rtp_address(),
+                )
+                .unwrap();
+            thread::sleep(
+                (started + TICK * u32::from(sequence + 1))
+                    .saturating_duration_since(Instant::now()),
+            );
+        }
+        // Finished before the channel closes: the file is whole already.
+        let mut reader = hound::WavReader::open(&path).unwrap();
+        let samples: Vec<i16> = reader.samples::<i16>().map(Result::unwrap).collect();
+        let seconds = samples.len() as f64 / 8000.0;
+        assert!((0.3..0.8).contains(&seconds), "{seconds} s recorded");
+        channel.close();
+        engine.stop();
         let _ = std::fs::remove_file(&path);
     }
 

@@ -175,7 +175,7 @@ async fn check_document(
         .await?;
     }
     for (pointer, name) in &references.prompts {
-        if !crate::prompts::BUNDLED_NAMES.contains(&name.as_str()) {
+        if !crate::prompts::is_bundled(name) {
             return Err(ApiError::ConflictAt {
                 path: format!("/document{pointer}"),
                 reason: format!("there is no prompt {name:?}"),

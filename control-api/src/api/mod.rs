@@ -158,8 +158,14 @@ pub fn router(state: AppState) -> Router {
             get(recordings::get).delete(recordings::delete),
         )
         .route("/api/v1/recordings/{id}/audio", get(recordings::audio))
-        .route("/api/v1/calls", get(calls::list))
+        .route("/api/v1/calls", get(calls::list).post(calls::place))
         .route("/api/v1/calls/{call_id}", delete(calls::hang_up))
+        .route("/api/v1/calls/{call_id}/transfer", post(calls::transfer))
+        .route(
+            "/api/v1/calls/{call_id}/recording",
+            post(calls::start_recording).delete(calls::stop_recording),
+        )
+        .route("/api/v1/calls/{call_id}/play", post(calls::play))
         .route("/api/v1/cdrs", get(cdrs::list))
         .route("/api/v1/cdrs.csv", get(cdrs::export))
         .route("/api/v1/cdrs/{id}", get(cdrs::get))
@@ -219,7 +225,8 @@ pub fn router(state: AppState) -> Router {
         holidays::create, holidays::list, holidays::get, holidays::update, holidays::delete,
         cdrs::list, cdrs::get, cdrs::export,
         reports::usage, reports::service_level,
-        calls::list, calls::hang_up, events::stream, events::socket,
+        calls::list, calls::place, calls::hang_up, calls::transfer, calls::start_recording,
+        calls::stop_recording, calls::play, events::stream, events::socket,
         recordings::list, recordings::get, recordings::audio, recordings::delete,
     ),
     components(schemas(
@@ -236,6 +243,8 @@ pub fn router(state: AppState) -> Router {
         reports::Usage, reports::UsageRow, reports::ServiceLevel, reports::SkillLevel,
         cdrs::CdrRecord, crate::cdr::Direction, crate::cdr::HungUpBy, crate::cdr::LegQuality,
         crate::switch::LiveCall, crate::switch::LiveLeg, crate::events::LiveEvent,
+        calls::NewCall, calls::CallParty, calls::CallDestination, calls::PlacedCall,
+        calls::Transfer, calls::RecordingStarted, calls::PlayPrompt, calls::PromptListeners,
         recordings::Recording,
     )),
     modifiers(&BearerAuth, &TimeZones),
@@ -251,7 +260,7 @@ pub fn router(state: AppState) -> Router {
         (name = "flows", description = "IVR flows: JSON documents of verbs, versioned"),
         (name = "cdrs", description = "Call detail records"),
         (name = "reports", description = "Usage by client and month, service level by skill"),
-        (name = "calls", description = "Calls in progress"),
+        (name = "calls", description = "Calls in progress: placed, hung up, transferred, recorded, played to"),
         (name = "events", description = "The live event stream"),
         (name = "recordings", description = "Call recordings and their retention"),
         (name = "server", description = "The server itself"),
