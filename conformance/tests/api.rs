@@ -10,6 +10,8 @@ mod harness;
 
 #[path = "api/live_calls.rs"]
 mod live_calls;
+#[path = "api/nodes.rs"]
+mod nodes;
 #[path = "api/provisioning.rs"]
 mod provisioning;
 

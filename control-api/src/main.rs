@@ -13,6 +13,7 @@ mod api;
 mod cdr;
 mod config;
 mod demo;
+mod directory_sync;
 mod events;
 mod media_leg;
 mod metrics;
@@ -119,6 +120,13 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         }
     }
     demo::seed(&storage, &credentials, created, &settings.realm).await?;
+    if created {
+        // Other nodes on the same database learn the demo phones' passwords.
+        for extension in credentials.keys() {
+            let changed = directory_sync::Changed::Phone(extension.clone());
+            directory_sync::announce(&storage, &changed).await;
+        }
+    }
     let directory = api::phones::active_directory(&storage, &settings.realm).await?;
     let listeners = Listeners::bind(settings.sip_listen)
         .await
@@ -175,6 +183,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         routes.insert(extension.clone(), Route::Phone(extension.clone()));
     }
     let prompts = Prompts::load()?;
+    let directory_commands = commands.clone();
     let media = MediaPool::new(
         local_address.ip(),
         settings.rtp_low,
@@ -205,6 +214,17 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     // The DIDs, in force before the first INVITE is read.
     for change in api::dids::directory(&storage).await? {
         switch.apply_directory_change(change);
+    }
+    // Other nodes on the same PostgreSQL database change the directory too.
+    if let (storage::Backend::Postgres, Some(url)) =
+        (storage.backend(), settings.database_url.clone())
+    {
+        tokio::spawn(directory_sync::follow(
+            url,
+            storage.clone(),
+            settings.realm.clone(),
+            directory_commands,
+        ));
     }
     info!(
         sip = %local_address,

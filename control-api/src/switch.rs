@@ -313,6 +313,9 @@ pub enum DirectoryChange {
         /// The number.
         number: String,
     },
+    /// The whole directory, read again (another node may have changed
+    /// it while this one was not listening): replaces every phone and DID.
+    Replace(Vec<DirectoryChange>),
 }
 
 /// How long a digit sent back by [`Route::DigitEcho`] lasts at most (a
@@ -2539,6 +2542,15 @@ impl Switch {
                 info!(%number, "DID removed");
                 self.routes.remove(&number);
                 self.inactive_dids.remove(&number);
+            }
+            DirectoryChange::Replace(changes) => {
+                info!(entries = changes.len(), "directory read again");
+                self.routes.clear();
+                self.users.clear();
+                self.inactive_dids.clear();
+                for change in changes {
+                    self.apply_directory_change(change);
+                }
             }
         }
     }

@@ -323,6 +323,30 @@ pub async fn directory(storage: &Storage) -> anyhow::Result<Vec<DirectoryChange>
     Ok(changes)
 }
 
+/// What the call controller should know of the DID `number` now.
+pub async fn directory_entry(storage: &Storage, number: &str) -> anyhow::Result<DirectoryChange> {
+    let row = sqlx::query_as::<_, DidRow>(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM dids WHERE number = $1"
+    ))
+    .bind(number)
+    .fetch_optional(storage.pool())
+    .await?;
+    Ok(match row.map(DidRow::into_did) {
+        Some(Ok(did)) => change_for(&did),
+        Some(Err(error)) => {
+            tracing::warn!(?error, %number, "a stored DID is unusable");
+            DirectoryChange::DidGone {
+                number: number.to_string(),
+            }
+        }
+        None => DirectoryChange::DidGone {
+            number: number.to_string(),
+        },
+    })
+}
+
 /// Inserts a DID (demo seeding and the API); the caller checked it.
 pub async fn insert<'e>(
     executor: impl sqlx::Executor<'e, Database = sqlx::Any>,

@@ -86,9 +86,11 @@ impl AppState {
 
     /// Tells the call controller about a directory change and waits until
     /// it is in force, so that the request that made it is answered only
-    /// when the next call sees it. (A controller that has stopped, at
-    /// shutdown, no longer needs to know.)
+    /// when the next call sees it (a controller that has stopped, at
+    /// shutdown, no longer needs to know); then tells the other nodes on
+    /// the same PostgreSQL database ([`crate::directory_sync`]).
     pub async fn directory(&self, change: DirectoryChange) {
+        let changed = crate::directory_sync::Changed::of(&change);
         let (applied, done) = tokio::sync::oneshot::channel();
         let command = Command::Directory {
             change,
@@ -96,6 +98,9 @@ impl AppState {
         };
         if self.commands.send(command).is_ok() {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(5), done).await;
+        }
+        if let Some(changed) = changed {
+            crate::directory_sync::announce(&self.storage, &changed).await;
         }
     }
 

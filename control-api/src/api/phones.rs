@@ -288,21 +288,41 @@ async fn fetch(state: &AppState, id: i64) -> Result<Phone, ApiError> {
         .ok_or_else(|| ApiError::NotFound(format!("no phone {id}")))
 }
 
+/// What the call controller should know of the phone `extension` now:
+/// active with its HA1s of `realm`, or gone (deleted, deactivated, or its
+/// password set in another realm).
+pub async fn directory_entry(
+    storage: &Storage,
+    realm: &str,
+    extension: &str,
+) -> anyhow::Result<DirectoryChange> {
+    let row: Option<(Flag, String, String, String)> = sqlx::query_as(
+        "SELECT active, realm, ha1_md5, ha1_sha256 FROM phones WHERE extension = $1",
+    )
+    .bind(extension)
+    .fetch_optional(storage.pool())
+    .await?;
+    let extension = extension.to_string();
+    Ok(match row {
+        Some((Flag(true), phone_realm, md5, sha256)) if phone_realm == realm => {
+            match Ha1s::from_hex(Some(&md5), Some(&sha256)) {
+                Ok(ha1s) => DirectoryChange::PhoneActive { extension, ha1s },
+                Err(_) => DirectoryChange::PhoneGone { extension },
+            }
+        }
+        _ => DirectoryChange::PhoneGone { extension },
+    })
+}
+
 /// Tells the call controller what a phone now is.
 async fn publish(state: &AppState, id: i64) -> Result<(), ApiError> {
-    let (extension, Flag(active), realm, md5, sha256): (String, Flag, String, String, String) =
-        sqlx::query_as(
-            "SELECT extension, active, realm, ha1_md5, ha1_sha256 FROM phones WHERE id = $1",
-        )
+    let (extension,): (String,) = sqlx::query_as("SELECT extension FROM phones WHERE id = $1")
         .bind(id)
         .fetch_one(state.storage.pool())
         .await?;
-    let change = match Ha1s::from_hex(Some(&md5), Some(&sha256)) {
-        Ok(ha1s) if active && realm == state.realm => {
-            DirectoryChange::PhoneActive { extension, ha1s }
-        }
-        _ => DirectoryChange::PhoneGone { extension },
-    };
+    let change = directory_entry(&state.storage, &state.realm, &extension)
+        .await
+        .map_err(ApiError::Internal)?;
     state.directory(change).await;
     Ok(())
 }
