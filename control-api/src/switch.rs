@@ -822,18 +822,7 @@ impl Switch {
                 return Some(refusal.status);
             }
         };
-        let opened = match &route {
-            Route::Conference(room) => {
-                if !self.rooms.contains_key(room) {
-                    let mix = self.media.create_mix();
-                    self.rooms.insert(room.clone(), Room { mix, members: 0 });
-                }
-                let mix = self.rooms[room].mix.clone();
-                self.media.open_for_mix(&mix)
-            }
-            _ => self.media.open(None),
-        };
-        let media = match opened {
+        let media = match self.open_caller_media(&route) {
             Ok(media) => media,
             Err(error) => {
                 warn!(%error, "no RTP port free");
@@ -923,6 +912,22 @@ impl Switch {
         self.publish_attached(now, &call_id, &attached);
         self.calls.insert(call_id, call);
         None
+    }
+
+    /// Opens the media of a caller for `route`: on the worker of its
+    /// conference room (made empty if it is new), else anywhere.
+    fn open_caller_media(&mut self, route: &Route) -> Result<MediaLeg, media::engine::BindError> {
+        match route {
+            Route::Conference(room) => {
+                if !self.rooms.contains_key(room) {
+                    let mix = self.media.create_mix();
+                    self.rooms.insert(room.clone(), Room { mix, members: 0 });
+                }
+                let mix = self.rooms[room].mix.clone();
+                self.media.open_for_mix(&mix)
+            }
+            _ => self.media.open(None),
+        }
     }
 
     /// Where a route's outbound leg goes (a phone's registered contact,
@@ -1674,18 +1679,7 @@ impl Switch {
         })?;
         // What `then` needs is checked now, and again when `to` answers.
         self.route_target(now, &then)?;
-        let opened = match &then {
-            Route::Conference(room) => {
-                if !self.rooms.contains_key(room) {
-                    let mix = self.media.create_mix();
-                    self.rooms.insert(room.clone(), Room { mix, members: 0 });
-                }
-                let mix = self.rooms[room].mix.clone();
-                self.media.open_for_mix(&mix)
-            }
-            _ => self.media.open(None),
-        };
-        let media = opened.map_err(|error| {
+        let media = self.open_caller_media(&then).map_err(|error| {
             warn!(%error, "no RTP port free");
             self.leave_room(&then, false);
             ControlError::Conflict("no RTP port free".into())
