@@ -272,6 +272,38 @@ struct PromptPlaying {
     id: u64,
 }
 
+/// A `record` or `voicemail` in progress: the beep (`beep` is its play
+/// id), then the recording `id`, until the key, the longest length, or
+/// silence.
+#[derive(Debug)]
+struct Recording {
+    id: u64,
+    beep: Option<u64>,
+    mailbox: Option<String>,
+    finish_on_key: Option<char>,
+    max: Duration,
+    silence: Duration,
+    max_deadline: Option<Instant>,
+    silence_deadline: Option<Instant>,
+    stopping: bool,
+}
+
+impl Recording {
+    /// Asks for the recording to finish; nothing more times it.
+    fn stop(&mut self, actions: &mut VecDeque<Action>) {
+        actions.push_back(Action::StopRecording { id: self.id });
+        self.stopping = true;
+        self.max_deadline = None;
+        self.silence_deadline = None;
+    }
+
+    /// Whether the caller is being recorded (the beep is over, no stop
+    /// asked).
+    fn is_recording(&self) -> bool {
+        self.beep.is_none() && !self.stopping
+    }
+}
+
 /// What the interpreter waits for.
 #[derive(Debug)]
 enum State {
@@ -287,19 +319,8 @@ enum State {
     Playing { id: u64, audio: Audio, left: u32 },
     /// `gather`, `menu`.
     Collecting(Box<Collecting>),
-    /// `record`, `voicemail`: the beep (`beep` is its play id), then the
-    /// recording `id`, until the key, the longest length, or silence.
-    Recording {
-        id: u64,
-        beep: Option<u64>,
-        mailbox: Option<String>,
-        finish_on_key: Option<char>,
-        max: Duration,
-        silence: Duration,
-        max_deadline: Option<Instant>,
-        silence_deadline: Option<Instant>,
-        stopping: bool,
-    },
+    /// `record`, `voicemail`.
+    Recording(Recording),
     /// `dial`: until it ends, or rings out at the deadline.
     Dialing { id: u64, deadline: Option<Instant> },
     /// `webhook` (with its fallback flow) or `redirect`.
@@ -379,11 +400,7 @@ impl Interpreter {
         match &self.state {
             State::Waiting { until, .. } => *until,
             State::Collecting(collecting) => collecting.deadline,
-            State::Recording {
-                max_deadline,
-                silence_deadline,
-                ..
-            } => [*max_deadline, *silence_deadline]
+            State::Recording(recording) => [recording.max_deadline, recording.silence_deadline]
                 .into_iter()
                 .flatten()
                 .min(),
@@ -415,73 +432,7 @@ impl Interpreter {
                 }
             }
             (State::Collecting(collecting), event) => self.collect(now, collecting, event),
-            (
-                State::Recording {
-                    id,
-                    beep,
-                    mailbox,
-                    finish_on_key,
-                    max,
-                    silence,
-                    max_deadline,
-                    silence_deadline,
-                    stopping,
-                },
-                event,
-            ) => match event {
-                Event::PlaybackFinished { id: done } if beep == Some(done) => {
-                    self.actions.push_back(Action::Record {
-                        id,
-                        mailbox: mailbox.clone(),
-                    });
-                    State::Recording {
-                        id,
-                        beep: None,
-                        mailbox,
-                        finish_on_key,
-                        max,
-                        silence,
-                        max_deadline: Some(now + max),
-                        silence_deadline: Some(now + silence),
-                        stopping,
-                    }
-                }
-                Event::RecordingFinished { id: done, duration } if done == id => {
-                    self.variables
-                        .insert("recording_seconds".into(), duration.as_secs().to_string());
-                    State::Running
-                }
-                event => {
-                    let mut silence_deadline = silence_deadline;
-                    let mut max_deadline = max_deadline;
-                    let mut stopping = stopping;
-                    let recording = beep.is_none() && !stopping;
-                    match event {
-                        Event::DigitReceived { digit }
-                            if recording && Some(digit) == finish_on_key =>
-                        {
-                            self.actions.push_back(Action::StopRecording { id });
-                            stopping = true;
-                            max_deadline = None;
-                            silence_deadline = None;
-                        }
-                        Event::VoiceStarted if recording => silence_deadline = None,
-                        Event::VoiceStopped if recording => silence_deadline = Some(now + silence),
-                        _ => {}
-                    }
-                    State::Recording {
-                        id,
-                        beep,
-                        mailbox,
-                        finish_on_key,
-                        max,
-                        silence,
-                        max_deadline,
-                        silence_deadline,
-                        stopping,
-                    }
-                }
-            },
+            (State::Recording(recording), event) => self.recording_event(now, recording, event),
             (State::Dialing { id, deadline }, Event::DialAnswered { id: done }) if id == done => {
                 let _ = deadline;
                 State::Dialing { id, deadline: None }
@@ -531,27 +482,9 @@ impl Interpreter {
                 State::Running
             }
             State::Collecting(collecting) => self.collect_timeout(now, collecting),
-            State::Recording {
-                id,
-                beep,
-                mailbox,
-                finish_on_key,
-                max,
-                silence,
-                ..
-            } => {
-                self.actions.push_back(Action::StopRecording { id });
-                State::Recording {
-                    id,
-                    beep,
-                    mailbox,
-                    finish_on_key,
-                    max,
-                    silence,
-                    max_deadline: None,
-                    silence_deadline: None,
-                    stopping: true,
-                }
+            State::Recording(mut recording) => {
+                recording.stop(&mut self.actions);
+                State::Recording(recording)
             }
             State::Dialing { id, .. } => {
                 self.actions.push_back(Action::CancelDial { id });
@@ -835,7 +768,7 @@ impl Interpreter {
                 mailbox: mailbox.clone(),
             });
         }
-        State::Recording {
+        State::Recording(Recording {
             id,
             beep,
             mailbox,
@@ -845,7 +778,38 @@ impl Interpreter {
             max_deadline: recording_now.then_some(now + max),
             silence_deadline: recording_now.then_some(now + silence),
             stopping: false,
+        })
+    }
+
+    /// An event while a `record` or `voicemail` runs.
+    fn recording_event(&mut self, now: Instant, mut recording: Recording, event: Event) -> State {
+        match event {
+            Event::PlaybackFinished { id } if recording.beep == Some(id) => {
+                recording.beep = None;
+                self.actions.push_back(Action::Record {
+                    id: recording.id,
+                    mailbox: recording.mailbox.clone(),
+                });
+                recording.max_deadline = Some(now + recording.max);
+                recording.silence_deadline = Some(now + recording.silence);
+            }
+            Event::RecordingFinished { id, duration } if id == recording.id => {
+                self.variables
+                    .insert("recording_seconds".into(), duration.as_secs().to_string());
+                return State::Running;
+            }
+            Event::DigitReceived { digit }
+                if recording.is_recording() && Some(digit) == recording.finish_on_key =>
+            {
+                recording.stop(&mut self.actions);
+            }
+            Event::VoiceStarted if recording.is_recording() => recording.silence_deadline = None,
+            Event::VoiceStopped if recording.is_recording() => {
+                recording.silence_deadline = Some(now + recording.silence);
+            }
+            _ => {}
         }
+        State::Recording(recording)
     }
 
     /// Plays a gather's or menu's prompt (or waits for keys if it has
