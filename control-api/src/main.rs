@@ -26,13 +26,12 @@ use clap::Parser;
 use config::{Flags, Settings};
 use media_leg::MediaPool;
 use prompts::Prompts;
-use sip_core::auth::{DigestAlgorithm, Ha1s};
+use sip_core::auth::DigestAlgorithm;
 use sip_core::driver::{self, Listeners};
 use sip_core::endpoint::{Endpoint, EndpointConfig};
 use sip_core::registrar::{Registrar, RegistrarConfig};
-use std::collections::HashMap;
 use std::time::Duration;
-use switch::{Command, Resources, Route, Switch};
+use switch::{Command, DirectoryChange, Resources, Switch};
 use tracing::info;
 
 fn main() -> anyhow::Result<()> {
@@ -127,7 +126,6 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             directory_sync::announce(&storage, &changed).await;
         }
     }
-    let directory = api::phones::active_directory(&storage, &settings.realm).await?;
     let listeners = Listeners::bind(settings.sip_listen)
         .await
         .with_context(|| format!("binding SIP on {}", settings.sip_listen))?;
@@ -148,9 +146,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     registrar_config.lockout_threshold = settings.lockout_threshold;
     registrar_config.lockout_duration = Duration::from_secs(settings.lockout_seconds);
     let registrar = Registrar::new(registrar_config);
-    let users: HashMap<String, Ha1s> = directory.iter().cloned().collect();
 
-    let mut routes = HashMap::new();
     let (cdrs, cdr_writer) = cdr::writer(storage.clone(), metrics.clone(), events.clone());
     let cdr_writer = tokio::spawn(cdr_writer);
     let recordings_dir = settings.data_dir.join("recordings");
@@ -179,9 +175,6 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             }
         }
     });
-    for (extension, _) in &directory {
-        routes.insert(extension.clone(), Route::Phone(extension.clone()));
-    }
     let prompts = Prompts::load()?;
     let directory_commands = commands.clone();
     let media = MediaPool::new(
@@ -194,9 +187,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     )
     .context("starting media (--rtp-ports)")?;
     let mut switch = Switch::new(
-        routes,
         registrar,
-        users,
         media,
         local_address,
         Resources {
@@ -211,10 +202,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             events,
         },
     );
-    // The DIDs, in force before the first INVITE is read.
-    for change in api::dids::directory(&storage).await? {
-        switch.apply_directory_change(change);
-    }
+    // The phones and DIDs, in force before the first INVITE is read.
+    switch.apply_directory_change(DirectoryChange::Replace(
+        directory_sync::snapshot(&storage, &settings.realm).await?,
+    ));
     // Other nodes on the same PostgreSQL database change the directory too.
     if let (storage::Backend::Postgres, Some(url)) =
         (storage.backend(), settings.database_url.clone())

@@ -588,12 +588,12 @@ pub struct Switch {
 }
 
 impl Switch {
-    /// A controller with these routes, registrar and media pool. Numbers
-    /// with no route go to the trunk of `resources` when one is configured.
+    /// A controller with this registrar and media pool, and no phones or
+    /// DIDs until the directory is applied
+    /// ([`Switch::apply_directory_change`]). Numbers with no route go to
+    /// the trunk of `resources` when one is configured.
     pub fn new(
-        routes: HashMap<String, Route>,
         registrar: Registrar,
-        users: HashMap<String, Ha1s>,
         media: MediaPool,
         local_address: SocketAddr,
         resources: Resources,
@@ -610,9 +610,9 @@ impl Switch {
             events,
         } = resources;
         Switch {
-            routes,
+            routes: HashMap::new(),
             registrar,
-            users,
+            users: HashMap::new(),
             inactive_dids: HashSet::new(),
             media,
             media_address: local_address.ip(),
@@ -1744,33 +1744,28 @@ impl Switch {
                 at: stamp(self.wall_clock, now),
             }),
             200..=299 => {
-                let Some(placed) = self.placed.remove(call_id) else {
+                let Some(placed) = self.placed.get(call_id) else {
                     return;
                 };
-                let PlacedCall {
+                let Ok(dialog) =
+                    Dialog::from_uac(&placed.leg.invite, &response, placed.leg.destination)
+                else {
+                    let _entered = placed.span.clone().entered();
+                    warn!("the answer does not make a dialog");
+                    return;
+                };
+                let Some(PlacedCall {
                     span,
                     mut leg,
                     then,
                     caller_id,
                     number_dialed,
                     started,
-                } = placed;
-                let _entered = span.clone().entered();
-                let Ok(dialog) = Dialog::from_uac(&leg.invite, &response, leg.destination) else {
-                    warn!("the answer does not make a dialog");
-                    self.placed.insert(
-                        call_id.to_string(),
-                        PlacedCall {
-                            span: span.clone(),
-                            leg,
-                            then,
-                            caller_id,
-                            number_dialed,
-                            started,
-                        },
-                    );
+                }) = self.placed.remove(call_id)
+                else {
                     return;
                 };
+                let _entered = span.clone().entered();
                 sip.send_ack(key, dialog.create_ack(leg.sequence), leg.destination);
                 let negotiated = SessionDescription::parse(&response.body)
                     .map_err(|e| e.reason().to_string())

@@ -260,6 +260,29 @@ struct Collecting {
     deadline: Option<Instant>,
 }
 
+impl Collecting {
+    /// A gather or menu about to ask, with its prompt and invalid-input
+    /// prompt verbs, its wait for a key and its tries.
+    fn new(
+        collect: Collect,
+        prompt: &[Verb],
+        invalid: &[Verb],
+        timeout_seconds: u32,
+        retries: u32,
+    ) -> Box<Collecting> {
+        Box::new(Collecting {
+            collect,
+            prompt: audios(prompt),
+            invalid: audios(invalid),
+            timeout: Duration::from_secs(u64::from(timeout_seconds)),
+            retries_left: retries,
+            digits: String::new(),
+            playing: None,
+            deadline: None,
+        })
+    }
+}
+
 /// A gather's or menu's prompt playing.
 #[derive(Debug, Clone, Copy)]
 struct PromptPlaying {
@@ -604,20 +627,13 @@ impl Interpreter {
             } => {
                 self.answer();
                 self.variables.insert("digits".into(), String::new());
-                let collecting = Collecting {
-                    collect: Collect::Gather {
-                        num_digits: num_digits.map(|n| n as usize),
-                        finish_on_key: finish_on_key.and_then(|key| key.chars().next()),
-                    },
-                    prompt: audios(&prompt),
-                    invalid: audios(&invalid_prompt),
-                    timeout: Duration::from_secs(u64::from(timeout_seconds)),
-                    retries_left: retries,
-                    digits: String::new(),
-                    playing: None,
-                    deadline: None,
+                let collect = Collect::Gather {
+                    num_digits: num_digits.map(|n| n as usize),
+                    finish_on_key: finish_on_key.and_then(|key| key.chars().next()),
                 };
-                self.ask(now, Box::new(collecting))
+                let collecting =
+                    Collecting::new(collect, &prompt, &invalid_prompt, timeout_seconds, retries);
+                self.ask(now, collecting)
             }
             Verb::Menu {
                 prompt,
@@ -627,17 +643,10 @@ impl Interpreter {
                 retries,
             } => {
                 self.answer();
-                let collecting = Collecting {
-                    collect: Collect::Menu { options },
-                    prompt: audios(&prompt),
-                    invalid: audios(&invalid),
-                    timeout: Duration::from_secs(u64::from(timeout_seconds)),
-                    retries_left: retries,
-                    digits: String::new(),
-                    playing: None,
-                    deadline: None,
-                };
-                self.ask(now, Box::new(collecting))
+                let collect = Collect::Menu { options };
+                let collecting =
+                    Collecting::new(collect, &prompt, &invalid, timeout_seconds, retries);
+                self.ask(now, collecting)
             }
             Verb::Record {
                 beep,
