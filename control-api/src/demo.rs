@@ -15,6 +15,12 @@ pub const CONFERENCE_DID: &str = "2000";
 pub const RECORD_DID: &str = "3000";
 /// The demo DID that sends each digit pressed back and speaks it.
 pub const DIGIT_ECHO_DID: &str = "4000";
+/// The demo voicemail box's DID (a flow: greeting, beep, message, goodbye).
+pub const VOICEMAIL_DID: &str = "5000";
+/// The demo menu's DID (a flow: 1 a prompt, 2 voicemail, 3 phone 1001).
+pub const MENU_DID: &str = "6000";
+/// The demo voicemail box.
+pub const MAILBOX: &str = "5000";
 /// The demo phone extensions.
 pub const PHONES: [&str; 2] = ["1001", "1002"];
 /// The credentials file name inside the data directory.
@@ -59,6 +65,107 @@ pub const ACCOUNT_NUMBER: &str = "DEMO";
 
 /// The `meta` key set once the demo rows are in the database.
 const SEEDED: &str = "demo_seeded";
+/// The `meta` key set once the demo flows are in the database (a database
+/// seeded before flows existed gets them on its next start).
+const FLOWS_SEEDED: &str = "demo_flows_seeded";
+
+/// The demo voicemail flow.
+fn voicemail_flow() -> serde_json::Value {
+    serde_json::json!({"verbs": [
+        {"verb": "answer"},
+        {"verb": "play", "prompt": "en/voicemail"},
+        {"verb": "voicemail", "box": MAILBOX},
+        {"verb": "play", "prompt": "en/goodbye"},
+        {"verb": "hangup"}
+    ]})
+}
+
+/// The demo menu flow; its menu is spoken when the server can speak, else
+/// the bundled greeting asks.
+fn menu_flow(speaks: bool) -> serde_json::Value {
+    let prompt = if speaks {
+        serde_json::json!({"verb": "say", "text": "Press 1 to hear our greeting, 2 to leave a message, or 3 to reach phone 1001."})
+    } else {
+        serde_json::json!({"verb": "play", "prompt": "en/greeting"})
+    };
+    serde_json::json!({"verbs": [
+        {"verb": "answer"},
+        {"verb": "menu",
+         "prompt": [prompt],
+         "options": {
+             "1": [{"verb": "play", "prompt": "en/greeting"}],
+             "2": [{"verb": "play", "prompt": "en/voicemail"},
+                   {"verb": "voicemail", "box": MAILBOX}],
+             "3": [{"verb": "dial", "target": {"phone": "1001"}}]
+         },
+         "invalid": [{"verb": "play", "prompt": "en/invalid"}]},
+        {"verb": "play", "prompt": "en/goodbye"},
+        {"verb": "hangup"}
+    ]})
+}
+
+/// Makes the demo flows and their DIDs 5000 and 6000, once per database.
+async fn seed_flows(
+    storage: &crate::storage::Storage,
+    speaks: bool,
+    now: &str,
+) -> anyhow::Result<()> {
+    use crate::api::dids::{AnsweredBy, NewDid};
+    let seeded: Option<(String,)> = sqlx::query_as("SELECT value FROM meta WHERE key = $1")
+        .bind(FLOWS_SEEDED)
+        .fetch_optional(storage.pool())
+        .await?;
+    if seeded.is_some() {
+        return Ok(());
+    }
+    let mut transaction = storage.pool().begin().await?;
+    let account: Option<(i64,)> = sqlx::query_as("SELECT id FROM accounts WHERE number = $1")
+        .bind(ACCOUNT_NUMBER)
+        .fetch_optional(&mut *transaction)
+        .await?;
+    let flows = [
+        (VOICEMAIL_DID, "Demo voicemail", voicemail_flow()),
+        (MENU_DID, "Demo menu", menu_flow(speaks)),
+    ];
+    for (number, name, document) in flows {
+        let taken: Option<(i64,)> = sqlx::query_as("SELECT id FROM dids WHERE number = $1")
+            .bind(number)
+            .fetch_optional(&mut *transaction)
+            .await?;
+        let (Some((account_id,)), None) = (account, taken) else {
+            continue;
+        };
+        let flow = ivr::parse(&document).map_err(|error| {
+            anyhow::anyhow!("demo flow {name}: {} at {}", error.reason, error.pointer)
+        })?;
+        let flow_id = crate::api::flows::insert(
+            &mut transaction,
+            name,
+            Some(account_id),
+            &serde_json::to_string(&flow)?,
+            now,
+        )
+        .await?;
+        let did = NewDid {
+            number: number.to_string(),
+            account_id,
+            city: None,
+            state: None,
+            time_zone: None,
+            available_on: None,
+            active: true,
+            answered_by: AnsweredBy::Flow { flow_id },
+        };
+        crate::api::dids::insert(&mut *transaction, &did, now).await?;
+    }
+    sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2)")
+        .bind(FLOWS_SEEDED)
+        .bind(now)
+        .execute(&mut *transaction)
+        .await?;
+    transaction.commit().await?;
+    Ok(())
+}
 
 /// Makes the demo ordinary rows, once per database (decided by the
 /// database, not by the credentials file): the demo account, DIDs 1000
@@ -66,8 +173,21 @@ const SEEDED: &str = "demo_seeded";
 /// demo phones with the passwords of `credentials`; all in one
 /// transaction. On a database seeded before, when the credentials file
 /// was made anew (`fresh`), the demo phones that still exist take its
-/// passwords, so the file always tells the truth.
+/// passwords, so the file always tells the truth. Then the demo flows and
+/// their DIDs 5000 (voicemail) and 6000 (menu), once; the menu is spoken
+/// when the server `speaks` (has TTS).
 pub async fn seed(
+    storage: &crate::storage::Storage,
+    credentials: &Credentials,
+    fresh: bool,
+    realm: &str,
+    speaks: bool,
+) -> anyhow::Result<()> {
+    seed_phones_and_dids(storage, credentials, fresh, realm).await?;
+    seed_flows(storage, speaks, &crate::api::now_rfc3339()).await
+}
+
+async fn seed_phones_and_dids(
     storage: &crate::storage::Storage,
     credentials: &Credentials,
     fresh: bool,

@@ -20,13 +20,16 @@ use crate::switch::{Command, DirectoryChange};
 /// The notification channel.
 pub const CHANNEL: &str = "switchboard_directory";
 
-/// What a notification names: a phone by extension, or a DID by number.
+/// What a notification names: a phone by extension, a DID by number, or
+/// a flow by id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Changed {
     /// A phone.
     Phone(String),
     /// A DID.
     Did(String),
+    /// A flow, by id.
+    Flow(i64),
 }
 
 impl Changed {
@@ -38,15 +41,20 @@ impl Changed {
             DirectoryChange::DidActive { number, .. }
             | DirectoryChange::DidInactive { number }
             | DirectoryChange::DidGone { number } => Some(Changed::Did(number.clone())),
+            DirectoryChange::FlowActive { id, .. } | DirectoryChange::FlowGone { id } => {
+                Some(Changed::Flow(*id))
+            }
             DirectoryChange::Replace(_) => None,
         }
     }
 
-    /// The notification's payload: `phone:EXTENSION` or `did:NUMBER`.
+    /// The notification's payload: `phone:EXTENSION`, `did:NUMBER` or
+    /// `flow:ID`.
     pub fn payload(&self) -> String {
         match self {
             Changed::Phone(extension) => format!("phone:{extension}"),
             Changed::Did(number) => format!("did:{number}"),
+            Changed::Flow(id) => format!("flow:{id}"),
         }
     }
 
@@ -59,6 +67,7 @@ impl Changed {
         match kind {
             "phone" => Some(Changed::Phone(key.to_string())),
             "did" => Some(Changed::Did(key.to_string())),
+            "flow" => key.parse().ok().map(Changed::Flow),
             _ => None,
         }
     }
@@ -92,6 +101,7 @@ async fn current(
             crate::api::phones::directory_entry(storage, realm, extension).await
         }
         Changed::Did(number) => crate::api::dids::directory_entry(storage, number).await,
+        Changed::Flow(id) => crate::api::flows::directory_entry(storage, *id).await,
     }
 }
 
@@ -102,6 +112,7 @@ pub async fn snapshot(storage: &Storage, realm: &str) -> anyhow::Result<Vec<Dire
         .into_iter()
         .map(|(extension, ha1s)| DirectoryChange::PhoneActive { extension, ha1s })
         .collect();
+    changes.extend(crate::api::flows::directory(storage).await?);
     changes.extend(crate::api::dids::directory(storage).await?);
     Ok(changes)
 }
@@ -171,10 +182,12 @@ mod tests {
         for changed in [
             Changed::Phone("1001".into()),
             Changed::Did("+15551230000".into()),
+            Changed::Flow(12),
         ] {
             assert_eq!(Changed::parse(&changed.payload()), Some(changed));
         }
         assert_eq!(Changed::parse("phone:"), None);
+        assert_eq!(Changed::parse("flow:twelve"), None);
         assert_eq!(Changed::parse("queue:1"), None);
         assert_eq!(Changed::parse("nothing"), None);
         assert_eq!(

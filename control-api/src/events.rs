@@ -79,6 +79,39 @@ pub enum LiveEvent {
         /// What handles it now.
         route: String,
     },
+    /// A call's IVR flow did something: the branches a caller takes show
+    /// as the plays, recordings and dials that follow their keys.
+    #[serde(rename = "call.flow")]
+    CallFlow {
+        /// The call's id.
+        call_id: String,
+        /// When.
+        at: String,
+        /// The flow's id.
+        flow: i64,
+        /// What it did, e.g. `play prompt en/greeting`, `record
+        /// box=5000`, `dial phone 1001`, `hangup`.
+        action: String,
+    },
+    /// A voicemail message was left and is listed under
+    /// `/api/v1/voicemails`.
+    #[serde(rename = "voicemail.received")]
+    VoicemailReceived {
+        /// The message's id.
+        voicemail_id: i64,
+        /// When it was left.
+        at: String,
+        /// The box.
+        mailbox: String,
+        /// The call it was left on.
+        call_id: String,
+        /// Who left it.
+        caller_id: String,
+        /// The number called.
+        did: String,
+        /// Its length.
+        duration_seconds: f64,
+    },
     /// A digit was pressed on one of the call's legs.
     #[serde(rename = "call.dtmf")]
     Dtmf {
@@ -160,6 +193,8 @@ impl LiveEvent {
             Self::CallBridged { .. } => "call.bridged",
             Self::CallTransferred { .. } => "call.transferred",
             Self::Dtmf { .. } => "call.dtmf",
+            Self::CallFlow { .. } => "call.flow",
+            Self::VoicemailReceived { .. } => "voicemail.received",
             Self::RecordingStarted { .. } => "recording.started",
             Self::RecordingFinished { .. } => "recording.finished",
             Self::CallEnded { .. } => "call.ended",

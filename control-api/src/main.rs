@@ -20,6 +20,9 @@ mod metrics;
 mod prompts;
 mod storage;
 mod switch;
+mod tts;
+mod voicemail;
+mod webhook;
 
 use anyhow::Context;
 use clap::Parser;
@@ -87,6 +90,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .with_context(|| format!("binding HTTP on {} (--http-listen)", settings.http_listen))?;
     let http_address = http.local_addr()?;
     let (commands, messages) = tokio::sync::mpsc::unbounded_channel();
+    let tts = tts::Tts::detect(settings.data_dir.join("tts"));
     let metrics = std::sync::Arc::new(metrics::Metrics::default());
     let events = events::EventHub::new();
     let app = api::router(api::AppState {
@@ -98,11 +102,13 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         events: events.clone(),
         stopping: stopped.clone(),
         recordings_dir: settings.data_dir.join("recordings"),
+        voicemail_dir: settings.data_dir.join("voicemail"),
         login: api::users::LoginPolicy {
             lockout_threshold: settings.login_lockout_threshold,
             token_lifetime: chrono::Duration::hours(i64::from(settings.login_token_hours)),
         },
         billing_unit_seconds: settings.billing_unit_seconds,
+        tts: tts.clone(),
     });
     let mut http_stopped = stopped.clone();
     let http_server = tokio::spawn(async move {
@@ -118,7 +124,14 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             info!(%phone, %password, realm = %settings.realm, "demo phone provisioned (password shown once)");
         }
     }
-    demo::seed(&storage, &credentials, created, &settings.realm).await?;
+    demo::seed(
+        &storage,
+        &credentials,
+        created,
+        &settings.realm,
+        tts.is_available(),
+    )
+    .await?;
     if created {
         // Other nodes on the same database learn the demo phones' passwords.
         for extension in credentials.keys() {
@@ -149,6 +162,15 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 
     let (cdrs, cdr_writer) = cdr::writer(storage.clone(), metrics.clone(), events.clone());
     let cdr_writer = tokio::spawn(cdr_writer);
+    let voicemail_dir = settings.data_dir.join("voicemail");
+    std::fs::create_dir_all(&voicemail_dir)
+        .with_context(|| format!("creating {}", voicemail_dir.display()))?;
+    let (voicemail, voicemail_writer) = voicemail::writer(
+        storage.clone(),
+        events.clone(),
+        voicemail::Transcriber::detect(),
+    );
+    let voicemail_writer = tokio::spawn(voicemail_writer);
     let recordings_dir = settings.data_dir.join("recordings");
     std::fs::create_dir_all(&recordings_dir)
         .with_context(|| format!("creating {}", recordings_dir.display()))?;
@@ -177,6 +199,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     });
     let prompts = Prompts::load()?;
     let directory_commands = commands.clone();
+    let flow_commands = commands.clone();
     let media = MediaPool::new(
         local_address.ip(),
         settings.rtp_low,
@@ -200,6 +223,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
             wall_clock: (std::time::Instant::now(), std::time::SystemTime::now()),
             metrics,
             events,
+            tts,
+            voicemail,
+            voicemail_dir,
+            commands: flow_commands,
         },
     );
     // The phones and DIDs, in force before the first INVITE is read.
@@ -235,6 +262,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     // its requests; then the database closes.
     if let Err(error) = cdr_writer.await {
         tracing::warn!(%error, "CDR writer task failed");
+    }
+    if let Err(error) = voicemail_writer.await {
+        tracing::warn!(%error, "voicemail writer task failed");
     }
     match tokio::time::timeout(Duration::from_secs(5), http_server).await {
         Ok(Ok(Ok(()))) => {}

@@ -162,6 +162,13 @@ impl MediaLeg {
         }
     }
 
+    /// Starts or stops detecting speech in what the leg receives.
+    pub fn detect_speech(&self, on: bool) {
+        if let Some(handle) = &self.handle {
+            handle.detect_speech(on.then(media::detector::SpeechDetectorConfig::default));
+        }
+    }
+
     /// Moves this leg's call recording to `other` as the other party.
     pub fn record_other(&self, other: &MediaLeg) {
         if let (Some(handle), Some(other)) = (&self.handle, &other.handle)

@@ -36,6 +36,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 use tracing::{Span, debug, info, info_span, warn};
 
+mod flow_call;
+
 /// What a DID or extension does when called.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
@@ -55,6 +57,14 @@ pub enum Route {
     /// Send the call out through the configured trunk to this number
     /// (B2BUA); the trunk's 401/407 challenges are answered.
     Trunk(String),
+    /// Run an IVR flow (by id, at its version current when the call comes
+    /// in); `time_zone` is the DID's, for the flow's time of day.
+    Flow {
+        /// The flow's id.
+        flow: i64,
+        /// The DID's time zone.
+        time_zone: chrono_tz::Tz,
+    },
 }
 
 impl Route {
@@ -68,6 +78,7 @@ impl Route {
             Route::DigitEcho => "digit-echo",
             Route::Phone(_) => "phone",
             Route::Trunk(_) => "trunk",
+            Route::Flow { .. } => "flow",
         }
     }
 }
@@ -121,6 +132,24 @@ pub enum Command {
         call_id: String,
         /// Told whether there was one.
         reply: tokio::sync::oneshot::Sender<Result<(), ControlError>>,
+    },
+    /// A prompt a call's flow asked for is rendered (text to speech).
+    FlowAudio {
+        /// The call's id.
+        call_id: String,
+        /// The flow's play it is for.
+        play: u64,
+        /// The prompt, or why there is none.
+        prompt: Result<media::player::Prompt, String>,
+    },
+    /// A flow's webhook answered, or failed.
+    FlowWebhook {
+        /// The call's id.
+        call_id: String,
+        /// The fetch's id.
+        fetch: u64,
+        /// The verbs it answered with, checked as a flow.
+        flow: Option<ivr::Flow>,
     },
     /// Play a bundled prompt into a call, to one party or both.
     Play {
@@ -313,8 +342,22 @@ pub enum DirectoryChange {
         /// The number.
         number: String,
     },
+    /// A flow's current version (created, or a new version uploaded):
+    /// calls that start from now on run it.
+    FlowActive {
+        /// The flow's id.
+        id: i64,
+        /// The flow.
+        flow: Arc<ivr::Flow>,
+    },
+    /// A flow deleted.
+    FlowGone {
+        /// Its id.
+        id: i64,
+    },
     /// The whole directory, read again (another node may have changed
-    /// it while this one was not listening): replaces every phone and DID.
+    /// it while this one was not listening): replaces every phone, DID
+    /// and flow.
     Replace(Vec<DirectoryChange>),
 }
 
@@ -454,6 +497,10 @@ struct Call {
     transferred: Duration,
     /// The quality of a called party's leg released by a transfer.
     released_callee_rtp: Option<LegQuality>,
+    /// The IVR flow the call runs, while it runs one.
+    flow: Option<Box<flow_call::FlowRun>>,
+    /// Time spent in IVR flows, besides the current one.
+    ivr: Duration,
 }
 
 impl Call {
@@ -518,6 +565,8 @@ impl Call {
             transfer_started: None,
             transferred: Duration::ZERO,
             released_callee_rtp: None,
+            flow: None,
+            ivr: Duration::ZERO,
         }
     }
 }
@@ -543,6 +592,15 @@ pub struct Resources {
     pub metrics: Arc<Metrics>,
     /// Where live events go.
     pub events: EventHub,
+    /// Text to speech for flows.
+    pub tts: crate::tts::Tts,
+    /// Where voicemail messages go.
+    pub voicemail: crate::voicemail::VoicemailSink,
+    /// Where voicemail files are written.
+    pub voicemail_dir: PathBuf,
+    /// The controller's own command channel, for work done on the
+    /// runtime (TTS renders, webhooks) to report back on.
+    pub commands: tokio::sync::mpsc::UnboundedSender<Command>,
 }
 
 /// The call controller.
@@ -585,6 +643,14 @@ pub struct Switch {
     /// Where live events go.
     events: EventHub,
     channel_calls: HashMap<ChannelId, String>,
+    /// Flows by id, at their current versions.
+    flows: HashMap<i64, Arc<ivr::Flow>>,
+    /// Calls' flow deadlines, soonest first (stale entries are skipped).
+    flow_timers: std::collections::BinaryHeap<std::cmp::Reverse<(Instant, String)>>,
+    tts: crate::tts::Tts,
+    voicemail: crate::voicemail::VoicemailSink,
+    voicemail_dir: PathBuf,
+    commands: tokio::sync::mpsc::UnboundedSender<Command>,
 }
 
 impl Switch {
@@ -608,6 +674,10 @@ impl Switch {
             wall_clock,
             metrics,
             events,
+            tts,
+            voicemail,
+            voicemail_dir,
+            commands,
         } = resources;
         Switch {
             routes: HashMap::new(),
@@ -634,6 +704,12 @@ impl Switch {
             events,
             rooms: HashMap::new(),
             channel_calls: HashMap::new(),
+            flows: HashMap::new(),
+            flow_timers: std::collections::BinaryHeap::new(),
+            tts,
+            voicemail,
+            voicemail_dir,
+            commands,
         }
     }
 
@@ -910,7 +986,8 @@ impl Switch {
             route: call.route.kind().to_string(),
         });
         self.publish_attached(now, &call_id, &attached);
-        self.calls.insert(call_id, call);
+        self.calls.insert(call_id.clone(), call);
+        self.run_flow(now, &call_id, sip);
         None
     }
 
@@ -1032,6 +1109,11 @@ impl Switch {
                 }
                 room.members += 1;
                 info!(members = room.members, "answering into the conference");
+            }
+            Route::Flow { flow, time_zone } => {
+                self.start_flow(now, call, flow, time_zone)?;
+                // The flow answers when it needs to.
+                return Ok(attached);
             }
             Route::DigitEcho => {
                 info!("answering with the digit echo");
@@ -1325,6 +1407,11 @@ impl Switch {
                     "hang-up"
                 );
                 respond(sip, now, &key, &request, 200);
+                if is_outbound
+                    && self.end_flow_dial(now, &inbound_id, ivr::DialStatus::Answered, sip)
+                {
+                    return;
+                }
                 self.end_call(
                     now,
                     &inbound_id,
@@ -1524,22 +1611,10 @@ impl Switch {
         match status {
             100 => {}
             101..=199 => {
-                if let (InboundState::Offering, Some(server_key)) =
-                    (call.inbound.state, &call.inbound.server_key)
-                {
+                if call.inbound.state == InboundState::Offering {
                     // Early media would need an early answer: a 183 is
                     // relayed as ringing.
-                    let mut ringing = Response::to_request(&call.inbound.invite, 180);
-                    set_to_tag(&mut ringing, &call.inbound.local_tag);
-                    ringing.headers.push(
-                        Name::CONTACT,
-                        dialog::our_contact(
-                            "switchboard",
-                            self.local_address,
-                            call.inbound.source.transport,
-                        ),
-                    );
-                    sip.respond(now, server_key, ringing);
+                    ring_caller(sip, now, call, self.local_address);
                 }
                 if call.inbound.state != InboundState::Ended {
                     self.events.publish(LiveEvent::CallRinging {
@@ -1579,71 +1654,22 @@ impl Switch {
                     self.end_call(now, &call_id, Side::Inbound, sip);
                     return;
                 }
-                let mixed = self.mix_bridges || !codecs_relay(call.inbound.codec, outbound.codec);
-                info!(mixed, "phone answered; bridging");
-                if mixed {
-                    call.bridge_mix = Some(self.media.create_mix_beside(&outbound.media));
+                if let Some(flow) = call.flow.as_mut()
+                    && flow.whisper_on_answer(&outbound.media, &self.tts, &self.prompts)
+                {
+                    info!("the dialled party answered: whispering before the bridge");
+                    return;
                 }
-                // Ringback played to an answered caller stops.
-                call.inbound.media.stop_playback();
-                connect(
-                    call.bridge_mix.as_ref(),
-                    &call.inbound.media,
-                    &outbound.media,
-                );
-                call.agent_answered_at.get_or_insert(now);
-                if let Some(since) = call.transfer_started.take() {
-                    call.transferred += now.saturating_duration_since(since);
-                }
-                let mut events = Vec::new();
-                match &call.recording_now {
-                    Some(recording) if recording.stereo => {
-                        // A recording that spans a transfer: the new party
-                        // is its right channel.
-                        call.inbound.media.record_other(&outbound.media);
-                    }
-                    Some(_) => {}
-                    None if self.record_calls => {
-                        let path = self.recordings_dir.join(format!("{}.wav", sip.new_token()));
-                        match Recorder::create(&path, RecordingFormat::Stereo) {
-                            Ok(recorder) => {
-                                info!(file = %path.display(), "recording the call");
-                                call.inbound.media.record_call(&outbound.media, recorder);
-                                let file = file_name(&path);
-                                call.recordings.push(file.clone());
-                                call.recording_now = Some(ActiveRecording {
-                                    file: file.clone(),
-                                    stereo: true,
-                                });
-                                events.push(LiveEvent::RecordingStarted {
-                                    call_id: call_id.clone(),
-                                    at: stamp(self.wall_clock, now),
-                                    file,
-                                });
-                            }
-                            Err(error) => warn!(%error, "cannot create the recording file"),
-                        }
-                    }
-                    None => {}
-                }
-                if call.inbound.state == InboundState::Offering {
-                    let body = call.inbound.stored_answer.take().unwrap_or_default();
-                    answer_inbound(sip, now, call, body);
-                    events.insert(
-                        0,
-                        LiveEvent::CallAnswered {
-                            call_id: call_id.clone(),
-                            at: stamp(self.wall_clock, now),
-                        },
-                    );
-                }
-                events.push(LiveEvent::CallBridged {
-                    call_id: call_id.clone(),
-                    at: stamp(self.wall_clock, now),
-                });
-                for event in events {
-                    self.events.publish(event);
-                }
+                self.bridge_answered(now, &call_id, sip);
+            }
+            _ if call.flow.is_some() => {
+                info!(status, "the flow's dial was refused");
+                let dial_status = match status {
+                    486 | 600 | 603 => ivr::DialStatus::Busy,
+                    408 | 480 | 487 => ivr::DialStatus::NoAnswer,
+                    _ => ivr::DialStatus::Failed,
+                };
+                self.end_flow_dial(now, &call_id, dial_status, sip);
             }
             _ => {
                 info!(status, "far end refused the call");
@@ -1659,6 +1685,88 @@ impl Switch {
                 self.end_call(now, &call_id, Side::Outbound, sip);
             }
         }
+    }
+
+    /// Bridges a call's caller to its called party, which has answered
+    /// (after any whisper): the caller is answered if it still rings, the
+    /// call recorded if calls are, and a flow's dial told.
+    fn bridge_answered(&mut self, now: Instant, call_id: &str, sip: &mut Endpoint) {
+        let call_id = call_id.to_string();
+        let Some(call) = self.calls.get_mut(&call_id) else {
+            return;
+        };
+        let _entered = call.span.clone().entered();
+        let Some(outbound) = call.outbound.as_mut() else {
+            return;
+        };
+        {
+            let mixed = self.mix_bridges || !codecs_relay(call.inbound.codec, outbound.codec);
+            info!(mixed, "phone answered; bridging");
+            if mixed {
+                call.bridge_mix = Some(self.media.create_mix_beside(&outbound.media));
+            }
+            // Ringback played to an answered caller stops.
+            call.inbound.media.stop_playback();
+            connect(
+                call.bridge_mix.as_ref(),
+                &call.inbound.media,
+                &outbound.media,
+            );
+            call.agent_answered_at.get_or_insert(now);
+            if let Some(since) = call.transfer_started.take() {
+                call.transferred += now.saturating_duration_since(since);
+            }
+            let mut events = Vec::new();
+            match &call.recording_now {
+                Some(recording) if recording.stereo => {
+                    // A recording that spans a transfer: the new party
+                    // is its right channel.
+                    call.inbound.media.record_other(&outbound.media);
+                }
+                Some(_) => {}
+                None if self.record_calls => {
+                    let path = self.recordings_dir.join(format!("{}.wav", sip.new_token()));
+                    match Recorder::create(&path, RecordingFormat::Stereo) {
+                        Ok(recorder) => {
+                            info!(file = %path.display(), "recording the call");
+                            call.inbound.media.record_call(&outbound.media, recorder);
+                            let file = file_name(&path);
+                            call.recordings.push(file.clone());
+                            call.recording_now = Some(ActiveRecording {
+                                file: file.clone(),
+                                stereo: true,
+                            });
+                            events.push(LiveEvent::RecordingStarted {
+                                call_id: call_id.clone(),
+                                at: stamp(self.wall_clock, now),
+                                file,
+                            });
+                        }
+                        Err(error) => warn!(%error, "cannot create the recording file"),
+                    }
+                }
+                None => {}
+            }
+            if call.inbound.state == InboundState::Offering {
+                let body = call.inbound.stored_answer.take().unwrap_or_default();
+                answer_inbound(sip, now, call, body);
+                events.insert(
+                    0,
+                    LiveEvent::CallAnswered {
+                        call_id: call_id.clone(),
+                        at: stamp(self.wall_clock, now),
+                    },
+                );
+            }
+            events.push(LiveEvent::CallBridged {
+                call_id: call_id.clone(),
+                at: stamp(self.wall_clock, now),
+            });
+            for event in events {
+                self.events.publish(event);
+            }
+        }
+        self.flow_dial_answered(now, &call_id, sip);
     }
 
     /// Places a call for the API: `to` is called with the caller ID; when
@@ -1816,7 +1924,10 @@ impl Switch {
                     .and_then(|target| self.attach(now, call_id, &mut call, target, sip));
                 self.calls.insert(call_id.to_string(), call);
                 match attached {
-                    Ok(attached) => self.publish_attached(now, call_id, &attached),
+                    Ok(attached) => {
+                        self.publish_attached(now, call_id, &attached);
+                        self.run_flow(now, call_id, sip);
+                    }
                     Err(refusal) => {
                         warn!(reason = %refusal.reason, "the answered call has nowhere to go");
                         self.end_call(now, call_id, Side::Switch, sip);
@@ -1901,6 +2012,9 @@ impl Switch {
             self.end_placed(now, &call_id, 408, HungUpBy::Callee, sip);
             return;
         }
+        if self.end_flow_dial(now, &call_id, ivr::DialStatus::NoAnswer, sip) {
+            return;
+        }
         // The INVITE transaction is over: nothing to cancel at the phone.
         self.fail_unanswered(
             now,
@@ -1938,6 +2052,7 @@ impl Switch {
             return;
         };
         let _entered = call.span.clone().entered();
+        self.leave_flow(now, call_id, &mut call);
         let member = call.inbound.state == InboundState::Answered;
         self.leave_room(&call.route, member);
         if ended_by != Side::Inbound {
@@ -1962,7 +2077,9 @@ impl Switch {
         let duration = now.duration_since(call.started).as_secs_f64();
         let hold = call.hold_time(now);
         let transfer = call.transfer_time(now);
-        let bridged = matches!(call.route, Route::Phone(_) | Route::Trunk(_));
+        // A flow's call is a bridged call once a dial was answered.
+        let bridged = matches!(call.route, Route::Phone(_) | Route::Trunk(_))
+            || (matches!(call.route, Route::Flow { .. }) && agent_answered_at.is_some());
         // Talk: with the called party on a bridge, with the application
         // otherwise; less hold and transfers either way.
         let talking_from = if bridged {
@@ -2030,7 +2147,7 @@ impl Switch {
             connection_seconds: call
                 .answered_at
                 .map_or(0.0, |at| now.saturating_duration_since(at).as_secs_f64()),
-            ivr_seconds: 0.0,
+            ivr_seconds: call.ivr.as_secs_f64(),
             wait_seconds: wait,
             talk_seconds: talk,
             hold_seconds: hold.as_secs_f64(),
@@ -2111,6 +2228,12 @@ impl Switch {
             return;
         };
         let _entered = call.span.clone().entered();
+        if call.flow.is_some() {
+            self.flow_media_event(now, &call_id, &event, sip);
+        }
+        let Some(call) = self.calls.get(&call_id) else {
+            return;
+        };
         match event.kind {
             MediaEventKind::Channel(ChannelEvent::DigitReceived {
                 digit,
@@ -2158,7 +2281,8 @@ impl Switch {
             MediaEventKind::Channel(ChannelEvent::ByeReceived { .. }) => {
                 debug!("RTCP BYE received");
             }
-            MediaEventKind::Playback(playback) => debug!(?playback, "playback"),
+            MediaEventKind::Playback { event, tag } => debug!(?event, tag, "playback"),
+            MediaEventKind::Speech(speech) => debug!(?speech, "speech"),
         }
     }
 
@@ -2262,6 +2386,7 @@ impl Switch {
             "transferring the call"
         );
         let answered = call.inbound.state == InboundState::Answered;
+        self.leave_flow(now, call_id, &mut call);
         self.release_outbound(now, &mut call, true, sip);
         call.note_hold(now);
         call.inbound.media.stop_playback();
@@ -2283,6 +2408,7 @@ impl Switch {
                     route: kind.to_string(),
                 });
                 self.publish_attached(now, call_id, &attached);
+                self.run_flow(now, call_id, sip);
                 Ok(())
             }
             Err(refusal) => {
@@ -2532,11 +2658,20 @@ impl Switch {
                 self.routes.remove(&number);
                 self.inactive_dids.remove(&number);
             }
+            DirectoryChange::FlowActive { id, flow } => {
+                info!(flow = id, "flow version in force");
+                self.flows.insert(id, flow);
+            }
+            DirectoryChange::FlowGone { id } => {
+                info!(flow = id, "flow removed");
+                self.flows.remove(&id);
+            }
             DirectoryChange::Replace(changes) => {
                 info!(entries = changes.len(), "directory read again");
                 self.routes.clear();
                 self.users.clear();
                 self.inactive_dids.clear();
+                self.flows.clear();
                 for change in changes {
                     self.apply_directory_change(change);
                 }
@@ -2599,6 +2734,22 @@ impl Application for Switch {
             Command::StopRecording { call_id, reply } => {
                 let _ = reply.send(self.stop_recording(&call_id));
             }
+            Command::FlowAudio {
+                call_id,
+                play,
+                prompt,
+            } => self.flow_audio(now, &call_id, play, prompt, sip),
+            Command::FlowWebhook {
+                call_id,
+                fetch,
+                flow,
+            } => {
+                let event = match flow {
+                    Some(flow) => ivr::Event::WebhookAnswered { id: fetch, flow },
+                    None => ivr::Event::WebhookFailed { id: fetch },
+                };
+                self.flow_event(now, &call_id, event, sip);
+            }
             Command::Play {
                 call_id,
                 prompt,
@@ -2629,6 +2780,7 @@ impl Application for Switch {
             self.publish_registrar_event(now, &event);
         }
         self.expire_ringing(now, sip);
+        self.expire_flow_timers(now, sip);
         self.publish_metrics(sip);
     }
 
@@ -2648,7 +2800,11 @@ impl Application for Switch {
             .values()
             .map(|placed| placed.leg.ring_deadline)
             .min();
-        [self.registrar.poll_timeout(), ringing, placed]
+        let flows = self
+            .flow_timers
+            .peek()
+            .map(|std::cmp::Reverse((at, _))| *at);
+        [self.registrar.poll_timeout(), ringing, placed, flows]
             .into_iter()
             .flatten()
             .min()
@@ -2898,6 +3054,20 @@ fn add_contact_and_body(
     );
     response.headers.push(Name::CONTENT_TYPE, "application/sdp");
     response.body = body;
+}
+
+/// Sends the caller a 180 Ringing (in the dialog its answer will make).
+fn ring_caller(sip: &mut Endpoint, now: Instant, call: &Call, local: SocketAddr) {
+    let Some(server_key) = &call.inbound.server_key else {
+        return;
+    };
+    let mut ringing = Response::to_request(&call.inbound.invite, 180);
+    set_to_tag(&mut ringing, &call.inbound.local_tag);
+    ringing.headers.push(
+        Name::CONTACT,
+        dialog::our_contact("switchboard", local, call.inbound.source.transport),
+    );
+    sip.respond(now, server_key, ringing);
 }
 
 /// Sends the 2xx to the caller and creates the inbound dialog.

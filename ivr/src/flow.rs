@@ -440,6 +440,8 @@ pub struct References {
     pub agents: Vec<(String, String)>,
     /// Whether it speaks (`say`): it needs a TTS program.
     pub speaks: Option<String>,
+    /// Webhook URLs.
+    pub webhooks: Vec<(String, String)>,
 }
 
 /// Reads and checks a flow document.
@@ -960,11 +962,15 @@ fn collect(verbs: &[Verb], pointer: &str, references: &mut References) {
                 .push((format!("{at}/prompt"), prompt.clone())),
             Verb::Redirect { flow } => references.flows.push((format!("{at}/flow"), *flow)),
             Verb::Webhook {
-                fallback_flow: Some(flow),
-                ..
-            } => references
-                .flows
-                .push((format!("{at}/fallback_flow"), *flow)),
+                url, fallback_flow, ..
+            } => {
+                references.webhooks.push((format!("{at}/url"), url.clone()));
+                if let Some(flow) = fallback_flow {
+                    references
+                        .flows
+                        .push((format!("{at}/fallback_flow"), *flow));
+                }
+            }
             _ => {}
         }
         match verb {

@@ -57,6 +57,7 @@ use crate::audio::{Frame, SILENCE};
 use crate::channel::{
     Channel, ChannelConfig, ChannelEvent, ChannelStats, LocalSocket, ReceiveMode, Transmit,
 };
+use crate::detector::{SpeechDetector, SpeechDetectorConfig, SpeechEvent};
 use crate::dtmf::Digit;
 use crate::mixer::{Mixer, ParticipantId, Role};
 use crate::player::{Player, PlayerEvent};
@@ -164,7 +165,15 @@ pub enum MediaEventKind {
     /// RTCP BYE, a media timeout).
     Channel(ChannelEvent),
     /// Its player finished or was stopped.
-    Playback(PlayerEvent),
+    Playback {
+        /// What happened.
+        event: PlayerEvent,
+        /// The player's tag ([`Player::tagged`]).
+        tag: u64,
+    },
+    /// The caller's speech started or ended, while speech is detected
+    /// ([`ChannelHandle::detect_speech`]).
+    Speech(SpeechEvent),
 }
 
 enum Command {
@@ -186,6 +195,12 @@ enum Command {
     /// Finishes the channel's recording, if it has one.
     StopRecording {
         id: ChannelId,
+    },
+    /// Starts (with its settings) or stops detecting speech in what the
+    /// channel receives.
+    DetectSpeech {
+        id: ChannelId,
+        config: Option<Box<SpeechDetectorConfig>>,
     },
     /// A recorded call's other party is now this channel.
     RecordOther {
@@ -380,6 +395,17 @@ impl ChannelHandle {
         self.worker.send(Command::StopRecording { id: self.id });
     }
 
+    /// Starts detecting speech in what the channel receives, with
+    /// `config` (or, with `None`, stops): [`MediaEventKind::Speech`] events
+    /// follow (for a recording's silence timeout). A new detection starts
+    /// afresh.
+    pub fn detect_speech(&self, config: Option<SpeechDetectorConfig>) {
+        self.worker.send(Command::DetectSpeech {
+            id: self.id,
+            config: config.map(Box::new),
+        });
+    }
+
     /// Moves a call recording ([`ChannelHandle::record_call`]) to another
     /// other party, `other` on the same worker (the call was transferred):
     /// the same file goes on, its right channel now what `other` hears.
@@ -563,6 +589,7 @@ impl MediaEngine {
             recorder: None,
             recorded_with: None,
             decode_for_recording: false,
+            speech: None,
             player: None,
             span: Span::current(),
         })));
@@ -633,6 +660,8 @@ struct Slot {
     recorded_with: Option<ChannelId>,
     /// Another channel's recorder takes what this one hears.
     decode_for_recording: bool,
+    /// Speech detection in what the channel receives, while asked for.
+    speech: Option<Box<SpeechDetector>>,
     player: Option<Box<Player>>,
     /// The span the channel was opened in (its call's), for its logs.
     span: Span,
@@ -658,7 +687,10 @@ impl Slot {
     /// relay otherwise.
     /// Whether the tick plays out what the channel received.
     fn decodes(&self) -> bool {
-        self.routing.decodes() || self.recorder.is_some() || self.decode_for_recording
+        self.routing.decodes()
+            || self.recorder.is_some()
+            || self.decode_for_recording
+            || self.speech.is_some()
     }
 
     fn update_receive_mode(&mut self) {
@@ -805,6 +837,12 @@ impl Worker {
                     }
                     self.stop_decoding_for_recording(previous);
                 }
+                Command::DetectSpeech { id, config } => {
+                    if let Some(slot) = self.slot_mut(id) {
+                        slot.speech = config.map(|config| Box::new(SpeechDetector::new(*config)));
+                        slot.update_receive_mode();
+                    }
+                }
                 Command::RecordOther { id, other } => {
                     let mut previous = None;
                     if let Some(slot) = self.slot_mut(id)
@@ -828,7 +866,10 @@ impl Worker {
                         if let Some(event) = previous.poll_event() {
                             (self.on_event)(MediaEvent {
                                 channel: id,
-                                kind: MediaEventKind::Playback(event),
+                                kind: MediaEventKind::Playback {
+                                    event,
+                                    tag: previous.tag(),
+                                },
                             });
                         }
                     }
@@ -1040,14 +1081,17 @@ impl Worker {
                     kind: MediaEventKind::Channel(event),
                 });
             }
-            let event = slot.player.as_mut().and_then(|player| player.poll_event());
-            if let Some(event) = event {
+            let event = slot
+                .player
+                .as_mut()
+                .and_then(|player| Some((player.poll_event()?, player.tag())));
+            if let Some((event, tag)) = event {
                 if matches!(event, PlayerEvent::PlaybackFinished) {
                     slot.player = None;
                 }
                 (self.on_event)(MediaEvent {
                     channel: slot.id,
-                    kind: MediaEventKind::Playback(event),
+                    kind: MediaEventKind::Playback { event, tag },
                 });
             }
         }
@@ -1127,6 +1171,15 @@ impl Worker {
                     slot.recorder = None;
                     stopped_recording = slot.recorded_with.take();
                     slot.update_receive_mode();
+                }
+            }
+            if let Some(detector) = slot.speech.as_mut() {
+                detector.process(now, slot.channel.last_playout());
+                while let Some(event) = detector.poll_event() {
+                    (self.on_event)(MediaEvent {
+                        channel: slot.id,
+                        kind: MediaEventKind::Speech(event),
+                    });
                 }
             }
             slot.flush();
@@ -1457,6 +1510,47 @@ mod tests {
     }
 
     #[test]
+    fn speech_detection_reports_a_burst_of_sound_and_its_end() {
+        use crate::detector::{Classifier, SpeechEvent};
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let seen = events.clone();
+        let mut engine = MediaEngine::start(1, move |event: MediaEvent| {
+            if let MediaEventKind::Speech(speech) = event.kind {
+                seen.lock().unwrap().push(speech);
+            }
+        })
+        .unwrap();
+        let mut ports = PortAllocator::new(42800, 42863).unwrap();
+        let (channel, phone) = leg(&mut engine, &mut ports, None, Codec::Pcmu);
+        channel.detect_speech(Some(SpeechDetectorConfig {
+            classifier: Classifier::Energy { margin_db: 10.0 },
+            ..SpeechDetectorConfig::default()
+        }));
+        // Quiet, 600 ms of sound, then quiet again: one start, one end.
+        send_levels(&[(&phone, &channel, 0)], 0, 20);
+        send_levels(&[(&phone, &channel, 6000)], 20, 30);
+        send_levels(&[(&phone, &channel, 0)], 50, 40);
+        thread::sleep(Duration::from_millis(200));
+        let first = events.lock().unwrap().clone();
+        assert!(
+            matches!(
+                first.as_slice(),
+                [
+                    SpeechEvent::SpeechStarted { .. },
+                    SpeechEvent::SpeechEnded { .. }
+                ]
+            ),
+            "{first:?}"
+        );
+        // Stopped: nothing more is reported.
+        channel.detect_speech(None);
+        send_levels(&[(&phone, &channel, 6000)], 90, 30);
+        thread::sleep(Duration::from_millis(200));
+        assert_eq!(events.lock().unwrap().len(), 2);
+        engine.stop();
+    }
+
+    #[test]
     fn mix_gives_each_member_the_others_and_not_itself() {
         let mut engine = MediaEngine::start(2, |_| {}).unwrap();
         let mut ports = PortAllocator::new(42300, 42363).unwrap();
@@ -1607,7 +1701,7 @@ mod tests {
         let (channel, phone) = leg(&mut engine, &mut ports, None, Codec::Pcmu);
         // 300 ms of a constant level: 15 frames.
         let prompt = crate::player::Prompt::from_samples(vec![2000i16; 2400]);
-        channel.play(Player::single(crate::player::Playable::Prompt(prompt)));
+        channel.play(Player::single(crate::player::Playable::Prompt(prompt)).tagged(7));
         thread::sleep(Duration::from_millis(600));
         let heard = drain_levels(&phone);
         assert_eq!(heard.len(), 15, "{heard:?}");
@@ -1615,7 +1709,10 @@ mod tests {
         let events = events.lock().unwrap();
         assert!(events.contains(&MediaEvent {
             channel: channel.id(),
-            kind: MediaEventKind::Playback(PlayerEvent::PlaybackFinished),
+            kind: MediaEventKind::Playback {
+                event: PlayerEvent::PlaybackFinished,
+                tag: 7,
+            },
         }));
         drop(events);
         engine.stop();

@@ -19,8 +19,8 @@ use super::paging::{IdPath, Page, Paging, ValidQuery};
 use crate::storage::Storage;
 use crate::switch::{DirectoryChange, Route};
 
-/// What answers a DID. (Flows, written in the IVR language, come with
-/// the IVR.) Keys other than a variant's own are refused.
+/// What answers a DID: a flow written in the IVR language, or one of the
+/// switch's own services. Keys other than a variant's own are refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AnsweredBy {
@@ -43,12 +43,23 @@ pub enum AnsweredBy {
         #[schema(pattern = "^[A-Za-z0-9._-]{1,32}$")]
         extension: String,
     },
+    /// An IVR flow (`/api/v1/flows`), at its version current when the
+    /// call comes in.
+    Flow {
+        /// The flow's id.
+        #[serde(deserialize_with = "super::integer::i64")]
+        flow_id: i64,
+    },
 }
 
 impl AnsweredBy {
-    /// The call controller's route for it.
-    pub fn route(&self) -> Route {
+    /// The call controller's route for it, for a DID in `time_zone`.
+    pub fn route(&self, time_zone: chrono_tz::Tz) -> Route {
         match self {
+            Self::Flow { flow_id } => Route::Flow {
+                flow: *flow_id,
+                time_zone,
+            },
             Self::Echo {} => Route::Echo,
             Self::Record {} => Route::Record,
             Self::Conference { room } => Route::Conference(room.clone()),
@@ -278,6 +289,40 @@ fn check_place(
     check_date(available_on)
 }
 
+/// A 409 at `/answered_by/flow_id` when `answered_by` names a flow that
+/// does not exist.
+async fn require_flow(state: &AppState, answered_by: &AnsweredBy) -> Result<(), ApiError> {
+    let AnsweredBy::Flow { flow_id } = answered_by else {
+        return Ok(());
+    };
+    let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM flows WHERE id = $1")
+        .bind(flow_id)
+        .fetch_optional(state.storage.pool())
+        .await?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(ApiError::ConflictAt {
+            path: "/answered_by/flow_id".into(),
+            reason: format!("there is no flow {flow_id}"),
+        }),
+    }
+}
+
+/// The numbers of the DIDs answered by flow `flow_id`.
+pub async fn answered_by_flow(storage: &Storage, flow_id: i64) -> anyhow::Result<Vec<String>> {
+    let rows: Vec<(String, String)> = sqlx::query_as("SELECT number, answered_by FROM dids")
+        .fetch_all(storage.pool())
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|(_, answered_by)| {
+            serde_json::from_str::<AnsweredBy>(answered_by)
+                .is_ok_and(|answered_by| answered_by == AnsweredBy::Flow { flow_id })
+        })
+        .map(|(number, _)| number)
+        .collect())
+}
+
 /// A checked date as stored: `YYYY-MM-DD` (chrono also reads `2026-1-5`).
 fn normal_date(date: &str) -> String {
     chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
@@ -299,7 +344,9 @@ fn change_for(did: &Did) -> DirectoryChange {
     if did.active {
         DirectoryChange::DidActive {
             number: did.number.clone(),
-            route: did.answered_by.route(),
+            route: did
+                .answered_by
+                .route(did.time_zone.parse().unwrap_or(chrono_tz::UTC)),
         }
     } else {
         DirectoryChange::DidInactive {
@@ -406,6 +453,7 @@ pub async fn create(
     )?;
     new.answered_by.check()?;
     super::accounts::require_exists(&state, new.account_id).await?;
+    require_flow(&state, &new.answered_by).await?;
     let shared = state.clone();
     let did = shared
         .directory_write(async move {
@@ -547,6 +595,7 @@ pub async fn update(
     )?;
     if let Some(answered_by) = &changes.answered_by {
         answered_by.check()?;
+        require_flow(&state, answered_by).await?;
     }
     let answered_by = changes
         .answered_by

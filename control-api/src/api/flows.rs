@@ -16,7 +16,9 @@ use super::AppState;
 use super::auth::{Caller, Role};
 use super::error::{ApiError, ErrorBody, ValidJson};
 use super::paging::{IdPath, Page, Paging, ValidQuery};
-use crate::storage::QueryBuilder;
+use crate::storage::{QueryBuilder, Storage};
+use crate::switch::DirectoryChange;
+use std::sync::Arc;
 
 /// A flow, at its current version.
 #[derive(Debug, Serialize, ToSchema)]
@@ -128,6 +130,84 @@ pub struct FlowQuery {
     pub name: Option<String>,
 }
 
+/// Inserts a flow at version 1 (the API and the demo); the document was
+/// checked. Its id.
+pub async fn insert(
+    transaction: &mut sqlx::Transaction<'_, sqlx::Any>,
+    name: &str,
+    account_id: Option<i64>,
+    document: &str,
+    now: &str,
+) -> Result<i64, sqlx::Error> {
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO flows (name, account_id, version, document, created_at, updated_at) \
+         VALUES ($1, $2, 1, $3, $4, $5) RETURNING id",
+    )
+    .bind(name)
+    .bind(account_id)
+    .bind(document)
+    .bind(now)
+    .bind(now)
+    .fetch_one(&mut **transaction)
+    .await?;
+    sqlx::query(
+        "INSERT INTO flow_versions (flow_id, version, document, created_at) VALUES ($1, 1, $2, $3)",
+    )
+    .bind(id)
+    .bind(document)
+    .bind(now)
+    .execute(&mut **transaction)
+    .await?;
+    Ok(id)
+}
+
+/// What the call controller should know of flow `id` now: its current
+/// version, or that it is gone.
+pub async fn directory_entry(storage: &Storage, id: i64) -> anyhow::Result<DirectoryChange> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT document FROM flows WHERE id = $1")
+        .bind(id)
+        .fetch_optional(storage.pool())
+        .await?;
+    Ok(match row.map(|(document,)| parse_stored(id, &document)) {
+        Some(Some(flow)) => DirectoryChange::FlowActive {
+            id,
+            flow: Arc::new(flow),
+        },
+        _ => DirectoryChange::FlowGone { id },
+    })
+}
+
+/// Every flow's current version, as the call controller starts with them.
+pub async fn directory(storage: &Storage) -> anyhow::Result<Vec<DirectoryChange>> {
+    let rows: Vec<(i64, String)> = sqlx::query_as("SELECT id, document FROM flows")
+        .fetch_all(storage.pool())
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, document)| {
+            parse_stored(id, &document).map(|flow| DirectoryChange::FlowActive {
+                id,
+                flow: Arc::new(flow),
+            })
+        })
+        .collect())
+}
+
+/// A stored document, read again (it was checked when uploaded; one that
+/// no longer reads is logged and left out).
+fn parse_stored(id: i64, document: &str) -> Option<ivr::Flow> {
+    let parsed = serde_json::from_str(document)
+        .map_err(|error| error.to_string())
+        .and_then(|document| ivr::parse(&document).map_err(|error| error.to_string()));
+    match parsed {
+        Ok(flow) => Some(flow),
+        Err(error) => {
+            tracing::warn!(flow = id, %error, "a stored flow is unusable");
+            None
+        }
+    }
+}
+
 fn check_name(name: &str) -> Result<(), ApiError> {
     if name.trim().is_empty() || name.chars().count() > 100 {
         return Err(ApiError::invalid("/name", "must be 1 to 100 characters"));
@@ -173,6 +253,22 @@ async fn check_document(
             || format!("there is no agent {login}"),
         )
         .await?;
+    }
+    if let Some(pointer) = &references.speaks
+        && !state.tts.is_available()
+    {
+        return Err(ApiError::invalid(
+            format!("/document{pointer}"),
+            "`say` needs a text-to-speech program (espeak-ng or flite), and this server has none",
+        ));
+    }
+    for (pointer, url) in &references.webhooks {
+        if !url.starts_with("http://") {
+            return Err(ApiError::invalid(
+                format!("/document{pointer}"),
+                "webhooks are called over plain http:// (this server has no TLS client)",
+            ));
+        }
     }
     for (pointer, name) in &references.prompts {
         if !crate::prompts::is_bundled(name) {
@@ -251,28 +347,24 @@ pub async fn create(
     let document = check_document(&state, &new.document).await?;
     let now = state.now_rfc3339();
     let mut transaction = state.storage.pool().begin().await?;
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO flows (name, account_id, version, document, created_at, updated_at) \
-         VALUES ($1, $2, 1, $3, $4, $5) RETURNING id",
+    let id = insert(
+        &mut transaction,
+        new.name.trim(),
+        new.account_id,
+        &document,
+        &now,
     )
-    .bind(new.name.trim())
-    .bind(new.account_id)
-    .bind(&document)
-    .bind(&now)
-    .bind(&now)
-    .fetch_one(&mut *transaction)
     .await
     .map_err(|error| ApiError::from_write(error, || "the account is gone".to_string()))?;
-    sqlx::query(
-        "INSERT INTO flow_versions (flow_id, version, document, created_at) VALUES ($1, 1, $2, $3)",
-    )
-    .bind(id)
-    .bind(&document)
-    .bind(&now)
-    .execute(&mut *transaction)
-    .await?;
     transaction.commit().await?;
     tracing::info!(flow = id, name = %new.name.trim(), "flow made");
+    state
+        .directory(
+            directory_entry(&state.storage, id)
+                .await
+                .map_err(ApiError::Internal)?,
+        )
+        .await;
     Ok((StatusCode::CREATED, Json(fetch(&state, id).await?)))
 }
 
@@ -410,6 +502,13 @@ pub async fn update(
     transaction.commit().await?;
     if document.is_some() {
         tracing::info!(flow = id, version, "flow version uploaded");
+        state
+            .directory(
+                directory_entry(&state.storage, id)
+                    .await
+                    .map_err(ApiError::Internal)?,
+            )
+            .await;
     }
     Ok(Json(fetch(&state, id).await?))
 }
@@ -458,6 +557,15 @@ pub async fn delete(
             )));
         }
     }
+    if let Some(number) = super::dids::answered_by_flow(&state.storage, id)
+        .await
+        .map_err(ApiError::Internal)?
+        .first()
+    {
+        return Err(ApiError::Conflict(format!(
+            "DID {number} is answered by this flow: change it first"
+        )));
+    }
     let deleted = sqlx::query("DELETE FROM flows WHERE id = $1")
         .bind(id)
         .execute(state.storage.pool())
@@ -466,6 +574,7 @@ pub async fn delete(
         return Err(ApiError::NotFound(format!("no flow {id}")));
     }
     tracing::info!(flow = id, "flow deleted");
+    state.directory(DirectoryChange::FlowGone { id }).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

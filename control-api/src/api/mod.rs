@@ -25,6 +25,7 @@ pub mod reports;
 pub mod skills;
 pub mod tokens;
 pub mod users;
+pub mod voicemails;
 
 use axum::Json;
 use axum::Router;
@@ -58,10 +59,14 @@ pub struct AppState {
     pub stopping: tokio::sync::watch::Receiver<bool>,
     /// Where recordings are.
     pub recordings_dir: std::path::PathBuf,
+    /// Where voicemail messages are.
+    pub voicemail_dir: std::path::PathBuf,
     /// How logins are policed.
     pub login: users::LoginPolicy,
     /// The usage report's billing unit, in seconds.
     pub billing_unit_seconds: u32,
+    /// Text to speech (flows that `say` need it).
+    pub tts: crate::tts::Tts,
 }
 
 impl AppState {
@@ -163,6 +168,14 @@ pub fn router(state: AppState) -> Router {
             get(recordings::get).delete(recordings::delete),
         )
         .route("/api/v1/recordings/{id}/audio", get(recordings::audio))
+        .route("/api/v1/voicemails", get(voicemails::list))
+        .route(
+            "/api/v1/voicemails/{id}",
+            get(voicemails::get)
+                .patch(voicemails::update)
+                .delete(voicemails::delete),
+        )
+        .route("/api/v1/voicemails/{id}/audio", get(voicemails::audio))
         .route("/api/v1/calls", get(calls::list).post(calls::place))
         .route("/api/v1/calls/{call_id}", delete(calls::hang_up))
         .route("/api/v1/calls/{call_id}/transfer", post(calls::transfer))
@@ -233,6 +246,8 @@ pub fn router(state: AppState) -> Router {
         calls::list, calls::place, calls::hang_up, calls::transfer, calls::start_recording,
         calls::stop_recording, calls::play, events::stream, events::socket,
         recordings::list, recordings::get, recordings::audio, recordings::delete,
+        voicemails::list, voicemails::get, voicemails::audio, voicemails::update,
+        voicemails::delete,
     ),
     components(schemas(
         ErrorBody, Health, auth::Role,
@@ -250,7 +265,7 @@ pub fn router(state: AppState) -> Router {
         crate::switch::LiveCall, crate::switch::LiveLeg, crate::events::LiveEvent,
         calls::NewCall, calls::CallParty, calls::CallDestination, calls::PlacedCall,
         calls::Transfer, calls::RecordingStarted, calls::PlayPrompt, calls::PromptListeners,
-        recordings::Recording,
+        recordings::Recording, voicemails::Voicemail, voicemails::VoicemailChanges,
     )),
     modifiers(&BearerAuth, &TimeZones),
     tags(
@@ -268,6 +283,7 @@ pub fn router(state: AppState) -> Router {
         (name = "calls", description = "Calls in progress: placed, hung up, transferred, recorded, played to"),
         (name = "events", description = "The live event stream"),
         (name = "recordings", description = "Call recordings and their retention"),
+        (name = "voicemails", description = "Voicemail messages left through flows"),
         (name = "server", description = "The server itself"),
     ),
 )]

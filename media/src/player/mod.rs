@@ -176,6 +176,7 @@ pub struct Player {
     cursor: Option<Cursor>,
     played_samples: u64,
     event: Option<PlayerEvent>,
+    tag: u64,
 }
 
 impl Player {
@@ -190,7 +191,21 @@ impl Player {
             cursor,
             played_samples: 0,
             event: None,
+            tag: 0,
         }
+    }
+
+    /// The same player, marked with `tag` (0 unless set): the engine
+    /// reports its events with the tag, so its owner knows which of its
+    /// plays finished.
+    pub fn tagged(mut self, tag: u64) -> Self {
+        self.tag = tag;
+        self
+    }
+
+    /// Its tag ([`Player::tagged`]).
+    pub fn tag(&self) -> u64 {
+        self.tag
     }
 
     /// A player for one item.

@@ -1,0 +1,795 @@
+//! Calls answered by an IVR flow: the switch drives each one's
+//! [`Interpreter`] (the `ivr` crate's sans-IO core). What happens on the
+//! call (a prompt ends, a key, speech, a dial answered or over, a TTS
+//! render or webhook back, a deadline) goes in as an [`ivr::Event`]; what
+//! the flow asks for comes out as [`Action`]s, carried out here with the
+//! call's media and SIP legs.
+//!
+//! - Plays are tagged with the flow's play id, so the engine's report of
+//!   a play that was replaced or stopped is told from the current one.
+//! - `say` is rendered by [`crate::tts::Tts`]: a cached render plays at
+//!   once, another is rendered on the runtime and played when it is back
+//!   ([`Command::FlowAudio`]) if the flow still waits for it.
+//! - A `dial` is the call's outbound leg, as for a phone route, but its
+//!   end goes back to the flow (`dial_status`) instead of ending the call;
+//!   a whisper plays to the answering party before the bridge.
+//! - Voicemail is recorded mono into the voicemail directory, with speech
+//!   detection for the silence timeout, and handed to the voicemail writer
+//!   when it ends, the caller's hang-up included.
+
+use std::cmp::Reverse;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use chrono::Timelike;
+use ivr::flow::DialTarget;
+use ivr::{Action, Audio, DialStatus, Interpreter};
+use media::detector::SpeechEvent;
+use media::engine::{MediaEvent, MediaEventKind};
+use media::player::{Playable, Player, PlayerEvent, ToneSpec};
+use media::recorder::{Recorder, RecordingFormat};
+use sip_core::endpoint::Endpoint;
+use tracing::{debug, info, warn};
+
+use super::{
+    Call, Command, Destination, InboundState, Refusal, Route, Side, Switch, answer_inbound,
+    file_name, outbound_call_id, ring_caller, stamp,
+};
+use crate::events::LiveEvent;
+use crate::prompts::Prompts;
+use crate::tts::Tts;
+use crate::voicemail::VoicemailMessage;
+
+/// The tag of a whisper's player on the answering party's leg.
+const WHISPER: u64 = u64::MAX;
+
+/// How long a flow's dial may ring at most, besides the flow's own timeout
+/// (which ends it first).
+const DIAL_RING_LIMIT: Duration = Duration::from_secs(3_600);
+
+/// A flow running on a call.
+pub(super) struct FlowRun {
+    interpreter: Interpreter,
+    /// The flow's id, for logs.
+    flow: i64,
+    /// The play whose audio is being rendered, if the flow waits for one.
+    waiting_audio: Option<u64>,
+    /// The flow's recording in progress.
+    recording: Option<FlowRecording>,
+    /// The flow's dial in progress.
+    dial: Option<FlowDial>,
+    /// Since when the caller is with the flow (not bridged by a dial).
+    with_flow_since: Option<Instant>,
+    /// Time with the flow before `with_flow_since`.
+    with_flow: Duration,
+    /// The deadline last put on the switch's timers.
+    armed: Option<Instant>,
+    /// A 180 was sent for a ring before the answer.
+    rang: bool,
+}
+
+struct FlowRecording {
+    id: u64,
+    file: String,
+    path: PathBuf,
+    mailbox: Option<String>,
+    started: Instant,
+}
+
+struct FlowDial {
+    id: u64,
+    whisper: Vec<Audio>,
+    whispering: bool,
+}
+
+impl FlowRun {
+    /// The time spent with the flow up to `now`.
+    fn time_with_flow(&self, now: Instant) -> Duration {
+        self.with_flow
+            + self
+                .with_flow_since
+                .map_or(Duration::ZERO, |since| now.saturating_duration_since(since))
+    }
+
+    /// Plays the dial's whisper to the party that answered, if it has one
+    /// that can be played now; the bridge waits for it to end.
+    pub(super) fn whisper_on_answer(
+        &mut self,
+        callee: &crate::media_leg::MediaLeg,
+        tts: &Tts,
+        prompts: &Prompts,
+    ) -> bool {
+        let Some(dial) = self.dial.as_mut() else {
+            return false;
+        };
+        let items: Vec<Playable> = dial
+            .whisper
+            .iter()
+            .filter_map(|audio| match playable(audio, tts, prompts) {
+                Resolved::Ready(playable) => Some(playable),
+                Resolved::Pending => {
+                    warn!("the whisper's speech is not rendered yet: left out");
+                    None
+                }
+                Resolved::Missing(reason) => {
+                    warn!(%reason, "the whisper cannot be played: left out");
+                    None
+                }
+            })
+            .collect();
+        if items.is_empty() {
+            return false;
+        }
+        callee.play(Player::new(items).tagged(WHISPER));
+        dial.whispering = true;
+        true
+    }
+}
+
+/// What a flow's audio is now.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "made and matched at once, never stored: boxing would allocate per play"
+)]
+enum Resolved {
+    Ready(Playable),
+    /// Speech not rendered yet.
+    Pending,
+    Missing(String),
+}
+
+fn playable(audio: &Audio, tts: &Tts, prompts: &Prompts) -> Resolved {
+    match audio {
+        Audio::Prompt(name) => match prompts.named(name) {
+            Some(prompt) => Resolved::Ready(Playable::Prompt(prompt.clone())),
+            None => Resolved::Missing(format!("there is no prompt {name:?}")),
+        },
+        Audio::Url(_) => Resolved::Missing("prompts by URL are not fetched by this server".into()),
+        Audio::Say { text, voice } => match tts.cached(text, voice.as_deref()) {
+            Some(prompt) => Resolved::Ready(Playable::Prompt(prompt)),
+            None if tts.is_available() => Resolved::Pending,
+            None => Resolved::Missing("no text-to-speech program".into()),
+        },
+        Audio::Silence(duration) => Resolved::Ready(Playable::Silence(*duration)),
+        Audio::Beep => Resolved::Ready(Playable::Tone(ToneSpec::BEEP)),
+    }
+}
+
+impl Switch {
+    /// Starts flow `flow` on `call` (its actions run once the call is
+    /// listed: [`Switch::run_flow`]).
+    pub(super) fn start_flow(
+        &mut self,
+        now: Instant,
+        call: &mut Call,
+        flow: i64,
+        time_zone: chrono_tz::Tz,
+    ) -> Result<(), Refusal> {
+        let Some(document) = self.flows.get(&flow).cloned() else {
+            return Err(Refusal::new(404, format!("there is no flow {flow}")));
+        };
+        let wall: chrono::DateTime<chrono::Utc> = self.wall(now).into();
+        let local = wall.with_timezone(&time_zone);
+        let time_of_day = Duration::from_secs(u64::from(local.num_seconds_from_midnight()));
+        let variables = BTreeMap::from([
+            ("caller_id".to_string(), call.caller_id.clone()),
+            ("did".to_string(), call.number_dialed.clone()),
+        ]);
+        info!(flow, "running the flow");
+        let interpreter = Interpreter::new((*document).clone(), now, time_of_day, variables);
+        call.flow = Some(Box::new(FlowRun {
+            interpreter,
+            flow,
+            waiting_audio: None,
+            recording: None,
+            dial: None,
+            with_flow_since: Some(now),
+            with_flow: Duration::ZERO,
+            armed: None,
+            rang: false,
+        }));
+        Ok(())
+    }
+
+    /// Carries out what a call's flow asks for, until it waits for
+    /// something; a flow that is over ends the call.
+    pub(super) fn run_flow(&mut self, now: Instant, call_id: &str, sip: &mut Endpoint) {
+        loop {
+            let Some(call) = self.calls.get_mut(call_id) else {
+                return;
+            };
+            let span = call.span.clone();
+            let Some(run) = call.flow.as_mut() else {
+                return;
+            };
+            let Some(action) = run.interpreter.poll_action() else {
+                break;
+            };
+            let _entered = span.enter();
+            debug!(flow = run.flow, %action, "flow action");
+            if !matches!(action, Action::StopPlayback) {
+                self.events.publish(LiveEvent::CallFlow {
+                    call_id: call_id.to_string(),
+                    at: stamp(self.wall_clock, now),
+                    flow: run.flow,
+                    action: action.to_string(),
+                });
+            }
+            if let Some(event) = self.flow_action(now, call_id, action, sip)
+                && let Some(run) = self
+                    .calls
+                    .get_mut(call_id)
+                    .and_then(|call| call.flow.as_mut())
+            {
+                run.interpreter.handle_event(now, event);
+            }
+        }
+        let Some(call) = self.calls.get_mut(call_id) else {
+            return;
+        };
+        let Some(run) = call.flow.as_mut() else {
+            return;
+        };
+        if run.interpreter.is_ended() {
+            let _entered = call.span.clone().entered();
+            info!("the flow is over: hanging up");
+            self.end_call(now, call_id, Side::Switch, sip);
+            return;
+        }
+        if let Some(due) = run.interpreter.poll_timeout()
+            && run.armed != Some(due)
+        {
+            run.armed = Some(due);
+            self.flow_timers.push(Reverse((due, call_id.to_string())));
+        }
+    }
+
+    /// Tells a call's flow what happened, and carries out what follows.
+    pub(super) fn flow_event(
+        &mut self,
+        now: Instant,
+        call_id: &str,
+        event: ivr::Event,
+        sip: &mut Endpoint,
+    ) {
+        let Some(run) = self
+            .calls
+            .get_mut(call_id)
+            .and_then(|call| call.flow.as_mut())
+        else {
+            return;
+        };
+        run.interpreter.handle_event(now, event);
+        self.run_flow(now, call_id, sip);
+    }
+
+    /// Flows' deadlines that are due.
+    pub(super) fn expire_flow_timers(&mut self, now: Instant, sip: &mut Endpoint) {
+        while let Some(Reverse((due, _))) = self.flow_timers.peek() {
+            if *due > now {
+                break;
+            }
+            let Some(Reverse((due, call_id))) = self.flow_timers.pop() else {
+                break;
+            };
+            let Some(run) = self
+                .calls
+                .get_mut(&call_id)
+                .and_then(|call| call.flow.as_mut())
+            else {
+                continue;
+            };
+            if run.armed == Some(due) {
+                run.armed = None;
+            }
+            run.interpreter.handle_timeout(now);
+            self.run_flow(now, &call_id, sip);
+        }
+    }
+
+    /// A media event of a call running a flow: its caller's plays, keys
+    /// and speech go to the flow; the end of a whisper bridges the dial.
+    pub(super) fn flow_media_event(
+        &mut self,
+        now: Instant,
+        call_id: &str,
+        event: &MediaEvent,
+        sip: &mut Endpoint,
+    ) {
+        let Some(call) = self.calls.get_mut(call_id) else {
+            return;
+        };
+        let caller = call.inbound.media.id() == Some(event.channel);
+        let Some(run) = call.flow.as_mut() else {
+            return;
+        };
+        let flow_event = match &event.kind {
+            MediaEventKind::Playback {
+                event: PlayerEvent::PlaybackFinished,
+                tag,
+            } if caller && *tag != 0 && *tag != WHISPER => {
+                Some(ivr::Event::PlaybackFinished { id: *tag })
+            }
+            MediaEventKind::Playback { tag: WHISPER, .. } if !caller => {
+                if let Some(dial) = run.dial.as_mut().filter(|dial| dial.whispering) {
+                    dial.whispering = false;
+                    info!("whisper over: bridging");
+                    self.bridge_answered(now, call_id, sip);
+                }
+                None
+            }
+            MediaEventKind::Channel(media::channel::ChannelEvent::DigitReceived {
+                digit, ..
+            }) if caller => Some(ivr::Event::DigitReceived {
+                digit: digit.as_char(),
+            }),
+            MediaEventKind::Speech(SpeechEvent::SpeechStarted { .. }) if caller => {
+                Some(ivr::Event::VoiceStarted)
+            }
+            MediaEventKind::Speech(SpeechEvent::SpeechEnded { .. }) if caller => {
+                Some(ivr::Event::VoiceStopped)
+            }
+            _ => None,
+        };
+        if let Some(flow_event) = flow_event {
+            self.flow_event(now, call_id, flow_event, sip);
+        }
+    }
+
+    /// A prompt rendered for a call's flow: played if the flow still
+    /// waits for it.
+    pub(super) fn flow_audio(
+        &mut self,
+        now: Instant,
+        call_id: &str,
+        play: u64,
+        prompt: Result<media::player::Prompt, String>,
+        sip: &mut Endpoint,
+    ) {
+        let Some(call) = self.calls.get_mut(call_id) else {
+            return;
+        };
+        let Some(run) = call.flow.as_mut() else {
+            return;
+        };
+        if run.waiting_audio != Some(play) {
+            return;
+        }
+        run.waiting_audio = None;
+        match prompt {
+            Ok(prompt) => call
+                .inbound
+                .media
+                .play(Player::single(Playable::Prompt(prompt)).tagged(play)),
+            Err(reason) => {
+                let _entered = call.span.clone().entered();
+                warn!(%reason, "speech could not be rendered: skipped");
+                self.flow_event(now, call_id, ivr::Event::PlaybackFinished { id: play }, sip);
+            }
+        }
+    }
+
+    /// Carries out one action of a call's flow; what it reports at once
+    /// (a flow loaded, a play that cannot start) comes back as an event.
+    fn flow_action(
+        &mut self,
+        now: Instant,
+        call_id: &str,
+        action: Action,
+        sip: &mut Endpoint,
+    ) -> Option<ivr::Event> {
+        let call = self.calls.get_mut(call_id)?;
+        match action {
+            Action::Answer => {
+                if call.inbound.state == InboundState::Offering {
+                    let body = call.inbound.stored_answer.take().unwrap_or_default();
+                    answer_inbound(sip, now, call, body);
+                    self.events.publish(LiveEvent::CallAnswered {
+                        call_id: call_id.to_string(),
+                        at: stamp(self.wall_clock, now),
+                    });
+                }
+                None
+            }
+            Action::Ring(_) => {
+                let run = call.flow.as_mut()?;
+                if call.inbound.state == InboundState::Offering {
+                    if !run.rang {
+                        run.rang = true;
+                        ring_caller(sip, now, call, self.local_address);
+                    }
+                } else {
+                    call.inbound
+                        .media
+                        .play(Player::single(Playable::Tone(ToneSpec::US_RINGBACK)));
+                }
+                None
+            }
+            Action::Play { id, audio } => {
+                let run = call.flow.as_mut()?;
+                match playable(&audio, &self.tts, &self.prompts) {
+                    Resolved::Ready(playable) => {
+                        run.waiting_audio = None;
+                        call.inbound.media.play(Player::single(playable).tagged(id));
+                        None
+                    }
+                    Resolved::Pending => {
+                        let Audio::Say { text, voice } = audio else {
+                            return Some(ivr::Event::PlaybackFinished { id });
+                        };
+                        run.waiting_audio = Some(id);
+                        // What played before stops while the speech renders.
+                        call.inbound.media.stop_playback();
+                        let commands = self.commands.clone();
+                        let call_id = call_id.to_string();
+                        self.tts.render(&text, voice.as_deref(), move |prompt| {
+                            let _ = commands.send(Command::FlowAudio {
+                                call_id,
+                                play: id,
+                                prompt,
+                            });
+                        });
+                        None
+                    }
+                    Resolved::Missing(reason) => {
+                        warn!(%reason, "a flow's prompt cannot be played: skipped");
+                        Some(ivr::Event::PlaybackFinished { id })
+                    }
+                }
+            }
+            Action::StopPlayback => {
+                if let Some(run) = call.flow.as_mut() {
+                    run.waiting_audio = None;
+                }
+                call.inbound.media.stop_playback();
+                None
+            }
+            Action::HoldMusic { prompt } => {
+                let music = prompt
+                    .as_deref()
+                    .and_then(|name| self.prompts.named(name))
+                    .unwrap_or(&self.prompts.hold_music)
+                    .clone();
+                call.inbound
+                    .media
+                    .play(Player::single(Playable::Looped(music)));
+                None
+            }
+            Action::Record { id, mailbox } => self.flow_record(now, call_id, id, mailbox, sip),
+            Action::StopRecording { id } => {
+                let run = call.flow.as_mut()?;
+                let recording = run.recording.take_if(|recording| recording.id == id)?;
+                call.inbound.media.stop_recording();
+                call.inbound.media.detect_speech(false);
+                let duration = now.saturating_duration_since(recording.started);
+                let ended = (super::wall_at(self.wall_clock, now), duration);
+                recording_over(&self.voicemail, ended, call_id, call, recording);
+                Some(ivr::Event::RecordingFinished { id, duration })
+            }
+            Action::Dial {
+                id,
+                target,
+                caller_id,
+                whisper,
+            } => self.flow_dial(now, call_id, id, target, caller_id, whisper, sip),
+            Action::CancelDial { id } => {
+                let run = call.flow.as_mut()?;
+                run.dial.take_if(|dial| dial.id == id)?;
+                info!("the flow's dial rang out: cancelled");
+                let mut call = self.calls.remove(call_id)?;
+                self.release_outbound(now, &mut call, true, sip);
+                call.inbound.media.stop_playback();
+                self.calls.insert(call_id.to_string(), call);
+                None
+            }
+            Action::Fetch { id, url, variables } => {
+                let commands = self.commands.clone();
+                let call_id = call_id.to_string();
+                crate::webhook::fetch(url, variables, move |flow| {
+                    let _ = commands.send(Command::FlowWebhook {
+                        call_id,
+                        fetch: id,
+                        flow,
+                    });
+                });
+                None
+            }
+            Action::LoadFlow { id, flow } => Some(match self.flows.get(&flow) {
+                Some(document) => ivr::Event::FlowLoaded {
+                    id,
+                    flow: (**document).clone(),
+                },
+                None => {
+                    warn!(flow, "the flow to go on with does not exist");
+                    ivr::Event::FlowMissing { id }
+                }
+            }),
+            Action::Hangup => {
+                info!("the flow hangs up");
+                self.end_call(now, call_id, Side::Switch, sip);
+                None
+            }
+        }
+    }
+
+    /// Starts a flow's recording: into a voicemail box, or the call's
+    /// recordings.
+    fn flow_record(
+        &mut self,
+        now: Instant,
+        call_id: &str,
+        id: u64,
+        mailbox: Option<String>,
+        sip: &mut Endpoint,
+    ) -> Option<ivr::Event> {
+        let dir = if mailbox.is_some() {
+            &self.voicemail_dir
+        } else {
+            &self.recordings_dir
+        };
+        let path = dir.join(format!("{}.wav", sip.new_token()));
+        let call = self.calls.get_mut(call_id)?;
+        let recorder = match Recorder::create(&path, RecordingFormat::Mono) {
+            Ok(recorder) => recorder,
+            Err(error) => {
+                warn!(%error, file = %path.display(), "cannot create the flow's recording");
+                return Some(ivr::Event::RecordingFinished {
+                    id,
+                    duration: Duration::ZERO,
+                });
+            }
+        };
+        let file = file_name(&path);
+        match &mailbox {
+            Some(mailbox) => info!(%mailbox, %file, "taking a voicemail message"),
+            None => info!(%file, "the flow records the caller"),
+        }
+        call.inbound.media.record(recorder);
+        call.inbound.media.detect_speech(true);
+        if mailbox.is_none() {
+            call.recordings.push(file.clone());
+            call.recording_now = Some(super::ActiveRecording {
+                file: file.clone(),
+                stereo: false,
+            });
+            self.events.publish(LiveEvent::RecordingStarted {
+                call_id: call_id.to_string(),
+                at: stamp(self.wall_clock, now),
+                file: file.clone(),
+            });
+        }
+        call.flow.as_mut()?.recording = Some(FlowRecording {
+            id,
+            file,
+            path,
+            mailbox,
+            started: now,
+        });
+        None
+    }
+
+    /// Calls `target` for a flow's dial: the caller is answered (if it
+    /// still rings) and hears ringback until the far end answers.
+    #[allow(clippy::too_many_arguments)]
+    fn flow_dial(
+        &mut self,
+        now: Instant,
+        call_id: &str,
+        id: u64,
+        target: DialTarget,
+        caller_id: String,
+        whisper: Vec<Audio>,
+        sip: &mut Endpoint,
+    ) -> Option<ivr::Event> {
+        let failed = Some(ivr::Event::DialEnded {
+            id,
+            status: DialStatus::Failed,
+        });
+        let route = match target {
+            DialTarget::Phone(extension) => Route::Phone(extension),
+            DialTarget::Number(number) => Route::Trunk(number),
+            DialTarget::Agent(login) => {
+                warn!(%login, "agents are reached through queues, not dialled by login: the dial fails");
+                return failed;
+            }
+            DialTarget::Did(number) => match self.routes.get(&number).cloned() {
+                Some(route @ (Route::Phone(_) | Route::Trunk(_))) => route,
+                Some(Route::Flow { flow, time_zone }) => {
+                    // The call goes on in that DID's flow.
+                    let mut call = self.calls.remove(call_id)?;
+                    self.leave_flow(now, call_id, &mut call);
+                    let started = self.start_flow(now, &mut call, flow, time_zone);
+                    self.calls.insert(call_id.to_string(), call);
+                    if let Err(refusal) = started {
+                        warn!(reason = %refusal.reason, "the DID's flow cannot run: hanging up");
+                        self.end_call(now, call_id, Side::Switch, sip);
+                    }
+                    return None;
+                }
+                Some(_) => {
+                    // Echo, record, a conference: the call goes there and
+                    // the flow ends.
+                    let _ = self.transfer(now, call_id, &Destination::Did(number), sip);
+                    return None;
+                }
+                None => {
+                    warn!(%number, "the flow dials a DID that is not ours");
+                    return failed;
+                }
+            },
+        };
+        let target = match self.route_target(now, &route) {
+            Ok(Some(target)) => target,
+            Ok(None) => return failed,
+            Err(refusal) => {
+                info!(reason = %refusal.reason, "the flow's dial cannot be made");
+                return Some(ivr::Event::DialEnded {
+                    id,
+                    status: if refusal.status == 480 {
+                        DialStatus::NoAnswer
+                    } else {
+                        DialStatus::Failed
+                    },
+                });
+            }
+        };
+        let mut call = self.calls.remove(call_id)?;
+        if call.inbound.state == InboundState::Offering {
+            let body = call.inbound.stored_answer.take().unwrap_or_default();
+            answer_inbound(sip, now, &mut call, body);
+            self.events.publish(LiveEvent::CallAnswered {
+                call_id: call_id.to_string(),
+                at: stamp(self.wall_clock, now),
+            });
+        }
+        let Ok(outbound_media) = self.media.open(Some(&call.inbound.media)) else {
+            warn!("no RTP port free for the flow's dial");
+            self.calls.insert(call_id.to_string(), call);
+            return failed;
+        };
+        match &route {
+            Route::Phone(extension) => info!(extension = %extension, "the flow dials a phone"),
+            _ => info!("the flow dials out through the trunk"),
+        }
+        debug!(%caller_id, "the dial's caller ID");
+        let mut outbound = self.originate(
+            now,
+            (&caller_id, call.inbound.codec),
+            target,
+            outbound_media,
+            sip,
+        );
+        outbound.ring_deadline = now + DIAL_RING_LIMIT;
+        if let Some(channel) = outbound.media.id() {
+            self.channel_calls.insert(channel, call_id.to_string());
+        }
+        self.outbound_calls
+            .insert(outbound_call_id(&outbound.invite), call_id.to_string());
+        self.outbound_invites
+            .insert(outbound.client_key.clone(), call_id.to_string());
+        call.outbound = Some(outbound);
+        call.inbound
+            .media
+            .play(Player::single(Playable::Tone(ToneSpec::US_RINGBACK)));
+        for audio in &whisper {
+            if let Audio::Say { text, voice } = audio {
+                self.tts.warm(text, voice.as_deref());
+            }
+        }
+        if let Some(run) = call.flow.as_mut() {
+            run.dial = Some(FlowDial {
+                id,
+                whisper,
+                whispering: false,
+            });
+        }
+        self.calls.insert(call_id.to_string(), call);
+        None
+    }
+
+    /// The flow's dial was answered and bridged: the time with the flow
+    /// stops until the bridge ends.
+    pub(super) fn flow_dial_answered(&mut self, now: Instant, call_id: &str, sip: &mut Endpoint) {
+        let Some(run) = self
+            .calls
+            .get_mut(call_id)
+            .and_then(|call| call.flow.as_mut())
+        else {
+            return;
+        };
+        let Some(id) = run.dial.as_ref().map(|dial| dial.id) else {
+            return;
+        };
+        if let Some(since) = run.with_flow_since.take() {
+            run.with_flow += now.saturating_duration_since(since);
+        }
+        self.flow_event(now, call_id, ivr::Event::DialAnswered { id }, sip);
+    }
+
+    /// A flow's dial is over (the far end hung up, refused, or never
+    /// answered): the caller goes back to the flow. False when the call
+    /// has no flow's dial (the call ends as calls do).
+    pub(super) fn end_flow_dial(
+        &mut self,
+        now: Instant,
+        call_id: &str,
+        status: DialStatus,
+        sip: &mut Endpoint,
+    ) -> bool {
+        let Some(run) = self
+            .calls
+            .get_mut(call_id)
+            .and_then(|call| call.flow.as_mut())
+        else {
+            return false;
+        };
+        let Some(dial) = run.dial.take() else {
+            return false;
+        };
+        run.with_flow_since.get_or_insert(now);
+        let Some(mut call) = self.calls.remove(call_id) else {
+            return false;
+        };
+        info!(status = status.as_str(), "the flow's dial is over");
+        // The far end is gone already (BYE, a final response, no answer).
+        self.release_outbound(now, &mut call, false, sip);
+        call.note_hold(now);
+        call.inbound.media.stop_playback();
+        call.inbound.media.isolate();
+        self.calls.insert(call_id.to_string(), call);
+        self.flow_event(
+            now,
+            call_id,
+            ivr::Event::DialEnded {
+                id: dial.id,
+                status,
+            },
+            sip,
+        );
+        true
+    }
+
+    /// The call leaves its flow (it ends, or is transferred): a voicemail
+    /// message being taken is kept, and the time with the flow counted.
+    pub(super) fn leave_flow(&mut self, now: Instant, call_id: &str, call: &mut Call) {
+        let Some(mut run) = call.flow.take() else {
+            return;
+        };
+        call.ivr += run.time_with_flow(now);
+        if let Some(recording) = run.recording.take() {
+            call.inbound.media.stop_recording();
+            call.inbound.media.detect_speech(false);
+            let duration = now.saturating_duration_since(recording.started);
+            let ended = (self.wall(now), duration);
+            recording_over(&self.voicemail, ended, call_id, call, recording);
+        }
+    }
+}
+
+/// A flow's recording is over (at a wall-clock time, this long): a
+/// voicemail message goes to its box; any other recording is listed with
+/// the call's record.
+fn recording_over(
+    voicemail: &crate::voicemail::VoicemailSink,
+    (ended, duration): (std::time::SystemTime, Duration),
+    call_id: &str,
+    call: &mut Call,
+    recording: FlowRecording,
+) {
+    let Some(mailbox) = recording.mailbox else {
+        call.recording_now = None;
+        return;
+    };
+    info!(%mailbox, seconds = format!("{:.1}", duration.as_secs_f64()), "voicemail message taken");
+    voicemail.deliver(VoicemailMessage {
+        mailbox,
+        call_id: call_id.to_string(),
+        caller_id: call.caller_id.clone(),
+        did: call.number_dialed.clone(),
+        file: recording.file,
+        path: recording.path,
+        duration,
+        received_at: ended,
+    });
+}
