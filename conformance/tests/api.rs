@@ -8,6 +8,8 @@
 #[path = "../../conformance/harness.rs"]
 mod harness;
 
+#[path = "api/ivr.rs"]
+mod ivr;
 #[path = "api/live_calls.rs"]
 mod live_calls;
 #[path = "api/nodes.rs"]

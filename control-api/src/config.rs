@@ -59,6 +59,7 @@ struct FileSettings {
     trunk: Option<Trunk>,
     mix_bridges: Option<bool>,
     record_calls: Option<bool>,
+    tts: Option<String>,
 }
 
 /// A SIP trunk (or outbound proxy) for numbers that are not ours: the
@@ -130,6 +131,9 @@ pub struct Settings {
     /// Whether calls to phones and trunks are recorded, stereo
     /// (`record_calls = true`).
     pub record_calls: bool,
+    /// The text-to-speech program: `auto` (espeak-ng, else flite, from
+    /// `PATH`), `none`, or a path to `espeak-ng` or `flite`.
+    pub tts: String,
 }
 
 impl Settings {
@@ -179,6 +183,7 @@ impl Settings {
             trunk: file.trunk,
             mix_bridges: file.mix_bridges.unwrap_or(false),
             record_calls: file.record_calls.unwrap_or(false),
+            tts: file.tts.unwrap_or_else(|| "auto".to_string()),
         })
     }
 }

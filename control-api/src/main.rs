@@ -90,7 +90,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .with_context(|| format!("binding HTTP on {} (--http-listen)", settings.http_listen))?;
     let http_address = http.local_addr()?;
     let (commands, messages) = tokio::sync::mpsc::unbounded_channel();
-    let tts = tts::Tts::detect(settings.data_dir.join("tts"));
+    let tts = tts::Tts::from_setting(&settings.tts, settings.data_dir.join("tts"))?;
     let metrics = std::sync::Arc::new(metrics::Metrics::default());
     let events = events::EventHub::new();
     let app = api::router(api::AppState {

@@ -71,8 +71,36 @@ impl Tts {
         Tts::with(program, dir)
     }
 
+    /// TTS as the `tts` setting says: `auto` ([`Tts::detect`]), `none`,
+    /// or a program's path (a name with `flite` in it is run as flite,
+    /// anything else as espeak-ng).
+    pub fn from_setting(setting: &str, dir: PathBuf) -> anyhow::Result<Tts> {
+        match setting {
+            "auto" => Ok(Tts::detect(dir)),
+            "none" => {
+                info!("text to speech is off (tts = \"none\"): flows cannot `say`");
+                Ok(Tts::none(dir))
+            }
+            path => {
+                let program = PathBuf::from(path);
+                if !program.is_file() {
+                    anyhow::bail!("tts: no program at {path}");
+                }
+                let flite = program
+                    .file_name()
+                    .is_some_and(|name| name.to_string_lossy().contains("flite"));
+                let program = if flite {
+                    Program::Flite(program)
+                } else {
+                    Program::EspeakNg(program)
+                };
+                info!(?program, "text to speech available");
+                Ok(Tts::with(Some(program), dir))
+            }
+        }
+    }
+
     /// TTS without a program: nothing can be said.
-    #[cfg(test)]
     pub fn none(dir: PathBuf) -> Tts {
         Tts::with(None, dir)
     }

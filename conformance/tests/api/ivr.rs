@@ -1,0 +1,535 @@
+//! IVR flows against the real binary, driven by SIPp: a menu flow uploaded
+//! through the API takes the branch of the key pressed (RFC 4733, SIPp's
+//! dtmf_2833 captures), as the event stream and the call's record show; a
+//! voicemail left by SIPp (its g711a capture) is listed with its length and
+//! plays back; `say` is heard by the caller; a flow that says is refused by
+//! a server with no TTS; a webhook's verbs run, and its fallback when it
+//! fails.
+
+use super::harness::{self, Server, UdpSniffer, free_port, require_tool, sipp};
+use super::{json, raw_http, wait_for_items};
+use serde_json::{Value, json as body};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// `method path` with a JSON body and `token`: status and body.
+fn send(
+    server: &Server,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let text = body.map(|body| body.to_string());
+    let (status, answer) = server.http(method, path, Some(token), text.as_deref());
+    let answer = if answer.is_empty() {
+        Value::Null
+    } else {
+        json(&answer)
+    };
+    (status, answer)
+}
+
+/// Uploads `document` as a flow and answers DID `number` with it.
+fn flow_on_did(server: &Server, token: &str, number: &str, document: Value) -> i64 {
+    let (status, flow) = send(
+        server,
+        token,
+        "POST",
+        "/api/v1/flows",
+        Some(body!({"name": format!("flow for {number}"), "document": document})),
+    );
+    assert_eq!(status, 201, "{flow}");
+    let flow_id = flow["id"].as_i64().unwrap();
+    let (status, did) = send(
+        server,
+        token,
+        "POST",
+        "/api/v1/dids",
+        Some(body!({"number": number, "account_id": 1,
+                    "answered_by": {"type": "flow", "flow_id": flow_id}})),
+    );
+    assert_eq!(status, 201, "{did}");
+    flow_id
+}
+
+/// The live events (Server-Sent Events) as they come, collected by a
+/// thread.
+struct Events {
+    seen: Arc<Mutex<Vec<Value>>>,
+}
+
+impl Events {
+    fn follow(server: &Server, token: &str) -> Events {
+        use std::io::{BufRead, BufReader, Write};
+        let mut stream = std::net::TcpStream::connect(server.http_addr()).unwrap();
+        write!(
+            stream,
+            "GET /api/v1/events HTTP/1.1\r\nHost: switchboard\r\nAuthorization: Bearer {token}\r\n\r\n"
+        )
+        .unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut status_line = String::new();
+        reader.read_line(&mut status_line).unwrap();
+        assert!(status_line.starts_with("HTTP/1.1 200"), "{status_line}");
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let collected = seen.clone();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            loop {
+                line.clear();
+                match reader.read_line(&mut line) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        if let Some(data) = line.trim_end().strip_prefix("data: ") {
+                            collected.lock().unwrap().push(json(data));
+                        }
+                    }
+                }
+            }
+        });
+        Events { seen }
+    }
+
+    /// The events so far.
+    fn all(&self) -> Vec<Value> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// Waits (20 s at most) for an event of type `kind`.
+    fn wait_for(&self, kind: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(event) = self.all().into_iter().find(|event| event["type"] == kind) {
+                return event;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {kind} event in {:?}",
+                self.all()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// What the calls' flows did, in order.
+    fn flow_actions(&self) -> Vec<String> {
+        self.all()
+            .iter()
+            .filter(|event| event["type"] == "call.flow")
+            .map(|event| event["action"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+/// A menu flow uploaded through the API: SIPp presses 2, and the flow
+/// plays branch 2's prompt, not the invalid-input one nor branch 1's; the
+/// event stream shows the key and the branch, and the call's record its
+/// time in the IVR.
+#[test]
+fn a_menu_flow_takes_the_branch_of_the_key_pressed() {
+    require_tool("sipp", "sip-tester");
+    let server = Server::start();
+    let admin = server.admin_token();
+    flow_on_did(
+        &server,
+        &admin,
+        "7100",
+        body!({"verbs": [
+            {"verb": "answer"},
+            {"verb": "menu",
+             "prompt": [{"verb": "play", "prompt": "en/greeting"}],
+             "options": {
+                 "1": [{"verb": "play", "prompt": "en/voicemail"}],
+                 "2": [{"verb": "play", "prompt": "en/goodbye"},
+                       {"verb": "pause", "seconds": 30}]
+             },
+             "invalid": [{"verb": "play", "prompt": "en/invalid"}]},
+            {"verb": "hangup"}
+        ]}),
+    );
+    let events = Events::follow(&server, &admin);
+    sipp("uac_menu_2", &[&server.target(), "-s", "7100"]).assert_ok(Some(&server));
+    events.wait_for("call.ended");
+    let dtmf = events.wait_for("call.dtmf");
+    assert_eq!(dtmf["digit"], "2", "{dtmf}");
+    let actions = events.flow_actions();
+    assert_eq!(
+        actions[..2],
+        ["answer", "play prompt en/greeting"],
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&"play prompt en/goodbye".to_string()),
+        "{actions:?}\n{}",
+        server.log()
+    );
+    for other in ["play prompt en/voicemail", "play prompt en/invalid"] {
+        assert!(!actions.contains(&other.to_string()), "{actions:?}");
+    }
+    let page = wait_for_items(&server, &admin, "/api/v1/cdrs", 1);
+    let record = &page["items"][0];
+    assert_eq!(record["route"], "flow", "{record}");
+    assert_eq!(record["hung_up_by"], "caller", "{record}");
+    // SIPp holds the call about 6.5 s after its answer, all of it in the
+    // flow.
+    let ivr = record["ivr_seconds"].as_f64().unwrap();
+    assert!((5.0..12.0).contains(&ivr), "{record}");
+}
+
+/// SIPp leaves a message on the demo voicemail DID 5000 (its g711a capture,
+/// 7 s of speech): after the silence timeout the flow says goodbye and
+/// hangs up; the message is listed with the length of its WAV file, plays
+/// back as speech, is announced, is marked heard, and is deleted with its
+/// file.
+#[test]
+fn a_voicemail_left_by_sipp_is_listed_with_its_length_and_plays_back() {
+    require_tool("sipp", "sip-tester");
+    let server = Server::start();
+    let admin = server.admin_token();
+    let events = Events::follow(&server, &admin);
+    sipp(
+        "uac_voicemail",
+        &[&server.target(), "-s", "5000", "-timeout", "45s"],
+    )
+    .assert_ok(Some(&server));
+    let announced = events.wait_for("voicemail.received");
+    let page = wait_for_items(&server, &admin, "/api/v1/voicemails?mailbox=5000", 1);
+    let message = &page["items"][0];
+    assert_eq!(page["total"], 1, "{page}");
+    assert_eq!(message["did"], "5000", "{message}");
+    assert_eq!(message["caller_id"], "sipp", "{message}");
+    assert_eq!(message["heard"], false, "{message}");
+    assert_eq!(announced["voicemail_id"], message["id"], "{announced}");
+    let seconds = message["duration_seconds"].as_f64().unwrap();
+    // The capture (7 s) and the 5 s of silence that end the message.
+    assert!((9.0..16.0).contains(&seconds), "{message}");
+    let id = message["id"].as_i64().unwrap();
+
+    let (status, head, wav) = raw_http(
+        &server,
+        &format!(
+            "GET /api/v1/voicemails/{id}/audio HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {admin}\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    assert_eq!(status, 200, "{head}");
+    let mut reader = hound::WavReader::new(std::io::Cursor::new(wav)).expect("a WAV file");
+    let spec = reader.spec();
+    assert_eq!((spec.channels, spec.sample_rate), (1, 8000));
+    let samples: Vec<i16> = reader.samples::<i16>().map(Result::unwrap).collect();
+    let length = samples.len() as f64 / 8000.0;
+    assert!(
+        (length - seconds).abs() < 0.2,
+        "listed {seconds} s, the file is {length} s"
+    );
+    // Speech where SIPp spoke: the loudest second is well above silence.
+    let loudest = samples
+        .chunks(8000)
+        .map(harness::rms)
+        .fold(0.0f64, f64::max);
+    assert!(loudest > 0.01, "the message is silent (RMS {loudest})");
+
+    // Transcribed when the server has pocketsphinx, else said not to be.
+    let transcribes = std::path::Path::new("/usr/bin/pocketsphinx_continuous").is_file();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, message) = send(
+            &server,
+            &admin,
+            "GET",
+            &format!("/api/v1/voicemails/{id}"),
+            None,
+        );
+        let status = message["transcription_status"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        if !transcribes {
+            assert_eq!(status, "unavailable", "{message}");
+            assert!(message["transcription"].is_null(), "{message}");
+            break;
+        }
+        if status == "done" {
+            assert!(message["transcription"].is_string(), "{message}");
+            break;
+        }
+        assert_eq!(status, "pending", "{message}");
+        assert!(Instant::now() < deadline, "not transcribed: {message}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+
+    let path = format!("/api/v1/voicemails/{id}");
+    let (status, changed) = send(
+        &server,
+        &admin,
+        "PATCH",
+        &path,
+        Some(body!({"heard": true})),
+    );
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(changed["heard"], true);
+    let (status, answer) = send(
+        &server,
+        &admin,
+        "PATCH",
+        &path,
+        Some(body!({"heard": "yes"})),
+    );
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["path"], "/heard", "{answer}");
+    let page = wait_for_items(&server, &admin, "/api/v1/voicemails?heard=false", 0);
+    assert_eq!(page["total"], 0, "{page}");
+    let files = || {
+        std::fs::read_dir(server.data_dir().join("voicemail"))
+            .unwrap()
+            .filter(|entry| {
+                entry
+                    .as_ref()
+                    .is_ok_and(|entry| entry.path().extension().is_some_and(|ext| ext == "wav"))
+            })
+            .count()
+    };
+    assert_eq!(files(), 1);
+    let (status, _) = send(&server, &admin, "DELETE", &path, None);
+    assert_eq!(status, 204);
+    let (status, _) = send(&server, &admin, "GET", &path, None);
+    assert_eq!(status, 404);
+    assert_eq!(files(), 0);
+}
+
+/// `say` is rendered (espeak-ng) and heard: the RTP the caller receives
+/// carries speech energy while the flow speaks.
+#[test]
+fn a_flow_that_says_something_is_heard_by_the_caller() {
+    require_tool("sipp", "sip-tester");
+    require_tool("espeak-ng", "espeak-ng");
+    use media::codec::{Codec, g711};
+    use media::rtp::RtpPacket;
+    let server = Server::start();
+    let admin = server.admin_token();
+    flow_on_did(
+        &server,
+        &admin,
+        "7200",
+        body!({"verbs": [
+            {"verb": "answer"},
+            {"verb": "say", "text": "Thank you for calling Switchboard. All our agents are busy."},
+            {"verb": "pause", "seconds": 30}
+        ]}),
+    );
+    let media_port = free_port();
+    let sniffer = UdpSniffer::start(media_port..=media_port);
+    sipp(
+        "uac_echo",
+        &[
+            &server.target(),
+            "-s",
+            "7200",
+            "-d",
+            "5000",
+            "-mp",
+            &media_port.to_string(),
+        ],
+    )
+    .assert_ok(Some(&server));
+    let seen = sniffer.finish();
+    let (rtp_low, rtp_high) = server.rtp_ports();
+    let mut levels = Vec::new();
+    for datagram in &seen {
+        if !(rtp_low..=rtp_high).contains(&datagram.source_port) {
+            continue;
+        }
+        let Ok(packet) = RtpPacket::parse(&datagram.payload) else {
+            continue;
+        };
+        let codec = match packet.header().payload_type.get() {
+            0 => Codec::Pcmu,
+            8 => Codec::Pcma,
+            _ => continue,
+        };
+        let mut samples = [0i16; 160];
+        let count = g711::decode(codec, packet.payload(), &mut samples);
+        levels.push(harness::rms(&samples[..count]));
+    }
+    let loud = levels.iter().filter(|level| **level > 0.02).count();
+    // About 4 s of speech: well over a second of loud packets.
+    assert!(
+        loud > 50,
+        "{loud} loud packets of {}\n{}",
+        levels.len(),
+        server.log()
+    );
+}
+
+/// A server without text to speech (`tts = "none"`) refuses a flow that
+/// says something, naming the verb's text; other flows are taken.
+#[test]
+fn a_server_without_tts_refuses_flows_that_say() {
+    let config = harness::temp_dir("tts-none").join("switchboard.toml");
+    std::fs::write(&config, "tts = \"none\"\n").unwrap();
+    let server = Server::start_with(&["--config", config.to_str().unwrap()]);
+    let admin = server.admin_token();
+    let (status, answer) = send(
+        &server,
+        &admin,
+        "POST",
+        "/api/v1/flows",
+        Some(body!({"name": "speaks", "document": {"verbs": [
+            {"verb": "answer"},
+            {"verb": "menu", "prompt": [{"verb": "say", "text": "Press 1."}],
+             "options": {"1": [{"verb": "hangup"}]}}
+        ]}})),
+    );
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(
+        answer["path"], "/document/verbs/1/prompt/0/text",
+        "{answer}"
+    );
+    assert!(
+        answer["error"].as_str().unwrap().contains("text-to-speech"),
+        "{answer}"
+    );
+    let (status, answer) = send(
+        &server,
+        &admin,
+        "POST",
+        "/api/v1/flows",
+        Some(body!({"name": "plays", "document": {"verbs": [
+            {"verb": "play", "prompt": "en/greeting"}
+        ]}})),
+    );
+    assert_eq!(status, 201, "{answer}");
+}
+
+/// A tiny HTTP server on loopback answering each POST with `status` and
+/// `body`; what it was sent is kept.
+fn webhook_server(status: u16, body: &'static str) -> (u16, Arc<Mutex<Vec<String>>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let kept = requests.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 4096];
+            // The head, then as much body as Content-Length says.
+            loop {
+                let Ok(count) = stream.read(&mut buffer) else {
+                    break;
+                };
+                if count == 0 {
+                    break;
+                }
+                request.extend_from_slice(&buffer[..count]);
+                let text = String::from_utf8_lossy(&request).to_string();
+                if let Some(split) = text.find("\r\n\r\n") {
+                    let length = text
+                        .lines()
+                        .find_map(|line| {
+                            line.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|value| value.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if request.len() >= split + 4 + length {
+                        break;
+                    }
+                }
+            }
+            kept.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&request).to_string());
+            let reason = if status == 200 { "OK" } else { "Error" };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (port, requests)
+}
+
+/// A webhook gets the call's variables and its verbs run; a webhook that
+/// fails sends the call to its fallback flow.
+#[test]
+fn a_webhooks_verbs_run_and_a_failed_one_falls_back() {
+    require_tool("sipp", "sip-tester");
+    let server = Server::start();
+    let admin = server.admin_token();
+    let (good, requests) = webhook_server(
+        200,
+        r#"{"verbs": [{"verb": "play", "prompt": "en/goodbye"}, {"verb": "pause", "seconds": 30}]}"#,
+    );
+    let (bad, _) = webhook_server(500, "{}");
+    let (status, fallback) = send(
+        &server,
+        &admin,
+        "POST",
+        "/api/v1/flows",
+        Some(body!({"name": "fallback", "document": {"verbs": [
+            {"verb": "play", "prompt": "en/invalid"}, {"verb": "pause", "seconds": 30}
+        ]}})),
+    );
+    assert_eq!(status, 201, "{fallback}");
+    let fallback = fallback["id"].as_i64().unwrap();
+    for (number, port) in [("7301", good), ("7302", bad)] {
+        flow_on_did(
+            &server,
+            &admin,
+            number,
+            body!({"verbs": [
+                {"verb": "answer"},
+                {"verb": "set", "variable": "campaign", "value": "spring"},
+                {"verb": "webhook", "url": format!("http://127.0.0.1:{port}/next?from=switchboard"),
+                 "fallback_flow": fallback}
+            ]}),
+        );
+    }
+    let (status, answer) = send(
+        &server,
+        &admin,
+        "POST",
+        "/api/v1/flows",
+        Some(body!({"name": "tls", "document": {"verbs": [
+            {"verb": "webhook", "url": "https://example.com/next"}
+        ]}})),
+    );
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["path"], "/document/verbs/0/url", "{answer}");
+
+    let events = Events::follow(&server, &admin);
+    sipp("uac_echo", &[&server.target(), "-s", "7301", "-d", "3000"]).assert_ok(Some(&server));
+    let actions = events.flow_actions();
+    assert!(
+        actions.contains(&"play prompt en/goodbye".to_string()),
+        "{actions:?}\n{}",
+        server.log()
+    );
+    let request = requests.lock().unwrap().first().cloned().expect("a POST");
+    assert!(
+        request.starts_with("POST /next?from=switchboard HTTP/1.1"),
+        "{request}"
+    );
+    let posted = json(&request[request.find("\r\n\r\n").unwrap() + 4..]);
+    assert_eq!(posted["did"], "7301", "{posted}");
+    assert_eq!(posted["caller_id"], "sipp", "{posted}");
+    assert_eq!(posted["campaign"], "spring", "{posted}");
+
+    let events = Events::follow(&server, &admin);
+    sipp("uac_echo", &[&server.target(), "-s", "7302", "-d", "3000"]).assert_ok(Some(&server));
+    let actions = events.flow_actions();
+    assert!(
+        actions.contains(&"play prompt en/invalid".to_string()),
+        "{actions:?}\n{}",
+        server.log()
+    );
+}
