@@ -421,10 +421,7 @@ fn webhook_server(status: u16, body: &'static str) -> (u16, Arc<Mutex<Vec<String
             let mut request = Vec::new();
             let mut buffer = [0u8; 4096];
             // The head, then as much body as Content-Length says.
-            loop {
-                let Ok(count) = stream.read(&mut buffer) else {
-                    break;
-                };
+            while let Ok(count) = stream.read(&mut buffer) {
                 if count == 0 {
                     break;
                 }
