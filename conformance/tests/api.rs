@@ -520,11 +520,12 @@ fn flows_are_checked_at_upload_versioned_and_listed() {
     assert_eq!(versions[0]["version"], 2);
     assert_eq!(versions[1]["document"]["verbs"][0]["verb"], "answer");
 
-    // Listed and read by anyone with a token.
-    let (status, body) = server.http("GET", "/api/v1/flows?limit=1", Some(&reader), None);
+    // Listed and read by anyone with a token: the demo's two flows (its
+    // voicemail and menu DIDs) and these two.
+    let (status, body) = server.http("GET", "/api/v1/flows?limit=3", Some(&reader), None);
     let page = json(&body);
-    assert_eq!((status, page["total"].as_i64()), (200, Some(2)), "{body}");
-    assert_eq!(page["items"][0]["name"], "Main line");
+    assert_eq!((status, page["total"].as_i64()), (200, Some(4)), "{body}");
+    assert_eq!(page["items"][2]["name"], "Main line");
     let (_, body) = server.http("GET", "/api/v1/flows?name=Night", Some(&reader), None);
     assert_eq!(json(&body)["items"][0]["id"].as_i64(), Some(night));
 
@@ -1057,6 +1058,12 @@ const SCHEMATHESIS_CONFIG: &str = r#"
 include-operation-id = ["create_agent", "update_agent", "create_holiday", "update_holiday"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422"]
 
+# An upload must be audio this server decodes (WAV, MP3, FLAC, Ogg
+# Vorbis), which the document cannot say: other bytes get 422.
+[[operations]]
+include-operation-id = ["upload_prompt"]
+checks.positive_data_acceptance.expected-statuses = ["2xx", "401", "403", "404", "409", "422"]
+
 # A call is placed to, transferred to and played a phone, DID or prompt
 # that must exist: valid requests naming none get 422.
 [[operations]]
@@ -1277,8 +1284,13 @@ fn a_did_made_through_the_api_answers_and_stops_when_deactivated() {
         .iter()
         .map(|did| did["number"].as_str().unwrap())
         .collect();
-    assert_eq!(numbers, ["1000", "2000", "3000", "4000"], "{body}");
+    assert_eq!(
+        numbers,
+        ["1000", "2000", "3000", "4000", "5000", "6000"],
+        "{body}"
+    );
     assert_eq!(demo["items"][1]["answered_by"]["type"], "conference");
+    assert_eq!(demo["items"][5]["answered_by"]["type"], "flow");
 
     let (_, body) = server.http(
         "POST",

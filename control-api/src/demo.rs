@@ -155,6 +155,7 @@ async fn seed_flows(
             available_on: None,
             active: true,
             answered_by: AnsweredBy::Flow { flow_id },
+            inbound: Default::default(),
         };
         crate::api::dids::insert(&mut *transaction, &did, now).await?;
     }
@@ -256,6 +257,7 @@ async fn seed_phones_and_dids(
             available_on: None,
             active: true,
             answered_by,
+            inbound: Default::default(),
         };
         crate::api::dids::insert(&mut *transaction, &did, &now).await?;
     }

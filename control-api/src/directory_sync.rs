@@ -30,6 +30,8 @@ pub enum Changed {
     Did(String),
     /// A flow, by id.
     Flow(i64),
+    /// An uploaded prompt, by name.
+    Prompt(String),
 }
 
 impl Changed {
@@ -44,17 +46,21 @@ impl Changed {
             DirectoryChange::FlowActive { id, .. } | DirectoryChange::FlowGone { id } => {
                 Some(Changed::Flow(*id))
             }
+            DirectoryChange::PromptActive { name, .. } | DirectoryChange::PromptGone { name } => {
+                Some(Changed::Prompt(name.clone()))
+            }
             DirectoryChange::Replace(_) => None,
         }
     }
 
-    /// The notification's payload: `phone:EXTENSION`, `did:NUMBER` or
-    /// `flow:ID`.
+    /// The notification's payload: `phone:EXTENSION`, `did:NUMBER`,
+    /// `flow:ID` or `prompt:NAME`.
     pub fn payload(&self) -> String {
         match self {
             Changed::Phone(extension) => format!("phone:{extension}"),
             Changed::Did(number) => format!("did:{number}"),
             Changed::Flow(id) => format!("flow:{id}"),
+            Changed::Prompt(name) => format!("prompt:{name}"),
         }
     }
 
@@ -68,6 +74,7 @@ impl Changed {
             "phone" => Some(Changed::Phone(key.to_string())),
             "did" => Some(Changed::Did(key.to_string())),
             "flow" => key.parse().ok().map(Changed::Flow),
+            "prompt" => Some(Changed::Prompt(key.to_string())),
             _ => None,
         }
     }
@@ -102,6 +109,7 @@ async fn current(
         }
         Changed::Did(number) => crate::api::dids::directory_entry(storage, number).await,
         Changed::Flow(id) => crate::api::flows::directory_entry(storage, *id).await,
+        Changed::Prompt(name) => crate::api::prompts::directory_entry(storage, name).await,
     }
 }
 
@@ -112,6 +120,7 @@ pub async fn snapshot(storage: &Storage, realm: &str) -> anyhow::Result<Vec<Dire
         .into_iter()
         .map(|(extension, ha1s)| DirectoryChange::PhoneActive { extension, ha1s })
         .collect();
+    changes.extend(crate::api::prompts::directory(storage).await?);
     changes.extend(crate::api::flows::directory(storage).await?);
     changes.extend(crate::api::dids::directory(storage).await?);
     Ok(changes)
@@ -183,6 +192,7 @@ mod tests {
             Changed::Phone("1001".into()),
             Changed::Did("+15551230000".into()),
             Changed::Flow(12),
+            Changed::Prompt("acme-welcome".into()),
         ] {
             assert_eq!(Changed::parse(&changed.payload()), Some(changed));
         }

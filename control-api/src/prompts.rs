@@ -52,6 +52,11 @@ pub fn is_bundled(name: &str) -> bool {
     BUNDLED.iter().any(|sound| sound.name == name)
 }
 
+/// The bundled prompts' names.
+pub fn bundled_names() -> Vec<&'static str> {
+    BUNDLED.iter().map(|sound| sound.name).collect()
+}
+
 /// The decoded bundled prompts.
 #[derive(Debug, Clone)]
 pub struct Prompts {

@@ -36,6 +36,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 use tracing::{Span, debug, info, info_span, warn};
 
+pub mod did_route;
 mod flow_call;
 
 /// What a DID or extension does when called.
@@ -57,15 +58,41 @@ pub enum Route {
     /// Send the call out through the configured trunk to this number
     /// (B2BUA); the trunk's 401/407 challenges are answered.
     Trunk(String),
-    /// Run an IVR flow (by id, at its version current when the call comes
-    /// in); `time_zone` is the DID's, for the flow's time of day.
+    /// Run an IVR flow; `time_zone` is the DID's, for the flow's time of
+    /// day.
     Flow {
-        /// The flow's id.
-        flow: i64,
+        /// The flow.
+        flow: FlowSource,
         /// The DID's time zone.
         time_zone: chrono_tz::Tz,
     },
+    /// A DID with holidays, schedules or a calls limit: resolved to one of
+    /// the routes above when a call comes in.
+    Did(Arc<did_route::DidRoute>),
 }
+
+/// Where a flow route's flow comes from.
+#[derive(Debug, Clone)]
+pub enum FlowSource {
+    /// A stored flow, by id, at its version current when the call comes in.
+    Stored(i64),
+    /// A flow compiled from a DID's inbound settings.
+    Compiled(Arc<ivr::Flow>),
+}
+
+/// Stored flows are the same by id; compiled ones only when they are the
+/// same compilation.
+impl PartialEq for FlowSource {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Stored(one), Self::Stored(other)) => one == other,
+            (Self::Compiled(one), Self::Compiled(other)) => Arc::ptr_eq(one, other),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for FlowSource {}
 
 impl Route {
     /// What kind of route this is, without the number: safe to log at
@@ -79,6 +106,7 @@ impl Route {
             Route::Phone(_) => "phone",
             Route::Trunk(_) => "trunk",
             Route::Flow { .. } => "flow",
+            Route::Did(did) => did.default.kind(),
         }
     }
 }
@@ -355,6 +383,18 @@ pub enum DirectoryChange {
         /// Its id.
         id: i64,
     },
+    /// A prompt uploaded (or replaced): flows play it by name.
+    PromptActive {
+        /// Its name.
+        name: String,
+        /// The audio.
+        prompt: media::player::Prompt,
+    },
+    /// An uploaded prompt deleted.
+    PromptGone {
+        /// Its name.
+        name: String,
+    },
     /// The whole directory, read again (another node may have changed
     /// it while this one was not listening): replaces every phone, DID
     /// and flow.
@@ -501,6 +541,8 @@ struct Call {
     flow: Option<Box<flow_call::FlowRun>>,
     /// Time spent in IVR flows, besides the current one.
     ivr: Duration,
+    /// The DID whose calls limit the call counts against.
+    limited_did: Option<String>,
 }
 
 impl Call {
@@ -567,6 +609,7 @@ impl Call {
             released_callee_rtp: None,
             flow: None,
             ivr: Duration::ZERO,
+            limited_did: None,
         }
     }
 }
@@ -651,6 +694,12 @@ pub struct Switch {
     voicemail: crate::voicemail::VoicemailSink,
     voicemail_dir: PathBuf,
     commands: tokio::sync::mpsc::UnboundedSender<Command>,
+    /// Calls in progress of each DID that has a calls limit.
+    did_calls: HashMap<String, u32>,
+    /// Prompts uploaded through the API, by name.
+    uploaded_prompts: HashMap<String, media::player::Prompt>,
+    /// Prompts flows fetched by URL.
+    url_audio: crate::webhook::AudioCache,
 }
 
 impl Switch {
@@ -710,7 +759,17 @@ impl Switch {
             voicemail,
             voicemail_dir,
             commands,
+            did_calls: HashMap::new(),
+            uploaded_prompts: HashMap::new(),
+            url_audio: Default::default(),
         }
+    }
+
+    /// A prompt by name: uploaded, else bundled.
+    fn prompt_named(&self, name: &str) -> Option<&media::player::Prompt> {
+        self.uploaded_prompts
+            .get(name)
+            .or_else(|| self.prompts.named(name))
     }
 
     fn new_local_media(&mut self, port: u16) -> LocalMedia {
@@ -873,6 +932,34 @@ impl Switch {
             respond(sip, now, &key, &request, 404);
             return Some(404);
         };
+        let mut limited_did = None;
+        let route = match route {
+            Route::Did(did) => {
+                let in_progress = self.did_calls.get(&user).copied().unwrap_or(0);
+                match &did.calls_limit {
+                    Some(limit) if in_progress >= limit.calls => {
+                        info!(limit = limit.calls, "the DID's calls limit is reached");
+                        match &limit.flow {
+                            Some(flow) => Route::Flow {
+                                flow: FlowSource::Compiled(flow.clone()),
+                                time_zone: did.time_zone,
+                            },
+                            None => {
+                                respond(sip, now, &key, &request, 486);
+                                return Some(486);
+                            }
+                        }
+                    }
+                    limit => {
+                        if limit.is_some() {
+                            limited_did = Some(user.clone());
+                        }
+                        did.route_at(self.wall(now).into())
+                    }
+                }
+            }
+            route => route,
+        };
         let offer = if request.body.is_empty() {
             None
         } else {
@@ -977,6 +1064,10 @@ impl Switch {
         if let Some(channel) = call.inbound.media.id() {
             self.channel_calls.insert(channel, call_id.clone());
         }
+        if let Some(did) = limited_did {
+            *self.did_calls.entry(did.clone()).or_default() += 1;
+            call.limited_did = Some(did);
+        }
         self.events.publish(LiveEvent::CallCreated {
             call_id: call_id.clone(),
             at: stamp(self.wall_clock, now),
@@ -1047,7 +1138,12 @@ impl Switch {
 
     /// The route an API request's `destination` names; `field` is its
     /// JSON pointer in the request.
-    fn resolve(&self, destination: &Destination, field: &str) -> Result<Route, Refusal> {
+    fn resolve(
+        &self,
+        now: Instant,
+        destination: &Destination,
+        field: &str,
+    ) -> Result<Route, Refusal> {
         match destination {
             Destination::Phone(extension) if !self.users.contains_key(extension) => {
                 Err(Refusal::at(
@@ -1061,13 +1157,15 @@ impl Switch {
             Destination::Did(number) if self.inactive_dids.contains(number) => {
                 Err(Refusal::new(404, format!("{number} is not in service")))
             }
-            Destination::Did(number) => self.routes.get(number).cloned().ok_or_else(|| {
-                Refusal::at(
+            Destination::Did(number) => match self.routes.get(number) {
+                Some(Route::Did(did)) => Ok(did.route_at(wall_at(self.wall_clock, now).into())),
+                Some(route) => Ok(route.clone()),
+                None => Err(Refusal::at(
                     404,
                     format!("{field}/number"),
                     format!("there is no DID {number}"),
-                )
-            }),
+                )),
+            },
         }
     }
 
@@ -1086,7 +1184,11 @@ impl Switch {
     ) -> Result<Attached, Refusal> {
         let _entered = call.span.clone().entered();
         let mut attached = Attached::default();
+        if let Route::Did(did) = &call.route {
+            call.route = did.route_at(self.wall(now).into());
+        }
         match call.route.clone() {
+            Route::Did(_) => return Err(Refusal::new(500, "a DID's route did not resolve")),
             Route::Echo => {
                 info!("answering with echo");
                 call.inbound.media.echo();
@@ -1111,7 +1213,7 @@ impl Switch {
                 info!(members = room.members, "answering into the conference");
             }
             Route::Flow { flow, time_zone } => {
-                self.start_flow(now, call, flow, time_zone)?;
+                self.start_flow(now, call, &flow, time_zone)?;
                 // The flow answers when it needs to.
                 return Ok(attached);
             }
@@ -1655,7 +1757,14 @@ impl Switch {
                     return;
                 }
                 if let Some(flow) = call.flow.as_mut()
-                    && flow.whisper_on_answer(&outbound.media, &self.tts, &self.prompts)
+                    && flow.whisper_on_answer(
+                        &outbound.media,
+                        (&self.tts, &self.url_audio),
+                        flow_call::PromptLookup {
+                            bundled: &self.prompts,
+                            uploaded: &self.uploaded_prompts,
+                        },
+                    )
                 {
                     info!("the dialled party answered: whispering before the bridge");
                     return;
@@ -1780,8 +1889,8 @@ impl Switch {
         if self.shutting_down {
             return Err(ControlError::Conflict("the switch is shutting down".into()));
         }
-        let to = self.resolve(&origination.to, "/to")?;
-        let then = self.resolve(&origination.then, "/then")?;
+        let to = self.resolve(now, &origination.to, "/to")?;
+        let then = self.resolve(now, &origination.then, "/then")?;
         let target = self.route_target(now, &to)?.ok_or_else(|| {
             ControlError::Conflict("only a phone or a number can be called".into())
         })?;
@@ -2053,6 +2162,14 @@ impl Switch {
         };
         let _entered = call.span.clone().entered();
         self.leave_flow(now, call_id, &mut call);
+        if let Some(did) = call.limited_did.take()
+            && let Some(count) = self.did_calls.get_mut(&did)
+        {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                self.did_calls.remove(&did);
+            }
+        }
         let member = call.inbound.state == InboundState::Answered;
         self.leave_room(&call.route, member);
         if ended_by != Side::Inbound {
@@ -2367,7 +2484,7 @@ impl Switch {
             .get(call_id)
             .filter(|call| call.inbound.state != InboundState::Ended)
             .ok_or(ControlError::NoSuchCall)?;
-        let route = self.resolve(to, "/to")?;
+        let route = self.resolve(now, to, "/to")?;
         let target = self.route_target(now, &route)?;
         if let Route::Conference(room) = &route
             && let Some(existing) = self.rooms.get(room)
@@ -2489,8 +2606,7 @@ impl Switch {
         listeners: Listeners,
     ) -> Result<(), ControlError> {
         let prompt = self
-            .prompts
-            .named(name)
+            .prompt_named(name)
             .cloned()
             .ok_or_else(|| ControlError::Unknown {
                 field: "/prompt".into(),
@@ -2666,12 +2782,21 @@ impl Switch {
                 info!(flow = id, "flow removed");
                 self.flows.remove(&id);
             }
+            DirectoryChange::PromptActive { name, prompt } => {
+                info!(prompt = %name, "uploaded prompt in force");
+                self.uploaded_prompts.insert(name, prompt);
+            }
+            DirectoryChange::PromptGone { name } => {
+                info!(prompt = %name, "uploaded prompt removed");
+                self.uploaded_prompts.remove(&name);
+            }
             DirectoryChange::Replace(changes) => {
                 info!(entries = changes.len(), "directory read again");
                 self.routes.clear();
                 self.users.clear();
                 self.inactive_dids.clear();
                 self.flows.clear();
+                self.uploaded_prompts.clear();
                 for change in changes {
                     self.apply_directory_change(change);
                 }

@@ -76,7 +76,7 @@ pub enum Verb {
             deserialize_with = "present"
         )]
         prompt: Option<String>,
-        /// An `http`/`https` URL of a WAV file (fetched once, cached).
+        /// An `http://` URL of an audio file (fetched once, cached).
         #[serde(
             default,
             skip_serializing_if = "Option::is_none",
@@ -186,11 +186,32 @@ pub enum Verb {
         )]
         silence_seconds: u32,
     },
-    /// Leaves a message in a voicemail box.
+    /// Leaves a message in a voicemail box (after a beep).
     Voicemail {
         /// The box (1-64 letters, digits, `-`, `_`).
         #[serde(rename = "box")]
         mailbox: String,
+        /// The key that ends the message (default `#`).
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "present"
+        )]
+        finish_on_key: Option<String>,
+        /// Longest message, seconds (1-3600, default 120).
+        #[serde(
+            default = "two_minutes",
+            skip_serializing_if = "is_two_minutes",
+            deserialize_with = "whole::u32"
+        )]
+        max_seconds: u32,
+        /// Silence that ends it, seconds (1-60, default 5).
+        #[serde(
+            default = "five",
+            skip_serializing_if = "is_five",
+            deserialize_with = "whole::u32"
+        )]
+        silence_seconds: u32,
     },
     /// Calls someone and bridges the caller to whoever answers.
     Dial {
@@ -240,7 +261,7 @@ pub enum Verb {
     /// Fetches the next verbs from the operator's URL (POST with the
     /// call's variables).
     Webhook {
-        /// An `http`/`https` URL.
+        /// An `http://` URL.
         url: String,
         /// Seconds to wait for it (1-30, default 5).
         #[serde(
@@ -440,8 +461,6 @@ pub struct References {
     pub agents: Vec<(String, String)>,
     /// Whether it speaks (`say`): it needs a TTS program.
     pub speaks: Option<String>,
-    /// Webhook URLs.
-    pub webhooks: Vec<(String, String)>,
 }
 
 /// Reads and checks a flow document.
@@ -589,9 +608,8 @@ fn check_prompt_name(name: &str, pointer: String) -> Result<(), FlowError> {
 }
 
 fn check_url(url: &str, pointer: String) -> Result<(), FlowError> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"));
+    // Plain http: Switchboard has no TLS client.
+    let rest = url.strip_prefix("http://");
     match rest {
         Some(rest)
             if !rest.is_empty()
@@ -602,7 +620,7 @@ fn check_url(url: &str, pointer: String) -> Result<(), FlowError> {
         }
         _ => Err(fail(
             pointer,
-            "must be an http:// or https:// URL of printable ASCII (non-ASCII percent-encoded)",
+            "must be an http:// URL of printable ASCII (non-ASCII percent-encoded; https is not fetched)",
         )),
     }
 }
@@ -797,14 +815,24 @@ fn check_verb(verb: &Verb, at: &str, depth: usize, count: &mut usize) -> Result<
             range(*max_seconds, 1, 3600, field("max_seconds"))?;
             range(*silence_seconds, 1, 60, field("silence_seconds"))
         }
-        Verb::Voicemail { mailbox } => check_chars(
+        Verb::Voicemail {
             mailbox,
-            1,
-            64,
-            name_byte,
-            field("box"),
-            "1 to 64 letters, digits, '-' or '_'",
-        ),
+            finish_on_key,
+            max_seconds,
+            silence_seconds,
+        } => {
+            check_chars(
+                mailbox,
+                1,
+                64,
+                name_byte,
+                field("box"),
+                "1 to 64 letters, digits, '-' or '_'",
+            )?;
+            check_key(finish_on_key, field("finish_on_key"))?;
+            range(*max_seconds, 1, 3600, field("max_seconds"))?;
+            range(*silence_seconds, 1, 60, field("silence_seconds"))
+        }
         Verb::Dial {
             target,
             timeout_seconds,
@@ -962,15 +990,11 @@ fn collect(verbs: &[Verb], pointer: &str, references: &mut References) {
                 .push((format!("{at}/prompt"), prompt.clone())),
             Verb::Redirect { flow } => references.flows.push((format!("{at}/flow"), *flow)),
             Verb::Webhook {
-                url, fallback_flow, ..
-            } => {
-                references.webhooks.push((format!("{at}/url"), url.clone()));
-                if let Some(flow) = fallback_flow {
-                    references
-                        .flows
-                        .push((format!("{at}/fallback_flow"), *flow));
-                }
-            }
+                fallback_flow: Some(flow),
+                ..
+            } => references
+                .flows
+                .push((format!("{at}/fallback_flow"), *flow)),
             _ => {}
         }
         match verb {
@@ -1047,7 +1071,7 @@ mod tests {
                 "1": [{"verb": "dial", "target": {"phone": "1001"}, "timeout_seconds": 20,
                        "whisper": [{"verb": "say", "text": "A sales call."}]}],
                 "2": [{"verb": "redirect", "flow": 7}],
-                "#": [{"verb": "webhook", "url": "https://example.com/next", "fallback_flow": 8}]},
+                "#": [{"verb": "webhook", "url": "http://example.com/next", "fallback_flow": 8}]},
              "invalid": [{"verb": "say", "text": "Sorry."}]},
             {"verb": "record", "max_seconds": 60},
             {"verb": "hangup"}

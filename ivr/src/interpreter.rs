@@ -34,8 +34,8 @@ pub const RING: Duration = Duration::from_secs(6);
 /// Redirects and webhook flows one call may go through; past that it is
 /// hung up (a flow that redirects to itself).
 pub const MAX_REDIRECTS: u32 = 16;
-/// Voicemail: the longest message, the silence that ends it, and the key
-/// that ends it.
+/// Voicemail's defaults: the longest message, the silence that ends it,
+/// and the key that ends it.
 pub const VOICEMAIL_MAX: Duration = Duration::from_secs(120);
 /// See [`VOICEMAIL_MAX`].
 pub const VOICEMAIL_SILENCE: Duration = Duration::from_secs(5);
@@ -661,13 +661,22 @@ impl Interpreter {
                 Duration::from_secs(u64::from(max_seconds)),
                 Duration::from_secs(u64::from(silence_seconds)),
             ),
-            Verb::Voicemail { mailbox } => self.record(
+            Verb::Voicemail {
+                mailbox,
+                finish_on_key,
+                max_seconds,
+                silence_seconds,
+            } => self.record(
                 now,
                 true,
                 Some(mailbox),
-                Some(VOICEMAIL_FINISH_KEY),
-                VOICEMAIL_MAX,
-                VOICEMAIL_SILENCE,
+                Some(
+                    finish_on_key
+                        .and_then(|key| key.chars().next())
+                        .unwrap_or(VOICEMAIL_FINISH_KEY),
+                ),
+                Duration::from_secs(u64::from(max_seconds)),
+                Duration::from_secs(u64::from(silence_seconds)),
             ),
             Verb::Dial {
                 target,

@@ -23,7 +23,7 @@ pub fn json_schemas(prefix: &str) -> BTreeMap<String, Value> {
     let key = json!({"type": "string", "pattern": "^[0-9*#]$", "description": "A DTMF key"});
     let text =
         |max: usize| json!({"type": "string", "minLength": 1, "maxLength": max, "pattern": "\\S"});
-    let url = json!({"type": "string", "maxLength": 2000, "pattern": "^https?://[!-~]+$"});
+    let url = json!({"type": "string", "maxLength": 2000, "pattern": "^http://[!-~]+$"});
     let number = json!({"type": "string", "pattern": "^\\+?[0-9]{1,15}$"});
     let prompt_name = json!({
         "type": "string",
@@ -191,7 +191,12 @@ pub fn json_schemas(prefix: &str) -> BTreeMap<String, Value> {
             "voicemail",
             "Leaves a message in a voicemail box",
             &["box"],
-            json!({"box": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}}),
+            json!({
+                "box": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+                "finish_on_key": key,
+                "max_seconds": count(1, 3600, Some(120)),
+                "silence_seconds": count(1, 60, Some(5)),
+            }),
         ),
     );
     let target = |field: &str, schema: Value| {

@@ -530,3 +530,434 @@ fn a_webhooks_verbs_run_and_a_failed_one_falls_back() {
         server.log()
     );
 }
+
+/// The number of calls in progress.
+fn calls_in_progress(server: &Server, token: &str) -> usize {
+    let (status, calls) = send(server, token, "GET", "/api/v1/calls", None);
+    assert_eq!(status, 200, "{calls}");
+    calls.as_array().map_or(0, Vec::len)
+}
+
+/// A DID with a calls limit of 3: while three SIPp calls hold it, a
+/// fourth hears the limit's text and is hung up, and the three are
+/// unaffected; a DID at its limit with no text answers busy (486).
+#[test]
+fn a_call_over_the_calls_limit_hears_the_text_or_gets_busy() {
+    require_tool("sipp", "sip-tester");
+    require_tool("espeak-ng", "espeak-ng");
+    let server = Server::start();
+    let admin = server.admin_token();
+    let waits = body!({"verbs": [{"verb": "answer"}, {"verb": "pause", "seconds": 60}]});
+    flow_on_did(&server, &admin, "7400", waits.clone());
+    flow_on_did(&server, &admin, "7401", waits);
+    let limit = |number: &str, inbound: Value| {
+        let (_, dids) = send(
+            &server,
+            &admin,
+            "GET",
+            &format!("/api/v1/dids?number={number}"),
+            None,
+        );
+        let id = dids["items"][0]["id"].as_i64().unwrap();
+        let (status, did) = send(
+            &server,
+            &admin,
+            "PATCH",
+            &format!("/api/v1/dids/{id}"),
+            Some(body!({ "inbound": inbound })),
+        );
+        assert_eq!(status, 200, "{did}");
+        did
+    };
+    let did = limit(
+        "7400",
+        body!({"calls_limit": 3, "calls_limit_text": "All our lines are busy. Please call again later."}),
+    );
+    assert_eq!(did["inbound"]["calls_limit"], 3, "{did}");
+    limit("7401", body!({"calls_limit": 1}));
+    let (status, answer) = send(
+        &server,
+        &admin,
+        "PATCH",
+        "/api/v1/dids/1",
+        Some(body!({"inbound": {"calls_limit": 0}})),
+    );
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["path"], "/inbound/calls_limit", "{answer}");
+
+    let events = Events::follow(&server, &admin);
+    let three = harness::spawn_sipp(
+        "uac_echo",
+        &[
+            &server.target(),
+            "-s",
+            "7400",
+            "-m",
+            "3",
+            "-l",
+            "3",
+            "-r",
+            "10",
+            "-d",
+            "12000",
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while calls_in_progress(&server, &admin) < 3 {
+        assert!(Instant::now() < deadline, "{}", server.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The fourth: the text, then the switch hangs up (SIPp answers its BYE).
+    sipp("uac_hung_up", &[&server.target(), "-s", "7400"]).assert_ok(Some(&server));
+    let actions = events.flow_actions();
+    assert!(
+        actions
+            .contains(&"play say \"All our lines are busy. Please call again later.\"".to_string()),
+        "{actions:?}"
+    );
+    assert_eq!(calls_in_progress(&server, &admin), 3, "{}", server.log());
+    three.wait().assert_ok(Some(&server));
+
+    let one = harness::spawn_sipp("uac_echo", &[&server.target(), "-s", "7401", "-d", "6000"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while calls_in_progress(&server, &admin) < 1 {
+        assert!(Instant::now() < deadline, "{}", server.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    sipp("uac_busy", &[&server.target(), "-s", "7401"]).assert_ok(Some(&server));
+    one.wait().assert_ok(Some(&server));
+    // Every call left a record: 3 + 1 talked, 1 said the text, 1 busy.
+    let page = wait_for_items(&server, &admin, "/api/v1/cdrs", 6);
+    let busy = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|record| record["sip_status"] == 486)
+        .count();
+    assert_eq!(busy, 1, "{page}");
+}
+
+/// Today's date where a DID is, as `YYYY-MM-DD`.
+fn today_in(zone: chrono_tz::Tz) -> String {
+    chrono::Utc::now()
+        .with_timezone(&zone)
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+/// A holiday set to today in a DID's time zone sends its calls to the
+/// DID's holiday flow; a DID of the same account in a zone where it is
+/// another day keeps its own flow; schedules that cover the whole week
+/// send another DID's calls to theirs.
+#[test]
+fn a_holiday_today_in_the_dids_zone_routes_to_the_holiday_flow() {
+    require_tool("sipp", "sip-tester");
+    let server = Server::start();
+    let admin = server.admin_token();
+    let flow = |name: &str, prompt: &str| {
+        let (status, flow) = send(
+            &server,
+            &admin,
+            "POST",
+            "/api/v1/flows",
+            Some(body!({"name": name, "document": {"verbs": [
+                {"verb": "answer"}, {"verb": "play", "prompt": prompt},
+                {"verb": "pause", "seconds": 30}
+            ]}})),
+        );
+        assert_eq!(status, 201, "{flow}");
+        flow["id"].as_i64().unwrap()
+    };
+    let normal = flow("normal", "en/greeting");
+    let closed = flow("closed", "en/goodbye");
+    let scheduled = flow("scheduled", "en/voicemail");
+    // UTC+14 and UTC-11: 25 hours apart, never on the same date.
+    let make = |number: &str, zone: &str, inbound: Value| {
+        let (status, did) = send(
+            &server,
+            &admin,
+            "POST",
+            "/api/v1/dids",
+            Some(body!({"number": number, "account_id": 1, "time_zone": zone,
+                        "answered_by": {"type": "flow", "flow_id": normal},
+                        "inbound": inbound})),
+        );
+        assert_eq!(status, 201, "{did}");
+    };
+    make(
+        "7500",
+        "Pacific/Kiritimati",
+        body!({"holiday_flow_id": closed}),
+    );
+    make(
+        "7501",
+        "Pacific/Pago_Pago",
+        body!({"holiday_flow_id": closed}),
+    );
+    make(
+        "7502",
+        "Europe/Paris",
+        body!({"weekly": [
+            {"flow_id": scheduled, "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+             "from": "08:00", "to": "08:00"}
+        ]}),
+    );
+    let (status, answer) = send(
+        &server,
+        &admin,
+        "POST",
+        "/api/v1/dids",
+        Some(body!({"number": "7503", "account_id": 1,
+                    "answered_by": {"type": "echo"},
+                    "inbound": {"weekly": [{"flow_id": scheduled, "days": [], "from": "09:00", "to": "10:00"}]}})),
+    );
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["path"], "/inbound/weekly/0/days", "{answer}");
+    let (status, holiday) = send(
+        &server,
+        &admin,
+        "POST",
+        "/api/v1/holidays",
+        Some(body!({"name": "Closed", "account_id": 1,
+                    "date": today_in(chrono_tz::Pacific::Kiritimati)})),
+    );
+    assert_eq!(status, 201, "{holiday}");
+
+    let call = |number: &str| {
+        let events = Events::follow(&server, &admin);
+        sipp("uac_echo", &[&server.target(), "-s", number, "-d", "1500"]).assert_ok(Some(&server));
+        events.flow_actions()
+    };
+    let actions = call("7500");
+    assert!(
+        actions.contains(&"play prompt en/goodbye".to_string()),
+        "{actions:?}\n{}",
+        server.log()
+    );
+    let actions = call("7501");
+    assert!(
+        actions.contains(&"play prompt en/greeting".to_string()),
+        "{actions:?}"
+    );
+    let actions = call("7502");
+    assert!(
+        actions.contains(&"play prompt en/voicemail".to_string()),
+        "{actions:?}"
+    );
+    // The holiday gone, 7500 is answered as usual again.
+    let id = holiday["id"].as_i64().unwrap();
+    let (status, _) = send(
+        &server,
+        &admin,
+        "DELETE",
+        &format!("/api/v1/holidays/{id}"),
+        None,
+    );
+    assert_eq!(status, 204);
+    let actions = call("7500");
+    assert!(
+        actions.contains(&"play prompt en/greeting".to_string()),
+        "{actions:?}"
+    );
+}
+
+/// Inbound settings (rings, a spoken greeting with a call option) answer
+/// a DID as the flow they compile to: one ring, the greeting, and the
+/// option's prompt for the key SIPp presses, then hold music.
+#[test]
+fn inbound_settings_ring_greet_and_take_a_call_option() {
+    require_tool("sipp", "sip-tester");
+    require_tool("espeak-ng", "espeak-ng");
+    let server = Server::start();
+    let admin = server.admin_token();
+    let (status, did) = send(
+        &server,
+        &admin,
+        "POST",
+        "/api/v1/dids",
+        Some(body!({"number": "7600", "account_id": 1, "answered_by": {
+            "type": "inbound", "rings": 1,
+            "greeting": {"text": "Welcome to Acme. Press 2 to hear goodbye."},
+            "call_options": {"options": {
+                "2": {"type": "play", "prompt": "en/goodbye"},
+                "3": {"type": "voicemail", "box": "acme"}
+            }}
+        }})),
+    );
+    assert_eq!(status, 201, "{did}");
+    let (status, answer) = send(
+        &server,
+        &admin,
+        "POST",
+        "/api/v1/dids",
+        Some(body!({"number": "7601", "account_id": 1, "answered_by": {
+            "type": "inbound", "voicemail": {"box": "bad box"}
+        }})),
+    );
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["path"], "/answered_by/voicemail", "{answer}");
+    let (status, answer) = send(
+        &server,
+        &admin,
+        "POST",
+        "/api/v1/dids",
+        Some(body!({"number": "7602", "account_id": 1, "answered_by": {
+            "type": "inbound", "hold_music": "no-such-music"
+        }})),
+    );
+    assert_eq!(status, 409, "{answer}");
+    assert_eq!(answer["path"], "/answered_by/hold_music", "{answer}");
+
+    let events = Events::follow(&server, &admin);
+    sipp("uac_menu_2", &[&server.target(), "-s", "7600"]).assert_ok(Some(&server));
+    events.wait_for("call.ended");
+    let actions = events.flow_actions();
+    assert_eq!(
+        actions[..3],
+        [
+            "ring 6s",
+            "answer",
+            "play say \"Welcome to Acme. Press 2 to hear goodbye.\""
+        ],
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&"play prompt en/goodbye".to_string()),
+        "{actions:?}"
+    );
+    assert_eq!(
+        actions.last().map(String::as_str),
+        Some("hold music"),
+        "{actions:?}"
+    );
+}
+
+/// A prompt uploaded as FLAC (made by sox) is converted to 8 kHz mono,
+/// listed, downloaded as WAV and played by a flow; a file that is not
+/// audio is refused; a prompt a flow plays is not deleted.
+#[test]
+fn an_uploaded_prompt_is_converted_and_played() {
+    require_tool("sipp", "sip-tester");
+    require_tool("sox", "sox");
+    use media::codec::{Codec, g711};
+    use media::rtp::RtpPacket;
+    let server = Server::start();
+    let admin = server.admin_token();
+    let dir = harness::temp_dir("upload");
+    let flac = dir.join("tone.flac");
+    let made = std::process::Command::new("sox")
+        .args(["-n", "-r", "44100", "-c", "2"])
+        .arg(&flac)
+        .args(["synth", "3", "sine", "440", "vol", "0.5"])
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let upload = |name: &str, bytes: &[u8]| {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(server.http_addr()).unwrap();
+        write!(
+            stream,
+            "PUT /api/v1/prompts/{name} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {admin}\r\n\
+             Content-Type: audio/flac\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            bytes.len()
+        )
+        .unwrap();
+        stream.write_all(bytes).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        let status: u16 = answer.split_whitespace().nth(1).unwrap().parse().unwrap();
+        let body = answer
+            .split("\r\n\r\n")
+            .nth(1)
+            .unwrap_or_default()
+            .to_string();
+        (status, json(&body))
+    };
+    let (status, prompt) = upload("acme-tone", &std::fs::read(&flac).unwrap());
+    assert_eq!(status, 201, "{prompt}");
+    assert!(
+        (prompt["seconds"].as_f64().unwrap() - 3.0).abs() < 0.05,
+        "{prompt}"
+    );
+    let (status, answer) = upload("junk", b"this is not audio at all");
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["path"], "/body", "{answer}");
+    let (status, answer) = upload("en", &std::fs::read(&flac).unwrap());
+    assert_eq!(status, 201, "{answer}");
+    let (status, answer) = upload("hold-music", &std::fs::read(&flac).unwrap());
+    assert_eq!(status, 422, "a bundled name: {answer}");
+    let (status, head, wav) = raw_http(
+        &server,
+        &format!(
+            "GET /api/v1/prompts/acme-tone/audio HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {admin}\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    assert_eq!(status, 200, "{head}");
+    let reader = hound::WavReader::new(std::io::Cursor::new(wav)).unwrap();
+    assert_eq!(
+        (reader.spec().channels, reader.spec().sample_rate),
+        (1, 8000)
+    );
+    assert_eq!(reader.duration(), 24_000);
+
+    flow_on_did(
+        &server,
+        &admin,
+        "7700",
+        body!({"verbs": [
+            {"verb": "answer"},
+            {"verb": "play", "prompt": "acme-tone"},
+            {"verb": "pause", "seconds": 30}
+        ]}),
+    );
+    let media_port = free_port();
+    let sniffer = UdpSniffer::start(media_port..=media_port);
+    sipp(
+        "uac_echo",
+        &[
+            &server.target(),
+            "-s",
+            "7700",
+            "-d",
+            "4000",
+            "-mp",
+            &media_port.to_string(),
+        ],
+    )
+    .assert_ok(Some(&server));
+    let seen = sniffer.finish();
+    let (rtp_low, rtp_high) = server.rtp_ports();
+    let loud = seen
+        .iter()
+        .filter(|datagram| (rtp_low..=rtp_high).contains(&datagram.source_port))
+        .filter_map(|datagram| {
+            let packet = RtpPacket::parse(&datagram.payload).ok()?;
+            let codec = match packet.header().payload_type.get() {
+                0 => Codec::Pcmu,
+                8 => Codec::Pcma,
+                _ => return None,
+            };
+            let mut samples = [0i16; 160];
+            let count = g711::decode(codec, packet.payload(), &mut samples);
+            Some(harness::rms(&samples[..count]))
+        })
+        .filter(|level| *level > 0.2)
+        .count();
+    // 3 s of a half-scale sine (RMS 0.35): about 150 packets.
+    assert!(loud > 100, "{loud} loud packets\n{}", server.log());
+
+    let (status, answer) = send(&server, &admin, "DELETE", "/api/v1/prompts/acme-tone", None);
+    assert_eq!(status, 409, "{answer}");
+    let (status, _) = send(&server, &admin, "DELETE", "/api/v1/prompts/en", None);
+    assert_eq!(status, 204);
+    let (_, page) = send(&server, &admin, "GET", "/api/v1/prompts", None);
+    assert_eq!(page["total"], 1, "{page}");
+    let (_, bundled) = send(&server, &admin, "GET", "/api/v1/prompts/bundled", None);
+    assert!(
+        bundled
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("en/greeting")),
+        "{bundled}"
+    );
+}

@@ -15,6 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use super::auth::{Caller, Role};
 use super::error::{ApiError, ErrorBody, ValidJson};
+use super::inbound::{Inbound, InboundSettings};
 use super::paging::{IdPath, Page, Paging, ValidQuery};
 use crate::storage::Storage;
 use crate::switch::{DirectoryChange, Route};
@@ -50,6 +51,9 @@ pub enum AnsweredBy {
         #[serde(deserialize_with = "super::integer::i64")]
         flow_id: i64,
     },
+    /// Inbound settings (rings, greeting, call options, voicemail,
+    /// whisper, hold music), compiled to a flow.
+    Inbound(Box<InboundSettings>),
 }
 
 impl AnsweredBy {
@@ -57,9 +61,22 @@ impl AnsweredBy {
     pub fn route(&self, time_zone: chrono_tz::Tz) -> Route {
         match self {
             Self::Flow { flow_id } => Route::Flow {
-                flow: *flow_id,
+                flow: crate::switch::FlowSource::Stored(*flow_id),
                 time_zone,
             },
+            Self::Inbound(settings) => {
+                let flow = settings.compile().unwrap_or_else(|(pointer, reason)| {
+                    // Checked when stored: only a rule tightened since.
+                    tracing::warn!(%pointer, %reason, "stored inbound settings no longer compile");
+                    ivr::Flow {
+                        verbs: vec![ivr::Verb::Hangup {}],
+                    }
+                });
+                Route::Flow {
+                    flow: crate::switch::FlowSource::Compiled(std::sync::Arc::new(flow)),
+                    time_zone,
+                }
+            }
             Self::Echo {} => Route::Echo,
             Self::Record {} => Route::Record,
             Self::Conference { room } => Route::Conference(room.clone()),
@@ -68,7 +85,10 @@ impl AnsweredBy {
         }
     }
 
-    fn check(&self) -> Result<(), ApiError> {
+    fn check(&self, tts: bool) -> Result<(), ApiError> {
+        if let Self::Inbound(settings) = self {
+            settings.check("/answered_by", tts)?;
+        }
         let token = |text: &str, longest: usize, extra: &[u8]| {
             (1..=longest).contains(&text.len())
                 && text
@@ -111,6 +131,8 @@ pub struct Did {
     pub active: bool,
     /// What answers it.
     pub answered_by: AnsweredBy,
+    /// Its calls limit, priority, holiday flow and schedules.
+    pub inbound: Inbound,
     /// When it was made (RFC 3339, UTC).
     pub created_at: String,
     /// When it last changed.
@@ -143,6 +165,10 @@ pub struct NewDid {
     pub active: bool,
     /// What answers it.
     pub answered_by: AnsweredBy,
+    /// Its calls limit, priority, holiday flow and schedules (default
+    /// none).
+    #[serde(default, deserialize_with = "super::error::object")]
+    pub inbound: Inbound,
 }
 
 fn yes() -> bool {
@@ -168,6 +194,10 @@ pub struct DidChanges {
     pub active: Option<bool>,
     /// What answers it from the next call on.
     pub answered_by: Option<AnsweredBy>,
+    /// Its calls limit, priority, holiday flow and schedules, replaced
+    /// whole.
+    #[serde(default, deserialize_with = "super::error::optional_object")]
+    pub inbound: Option<Inbound>,
 }
 
 /// Filters and paging of the list.
@@ -205,6 +235,7 @@ struct DidRow {
     #[sqlx(try_from = "Flag")]
     active: bool,
     answered_by: String,
+    inbound: String,
     created_at: String,
     updated_at: String,
 }
@@ -213,7 +244,7 @@ struct DidRow {
 macro_rules! columns {
     () => {
         "id, number, account_id, city, state, time_zone, available_on, active, answered_by, \
-         created_at, updated_at"
+         inbound, created_at, updated_at"
     };
 }
 
@@ -221,6 +252,9 @@ impl DidRow {
     fn into_did(self) -> Result<Did, ApiError> {
         let answered_by = serde_json::from_str(&self.answered_by).map_err(|error| {
             ApiError::Internal(anyhow::anyhow!("DID {} answered_by: {error}", self.number))
+        })?;
+        let inbound = serde_json::from_str(&self.inbound).map_err(|error| {
+            ApiError::Internal(anyhow::anyhow!("DID {} inbound: {error}", self.number))
         })?;
         Ok(Did {
             id: self.id,
@@ -232,6 +266,7 @@ impl DidRow {
             available_on: self.available_on,
             active: self.active,
             answered_by,
+            inbound,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -308,18 +343,30 @@ async fn require_flow(state: &AppState, answered_by: &AnsweredBy) -> Result<(), 
     }
 }
 
-/// The numbers of the DIDs answered by flow `flow_id`.
-pub async fn answered_by_flow(storage: &Storage, flow_id: i64) -> anyhow::Result<Vec<String>> {
-    let rows: Vec<(String, String)> = sqlx::query_as("SELECT number, answered_by FROM dids")
-        .fetch_all(storage.pool())
-        .await?;
+/// The numbers of the DIDs that name flow `flow_id`: answered by it, or
+/// going to it from their inbound settings, holidays or schedules.
+pub async fn naming_flow(storage: &Storage, flow_id: i64) -> anyhow::Result<Vec<String>> {
+    let rows: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT number, answered_by, inbound FROM dids")
+            .fetch_all(storage.pool())
+            .await?;
     Ok(rows
         .into_iter()
-        .filter(|(_, answered_by)| {
-            serde_json::from_str::<AnsweredBy>(answered_by)
-                .is_ok_and(|answered_by| answered_by == AnsweredBy::Flow { flow_id })
+        .filter(|(_, answered_by, inbound)| {
+            let answered = match serde_json::from_str::<AnsweredBy>(answered_by) {
+                Ok(AnsweredBy::Flow { flow_id: id }) => id == flow_id,
+                Ok(AnsweredBy::Inbound(settings)) => settings
+                    .references("")
+                    .0
+                    .iter()
+                    .any(|(_, id)| *id == flow_id),
+                _ => false,
+            };
+            answered
+                || serde_json::from_str::<Inbound>(inbound)
+                    .is_ok_and(|inbound| inbound.flows("").iter().any(|(_, id)| *id == flow_id))
         })
-        .map(|(number, _)| number)
+        .map(|(number, _, _)| number)
         .collect())
 }
 
@@ -339,20 +386,27 @@ async fn fetch(state: &AppState, id: i64) -> Result<Did, ApiError> {
         .into_did()
 }
 
-/// What the call controller should know of `did`.
-fn change_for(did: &Did) -> DirectoryChange {
-    if did.active {
+/// What the call controller should know of `did` (its holidays read
+/// from `storage`).
+async fn change_for(storage: &Storage, did: &Did) -> anyhow::Result<DirectoryChange> {
+    Ok(if did.active {
+        let time_zone = did.time_zone.parse().unwrap_or(chrono_tz::UTC);
+        let holidays = if did.inbound.holiday_flow_id.is_some() {
+            super::inbound::holidays_of(storage, did.account_id, did.id).await?
+        } else {
+            Vec::new()
+        };
         DirectoryChange::DidActive {
             number: did.number.clone(),
             route: did
-                .answered_by
-                .route(did.time_zone.parse().unwrap_or(chrono_tz::UTC)),
+                .inbound
+                .route(did.answered_by.route(time_zone), time_zone, holidays),
         }
     } else {
         DirectoryChange::DidInactive {
             number: did.number.clone(),
         }
-    }
+    })
 }
 
 /// Every DID as the call controller starts with it.
@@ -363,7 +417,7 @@ pub async fn directory(storage: &Storage) -> anyhow::Result<Vec<DirectoryChange>
     let mut changes = Vec::with_capacity(rows.len());
     for row in rows {
         match row.into_did() {
-            Ok(did) => changes.push(change_for(&did)),
+            Ok(did) => changes.push(change_for(storage, &did).await?),
             Err(error) => tracing::warn!(?error, "a stored DID is unusable"),
         }
     }
@@ -381,7 +435,7 @@ pub async fn directory_entry(storage: &Storage, number: &str) -> anyhow::Result<
     .fetch_optional(storage.pool())
     .await?;
     Ok(match row.map(DidRow::into_did) {
-        Some(Ok(did)) => change_for(&did),
+        Some(Ok(did)) => change_for(storage, &did).await?,
         Some(Err(error)) => {
             tracing::warn!(?error, %number, "a stored DID is unusable");
             DirectoryChange::DidGone {
@@ -401,9 +455,11 @@ pub async fn insert<'e>(
     now: &str,
 ) -> Result<i64, sqlx::Error> {
     let answered_by = serde_json::to_string(&new.answered_by).expect("serialises");
+    let inbound = serde_json::to_string(&new.inbound).expect("serialises");
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO dids (number, account_id, city, state, time_zone, available_on, active, \
-         answered_by, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+         answered_by, inbound, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
     )
     .bind(&new.number)
     .bind(new.account_id)
@@ -413,6 +469,7 @@ pub async fn insert<'e>(
     .bind(new.available_on.as_deref().map(normal_date))
     .bind(new.active)
     .bind(answered_by)
+    .bind(inbound)
     .bind(now)
     .bind(now)
     .fetch_one(executor)
@@ -433,7 +490,7 @@ pub async fn insert<'e>(
         (status = 400, description = "The body is not JSON", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Needs the admin role", body = ErrorBody),
-        (status = 409, description = "The number is taken, or the account does not exist", body = ErrorBody),
+        (status = 409, description = "The number is taken, or the account, or a flow or prompt it names (at `path`), does not exist", body = ErrorBody),
         (status = 415, description = "The body is not declared as JSON", body = ErrorBody),
         (status = 422, description = "A field is wrong", body = ErrorBody),
     )
@@ -451,9 +508,11 @@ pub async fn create(
         new.time_zone.as_deref(),
         new.available_on.as_deref(),
     )?;
-    new.answered_by.check()?;
+    new.answered_by.check(state.tts.is_available())?;
+    new.inbound.check("/inbound", state.tts.is_available())?;
     super::accounts::require_exists(&state, new.account_id).await?;
     require_flow(&state, &new.answered_by).await?;
+    require_named(&state, &new.answered_by, Some(&new.inbound)).await?;
     let shared = state.clone();
     let did = shared
         .directory_write(async move {
@@ -483,7 +542,7 @@ pub async fn create(
                     _ => error.into(),
                 })?;
             let did = fetch(&state, id).await?;
-            state.directory(change_for(&did)).await;
+            announce(&state, &did).await?;
             Ok(did)
         })
         .await?;
@@ -576,6 +635,7 @@ pub async fn get(
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Needs the admin role", body = ErrorBody),
         (status = 404, description = "No such DID", body = ErrorBody),
+        (status = 409, description = "A flow or prompt it names (at `path`) does not exist", body = ErrorBody),
         (status = 415, description = "The body is not declared as JSON", body = ErrorBody),
         (status = 422, description = "A field is wrong", body = ErrorBody),
     )
@@ -594,9 +654,20 @@ pub async fn update(
         changes.available_on.as_deref(),
     )?;
     if let Some(answered_by) = &changes.answered_by {
-        answered_by.check()?;
+        answered_by.check(state.tts.is_available())?;
         require_flow(&state, answered_by).await?;
+        require_named(&state, answered_by, None).await?;
     }
+    if let Some(inbound) = &changes.inbound {
+        inbound.check("/inbound", state.tts.is_available())?;
+        for (pointer, flow) in inbound.flows("/inbound") {
+            super::inbound::require_named(&state, &[(pointer, flow)], &[]).await?;
+        }
+    }
+    let inbound = changes
+        .inbound
+        .as_ref()
+        .map(|inbound| serde_json::to_string(inbound).expect("serialises"));
     let answered_by = changes
         .answered_by
         .as_ref()
@@ -605,7 +676,7 @@ pub async fn update(
     let shared = state.clone();
     let did = shared
         .directory_write(async move {
-            apply_changes(&state, id, changes, answered_by, available_on).await
+            apply_changes(&state, id, changes, (answered_by, inbound), available_on).await
         })
         .await?;
     Ok(Json(did))
@@ -617,14 +688,14 @@ async fn apply_changes(
     state: &AppState,
     id: i64,
     changes: DidChanges,
-    answered_by: Option<String>,
+    (answered_by, inbound): (Option<String>, Option<String>),
     available_on: Option<String>,
 ) -> Result<Did, ApiError> {
     let updated = sqlx::query(
         "UPDATE dids SET city = coalesce($1, city), state = coalesce($2, state), \
          time_zone = coalesce($3, time_zone), available_on = coalesce($4, available_on), \
-         active = coalesce($5, active), answered_by = coalesce($6, answered_by), updated_at = $7 \
-         WHERE id = $8",
+         active = coalesce($5, active), answered_by = coalesce($6, answered_by), \
+         inbound = coalesce($7, inbound), updated_at = $8 WHERE id = $9",
     )
     .bind(&changes.city)
     .bind(&changes.state)
@@ -632,6 +703,7 @@ async fn apply_changes(
     .bind(available_on)
     .bind(changes.active)
     .bind(answered_by)
+    .bind(inbound)
     .bind(state.now_rfc3339())
     .bind(id)
     .execute(state.storage.pool())
@@ -640,8 +712,51 @@ async fn apply_changes(
         return Err(ApiError::NotFound(format!("no DID {id}")));
     }
     let did = fetch(state, id).await?;
-    state.directory(change_for(&did)).await;
+    announce(state, &did).await?;
     Ok(did)
+}
+
+/// Tells the call controller (and the other nodes) what `did` is now.
+async fn announce(state: &AppState, did: &Did) -> Result<(), ApiError> {
+    let change = change_for(&state.storage, did)
+        .await
+        .map_err(ApiError::Internal)?;
+    state.directory(change).await;
+    Ok(())
+}
+
+/// Tells the call controller again about every DID of `account_id` (their
+/// holidays changed).
+pub async fn announce_account(state: &AppState, account_id: i64) -> Result<(), ApiError> {
+    let rows = sqlx::query_as::<_, DidRow>(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM dids WHERE account_id = $1"
+    ))
+    .bind(account_id)
+    .fetch_all(state.storage.pool())
+    .await?;
+    for row in rows {
+        announce(state, &row.into_did()?).await?;
+    }
+    Ok(())
+}
+
+/// A 409 at the pointer of a flow or prompt the DID's settings name that
+/// does not exist.
+async fn require_named(
+    state: &AppState,
+    answered_by: &AnsweredBy,
+    inbound: Option<&Inbound>,
+) -> Result<(), ApiError> {
+    let (mut flows, prompts) = match answered_by {
+        AnsweredBy::Inbound(settings) => settings.references("/answered_by"),
+        _ => (Vec::new(), Vec::new()),
+    };
+    if let Some(inbound) = inbound {
+        flows.extend(inbound.flows("/inbound"));
+    }
+    super::inbound::require_named(state, &flows, &prompts).await
 }
 
 /// Deletes a DID that no holiday names: it is no longer ours from the

@@ -178,6 +178,25 @@ where
     Ok(objects.into_iter().map(|Object(value)| value).collect())
 }
 
+/// A struct read only from a JSON object ([`Object`]), for
+/// `#[serde(deserialize_with = ...)]`.
+pub fn object<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Object::<T>::deserialize(deserializer).map(|Object(value)| value)
+}
+
+/// An optional [`object`] (absent or `null`: `None`).
+pub fn optional_object<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<Object<T>>::deserialize(deserializer).map(|value| value.map(|Object(value)| value))
+}
+
 /// An optional [`objects`] (absent or `null`: `None`).
 pub fn optional_objects<'de, D, T>(deserializer: D) -> Result<Option<Vec<T>>, D::Error>
 where

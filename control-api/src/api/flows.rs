@@ -262,16 +262,12 @@ async fn check_document(
             "`say` needs a text-to-speech program (espeak-ng or flite), and this server has none",
         ));
     }
-    for (pointer, url) in &references.webhooks {
-        if !url.starts_with("http://") {
-            return Err(ApiError::invalid(
-                format!("/document{pointer}"),
-                "webhooks are called over plain http:// (this server has no TLS client)",
-            ));
-        }
-    }
     for (pointer, name) in &references.prompts {
-        if !crate::prompts::is_bundled(name) {
+        let known = crate::prompts::is_bundled(name)
+            || super::prompts::exists(&state.storage, name)
+                .await
+                .map_err(ApiError::Internal)?;
+        if !known {
             return Err(ApiError::ConflictAt {
                 path: format!("/document{pointer}"),
                 reason: format!("there is no prompt {name:?}"),
@@ -557,13 +553,13 @@ pub async fn delete(
             )));
         }
     }
-    if let Some(number) = super::dids::answered_by_flow(&state.storage, id)
+    if let Some(number) = super::dids::naming_flow(&state.storage, id)
         .await
         .map_err(ApiError::Internal)?
         .first()
     {
         return Err(ApiError::Conflict(format!(
-            "DID {number} is answered by this flow: change it first"
+            "DID {number} goes to this flow: change it first"
         )));
     }
     let deleted = sqlx::query("DELETE FROM flows WHERE id = $1")

@@ -291,6 +291,8 @@ pub async fn create(
     })?;
     insert_dids(&mut transaction, id, new.account_id, &new.did_ids).await?;
     transaction.commit().await?;
+    // The account's DIDs with a holiday flow take the new date.
+    super::dids::announce_account(&state, new.account_id).await?;
     Ok((StatusCode::CREATED, Json(fetch(&state, id).await?)))
 }
 
@@ -428,6 +430,10 @@ pub async fn update(
     if let Some(account_id) = changes.account_id {
         super::accounts::require_exists(&state, account_id).await?;
     }
+    let before: Option<(i64,)> = sqlx::query_as("SELECT account_id FROM holidays WHERE id = $1")
+        .bind(id)
+        .fetch_optional(state.storage.pool())
+        .await?;
     let mut transaction = state.storage.pool().begin().await?;
     let updated = sqlx::query(
         "UPDATE holidays SET name = coalesce($1, name), date = coalesce($2, date), \
@@ -487,6 +493,12 @@ pub async fn update(
         None => {}
     }
     transaction.commit().await?;
+    super::dids::announce_account(&state, account_id).await?;
+    if let Some((before,)) = before
+        && before != account_id
+    {
+        super::dids::announce_account(&state, before).await?;
+    }
     Ok(Json(fetch(&state, id).await?))
 }
 
@@ -511,6 +523,10 @@ pub async fn delete(
     IdPath(id): IdPath,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Role::Admin)?;
+    let account: Option<(i64,)> = sqlx::query_as("SELECT account_id FROM holidays WHERE id = $1")
+        .bind(id)
+        .fetch_optional(state.storage.pool())
+        .await?;
     // The DIDs it names go with it (ON DELETE CASCADE).
     let deleted = sqlx::query("DELETE FROM holidays WHERE id = $1")
         .bind(id)
@@ -518,6 +534,9 @@ pub async fn delete(
         .await?;
     if deleted.rows_affected() == 0 {
         return Err(ApiError::NotFound(format!("no holiday {id}")));
+    }
+    if let Some((account_id,)) = account {
+        super::dids::announce_account(&state, account_id).await?;
     }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -15,11 +15,13 @@ pub mod error;
 pub mod events;
 pub mod flows;
 pub mod holidays;
+pub mod inbound;
 pub mod integer;
 pub mod paging;
 pub mod passwords;
 pub mod patch;
 pub mod phones;
+pub mod prompts;
 pub mod recordings;
 pub mod reports;
 pub mod skills;
@@ -168,6 +170,18 @@ pub fn router(state: AppState) -> Router {
             get(recordings::get).delete(recordings::delete),
         )
         .route("/api/v1/recordings/{id}/audio", get(recordings::audio))
+        .route("/api/v1/prompts", get(prompts::list))
+        .route("/api/v1/prompts/bundled", get(prompts::bundled))
+        .route(
+            "/api/v1/prompts/{name}",
+            get(prompts::get)
+                .put(prompts::upload)
+                .delete(prompts::delete)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    prompts::LARGEST_UPLOAD,
+                )),
+        )
+        .route("/api/v1/prompts/{name}/audio", get(prompts::audio))
         .route("/api/v1/voicemails", get(voicemails::list))
         .route(
             "/api/v1/voicemails/{id}",
@@ -247,7 +261,8 @@ pub fn router(state: AppState) -> Router {
         calls::stop_recording, calls::play, events::stream, events::socket,
         recordings::list, recordings::get, recordings::audio, recordings::delete,
         voicemails::list, voicemails::get, voicemails::audio, voicemails::update,
-        voicemails::delete,
+        voicemails::delete, prompts::upload, prompts::list, prompts::bundled, prompts::get,
+        prompts::audio, prompts::delete,
     ),
     components(schemas(
         ErrorBody, Health, auth::Role,
@@ -256,6 +271,9 @@ pub fn router(state: AppState) -> Router {
         accounts::Account, accounts::NewAccount, accounts::AccountChanges,
         phones::Phone, phones::NewPhone, phones::PhoneChanges,
         dids::Did, dids::NewDid, dids::DidChanges, dids::AnsweredBy,
+        inbound::Inbound, inbound::OneTimeSchedule, inbound::WeeklySchedule, inbound::Day, inbound::InboundSettings,
+        inbound::Speech, inbound::CallOptions, inbound::CallOptionAction,
+        inbound::VoicemailSettings,
         flows::Flow, flows::NewFlow, flows::FlowChanges, flows::FlowVersion,
         skills::Skill, skills::NewSkill, skills::SkillChanges,
         agents::Agent, agents::AgentSkill, agents::SkillLevel, agents::NewAgent, agents::AgentChanges,
@@ -266,6 +284,7 @@ pub fn router(state: AppState) -> Router {
         calls::NewCall, calls::CallParty, calls::CallDestination, calls::PlacedCall,
         calls::Transfer, calls::RecordingStarted, calls::PlayPrompt, calls::PromptListeners,
         recordings::Recording, voicemails::Voicemail, voicemails::VoicemailChanges,
+        prompts::UploadedPrompt,
     )),
     modifiers(&BearerAuth, &TimeZones),
     tags(
@@ -284,6 +303,7 @@ pub fn router(state: AppState) -> Router {
         (name = "events", description = "The live event stream"),
         (name = "recordings", description = "Call recordings and their retention"),
         (name = "voicemails", description = "Voicemail messages left through flows"),
+        (name = "prompts", description = "Prompts and hold music uploaded for flows"),
         (name = "server", description = "The server itself"),
     ),
 )]
@@ -432,15 +452,44 @@ pub fn openapi_document() -> serde_json::Value {
             };
         }
     }
-    // A DID's `answered_by` takes only its variant's keys.
+    // A DID's `answered_by` takes only its variant's keys; the inbound
+    // settings' variant is their object with `type` added to it.
+    let settings = document["components"]["schemas"]["InboundSettings"].clone();
     if let Some(variants) = document["components"]["schemas"]["AnsweredBy"]["oneOf"].as_array_mut()
     {
         for variant in variants {
+            if let Some(parts) = variant["allOf"].as_array().cloned() {
+                let mut merged = settings.clone();
+                for part in parts.iter().filter(|part| part.get("$ref").is_none()) {
+                    if let (Some(into), Some(from)) = (
+                        merged["properties"].as_object_mut(),
+                        part["properties"].as_object(),
+                    ) {
+                        into.extend(from.clone());
+                    }
+                    let required = part["required"].as_array().cloned().unwrap_or_default();
+                    match merged["required"].as_array_mut() {
+                        Some(into) => into.extend(required),
+                        None => merged["required"] = serde_json::Value::Array(required),
+                    }
+                }
+                merged["description"] = parts[0]["description"].clone();
+                *variant = merged;
+            }
             if variant.is_object() {
                 variant["additionalProperties"] = serde_json::Value::Bool(false);
             }
         }
     }
+    // Call options are keyed by DTMF key.
+    let options = &mut document["components"]["schemas"]["CallOptions"]["properties"]["options"];
+    if options.is_object() {
+        options["propertyNames"] = serde_json::json!({"pattern": "^[0-9*#]$"});
+        options["minProperties"] = serde_json::json!(1);
+    }
+    // An upload's body is the file's bytes.
+    document["paths"]["/api/v1/prompts/{name}"]["put"]["requestBody"]["content"]["application/octet-stream"]
+        ["schema"] = serde_json::json!({"type": "string", "format": "binary"});
     forbid_nul(&mut document);
     document
 }

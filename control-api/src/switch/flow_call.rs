@@ -33,8 +33,8 @@ use sip_core::endpoint::Endpoint;
 use tracing::{debug, info, warn};
 
 use super::{
-    Call, Command, Destination, InboundState, Refusal, Route, Side, Switch, answer_inbound,
-    file_name, outbound_call_id, ring_caller, stamp,
+    Call, Command, Destination, FlowSource, InboundState, Refusal, Route, Side, Switch,
+    answer_inbound, file_name, outbound_call_id, ring_caller, stamp,
 };
 use crate::events::LiveEvent;
 use crate::prompts::Prompts;
@@ -97,8 +97,8 @@ impl FlowRun {
     pub(super) fn whisper_on_answer(
         &mut self,
         callee: &crate::media_leg::MediaLeg,
-        tts: &Tts,
-        prompts: &Prompts,
+        (tts, urls): (&Tts, &crate::webhook::AudioCache),
+        prompts: PromptLookup<'_>,
     ) -> bool {
         let Some(dial) = self.dial.as_mut() else {
             return false;
@@ -106,7 +106,7 @@ impl FlowRun {
         let items: Vec<Playable> = dial
             .whisper
             .iter()
-            .filter_map(|audio| match playable(audio, tts, prompts) {
+            .filter_map(|audio| match playable(audio, (tts, urls), prompts) {
                 Resolved::Ready(playable) => Some(playable),
                 Resolved::Pending => {
                     warn!("the whisper's speech is not rendered yet: left out");
@@ -139,13 +139,33 @@ enum Resolved {
     Missing(String),
 }
 
-fn playable(audio: &Audio, tts: &Tts, prompts: &Prompts) -> Resolved {
+/// Prompts by name: uploaded, else bundled.
+#[derive(Clone, Copy)]
+pub(super) struct PromptLookup<'a> {
+    pub(super) bundled: &'a Prompts,
+    pub(super) uploaded: &'a std::collections::HashMap<String, media::player::Prompt>,
+}
+
+impl<'a> PromptLookup<'a> {
+    fn named(self, name: &str) -> Option<&'a media::player::Prompt> {
+        self.uploaded.get(name).or_else(|| self.bundled.named(name))
+    }
+}
+
+fn playable(
+    audio: &Audio,
+    (tts, urls): (&Tts, &crate::webhook::AudioCache),
+    prompts: PromptLookup<'_>,
+) -> Resolved {
     match audio {
         Audio::Prompt(name) => match prompts.named(name) {
             Some(prompt) => Resolved::Ready(Playable::Prompt(prompt.clone())),
             None => Resolved::Missing(format!("there is no prompt {name:?}")),
         },
-        Audio::Url(_) => Resolved::Missing("prompts by URL are not fetched by this server".into()),
+        Audio::Url(url) => match urls.cached(url) {
+            Some(prompt) => Resolved::Ready(Playable::Prompt(prompt)),
+            None => Resolved::Pending,
+        },
         Audio::Say { text, voice } => match tts.cached(text, voice.as_deref()) {
             Some(prompt) => Resolved::Ready(Playable::Prompt(prompt)),
             None if tts.is_available() => Resolved::Pending,
@@ -163,11 +183,16 @@ impl Switch {
         &mut self,
         now: Instant,
         call: &mut Call,
-        flow: i64,
+        source: &FlowSource,
         time_zone: chrono_tz::Tz,
     ) -> Result<(), Refusal> {
-        let Some(document) = self.flows.get(&flow).cloned() else {
-            return Err(Refusal::new(404, format!("there is no flow {flow}")));
+        let (document, flow) = match source {
+            FlowSource::Stored(id) => match self.flows.get(id) {
+                Some(document) => (document.clone(), *id),
+                None => return Err(Refusal::new(404, format!("there is no flow {id}"))),
+            },
+            // A DID's inbound settings: flow 0 in logs and events.
+            FlowSource::Compiled(document) => (document.clone(), 0),
         };
         let wall: chrono::DateTime<chrono::Utc> = self.wall(now).into();
         let local = wall.with_timezone(&time_zone);
@@ -408,28 +433,36 @@ impl Switch {
             }
             Action::Play { id, audio } => {
                 let run = call.flow.as_mut()?;
-                match playable(&audio, &self.tts, &self.prompts) {
+                let prompts = PromptLookup {
+                    bundled: &self.prompts,
+                    uploaded: &self.uploaded_prompts,
+                };
+                match playable(&audio, (&self.tts, &self.url_audio), prompts) {
                     Resolved::Ready(playable) => {
                         run.waiting_audio = None;
                         call.inbound.media.play(Player::single(playable).tagged(id));
                         None
                     }
                     Resolved::Pending => {
-                        let Audio::Say { text, voice } = audio else {
-                            return Some(ivr::Event::PlaybackFinished { id });
-                        };
                         run.waiting_audio = Some(id);
-                        // What played before stops while the speech renders.
+                        // What played before stops while the audio is made.
                         call.inbound.media.stop_playback();
                         let commands = self.commands.clone();
                         let call_id = call_id.to_string();
-                        self.tts.render(&text, voice.as_deref(), move |prompt| {
+                        let done = move |prompt| {
                             let _ = commands.send(Command::FlowAudio {
                                 call_id,
                                 play: id,
                                 prompt,
                             });
-                        });
+                        };
+                        match audio {
+                            Audio::Say { text, voice } => {
+                                self.tts.render(&text, voice.as_deref(), done)
+                            }
+                            Audio::Url(url) => self.url_audio.fetch(&url, done),
+                            _ => return Some(ivr::Event::PlaybackFinished { id }),
+                        }
                         None
                     }
                     Resolved::Missing(reason) => {
@@ -448,7 +481,13 @@ impl Switch {
             Action::HoldMusic { prompt } => {
                 let music = prompt
                     .as_deref()
-                    .and_then(|name| self.prompts.named(name))
+                    .and_then(|name| {
+                        PromptLookup {
+                            bundled: &self.prompts,
+                            uploaded: &self.uploaded_prompts,
+                        }
+                        .named(name)
+                    })
                     .unwrap_or(&self.prompts.hold_music)
                     .clone();
                 call.inbound
@@ -593,31 +632,36 @@ impl Switch {
                 warn!(%login, "agents are reached through queues, not dialled by login: the dial fails");
                 return failed;
             }
-            DialTarget::Did(number) => match self.routes.get(&number).cloned() {
-                Some(route @ (Route::Phone(_) | Route::Trunk(_))) => route,
-                Some(Route::Flow { flow, time_zone }) => {
-                    // The call goes on in that DID's flow.
-                    let mut call = self.calls.remove(call_id)?;
-                    self.leave_flow(now, call_id, &mut call);
-                    let started = self.start_flow(now, &mut call, flow, time_zone);
-                    self.calls.insert(call_id.to_string(), call);
-                    if let Err(refusal) = started {
-                        warn!(reason = %refusal.reason, "the DID's flow cannot run: hanging up");
-                        self.end_call(now, call_id, Side::Switch, sip);
+            DialTarget::Did(number) => {
+                match self.routes.get(&number).cloned().map(|route| match route {
+                    Route::Did(did) => did.route_at(self.wall(now).into()),
+                    route => route,
+                }) {
+                    Some(route @ (Route::Phone(_) | Route::Trunk(_))) => route,
+                    Some(Route::Flow { flow, time_zone }) => {
+                        // The call goes on in that DID's flow.
+                        let mut call = self.calls.remove(call_id)?;
+                        self.leave_flow(now, call_id, &mut call);
+                        let started = self.start_flow(now, &mut call, &flow, time_zone);
+                        self.calls.insert(call_id.to_string(), call);
+                        if let Err(refusal) = started {
+                            warn!(reason = %refusal.reason, "the DID's flow cannot run: hanging up");
+                            self.end_call(now, call_id, Side::Switch, sip);
+                        }
+                        return None;
                     }
-                    return None;
+                    Some(_) => {
+                        // Echo, record, a conference: the call goes there and
+                        // the flow ends.
+                        let _ = self.transfer(now, call_id, &Destination::Did(number), sip);
+                        return None;
+                    }
+                    None => {
+                        warn!(%number, "the flow dials a DID that is not ours");
+                        return failed;
+                    }
                 }
-                Some(_) => {
-                    // Echo, record, a conference: the call goes there and
-                    // the flow ends.
-                    let _ = self.transfer(now, call_id, &Destination::Did(number), sip);
-                    return None;
-                }
-                None => {
-                    warn!(%number, "the flow dials a DID that is not ours");
-                    return failed;
-                }
-            },
+            }
         };
         let target = match self.route_target(now, &route) {
             Ok(Some(target)) => target,
