@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every Switchboard test on a fresh Debian machine: installs the real
-# peers the tests drive (SIPp, baresip, sox), PostgreSQL,
+# peers the tests drive (SIPp, baresip, sox, espeak-ng for text to speech,
+# pocketsphinx for voicemail transcription), PostgreSQL,
 # openapi-spec-validator, schemathesis and cmake (libopus is built from
 # source for the `opus` feature), then formatting, lints with and without
 # Opus, the tokio-free build of the protocol cores, unit tests and
@@ -13,6 +14,8 @@ need=()
 command -v sipp >/dev/null || need+=(sip-tester)
 command -v baresip >/dev/null || need+=(baresip)
 command -v sox >/dev/null || need+=(sox libsox-fmt-all)
+command -v espeak-ng >/dev/null || need+=(espeak-ng)
+command -v pocketsphinx_continuous >/dev/null || need+=(pocketsphinx pocketsphinx-en-us)
 command -v cmake >/dev/null || need+=(cmake)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v psql >/dev/null || need+=(postgresql-client)

@@ -9,13 +9,19 @@ with SIPp at rising rates, each held for --duration seconds:
             fail and SIPp reached at least 95 % of the asked rate.
   register  REGISTER -> 401 -> REGISTER with MD5 digest -> 200 for the demo
             phone 1001 (register_load.xml); same pass rule.
+  ivr       INVITE -> 200 -> ACK to DID 8100, answered by a flow (answer, a
+            greeting with a one-digit gather, hang up on the key); SIPp
+            presses 1 (RFC 4733) 200 ms after the ACK and answers the flow's
+            BYE (ivr_load.xml); same pass rule. Also prints the server's
+            RSS per call in progress at the top rate.
 
 The result of each is the highest passing rate. For every step it prints
 what SIPp achieved, the failures, the server's CPU (share of one core) and
 resident memory, and SIPp's own CPU: when SIPp is at a full core it, not
 the server, is the limit, and the figure is a floor.
 
-  python3 benches/load/run.py            # both, default rates
+  python3 benches/load/run.py            # calls and register, default rates
+  python3 benches/load/run.py ivr --rates 500,1000,1500
   python3 benches/load/run.py calls --rates 500,1000,2000 --duration 20
 
 Traffic goes only to 127.0.0.1.
@@ -24,6 +30,7 @@ Traffic goes only to 127.0.0.1.
 import argparse
 import csv
 import json
+import urllib.request
 import os
 import resource
 import shutil
@@ -38,13 +45,29 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 SIP_PORT = 15260
 SIPP_PORT = 15270
+HTTP_PORT = 15280
+IVR_DID = "8100"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 DEFAULT_RATES = {
     "calls": [500, 1000, 1500, 2000, 2500, 3000, 4000, 5000],
     "register": [1000, 2500, 5000, 7500, 10000, 12500, 15000, 20000],
+    "ivr": [250, 500, 1000, 1500, 2000, 2500, 3000],
 }
+
+# The IVR load's flow: answer, the greeting (2.5 s) with a one-digit
+# gather that a key stops, then hang up when the key was 1; a call whose
+# key was not heard waits 20 s (and fails in SIPp).
+IVR_FLOW = {"verbs": [
+    {"verb": "answer"},
+    {"verb": "gather", "prompt": [{"verb": "play", "prompt": "en/greeting"}],
+     "num_digits": 1, "timeout_seconds": 3},
+    {"verb": "if", "variable": "digits", "equals": "1",
+     "then": [{"verb": "hangup"}],
+     "else": [{"verb": "pause", "seconds": 20}]},
+    {"verb": "hangup"},
+]}
 MAX_FAILED_SHARE = 0.001
 MIN_ACHIEVED_SHARE = 0.95
 
@@ -67,6 +90,7 @@ class Server:
                 "--sip-listen", f"127.0.0.1:{SIP_PORT}",
                 "--rtp-ports", "20000-60000",
                 "--data-dir", str(data_dir),
+                "--http-listen", f"127.0.0.1:{HTTP_PORT}",
                 "--log-level", "warn",
                 *extra,
             ],
@@ -81,6 +105,24 @@ class Server:
             time.sleep(0.1)
         time.sleep(0.5)
         self.credentials = json.loads(credentials.read_text())
+        self.token = (Path(data_dir) / "admin-token").read_text().strip()
+
+    def api(self, method, path, body):
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{HTTP_PORT}{path}",
+            data=json.dumps(body).encode(),
+            method=method,
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request) as answer:
+            return json.loads(answer.read())
+
+    def provision_ivr(self):
+        flow = self.api("POST", "/api/v1/flows", {"name": "IVR load", "document": IVR_FLOW})
+        self.api("POST", "/api/v1/dids", {
+            "number": IVR_DID, "account_id": 1,
+            "answered_by": {"type": "flow", "flow_id": flow["id"]},
+        })
 
     def cpu_seconds(self):
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -96,6 +138,20 @@ class Server:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
         return float("nan")
+
+    def calls_in_progress(self):
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{HTTP_PORT}/metrics",
+            headers={"Authorization": f"Bearer {self.token}"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=5) as answer:
+                for line in answer.read().decode().splitlines():
+                    if line.startswith("switchboard_calls_active "):
+                        return int(float(line.split()[1]))
+        except OSError:
+            pass
+        return -1
 
     def stop(self):
         self.process.send_signal(signal.SIGTERM)
@@ -133,7 +189,7 @@ def achieved_rate(rows, total):
 def run_step(kind, rate, duration, server, work_dir):
     total = rate * duration
     stat = work_dir / f"{kind}-{rate}.csv"
-    scenario = HERE / ("uac_load.xml" if kind == "calls" else "register_load.xml")
+    scenario = HERE / {"calls": "uac_load.xml", "register": "register_load.xml", "ivr": "ivr_load.xml"}[kind]
     command = [
         "sipp", "-sf", str(scenario),
         "-i", "127.0.0.1", "-p", str(SIPP_PORT),
@@ -147,6 +203,8 @@ def run_step(kind, rate, duration, server, work_dir):
     ]
     if kind == "calls":
         command += ["-s", "1000", "-mi", "127.0.0.1"]
+    elif kind == "ivr":
+        command += ["-s", IVR_DID, "-mi", "127.0.0.1", "-mp", str(SIPP_PORT + 2)]
     else:
         command += ["-s", "1001", "-au", "1001", "-ap", server.credentials["1001"]]
     command.append(f"127.0.0.1:{SIP_PORT}")
@@ -154,14 +212,20 @@ def run_step(kind, rate, duration, server, work_dir):
     cpu_before = server.cpu_seconds()
     sipp_before = children_cpu_seconds()
     started = time.monotonic()
-    process = subprocess.run(command, cwd=work_dir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, cwd=work_dir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # Halfway through: the calls in progress and the server's memory then.
+    time.sleep(duration / 2)
+    in_progress = server.calls_in_progress()
+    rss_halfway = server.rss_mib()
+    _, stderr = process.communicate()
+    process.stderr_text = stderr
     wall = time.monotonic() - started
     server_cpu = (server.cpu_seconds() - cpu_before) / wall
     sipp_cpu = (children_cpu_seconds() - sipp_before) / wall
 
     rows = read_stats(stat) if stat.exists() else []
     if not rows:
-        raise SystemExit(f"SIPp wrote no statistics (exit {process.returncode}): {process.stderr.strip()}")
+        raise SystemExit(f"SIPp wrote no statistics (exit {process.returncode}): {process.stderr_text.strip()}")
     last = rows[-1]
     created = int(last["TotalCallCreated"])
     ok = int(last["SuccessfulCall(C)"])
@@ -177,25 +241,28 @@ def run_step(kind, rate, duration, server, work_dir):
         "server_cpu": server_cpu,
         "sipp_cpu": sipp_cpu,
         "rss_mib": server.rss_mib(),
+        "in_progress": in_progress,
+        "rss_halfway": rss_halfway,
         "passed": passed,
     }
 
 
 def report(kind, step):
-    unit = "calls/s" if kind == "calls" else "registrations/s"
+    unit = "registrations/s" if kind == "register" else "calls/s"
     print(
         f"{kind:>8} {step['rate']:>6} {unit}: achieved {step['achieved']:8.0f}, "
         f"{step['ok']}/{step['total']} ok, {step['failed']} failed "
         f"({100 * step['failed'] / step['total']:.3f} %), "
         f"server CPU {100 * step['server_cpu']:.0f} % of a core, RSS {step['rss_mib']:.0f} MiB, "
-        f"SIPp CPU {100 * step['sipp_cpu']:.0f} % -> {'pass' if step['passed'] else 'FAIL'}",
+        f"SIPp CPU {100 * step['sipp_cpu']:.0f} %, halfway {step['in_progress']} calls up "
+        f"at RSS {step['rss_halfway']:.0f} MiB -> {'pass' if step['passed'] else 'FAIL'}",
         flush=True,
     )
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("kind", nargs="?", choices=["calls", "register", "all"], default="all")
+    parser.add_argument("kind", nargs="?", choices=["calls", "register", "ivr", "all"], default="all")
     parser.add_argument("--binary", type=Path, help="switchboard binary (default: build the release one)")
     parser.add_argument("--rates", help="comma-separated rates to step through")
     parser.add_argument("--duration", type=int, default=15, help="seconds each rate is held (default 15)")
@@ -212,6 +279,9 @@ def main():
     for kind in kinds:
         data_dir = work_dir / f"data-{kind}"
         server = Server(binary, data_dir, work_dir / f"switchboard-{kind}.log")
+        if kind == "ivr":
+            server.provision_ivr()
+            idle_rss = server.rss_mib()
         rates = [int(r) for r in args.rates.split(",")] if args.rates else DEFAULT_RATES[kind]
         best = None
         try:
@@ -226,10 +296,14 @@ def main():
         finally:
             code = server.stop()
         print(f"{kind:>8}: server peak RSS {peak:.0f} MiB, exit status after SIGTERM {code}")
+        if kind == "ivr" and best is not None and best["in_progress"] > 0:
+            per_call = (best["rss_halfway"] - idle_rss) * 1024 / best["in_progress"]
+            print(f"{kind:>8}: {per_call:.0f} KiB of RSS per call in progress "
+                  f"({best['in_progress']} calls, {idle_rss:.0f} MiB idle)")
         results[kind] = best
     print()
     for kind, best in results.items():
-        unit = "calls/s" if kind == "calls" else "registrations/s"
+        unit = "registrations/s" if kind == "register" else "calls/s"
         if best is None:
             print(f"{kind}: no rate passed")
         else:

@@ -25,6 +25,24 @@ fn json(body: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
 }
 
+/// `method path` with a JSON body and `token`: status and body.
+fn send(
+    server: &Server,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let text = body.map(|body| body.to_string());
+    let (status, answer) = server.http(method, path, Some(token), text.as_deref());
+    let answer = if answer.is_empty() {
+        Value::Null
+    } else {
+        json(&answer)
+    };
+    (status, answer)
+}
+
 /// The secret of a new token with `role`, made with `admin`.
 fn new_token(server: &Server, admin: &str, role: &str) -> String {
     let (status, body) = server.http(

@@ -598,3 +598,101 @@ fn hold_and_resume(callee_holds: bool) {
     assert!(listener_tone(10.5, 14.0) > 1e-2, "{report}\n{log}");
     println!("{report}");
 }
+
+/// How much of the audio between `from` and `to` seconds is the test's
+/// tones (the phones' 440 and 1000 Hz, ringback's 440 and 480 Hz): near 1
+/// for tones, far below for speech; and its RMS.
+fn tonal_share(samples: &[i16], rate: u32, from: f64, to: f64) -> (f64, f64) {
+    let start = ((from * f64::from(rate)) as usize).min(samples.len());
+    let end = ((to * f64::from(rate)) as usize).min(samples.len());
+    let level = rms(&samples[start..end]);
+    // A sine of amplitude A has RMS² A²/2 and Goertzel power A²/4.
+    let tones: f64 = [440.0, 480.0, 1000.0]
+        .iter()
+        .map(|frequency| tone_power(samples, rate, from, to, *frequency))
+        .sum();
+    (2.0 * tones / (level * level).max(1e-12), level)
+}
+
+/// A flow dials phone 1001 with a whisper (the bundled greeting, 2.5 s of
+/// speech): baresip 1001 hears the whisper first and only then the caller;
+/// the caller (baresip 1002, dialling the flow's DID) hears ringback and
+/// then 1001, never the whisper.
+#[test]
+fn a_dial_whisper_is_heard_by_the_answering_phone_only() {
+    require_tool("baresip", "baresip");
+    let server = Server::start();
+    let admin = server.admin_token();
+    let (status, flow) = server.http(
+        "POST",
+        "/api/v1/flows",
+        Some(&admin),
+        Some(
+            r#"{"name": "whisper", "document": {"verbs": [
+                {"verb": "answer"},
+                {"verb": "dial", "target": {"phone": "1001"},
+                 "whisper": [{"verb": "play", "prompt": "en/greeting"}]}]}}"#,
+        ),
+    );
+    assert_eq!(status, 201, "{flow}");
+    let flow_id = flow
+        .split("\"id\":")
+        .nth(1)
+        .and_then(|rest| rest.split([',', '}']).next())
+        .unwrap()
+        .to_string();
+    let (status, did) = server.http(
+        "POST",
+        "/api/v1/dids",
+        Some(&admin),
+        Some(&format!(
+            r#"{{"number": "7900", "account_id": 1, "answered_by": {{"type": "flow", "flow_id": {flow_id}}}}}"#
+        )),
+    );
+    assert_eq!(status, 201, "{did}");
+
+    let mut callee = Phone::launch(&server, "1001", 440.0, 25, &[], true, None, "PCMU");
+    callee.wait_registered(&server, Duration::from_secs(10));
+    let dial = format!("/dial sip:7900@{}", server.sip_addr());
+    let mut caller = Phone::launch(&server, "1002", 1000.0, 12, &[dial], false, None, "PCMU");
+    let caller_exit = wait_child(&mut caller.child, Duration::from_secs(20));
+    assert!(caller_exit.is_some(), "baresip 1002 did not quit by itself");
+    thread::sleep(Duration::from_secs(1));
+    stop_child(&mut callee.child, Duration::from_secs(5));
+
+    let (_, rate, heard_by_callee) = received(&callee);
+    let (_, caller_rate, heard_by_caller) = received(&caller);
+    // The callee: the whisper's speech first (loud, not tones), without
+    // the caller's tone; then the caller's tone.
+    let (share, level) = tonal_share(&heard_by_callee, rate, 0.3, 2.2);
+    assert!(
+        level > 0.02 && share < 0.3,
+        "the callee heard no speech first (RMS {level:.3}, tonal share {share:.2})\n{}",
+        server.log()
+    );
+    let early = tone_power(&heard_by_callee, rate, 0.3, 2.2, 1000.0);
+    let later = tone_power(&heard_by_callee, rate, 4.0, 7.0, 1000.0);
+    assert!(
+        later > 100.0 * early,
+        "the callee should hear the caller after the whisper, not during it \
+         (1000 Hz: {early:.2e} during, {later:.2e} after)\n{}",
+        server.log()
+    );
+    // The caller: ringback, then the callee's tone; never speech.
+    let seconds = heard_by_caller.len() as f64 / f64::from(caller_rate);
+    let mut from = 0.0;
+    while from + 0.5 <= seconds {
+        let (share, level) = tonal_share(&heard_by_caller, caller_rate, from, from + 0.5);
+        assert!(
+            level < 0.01 || share > 0.6,
+            "the caller heard something besides tones at {from:.1} s (RMS {level:.3}, tonal share {share:.2})\n{}",
+            server.log()
+        );
+        from += 0.5;
+    }
+    assert!(
+        tone_power(&heard_by_caller, caller_rate, 0.0, seconds, 440.0) > 0.001,
+        "the caller never heard the callee\n{}",
+        server.log()
+    );
+}

@@ -7,28 +7,10 @@
 //! fails.
 
 use super::harness::{self, Server, UdpSniffer, free_port, require_tool, sipp};
-use super::{json, raw_http, wait_for_items};
+use super::{json, raw_http, send, wait_for_items};
 use serde_json::{Value, json as body};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// `method path` with a JSON body and `token`: status and body.
-fn send(
-    server: &Server,
-    token: &str,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let text = body.map(|body| body.to_string());
-    let (status, answer) = server.http(method, path, Some(token), text.as_deref());
-    let answer = if answer.is_empty() {
-        Value::Null
-    } else {
-        json(&answer)
-    };
-    (status, answer)
-}
 
 /// Uploads `document` as a flow and answers DID `number` with it.
 fn flow_on_did(server: &Server, token: &str, number: &str, document: Value) -> i64 {
@@ -51,6 +33,28 @@ fn flow_on_did(server: &Server, token: &str, number: &str, document: Value) -> i
     );
     assert_eq!(status, 201, "{did}");
     flow_id
+}
+
+/// The RMS of each G.711 packet `server` sent among `seen`, in order.
+fn levels_sent(server: &Server, seen: &[harness::Sniffed]) -> Vec<f64> {
+    use media::codec::{Codec, g711};
+    use media::rtp::RtpPacket;
+    let (rtp_low, rtp_high) = server.rtp_ports();
+    seen.iter()
+        // Only what this test's server sent (tests run at the same time).
+        .filter(|datagram| (rtp_low..=rtp_high).contains(&datagram.source_port))
+        .filter_map(|datagram| {
+            let packet = RtpPacket::parse(&datagram.payload).ok()?;
+            let codec = match packet.header().payload_type.get() {
+                0 => Codec::Pcmu,
+                8 => Codec::Pcma,
+                _ => return None,
+            };
+            let mut samples = [0i16; 160];
+            let count = g711::decode(codec, packet.payload(), &mut samples);
+            Some(harness::rms(&samples[..count]))
+        })
+        .collect()
 }
 
 /// The live events (Server-Sent Events) as they come, collected by a
@@ -306,8 +310,6 @@ fn a_voicemail_left_by_sipp_is_listed_with_its_length_and_plays_back() {
 fn a_flow_that_says_something_is_heard_by_the_caller() {
     require_tool("sipp", "sip-tester");
     require_tool("espeak-ng", "espeak-ng");
-    use media::codec::{Codec, g711};
-    use media::rtp::RtpPacket;
     let server = Server::start();
     let admin = server.admin_token();
     flow_on_did(
@@ -335,25 +337,7 @@ fn a_flow_that_says_something_is_heard_by_the_caller() {
         ],
     )
     .assert_ok(Some(&server));
-    let seen = sniffer.finish();
-    let (rtp_low, rtp_high) = server.rtp_ports();
-    let mut levels = Vec::new();
-    for datagram in &seen {
-        if !(rtp_low..=rtp_high).contains(&datagram.source_port) {
-            continue;
-        }
-        let Ok(packet) = RtpPacket::parse(&datagram.payload) else {
-            continue;
-        };
-        let codec = match packet.header().payload_type.get() {
-            0 => Codec::Pcmu,
-            8 => Codec::Pcma,
-            _ => continue,
-        };
-        let mut samples = [0i16; 160];
-        let count = g711::decode(codec, packet.payload(), &mut samples);
-        levels.push(harness::rms(&samples[..count]));
-    }
+    let levels = levels_sent(&server, &sniffer.finish());
     let loud = levels.iter().filter(|level| **level > 0.02).count();
     // About 4 s of speech: well over a second of loud packets.
     assert!(
@@ -839,8 +823,6 @@ fn inbound_settings_ring_greet_and_take_a_call_option() {
 fn an_uploaded_prompt_is_converted_and_played() {
     require_tool("sipp", "sip-tester");
     require_tool("sox", "sox");
-    use media::codec::{Codec, g711};
-    use media::rtp::RtpPacket;
     let server = Server::start();
     let admin = server.admin_token();
     let dir = harness::temp_dir("upload");
@@ -925,22 +907,8 @@ fn an_uploaded_prompt_is_converted_and_played() {
         ],
     )
     .assert_ok(Some(&server));
-    let seen = sniffer.finish();
-    let (rtp_low, rtp_high) = server.rtp_ports();
-    let loud = seen
-        .iter()
-        .filter(|datagram| (rtp_low..=rtp_high).contains(&datagram.source_port))
-        .filter_map(|datagram| {
-            let packet = RtpPacket::parse(&datagram.payload).ok()?;
-            let codec = match packet.header().payload_type.get() {
-                0 => Codec::Pcmu,
-                8 => Codec::Pcma,
-                _ => return None,
-            };
-            let mut samples = [0i16; 160];
-            let count = g711::decode(codec, packet.payload(), &mut samples);
-            Some(harness::rms(&samples[..count]))
-        })
+    let loud = levels_sent(&server, &sniffer.finish())
+        .into_iter()
         .filter(|level| *level > 0.2)
         .count();
     // 3 s of a half-scale sine (RMS 0.35): about 150 packets.

@@ -4,27 +4,9 @@
 //! played into the call.
 
 use super::harness::{self, Server, require_tool, spawn_sipp};
-use super::{json, new_token, raw_http, wait_for_items};
+use super::{new_token, raw_http, send, wait_for_items};
 use serde_json::{Value, json as body};
 use std::time::{Duration, Instant};
-
-/// `method path` with a JSON body and the admin token: status and body.
-fn send(
-    server: &Server,
-    token: &str,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let text = body.map(|body| body.to_string());
-    let (status, answer) = server.http(method, path, Some(token), text.as_deref());
-    let answer = if answer.is_empty() {
-        Value::Null
-    } else {
-        json(&answer)
-    };
-    (status, answer)
-}
 
 /// Asserts a 422 whose error names `path`.
 fn assert_invalid(answer: (u16, Value), path: &str) {

@@ -436,6 +436,7 @@ pub enum CallOptionAction {
     Flow {
         /// The flow's id.
         #[serde(deserialize_with = "super::integer::i64")]
+        #[schema(minimum = 1)]
         flow_id: i64,
     },
     /// Takes a message in a voicemail box.

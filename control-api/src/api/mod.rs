@@ -481,6 +481,15 @@ pub fn openapi_document() -> serde_json::Value {
             }
         }
     }
+    // A call option's action and a spoken or played greeting take only
+    // their variant's keys.
+    for name in ["CallOptionAction", "Speech"] {
+        if let Some(variants) = document["components"]["schemas"][name]["oneOf"].as_array_mut() {
+            for variant in variants.iter_mut().filter(|variant| variant.is_object()) {
+                variant["additionalProperties"] = serde_json::Value::Bool(false);
+            }
+        }
+    }
     // Call options are keyed by DTMF key.
     let options = &mut document["components"]["schemas"]["CallOptions"]["properties"]["options"];
     if options.is_object() {

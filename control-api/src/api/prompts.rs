@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -172,7 +172,7 @@ pub async fn upload(
     State(state): State<AppState>,
     caller: Caller,
     Path(name): Path<String>,
-    Query(query): Query<UploadQuery>,
+    ValidQuery(query): ValidQuery<UploadQuery>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<UploadedPrompt>), ApiError> {
     caller.require(Role::Admin)?;

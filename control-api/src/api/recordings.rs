@@ -83,9 +83,9 @@ pub struct RecordingQuery {
     pub call_id: Option<String>,
 }
 
-/// A recording's file, if the id names one in the directory (ids are
-/// file stems: nothing that could leave the directory).
-fn file_of(dir: &Path, file_name: &str) -> Option<std::path::PathBuf> {
+/// A recording's or message's file, if its name stays in the directory
+/// (plain names: nothing that could leave it).
+pub(super) fn file_of(dir: &Path, file_name: &str) -> Option<std::path::PathBuf> {
     let plain = !file_name.is_empty()
         && file_name
             .bytes()
@@ -237,6 +237,14 @@ pub async fn audio(
     let path = file_of(&state.recordings_dir, &row.file_name)
         .filter(|path| path.is_file())
         .ok_or_else(|| ApiError::NotFound(format!("recording {id} has no file")))?;
+    serve_wav(path, request).await
+}
+
+/// Serves a WAV file as `audio/wav`, with HTTP range requests.
+pub(super) async fn serve_wav(
+    path: std::path::PathBuf,
+    request: Request,
+) -> Result<Response, ApiError> {
     let served = tower_http::services::ServeFile::new_with_mime(
         path,
         &"audio/wav".parse().expect("a valid MIME type"),

@@ -2,22 +2,19 @@
 //! first; each one's audio (HTTP range requests served by tower-http),
 //! marking it heard, and deleting it (file and row).
 
-use std::path::Path;
-
 use crate::storage::{Flag, QueryBuilder};
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use tower::ServiceExt;
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::auth::{Caller, Role};
 use super::error::{ApiError, ErrorBody, ValidJson};
 use super::paging::{IdPath, Page, Paging, ValidQuery};
+use super::recordings::file_of;
 
 /// A voicemail message.
 #[derive(Debug, Serialize, ToSchema)]
@@ -116,16 +113,6 @@ pub struct VoicemailQuery {
 pub struct VoicemailChanges {
     /// Mark it heard, or new again.
     pub heard: bool,
-}
-
-/// A message's file, if its name stays in the directory.
-fn file_of(dir: &Path, file_name: &str) -> Option<std::path::PathBuf> {
-    let plain = !file_name.is_empty()
-        && file_name
-            .bytes()
-            .all(|byte| byte.is_ascii_alphanumeric() || b"._-".contains(&byte))
-        && !file_name.starts_with('.');
-    plain.then(|| dir.join(file_name))
 }
 
 async fn row(state: &AppState, id: i64) -> Result<VoicemailRow, ApiError> {
@@ -241,14 +228,7 @@ pub async fn audio(
     let path = file_of(&state.voicemail_dir, &row.file_name)
         .filter(|path| path.is_file())
         .ok_or_else(|| ApiError::NotFound(format!("voicemail message {id} has no file")))?;
-    let served = tower_http::services::ServeFile::new_with_mime(
-        path,
-        &"audio/wav".parse().expect("a valid MIME type"),
-    )
-    .oneshot(request)
-    .await
-    .map_err(|error| ApiError::Internal(error.into()))?;
-    Ok(served.map(Body::new).into_response())
+    super::recordings::serve_wav(path, request).await
 }
 
 /// Marks a message heard (or new again).
