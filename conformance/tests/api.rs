@@ -418,7 +418,7 @@ fn flows_are_checked_at_upload_versioned_and_listed() {
             {"verb": "answer"},
             {"verb": "menu", "prompt": [{"verb": "play", "prompt": "en/greeting"}],
              "options": {"1": [{"verb": "dial", "target": {"phone": "1001"}}],
-                         "2": [{"verb": "voicemail", "box": "sales"}]}},
+                         "2": [{"verb": "voicemail", "box": "5000"}]}},
             {"verb": "hangup"}]}}"#,
     );
     assert_eq!(status, 201, "{made}");
@@ -426,7 +426,7 @@ fn flows_are_checked_at_upload_versioned_and_listed() {
     assert_eq!(made["version"], 1);
     assert_eq!(
         made["document"]["verbs"][1]["options"]["2"][0]["box"],
-        "sales"
+        "5000"
     );
 
     // Each mistake is refused with where it is.
@@ -468,6 +468,10 @@ fn flows_are_checked_at_upload_versioned_and_listed() {
         (
             r#"{"verbs": [{"verb": "dial", "target": {"agent": "nobody"}}]}"#,
             "/document/verbs/0/target/agent",
+        ),
+        (
+            r#"{"verbs": [{"verb": "voicemail", "box": "no-such-box"}]}"#,
+            "/document/verbs/0/box",
         ),
     ] {
         let (status, body) = post(&format!(r#"{{"name": "Bad", "document": {document}}}"#));
@@ -1439,6 +1443,20 @@ fn a_did_made_through_the_api_answers_and_stops_when_deactivated() {
         Some(r#"{"extension": "1000", "password": "long-enough"}"#),
     );
     assert_eq!(status, 409, "{body}");
+}
+
+/// Registers a SIPp phone as `extension` and starts it answering one call
+/// (echoing the RTP it gets).
+fn answering_phone(server: &Server, extension: &str) -> harness::SippRun {
+    let port = harness::free_port();
+    harness::register_sipp_phone_with(server, extension, server.password(extension), port);
+    let port_text = port.to_string();
+    let mut phone = spawn_sipp(
+        "uas_answer_1001",
+        &["-p", &port_text, "-m", "1", "-rtp_echo"],
+    );
+    phone.wait_listening(port);
+    phone
 }
 
 /// Polls `path` until its page holds at least `count` items (CDRs are

@@ -68,6 +68,8 @@ const SEEDED: &str = "demo_seeded";
 /// The `meta` key set once the demo flows are in the database (a database
 /// seeded before flows existed gets them on its next start).
 const FLOWS_SEEDED: &str = "demo_flows_seeded";
+/// The `meta` key set once the demo voicemail box is in the database.
+const MAILBOX_SEEDED: &str = "demo_mailbox_seeded";
 
 /// The demo voicemail flow.
 fn voicemail_flow() -> serde_json::Value {
@@ -185,7 +187,45 @@ pub async fn seed(
     speaks: bool,
 ) -> anyhow::Result<()> {
     seed_phones_and_dids(storage, credentials, fresh, realm).await?;
-    seed_flows(storage, speaks, &crate::api::now_rfc3339()).await
+    let now = crate::api::now_rfc3339();
+    seed_mailbox(storage, &now).await?;
+    seed_flows(storage, speaks, &now).await
+}
+
+/// Makes the demo account's voicemail box, once per database (an operator
+/// who deletes it does not see it again).
+async fn seed_mailbox(storage: &crate::storage::Storage, now: &str) -> anyhow::Result<()> {
+    let seeded: Option<(String,)> = sqlx::query_as("SELECT value FROM meta WHERE key = $1")
+        .bind(MAILBOX_SEEDED)
+        .fetch_optional(storage.pool())
+        .await?;
+    if seeded.is_some() {
+        return Ok(());
+    }
+    let mut transaction = storage.pool().begin().await?;
+    let account: Option<(i64,)> = sqlx::query_as("SELECT id FROM accounts WHERE number = $1")
+        .bind(ACCOUNT_NUMBER)
+        .fetch_optional(&mut *transaction)
+        .await?;
+    if let Some((account_id,)) = account {
+        sqlx::query(
+            "INSERT INTO voicemail_boxes (name, description, account_id, created_at, updated_at) \
+             VALUES ($1, 'The demo voicemail box', $2, $3, $4) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(MAILBOX)
+        .bind(account_id)
+        .bind(now)
+        .bind(now)
+        .execute(&mut *transaction)
+        .await?;
+    }
+    sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2)")
+        .bind(MAILBOX_SEEDED)
+        .bind(now)
+        .execute(&mut *transaction)
+        .await?;
+    transaction.commit().await?;
+    Ok(())
 }
 
 async fn seed_phones_and_dids(

@@ -32,6 +32,8 @@ pub enum Changed {
     Flow(i64),
     /// An uploaded prompt, by name.
     Prompt(String),
+    /// An agent, by login.
+    Agent(String),
 }
 
 impl Changed {
@@ -49,18 +51,22 @@ impl Changed {
             DirectoryChange::PromptActive { name, .. } | DirectoryChange::PromptGone { name } => {
                 Some(Changed::Prompt(name.clone()))
             }
+            DirectoryChange::AgentActive { login, .. } | DirectoryChange::AgentGone { login } => {
+                Some(Changed::Agent(login.clone()))
+            }
             DirectoryChange::Replace(_) => None,
         }
     }
 
     /// The notification's payload: `phone:EXTENSION`, `did:NUMBER`,
-    /// `flow:ID` or `prompt:NAME`.
+    /// `flow:ID`, `prompt:NAME` or `agent:LOGIN`.
     pub fn payload(&self) -> String {
         match self {
             Changed::Phone(extension) => format!("phone:{extension}"),
             Changed::Did(number) => format!("did:{number}"),
             Changed::Flow(id) => format!("flow:{id}"),
             Changed::Prompt(name) => format!("prompt:{name}"),
+            Changed::Agent(login) => format!("agent:{login}"),
         }
     }
 
@@ -75,6 +81,7 @@ impl Changed {
             "did" => Some(Changed::Did(key.to_string())),
             "flow" => key.parse().ok().map(Changed::Flow),
             "prompt" => Some(Changed::Prompt(key.to_string())),
+            "agent" => Some(Changed::Agent(key.to_string())),
             _ => None,
         }
     }
@@ -110,6 +117,7 @@ async fn current(
         Changed::Did(number) => crate::api::dids::directory_entry(storage, number).await,
         Changed::Flow(id) => crate::api::flows::directory_entry(storage, *id).await,
         Changed::Prompt(name) => crate::api::prompts::directory_entry(storage, name).await,
+        Changed::Agent(login) => crate::api::agents::directory_entry(storage, login).await,
     }
 }
 
@@ -123,6 +131,7 @@ pub async fn snapshot(storage: &Storage, realm: &str) -> anyhow::Result<Vec<Dire
     changes.extend(crate::api::prompts::directory(storage).await?);
     changes.extend(crate::api::flows::directory(storage).await?);
     changes.extend(crate::api::dids::directory(storage).await?);
+    changes.extend(crate::api::agents::directory(storage).await?);
     Ok(changes)
 }
 
@@ -193,6 +202,7 @@ mod tests {
             Changed::Did("+15551230000".into()),
             Changed::Flow(12),
             Changed::Prompt("acme-welcome".into()),
+            Changed::Agent("alice.smith".into()),
         ] {
             assert_eq!(Changed::parse(&changed.payload()), Some(changed));
         }

@@ -395,6 +395,20 @@ pub enum DirectoryChange {
         /// Its name.
         name: String,
     },
+    /// An active agent and the extension it takes calls on: flows dial
+    /// it by login.
+    AgentActive {
+        /// Its login.
+        login: String,
+        /// Its phone's extension.
+        extension: String,
+    },
+    /// An agent deleted, deactivated or taken off its phone: flows that
+    /// dial it find no one.
+    AgentGone {
+        /// Its login.
+        login: String,
+    },
     /// The whole directory, read again (another node may have changed
     /// it while this one was not listening): replaces every phone, DID
     /// and flow.
@@ -698,6 +712,8 @@ pub struct Switch {
     did_calls: HashMap<String, u32>,
     /// Prompts uploaded through the API, by name.
     uploaded_prompts: HashMap<String, media::player::Prompt>,
+    /// Active agents' extensions, by login.
+    agents: HashMap<String, String>,
     /// Prompts flows fetched by URL.
     url_audio: crate::webhook::AudioCache,
 }
@@ -761,6 +777,7 @@ impl Switch {
             commands,
             did_calls: HashMap::new(),
             uploaded_prompts: HashMap::new(),
+            agents: HashMap::new(),
             url_audio: Default::default(),
         }
     }
@@ -2790,6 +2807,14 @@ impl Switch {
                 info!(prompt = %name, "uploaded prompt removed");
                 self.uploaded_prompts.remove(&name);
             }
+            DirectoryChange::AgentActive { login, extension } => {
+                info!(%login, %extension, "agent on a phone");
+                self.agents.insert(login, extension);
+            }
+            DirectoryChange::AgentGone { login } => {
+                info!(%login, "agent off its phone");
+                self.agents.remove(&login);
+            }
             DirectoryChange::Replace(changes) => {
                 info!(entries = changes.len(), "directory read again");
                 self.routes.clear();
@@ -2797,6 +2822,7 @@ impl Switch {
                 self.inactive_dids.clear();
                 self.flows.clear();
                 self.uploaded_prompts.clear();
+                self.agents.clear();
                 for change in changes {
                     self.apply_directory_change(change);
                 }

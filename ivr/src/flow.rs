@@ -459,6 +459,8 @@ pub struct References {
     pub phones: Vec<(String, String)>,
     /// Agents dialled, by login.
     pub agents: Vec<(String, String)>,
+    /// Voicemail boxes messages go to, by name.
+    pub mailboxes: Vec<(String, String)>,
     /// Whether it speaks (`say`): it needs a TTS program.
     pub speaks: Option<String>,
 }
@@ -989,6 +991,9 @@ fn collect(verbs: &[Verb], pointer: &str, references: &mut References) {
                 .prompts
                 .push((format!("{at}/prompt"), prompt.clone())),
             Verb::Redirect { flow } => references.flows.push((format!("{at}/flow"), *flow)),
+            Verb::Voicemail { mailbox, .. } => references
+                .mailboxes
+                .push((format!("{at}/box"), mailbox.clone())),
             Verb::Webhook {
                 fallback_flow: Some(flow),
                 ..
@@ -1100,6 +1105,10 @@ mod tests {
             vec![("/verbs/3/prompt".to_string(), "en/demo-4000".to_string())]
         );
         assert_eq!(references.speaks.as_deref(), Some("/verbs/2/text"));
+        assert_eq!(
+            references.mailboxes,
+            vec![("/verbs/7/then/0/box".to_string(), "night".to_string())]
+        );
     }
 
     #[test]

@@ -4,10 +4,12 @@
 //! voicemail left by SIPp (its g711a capture) is listed with its length and
 //! plays back; `say` is heard by the caller; a flow that says is refused by
 //! a server with no TTS; a webhook's verbs run, and its fallback when it
-//! fails.
+//! fails; a flow dials an agent by login; voicemail boxes are an
+//! account's, a group's or an agent's, and an agent's messages are those
+//! of its boxes.
 
 use super::harness::{self, Server, UdpSniffer, free_port, require_tool, sipp};
-use super::{json, raw_http, send, wait_for_items};
+use super::{answering_phone, json, raw_http, send, wait_for_items};
 use serde_json::{Value, json as body};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -764,11 +766,26 @@ fn inbound_settings_ring_greet_and_take_a_call_option() {
             "greeting": {"text": "Welcome to Acme. Press 2 to hear goodbye."},
             "call_options": {"options": {
                 "2": {"type": "play", "prompt": "en/goodbye"},
-                "3": {"type": "voicemail", "box": "acme"}
+                "3": {"type": "voicemail", "box": "5000"}
             }}
         }})),
     );
     assert_eq!(status, 201, "{did}");
+    let (status, answer) = send(
+        &server,
+        &admin,
+        "POST",
+        "/api/v1/dids",
+        Some(body!({"number": "7603", "account_id": 1, "answered_by": {
+            "type": "inbound",
+            "call_options": {"options": {"3": {"type": "voicemail", "box": "no-such-box"}}}
+        }})),
+    );
+    assert_eq!(status, 409, "{answer}");
+    assert_eq!(
+        answer["path"], "/answered_by/call_options/options/3/box",
+        "{answer}"
+    );
     let (status, answer) = send(
         &server,
         &admin,
@@ -928,4 +945,309 @@ fn an_uploaded_prompt_is_converted_and_played() {
             .contains(&Value::from("en/greeting")),
         "{bundled}"
     );
+}
+
+/// Makes `path`'s object from `body` (201) and returns its id.
+fn made(server: &Server, token: &str, path: &str, body: Value) -> i64 {
+    let (status, made) = send(server, token, "POST", path, Some(body));
+    assert_eq!(status, 201, "{path}: {made}");
+    made["id"].as_i64().unwrap()
+}
+
+/// A flow dials an agent by login and reaches the phone it takes calls
+/// on (a SIPp phone that answers): the call is bridged and its record has
+/// the agent's answer. Deactivated, the agent is not dialled and the flow
+/// goes on with the dial's status; an agent a flow dials keeps its login
+/// and is not deleted.
+#[test]
+fn a_flow_dials_an_agent_by_login_on_the_phone_it_takes_calls_on() {
+    require_tool("sipp", "sip-tester");
+    let server = Server::start();
+    let admin = server.admin_token();
+    let alice = made(
+        &server,
+        &admin,
+        "/api/v1/agents",
+        body!({"login": "alice", "name": "Alice", "extension": "1001"}),
+    );
+    flow_on_did(
+        &server,
+        &admin,
+        "7700",
+        body!({"verbs": [
+            {"verb": "dial", "target": {"agent": "alice"}, "timeout_seconds": 10},
+            {"verb": "if", "variable": "dial_status", "equals": "failed",
+             "then": [{"verb": "play", "prompt": "en/invalid"}]},
+            {"verb": "hangup"}
+        ]}),
+    );
+    let agent = format!("/api/v1/agents/{alice}");
+    let (status, answer) = send(&server, &admin, "DELETE", &agent, None);
+    assert_eq!(status, 409, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("dials agent alice"),
+        "{answer}"
+    );
+    let (status, answer) = send(
+        &server,
+        &admin,
+        "PATCH",
+        &agent,
+        Some(body!({"login": "alice2"})),
+    );
+    assert_eq!(status, 409, "{answer}");
+
+    let events = Events::follow(&server, &admin);
+    let phone = answering_phone(&server, "1001");
+    sipp(
+        "uac_echo",
+        &[&server.target(), "-s", "7700", "-m", "1", "-d", "3000"],
+    )
+    .assert_ok(Some(&server));
+    phone.wait().assert_ok(Some(&server));
+    let page = wait_for_items(&server, &admin, "/api/v1/cdrs?direction=inbound", 1);
+    let record = &page["items"][0];
+    assert_eq!(record["route"], "flow", "{record}");
+    assert!(record["agent_answer_time"].is_string(), "{record}");
+    let actions = events.flow_actions();
+    assert_eq!(
+        actions.first().map(String::as_str),
+        Some("dial agent alice caller_id=sipp"),
+        "{actions:?}"
+    );
+    assert!(
+        !actions.contains(&"play prompt en/invalid".to_string()),
+        "{actions:?}"
+    );
+
+    // Off duty: the dial fails at once and the flow says so.
+    let (status, answer) = send(
+        &server,
+        &admin,
+        "PATCH",
+        &agent,
+        Some(body!({"active": false})),
+    );
+    assert_eq!(status, 200, "{answer}");
+    sipp("uac_hung_up", &[&server.target(), "-s", "7700"]).assert_ok(Some(&server));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !events
+        .flow_actions()
+        .contains(&"play prompt en/invalid".to_string())
+    {
+        assert!(
+            Instant::now() < deadline,
+            "{:?}\n{}",
+            events.flow_actions(),
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Voicemail boxes belong to an account, a group (a skill's agents) or an
+/// agent: a flow may only name one that exists; a message SIPp leaves in a
+/// group's box is an agent's of that group and no one else's; a box that
+/// holds messages or that a flow names is not deleted, nor is its owner.
+#[test]
+fn voicemail_boxes_are_an_accounts_a_groups_or_an_agents() {
+    require_tool("sipp", "sip-tester");
+    let server = Server::start();
+    let admin = server.admin_token();
+    let support = made(
+        &server,
+        &admin,
+        "/api/v1/skills",
+        body!({"name": "support"}),
+    );
+    let alice = made(
+        &server,
+        &admin,
+        "/api/v1/agents",
+        body!({"login": "alice", "name": "Alice",
+               "skills": [{"skill_id": support, "level": 5}]}),
+    );
+    let bob = made(
+        &server,
+        &admin,
+        "/api/v1/agents",
+        body!({"login": "bob", "name": "Bob"}),
+    );
+    let boxes = "/api/v1/voicemail-boxes";
+    let group_box = made(
+        &server,
+        &admin,
+        boxes,
+        body!({"name": "support-line", "owner": {"type": "group", "skill_id": support}}),
+    );
+    let alice_box = made(
+        &server,
+        &admin,
+        boxes,
+        body!({"name": "alice", "description": "Alice's own",
+               "owner": {"type": "agent", "agent_id": alice}}),
+    );
+    let account_box = made(
+        &server,
+        &admin,
+        boxes,
+        body!({"name": "acme-main", "owner": {"type": "account", "account_id": 1}}),
+    );
+    for (body, status, path) in [
+        (body!({"name": "x"}), 422, "/owner"),
+        (
+            body!({"name": "x", "owner": {"type": "team", "skill_id": support}}),
+            422,
+            "/owner/type",
+        ),
+        (
+            body!({"name": "x", "owner": {"type": "agent", "agent_id": 424242}}),
+            422,
+            "/owner/agent_id",
+        ),
+        (
+            body!({"name": "bad name", "owner": {"type": "agent", "agent_id": bob}}),
+            422,
+            "/name",
+        ),
+    ] {
+        let (got, answer) = send(&server, &admin, "POST", boxes, Some(body.clone()));
+        assert_eq!(
+            (got, answer["path"].as_str()),
+            (status, Some(path)),
+            "{body}: {answer}"
+        );
+    }
+    let (status, answer) = send(
+        &server,
+        &admin,
+        "POST",
+        boxes,
+        Some(body!({"name": "alice", "owner": {"type": "agent", "agent_id": bob}})),
+    );
+    assert_eq!(status, 409, "{answer}");
+
+    // The boxes each agent reads: its own and its groups'.
+    let names = |query: &str| -> Vec<String> {
+        let (status, page) = send(&server, &admin, "GET", &format!("{boxes}?{query}"), None);
+        assert_eq!(status, 200, "{page}");
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| item["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        names(&format!("agent_id={alice}")),
+        ["alice", "support-line"]
+    );
+    assert!(names(&format!("agent_id={bob}")).is_empty());
+    assert_eq!(
+        names("account_id=1"),
+        ["5000", "acme-main"],
+        "the demo's box too"
+    );
+
+    // SIPp leaves a message in the group's box.
+    flow_on_did(
+        &server,
+        &admin,
+        "7800",
+        body!({"verbs": [
+            {"verb": "answer"},
+            {"verb": "pause", "seconds": 1},
+            {"verb": "voicemail", "box": "support-line", "silence_seconds": 3},
+            {"verb": "hangup"}
+        ]}),
+    );
+    sipp(
+        "uac_voicemail",
+        &[&server.target(), "-s", "7800", "-timeout", "45s"],
+    )
+    .assert_ok(Some(&server));
+    let page = wait_for_items(
+        &server,
+        &admin,
+        &format!("/api/v1/voicemails?agent_id={alice}"),
+        1,
+    );
+    assert_eq!(page["items"][0]["mailbox"], "support-line", "{page}");
+    let (_, page) = send(
+        &server,
+        &admin,
+        "GET",
+        &format!("/api/v1/voicemails?agent_id={bob}"),
+        None,
+    );
+    assert_eq!(page["total"], 0, "{page}");
+    let (status, group) = send(
+        &server,
+        &admin,
+        "GET",
+        &format!("{boxes}/{group_box}"),
+        None,
+    );
+    assert_eq!(status, 200, "{group}");
+    assert_eq!(
+        (group["messages"].as_i64(), group["new_messages"].as_i64()),
+        (Some(1), Some(1)),
+        "{group}"
+    );
+    assert_eq!(
+        group["owner"],
+        body!({"type": "group", "skill_id": support})
+    );
+
+    // Nothing is deleted from under what uses it.
+    let refused = |path: String| {
+        let (status, answer) = send(&server, &admin, "DELETE", &path, None);
+        assert_eq!(status, 409, "{path}: {answer}");
+        answer["error"].as_str().unwrap().to_string()
+    };
+    assert!(refused(format!("{boxes}/{group_box}")).contains("holds 1 messages"));
+    assert!(refused(format!("/api/v1/skills/{support}")).contains("voicemail box"));
+    assert!(refused(format!("/api/v1/agents/{alice}")).contains("voicemail box"));
+    let naming = made(
+        &server,
+        &admin,
+        "/api/v1/flows",
+        body!({"name": "Main box", "document": {"verbs": [{"verb": "voicemail", "box": "acme-main"}]}}),
+    );
+    assert!(refused(format!("{boxes}/{account_box}")).starts_with(&format!("flow {naming} ")));
+    let (status, _) = send(
+        &server,
+        &admin,
+        "DELETE",
+        &format!("/api/v1/flows/{naming}"),
+        None,
+    );
+    assert_eq!(status, 204);
+    let (status, _) = send(
+        &server,
+        &admin,
+        "DELETE",
+        &format!("{boxes}/{account_box}"),
+        None,
+    );
+    assert_eq!(status, 204);
+
+    // A box changes hands: Alice's becomes Bob's.
+    let (status, changed) = send(
+        &server,
+        &admin,
+        "PATCH",
+        &format!("{boxes}/{alice_box}"),
+        Some(body!({"owner": {"type": "agent", "agent_id": bob}, "description": null})),
+    );
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(changed["description"], Value::Null, "{changed}");
+    assert_eq!(names(&format!("agent_id={bob}")), ["alice"]);
+    assert_eq!(names(&format!("agent_id={alice}")), ["support-line"]);
+    let reader = super::new_token(&server, &admin, "read_only");
+    let (status, _) = send(&server, &reader, "GET", boxes, None);
+    assert_eq!(status, 403);
 }

@@ -3,8 +3,8 @@
 //! echo to a phone, and a recording started and stopped while a prompt is
 //! played into the call.
 
-use super::harness::{self, Server, require_tool, spawn_sipp};
-use super::{new_token, raw_http, send, wait_for_items};
+use super::harness::{Server, require_tool, spawn_sipp};
+use super::{answering_phone, new_token, raw_http, send, wait_for_items};
 use serde_json::{Value, json as body};
 use std::time::{Duration, Instant};
 
@@ -33,20 +33,6 @@ fn wait_for_call(server: &Server, token: &str, state: &str) -> Value {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-/// Registers a SIPp phone as `extension` and starts it answering one call
-/// (echoing the RTP it gets).
-fn answering_phone(server: &Server, extension: &str) -> harness::SippRun {
-    let port = harness::free_port();
-    harness::register_sipp_phone_with(server, extension, server.password(extension), port);
-    let port_text = port.to_string();
-    let mut phone = spawn_sipp(
-        "uas_answer_1001",
-        &["-p", &port_text, "-m", "1", "-rtp_echo"],
-    );
-    phone.wait_listening(port);
-    phone
 }
 
 /// A call placed through the API rings phone 1001 with the caller ID

@@ -370,7 +370,7 @@ pub async fn delete(
         .await
         .map_err(|error| {
             ApiError::from_write(error, || {
-                format!("account {id} still has DIDs, phones, agents or holidays")
+                format!("account {id} still has DIDs, phones, agents, holidays or voicemail boxes")
             })
         })?;
     if deleted.rows_affected() == 0 {

@@ -1,7 +1,10 @@
 //! `/api/v1/agents`: the people who log in and take calls, each on a
 //! phone's extension, with their skills at a level from 1 to 10 (stored in
 //! `agent_skills`, shown embedded). An agent and its skills are written in
-//! one transaction. Anyone with a token reads them; admins write.
+//! one transaction. Anyone with a token reads them; admins write. The call
+//! controller knows each active agent's extension, so that flows dial an
+//! agent by login; an agent that a flow or DID names keeps its login and
+//! is not deleted.
 
 use std::collections::{HashMap, HashSet};
 
@@ -16,6 +19,8 @@ use super::AppState;
 use super::auth::{Caller, Role};
 use super::error::{ApiError, ErrorBody, ValidJson};
 use super::paging::{IdPath, Page, Paging, ValidQuery};
+use crate::storage::Storage;
+use crate::switch::DirectoryChange;
 
 /// The highest skill level.
 const MAX_LEVEL: u32 = 10;
@@ -375,25 +380,32 @@ pub async fn create(
     if let Some(extension) = &new.extension {
         require_phone(&state, extension).await?;
     }
-    let now = state.now_rfc3339();
-    let mut transaction = state.storage.pool().begin().await?;
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO agents (login, name, extension, account_id, active, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-    )
-    .bind(&new.login)
-    .bind(new.name.trim())
-    .bind(&new.extension)
-    .bind(new.account_id)
-    .bind(new.active)
-    .bind(&now)
-    .bind(&now)
-    .fetch_one(&mut *transaction)
-    .await
-    .map_err(|error| agent_clash(error, &new.login))?;
-    insert_skills(&mut transaction, id, &new.skills).await?;
-    transaction.commit().await?;
-    Ok((StatusCode::CREATED, Json(fetch(&state, id).await?)))
+    let shared = state.clone();
+    let id = shared
+        .directory_write(async move {
+            let now = state.now_rfc3339();
+            let mut transaction = state.storage.pool().begin().await?;
+            let (id,): (i64,) = sqlx::query_as(
+                "INSERT INTO agents (login, name, extension, account_id, active, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            )
+            .bind(&new.login)
+            .bind(new.name.trim())
+            .bind(&new.extension)
+            .bind(new.account_id)
+            .bind(new.active)
+            .bind(&now)
+            .bind(&now)
+            .fetch_one(&mut *transaction)
+            .await
+            .map_err(|error| agent_clash(error, &new.login))?;
+            insert_skills(&mut transaction, id, &new.skills).await?;
+            transaction.commit().await?;
+            tell_controller(&state, &new.login).await?;
+            Ok(id)
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(fetch(&shared, id).await?)))
 }
 
 /// Lists agents, by login.
@@ -488,7 +500,7 @@ pub async fn get(
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Needs the admin role", body = ErrorBody),
         (status = 404, description = "No such agent", body = ErrorBody),
-        (status = 409, description = "The new login is taken, or the account does not exist", body = ErrorBody),
+        (status = 409, description = "The new login is taken, a flow or DID dials the old one, or the account does not exist", body = ErrorBody),
         (status = 415, description = "The body is not declared as JSON", body = ErrorBody),
         (status = 422, description = "A field is wrong: also no phone with the extension, a skill that does not exist or is given twice", body = ErrorBody),
     )
@@ -515,37 +527,55 @@ pub async fn update(
     if let Some(Some(extension)) = &changes.extension {
         require_phone(&state, extension).await?;
     }
-    let mut transaction = state.storage.pool().begin().await?;
-    let updated = sqlx::query(
-        "UPDATE agents SET login = coalesce($1, login), name = coalesce($2, name), \
-         extension = CASE WHEN $3 THEN $4 ELSE extension END, \
-         account_id = CASE WHEN $5 THEN $6 ELSE account_id END, \
-         active = coalesce($7, active), updated_at = $8 WHERE id = $9",
-    )
-    .bind(&changes.login)
-    .bind(changes.name.as_deref().map(str::trim))
-    .bind(changes.extension.is_some())
-    .bind(changes.extension.clone().flatten())
-    .bind(changes.account_id.is_some())
-    .bind(changes.account_id.flatten())
-    .bind(changes.active)
-    .bind(state.now_rfc3339())
-    .bind(id)
-    .execute(&mut *transaction)
-    .await
-    .map_err(|error| agent_clash(error, changes.login.as_deref().unwrap_or_default()))?;
-    if updated.rows_affected() == 0 {
-        return Err(ApiError::NotFound(format!("no agent {id}")));
-    }
-    if let Some(skills) = &changes.skills {
-        sqlx::query("DELETE FROM agent_skills WHERE agent_id = $1")
+    let shared = state.clone();
+    shared
+        .directory_write(async move {
+            let before = fetch(&state, id).await?;
+            if changes
+                .login
+                .as_ref()
+                .is_some_and(|login| *login != before.login)
+            {
+                refuse_if_named(&state, &before.login, "change its login").await?;
+            }
+            let mut transaction = state.storage.pool().begin().await?;
+            let updated = sqlx::query(
+                "UPDATE agents SET login = coalesce($1, login), name = coalesce($2, name), \
+                 extension = CASE WHEN $3 THEN $4 ELSE extension END, \
+                 account_id = CASE WHEN $5 THEN $6 ELSE account_id END, \
+                 active = coalesce($7, active), updated_at = $8 WHERE id = $9",
+            )
+            .bind(&changes.login)
+            .bind(changes.name.as_deref().map(str::trim))
+            .bind(changes.extension.is_some())
+            .bind(changes.extension.clone().flatten())
+            .bind(changes.account_id.is_some())
+            .bind(changes.account_id.flatten())
+            .bind(changes.active)
+            .bind(state.now_rfc3339())
             .bind(id)
             .execute(&mut *transaction)
-            .await?;
-        insert_skills(&mut transaction, id, skills).await?;
-    }
-    transaction.commit().await?;
-    Ok(Json(fetch(&state, id).await?))
+            .await
+            .map_err(|error| agent_clash(error, changes.login.as_deref().unwrap_or_default()))?;
+            if updated.rows_affected() == 0 {
+                return Err(ApiError::NotFound(format!("no agent {id}")));
+            }
+            if let Some(skills) = &changes.skills {
+                sqlx::query("DELETE FROM agent_skills WHERE agent_id = $1")
+                    .bind(id)
+                    .execute(&mut *transaction)
+                    .await?;
+                insert_skills(&mut transaction, id, skills).await?;
+            }
+            transaction.commit().await?;
+            let after = fetch(&state, id).await?;
+            if after.login != before.login {
+                tell_controller(&state, &before.login).await?;
+            }
+            tell_controller(&state, &after.login).await?;
+            Ok(Json(after))
+        })
+        .await
 }
 
 /// Deletes an agent and its skills.
@@ -561,6 +591,7 @@ pub async fn update(
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Needs the admin role", body = ErrorBody),
         (status = 404, description = "No such agent", body = ErrorBody),
+        (status = 409, description = "A flow or DID dials it, or it owns a voicemail box", body = ErrorBody),
     )
 )]
 pub async fn delete(
@@ -569,13 +600,75 @@ pub async fn delete(
     IdPath(id): IdPath,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Role::Admin)?;
-    // Its skills go with it (ON DELETE CASCADE).
-    let deleted = sqlx::query("DELETE FROM agents WHERE id = $1")
-        .bind(id)
-        .execute(state.storage.pool())
-        .await?;
-    if deleted.rows_affected() == 0 {
-        return Err(ApiError::NotFound(format!("no agent {id}")));
+    let shared = state.clone();
+    shared
+        .directory_write(async move {
+            let agent = fetch(&state, id).await?;
+            refuse_if_named(&state, &agent.login, "delete it").await?;
+            // Its skills go with it (ON DELETE CASCADE).
+            sqlx::query("DELETE FROM agents WHERE id = $1")
+                .bind(id)
+                .execute(state.storage.pool())
+                .await
+                .map_err(|error| {
+                    ApiError::from_write(error, || {
+                        format!(
+                            "agent {id} owns a voicemail box: give the box to someone else first"
+                        )
+                    })
+                })?;
+            tell_controller(&state, &agent.login).await?;
+            Ok(StatusCode::NO_CONTENT)
+        })
+        .await
+}
+
+/// A 409 when a flow or DID dials agent `login`: it must not `what`.
+async fn refuse_if_named(state: &AppState, login: &str, what: &str) -> Result<(), ApiError> {
+    let dials_it = |named: &ivr::References| named.agents.iter().any(|(_, n)| n == login);
+    match super::naming::first(&state.storage, None, dials_it).await? {
+        Some(namer) => Err(ApiError::Conflict(format!(
+            "{namer} dials agent {login}: change it before you {what}"
+        ))),
+        None => Ok(()),
     }
-    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Tells the call controller (and the other nodes) what agent `login` is
+/// now.
+async fn tell_controller(state: &AppState, login: &str) -> Result<(), ApiError> {
+    let change = directory_entry(&state.storage, login)
+        .await
+        .map_err(ApiError::Internal)?;
+    state.directory(change).await;
+    Ok(())
+}
+
+/// What the call controller should know of agent `login` now: the
+/// extension it takes calls on while it is active and has one.
+pub async fn directory_entry(storage: &Storage, login: &str) -> anyhow::Result<DirectoryChange> {
+    let row: Option<(Flag, Option<String>)> =
+        sqlx::query_as("SELECT active, extension FROM agents WHERE login = $1")
+            .bind(login)
+            .fetch_optional(storage.pool())
+            .await?;
+    let login = login.to_string();
+    Ok(match row {
+        Some((Flag(true), Some(extension))) => DirectoryChange::AgentActive { login, extension },
+        _ => DirectoryChange::AgentGone { login },
+    })
+}
+
+/// Every active agent with an extension, as the call controller starts
+/// with them.
+pub async fn directory(storage: &Storage) -> anyhow::Result<Vec<DirectoryChange>> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT login, extension FROM agents WHERE active AND extension IS NOT NULL",
+    )
+    .fetch_all(storage.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(login, extension)| DirectoryChange::AgentActive { login, extension })
+        .collect())
 }

@@ -324,50 +324,22 @@ fn check_place(
     check_date(available_on)
 }
 
-/// A 409 at `/answered_by/flow_id` when `answered_by` names a flow that
-/// does not exist.
-async fn require_flow(state: &AppState, answered_by: &AnsweredBy) -> Result<(), ApiError> {
-    let AnsweredBy::Flow { flow_id } = answered_by else {
-        return Ok(());
+/// What a DID's settings name, with their pointers: the flow that
+/// answers it, what its inbound settings name, and its holiday and
+/// scheduled flows.
+pub fn references(answered_by: Option<&AnsweredBy>, inbound: Option<&Inbound>) -> ivr::References {
+    let mut references = match answered_by {
+        Some(AnsweredBy::Inbound(settings)) => settings.references("/answered_by"),
+        Some(AnsweredBy::Flow { flow_id }) => ivr::References {
+            flows: vec![("/answered_by/flow_id".into(), *flow_id)],
+            ..ivr::References::default()
+        },
+        _ => ivr::References::default(),
     };
-    let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM flows WHERE id = $1")
-        .bind(flow_id)
-        .fetch_optional(state.storage.pool())
-        .await?;
-    match found {
-        Some(_) => Ok(()),
-        None => Err(ApiError::ConflictAt {
-            path: "/answered_by/flow_id".into(),
-            reason: format!("there is no flow {flow_id}"),
-        }),
+    if let Some(inbound) = inbound {
+        references.flows.extend(inbound.flows("/inbound"));
     }
-}
-
-/// The numbers of the DIDs that name flow `flow_id`: answered by it, or
-/// going to it from their inbound settings, holidays or schedules.
-pub async fn naming_flow(storage: &Storage, flow_id: i64) -> anyhow::Result<Vec<String>> {
-    let rows: Vec<(String, String, String)> =
-        sqlx::query_as("SELECT number, answered_by, inbound FROM dids")
-            .fetch_all(storage.pool())
-            .await?;
-    Ok(rows
-        .into_iter()
-        .filter(|(_, answered_by, inbound)| {
-            let answered = match serde_json::from_str::<AnsweredBy>(answered_by) {
-                Ok(AnsweredBy::Flow { flow_id: id }) => id == flow_id,
-                Ok(AnsweredBy::Inbound(settings)) => settings
-                    .references("")
-                    .0
-                    .iter()
-                    .any(|(_, id)| *id == flow_id),
-                _ => false,
-            };
-            answered
-                || serde_json::from_str::<Inbound>(inbound)
-                    .is_ok_and(|inbound| inbound.flows("").iter().any(|(_, id)| *id == flow_id))
-        })
-        .map(|(number, _, _)| number)
-        .collect())
+    references
 }
 
 /// A checked date as stored: `YYYY-MM-DD` (chrono also reads `2026-1-5`).
@@ -511,8 +483,8 @@ pub async fn create(
     new.answered_by.check(state.tts.is_available())?;
     new.inbound.check("/inbound", state.tts.is_available())?;
     super::accounts::require_exists(&state, new.account_id).await?;
-    require_flow(&state, &new.answered_by).await?;
-    require_named(&state, &new.answered_by, Some(&new.inbound)).await?;
+    let named = references(Some(&new.answered_by), Some(&new.inbound));
+    super::naming::require(&state, &named, "").await?;
     let shared = state.clone();
     let did = shared
         .directory_write(async move {
@@ -655,15 +627,12 @@ pub async fn update(
     )?;
     if let Some(answered_by) = &changes.answered_by {
         answered_by.check(state.tts.is_available())?;
-        require_flow(&state, answered_by).await?;
-        require_named(&state, answered_by, None).await?;
     }
     if let Some(inbound) = &changes.inbound {
         inbound.check("/inbound", state.tts.is_available())?;
-        for (pointer, flow) in inbound.flows("/inbound") {
-            super::inbound::require_named(&state, &[(pointer, flow)], &[]).await?;
-        }
     }
+    let named = references(changes.answered_by.as_ref(), changes.inbound.as_ref());
+    super::naming::require(&state, &named, "").await?;
     let inbound = changes
         .inbound
         .as_ref()
@@ -740,23 +709,6 @@ pub async fn announce_account(state: &AppState, account_id: i64) -> Result<(), A
         announce(state, &row.into_did()?).await?;
     }
     Ok(())
-}
-
-/// A 409 at the pointer of a flow or prompt the DID's settings name that
-/// does not exist.
-async fn require_named(
-    state: &AppState,
-    answered_by: &AnsweredBy,
-    inbound: Option<&Inbound>,
-) -> Result<(), ApiError> {
-    let (mut flows, prompts) = match answered_by {
-        AnsweredBy::Inbound(settings) => settings.references("/answered_by"),
-        _ => (Vec::new(), Vec::new()),
-    };
-    if let Some(inbound) = inbound {
-        flows.extend(inbound.flows("/inbound"));
-    }
-    super::inbound::require_named(state, &flows, &prompts).await
 }
 
 /// Deletes a DID that no holiday names: it is no longer ours from the

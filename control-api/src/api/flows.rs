@@ -15,6 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use super::auth::{Caller, Role};
 use super::error::{ApiError, ErrorBody, ValidJson};
+use super::naming::Namer;
 use super::paging::{IdPath, Page, Paging, ValidQuery};
 use crate::storage::{QueryBuilder, Storage};
 use crate::switch::DirectoryChange;
@@ -224,36 +225,7 @@ async fn check_document(
     let flow = ivr::parse(document)
         .map_err(|error| ApiError::invalid(format!("/document{}", error.pointer), error.reason))?;
     let references = flow.references();
-    for (pointer, id) in &references.flows {
-        require_named(
-            state,
-            "SELECT id FROM flows WHERE id = $1",
-            *id,
-            pointer,
-            || format!("there is no flow {id}"),
-        )
-        .await?;
-    }
-    for (pointer, extension) in &references.phones {
-        require_named(
-            state,
-            "SELECT id FROM phones WHERE extension = $1",
-            extension.as_str(),
-            pointer,
-            || format!("there is no phone {extension}"),
-        )
-        .await?;
-    }
-    for (pointer, login) in &references.agents {
-        require_named(
-            state,
-            "SELECT id FROM agents WHERE login = $1",
-            login.as_str(),
-            pointer,
-            || format!("there is no agent {login}"),
-        )
-        .await?;
-    }
+    super::naming::require(state, &references, "/document").await?;
     if let Some(pointer) = &references.speaks
         && !state.tts.is_available()
     {
@@ -262,44 +234,7 @@ async fn check_document(
             "`say` needs a text-to-speech program (espeak-ng or flite), and this server has none",
         ));
     }
-    for (pointer, name) in &references.prompts {
-        let known = crate::prompts::is_bundled(name)
-            || super::prompts::exists(&state.storage, name)
-                .await
-                .map_err(ApiError::Internal)?;
-        if !known {
-            return Err(ApiError::ConflictAt {
-                path: format!("/document{pointer}"),
-                reason: format!("there is no prompt {name:?}"),
-            });
-        }
-    }
     serde_json::to_string(&flow).map_err(|error| ApiError::Internal(error.into()))
-}
-
-/// A 409 at `/document{pointer}` unless `sql` (one `$1`, bound to `value`)
-/// finds the row the document names.
-async fn require_named<'q, T>(
-    state: &AppState,
-    sql: &'static str,
-    value: T,
-    pointer: &str,
-    missing: impl FnOnce() -> String,
-) -> Result<(), ApiError>
-where
-    T: sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + Send + 'q,
-{
-    let found: Option<(i64,)> = sqlx::query_as(sql)
-        .bind(value)
-        .fetch_optional(state.storage.pool())
-        .await?;
-    match found {
-        Some(_) => Ok(()),
-        None => Err(ApiError::ConflictAt {
-            path: format!("/document{pointer}"),
-            reason: missing(),
-        }),
-    }
 }
 
 async fn fetch(state: &AppState, id: i64) -> Result<Flow, ApiError> {
@@ -532,34 +467,12 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     caller.require(Role::Admin)?;
     fetch(&state, id).await?;
-    let others: Vec<(i64, String)> =
-        sqlx::query_as("SELECT id, document FROM flows WHERE id != $1")
-            .bind(id)
-            .fetch_all(state.storage.pool())
-            .await?;
-    for (other, document) in others {
-        let names_it = serde_json::from_str(&document)
-            .ok()
-            .and_then(|document| ivr::parse(&document).ok())
-            .is_some_and(|flow| {
-                flow.references()
-                    .flows
-                    .iter()
-                    .any(|(_, named)| *named == id)
-            });
-        if names_it {
-            return Err(ApiError::Conflict(format!(
-                "flow {other} goes on to this one: change it first"
-            )));
-        }
-    }
-    if let Some(number) = super::dids::naming_flow(&state.storage, id)
-        .await
-        .map_err(ApiError::Internal)?
-        .first()
+    let goes_here = |named: &ivr::References| named.flows.iter().any(|(_, flow)| *flow == id);
+    if let Some(namer) =
+        super::naming::first(&state.storage, Some(&Namer::Flow(id)), goes_here).await?
     {
         return Err(ApiError::Conflict(format!(
-            "DID {number} goes to this flow: change it first"
+            "{namer} goes to this flow: change it first"
         )));
     }
     let deleted = sqlx::query("DELETE FROM flows WHERE id = $1")

@@ -16,7 +16,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use super::AppState;
 use super::error::ApiError;
 use crate::storage::Storage;
 use crate::switch::did_route::{CallsLimit, DidRoute, Schedule, When};
@@ -335,9 +334,6 @@ pub async fn holidays_of(
         .collect())
 }
 
-/// Things named by a setting, each with its JSON pointer.
-pub type Named<T> = Vec<(String, T)>;
-
 /// Something said or played: `{"prompt": NAME}` or `{"text": TEXT}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(untagged, deny_unknown_fields)]
@@ -554,10 +550,12 @@ impl InboundSettings {
             .map_err(|(pointer, reason)| ApiError::invalid(format!("{prefix}{pointer}"), reason))
     }
 
-    /// The flows and prompts it names, with their pointers.
-    pub fn references(&self, prefix: &str) -> (Named<i64>, Named<String>) {
+    /// The flows, prompts and voicemail boxes it names, with their
+    /// pointers.
+    pub fn references(&self, prefix: &str) -> ivr::References {
         let mut flows = Vec::new();
         let mut prompts = Vec::new();
+        let mut mailboxes = Vec::new();
         let mut speech = |speech: &Option<Speech>, at: String| {
             if let Some(Speech::Prompt { prompt }) = speech {
                 prompts.push((format!("{at}/prompt"), prompt.clone()));
@@ -570,6 +568,9 @@ impl InboundSettings {
         if let Some(music) = &self.hold_music {
             prompts.push((format!("{prefix}/hold_music"), music.clone()));
         }
+        if let Some(voicemail) = &self.voicemail {
+            mailboxes.push((format!("{prefix}/voicemail/box"), voicemail.mailbox.clone()));
+        }
         if let Some(options) = &self.call_options {
             for (key, action) in &options.options {
                 let at = format!("{prefix}/call_options/options/{key}");
@@ -580,11 +581,19 @@ impl InboundSettings {
                     CallOptionAction::Play { prompt } => {
                         prompts.push((format!("{at}/prompt"), prompt.clone()))
                     }
-                    _ => {}
+                    CallOptionAction::Voicemail { mailbox } => {
+                        mailboxes.push((format!("{at}/box"), mailbox.clone()))
+                    }
+                    CallOptionAction::Dial { .. } => {}
                 }
             }
         }
-        (flows, prompts)
+        ivr::References {
+            flows,
+            prompts,
+            mailboxes,
+            ..ivr::References::default()
+        }
     }
 
     /// The flow the settings make; an error is a pointer into the
@@ -696,40 +705,6 @@ impl InboundSettings {
         }
         String::new()
     }
-}
-
-/// Checks that the flows and prompts named exist: a 409 at the pointer of
-/// the first that does not.
-pub async fn require_named(
-    state: &AppState,
-    flows: &[(String, i64)],
-    prompts: &[(String, String)],
-) -> Result<(), ApiError> {
-    for (pointer, id) in flows {
-        let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM flows WHERE id = $1")
-            .bind(id)
-            .fetch_optional(state.storage.pool())
-            .await?;
-        if found.is_none() {
-            return Err(ApiError::ConflictAt {
-                path: pointer.clone(),
-                reason: format!("there is no flow {id}"),
-            });
-        }
-    }
-    for (pointer, name) in prompts {
-        let known = crate::prompts::is_bundled(name)
-            || super::prompts::exists(&state.storage, name)
-                .await
-                .map_err(ApiError::Internal)?;
-        if !known {
-            return Err(ApiError::ConflictAt {
-                path: pointer.clone(),
-                reason: format!("there is no prompt {name:?}"),
-            });
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -17,6 +17,8 @@ pub mod flows;
 pub mod holidays;
 pub mod inbound;
 pub mod integer;
+pub mod mailboxes;
+pub mod naming;
 pub mod paging;
 pub mod passwords;
 pub mod patch;
@@ -182,6 +184,16 @@ pub fn router(state: AppState) -> Router {
                 )),
         )
         .route("/api/v1/prompts/{name}/audio", get(prompts::audio))
+        .route(
+            "/api/v1/voicemail-boxes",
+            post(mailboxes::create).get(mailboxes::list),
+        )
+        .route(
+            "/api/v1/voicemail-boxes/{id}",
+            get(mailboxes::get)
+                .patch(mailboxes::update)
+                .delete(mailboxes::delete),
+        )
         .route("/api/v1/voicemails", get(voicemails::list))
         .route(
             "/api/v1/voicemails/{id}",
@@ -261,7 +273,8 @@ pub fn router(state: AppState) -> Router {
         calls::stop_recording, calls::play, events::stream, events::socket,
         recordings::list, recordings::get, recordings::audio, recordings::delete,
         voicemails::list, voicemails::get, voicemails::audio, voicemails::update,
-        voicemails::delete, prompts::upload, prompts::list, prompts::bundled, prompts::get,
+        voicemails::delete, mailboxes::create, mailboxes::list, mailboxes::get,
+        mailboxes::update, mailboxes::delete, prompts::upload, prompts::list, prompts::bundled, prompts::get,
         prompts::audio, prompts::delete,
     ),
     components(schemas(
@@ -284,6 +297,7 @@ pub fn router(state: AppState) -> Router {
         calls::NewCall, calls::CallParty, calls::CallDestination, calls::PlacedCall,
         calls::Transfer, calls::RecordingStarted, calls::PlayPrompt, calls::PromptListeners,
         recordings::Recording, voicemails::Voicemail, voicemails::VoicemailChanges,
+        mailboxes::Mailbox, mailboxes::NewMailbox, mailboxes::MailboxChanges, mailboxes::Owner,
         prompts::UploadedPrompt,
     )),
     modifiers(&BearerAuth, &TimeZones),
@@ -302,7 +316,7 @@ pub fn router(state: AppState) -> Router {
         (name = "calls", description = "Calls in progress: placed, hung up, transferred, recorded, played to"),
         (name = "events", description = "The live event stream"),
         (name = "recordings", description = "Call recordings and their retention"),
-        (name = "voicemails", description = "Voicemail messages left through flows"),
+        (name = "voicemails", description = "Voicemail boxes (an account's, a group's or an agent's) and the messages flows leave in them"),
         (name = "prompts", description = "Prompts and hold music uploaded for flows"),
         (name = "server", description = "The server itself"),
     ),

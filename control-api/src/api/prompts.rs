@@ -377,10 +377,8 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     caller.require(Role::Admin)?;
     fetch(&state, &name).await?;
-    if let Some(user) = named_by(&state.storage, &name)
-        .await
-        .map_err(ApiError::Internal)?
-    {
+    let plays_it = |named: &ivr::References| named.prompts.iter().any(|(_, n)| *n == name);
+    if let Some(user) = super::naming::first(&state.storage, None, plays_it).await? {
         return Err(ApiError::Conflict(format!(
             "{user} plays this prompt: change it first"
         )));
@@ -392,42 +390,6 @@ pub async fn delete(
     tracing::info!(prompt = %name, "prompt deleted");
     state.directory(DirectoryChange::PromptGone { name }).await;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// A flow or DID that plays prompt `name`, if any.
-async fn named_by(storage: &Storage, name: &str) -> anyhow::Result<Option<String>> {
-    let flows: Vec<(i64, String)> = sqlx::query_as("SELECT id, document FROM flows")
-        .fetch_all(storage.pool())
-        .await?;
-    for (id, document) in flows {
-        let names_it = serde_json::from_str(&document)
-            .ok()
-            .and_then(|document| ivr::parse(&document).ok())
-            .is_some_and(|flow| {
-                flow.references()
-                    .prompts
-                    .iter()
-                    .any(|(_, named)| named == name)
-            });
-        if names_it {
-            return Ok(Some(format!("flow {id}")));
-        }
-    }
-    let dids: Vec<(String, String)> = sqlx::query_as("SELECT number, answered_by FROM dids")
-        .fetch_all(storage.pool())
-        .await?;
-    for (number, answered_by) in dids {
-        if let Ok(super::dids::AnsweredBy::Inbound(settings)) = serde_json::from_str(&answered_by)
-            && settings
-                .references("")
-                .1
-                .iter()
-                .any(|(_, named)| named == name)
-        {
-            return Ok(Some(format!("DID {number}")));
-        }
-    }
-    Ok(None)
 }
 
 /// Whether an uploaded prompt `name` exists.

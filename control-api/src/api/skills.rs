@@ -276,7 +276,7 @@ pub async fn update(
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Needs the admin role", body = ErrorBody),
         (status = 404, description = "No such skill", body = ErrorBody),
-        (status = 409, description = "An agent has it", body = ErrorBody),
+        (status = 409, description = "An agent has it, or a group voicemail box is its", body = ErrorBody),
     )
 )]
 pub async fn delete(
@@ -291,7 +291,9 @@ pub async fn delete(
         .await
         .map_err(|error| {
             ApiError::from_write(error, || {
-                format!("skill {id} is an agent's: take it from its agents first")
+                format!(
+                    "skill {id} is an agent's or a group voicemail box's: take it from them first"
+                )
             })
         })?;
     if deleted.rows_affected() == 0 {

@@ -1,5 +1,5 @@
 //! `/api/v1/voicemails`: the messages flows' `voicemail` verbs took, newest
-//! first; each one's audio (HTTP range requests served by tower-http),
+//! first, by box or by the agent whose boxes they are in; each one's audio (HTTP range requests served by tower-http),
 //! marking it heard, and deleting it (file and row).
 
 use crate::storage::{Flag, QueryBuilder};
@@ -105,6 +105,10 @@ pub struct VoicemailQuery {
     /// Only messages left for this account's DIDs.
     #[serde(default, deserialize_with = "super::integer::query_i64")]
     pub account_id: Option<i64>,
+    /// Only messages in the boxes this agent reads: its own and its
+    /// groups' (`/api/v1/voicemail-boxes`).
+    #[serde(default, deserialize_with = "super::integer::query_i64")]
+    pub agent_id: Option<i64>,
 }
 
 /// Changes to a message.
@@ -158,6 +162,10 @@ pub async fn list(
         }
         if let Some(account_id) = query.account_id {
             builder.push(" AND account_id = ").push_bind(account_id);
+        }
+        if let Some(agent_id) = query.agent_id {
+            builder.push(" AND mailbox IN");
+            super::mailboxes::push_agent_boxes(builder, agent_id);
         }
     };
     let (rows, total) = paging

@@ -628,10 +628,16 @@ impl Switch {
         let route = match target {
             DialTarget::Phone(extension) => Route::Phone(extension),
             DialTarget::Number(number) => Route::Trunk(number),
-            DialTarget::Agent(login) => {
-                warn!(%login, "agents are reached through queues, not dialled by login: the dial fails");
-                return failed;
-            }
+            DialTarget::Agent(login) => match self.agents.get(&login) {
+                Some(extension) => {
+                    info!(%login, %extension, "the flow dials an agent");
+                    Route::Phone(extension.clone())
+                }
+                None => {
+                    info!(%login, "the flow dials an agent who is inactive or on no phone");
+                    return failed;
+                }
+            },
             DialTarget::Did(number) => {
                 match self.routes.get(&number).cloned().map(|route| match route {
                     Route::Did(did) => did.route_at(self.wall(now).into()),
