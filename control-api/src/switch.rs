@@ -1777,10 +1777,7 @@ impl Switch {
                     && flow.whisper_on_answer(
                         &outbound.media,
                         (&self.tts, &self.url_audio),
-                        flow_call::PromptLookup {
-                            bundled: &self.prompts,
-                            uploaded: &self.uploaded_prompts,
-                        },
+                        flow_call::PromptLookup::new(&self.prompts, &self.uploaded_prompts),
                     )
                 {
                     info!("the dialled party answered: whispering before the bridge");

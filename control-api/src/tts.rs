@@ -8,7 +8,7 @@
 //! once) and otherwise [`Tts::render`], which renders on the runtime and
 //! calls back when the prompt is ready.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -42,9 +42,9 @@ struct Inner {
     program: Option<Program>,
     dir: PathBuf,
     memory: Mutex<HashMap<String, Prompt>>,
-    /// Keys being rendered, so one text is rendered once however many
-    /// calls ask at the same time.
-    rendering: Mutex<HashSet<String>>,
+    /// Renders in progress, by key: one text is rendered once however
+    /// many calls ask at the same time, and they all await that render.
+    rendering: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<Rendered>>>>,
 }
 
 impl std::fmt::Debug for Tts {
@@ -111,7 +111,7 @@ impl Tts {
                 program,
                 dir,
                 memory: Mutex::new(HashMap::new()),
-                rendering: Mutex::new(HashSet::new()),
+                rendering: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -176,26 +176,24 @@ impl Tts {
             return Ok(prompt);
         }
         let path = self.inner.dir.join(format!("{key}.wav"));
-        // One render per text: a second asker waits for the file.
-        let first = self
+        // One render per text: whoever asks while it runs awaits it.
+        let once = self
             .inner
             .rendering
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(key.clone());
-        if !first {
-            for _ in 0..200 {
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                if let Some(prompt) = self.cached(text, voice) {
-                    return Ok(prompt);
+            .entry(key.clone())
+            .or_default()
+            .clone();
+        let rendered = once
+            .get_or_init(|| async {
+                match load(&path).await {
+                    Some(prompt) => Ok(prompt),
+                    None => run(&program, text, voice, &path).await,
                 }
-            }
-            return Err("rendering took too long".into());
-        }
-        let rendered = match load(&path).await {
-            Some(prompt) => Ok(prompt),
-            None => run(&program, text, voice, &path).await,
-        };
+            })
+            .await
+            .clone();
         if let Ok(prompt) = &rendered {
             let mut memory = self
                 .inner
@@ -215,6 +213,9 @@ impl Tts {
         rendered
     }
 }
+
+/// A render's outcome: the prompt, or why there is none.
+type Rendered = Result<Prompt, String>;
 
 /// The cache key (and file name) of `text` in `voice`.
 fn key(text: &str, voice: Option<&str>) -> String {
@@ -364,6 +365,13 @@ mod tests {
         let again = Tts::with(Some(Program::EspeakNg("/nonexistent".into())), dir.clone());
         let reread = again.render_now("One two three.", None).await.unwrap();
         assert_eq!(reread.samples(), prompt.samples());
+        // Two askers at once share one render.
+        let (first, second) = tokio::join!(
+            tts.render_now("Four five.", None),
+            tts.render_now("Four five.", None)
+        );
+        assert_eq!(first.unwrap().samples(), second.unwrap().samples());
+        assert!(tts.inner.rendering.lock().unwrap().is_empty());
         assert!(
             tts.render_now("x", Some("no voice; rm"))
                 .await

@@ -59,6 +59,20 @@ fn levels_sent(server: &Server, seen: &[harness::Sniffed]) -> Vec<f64> {
         .collect()
 }
 
+/// SIPp calls `number` and holds the call `hold_ms` (sending its
+/// capture); the RMS of each packet the caller was sent, in order.
+fn levels_heard_calling(server: &Server, number: &str, hold_ms: u32) -> Vec<f64> {
+    let media_port = free_port();
+    let sniffer = UdpSniffer::start(media_port..=media_port);
+    let (hold, port) = (hold_ms.to_string(), media_port.to_string());
+    sipp(
+        "uac_echo",
+        &[&server.target(), "-s", number, "-d", &hold, "-mp", &port],
+    )
+    .assert_ok(Some(server));
+    levels_sent(server, &sniffer.finish())
+}
+
 /// The live events (Server-Sent Events) as they come, collected by a
 /// thread.
 struct Events {
@@ -324,22 +338,7 @@ fn a_flow_that_says_something_is_heard_by_the_caller() {
             {"verb": "pause", "seconds": 30}
         ]}),
     );
-    let media_port = free_port();
-    let sniffer = UdpSniffer::start(media_port..=media_port);
-    sipp(
-        "uac_echo",
-        &[
-            &server.target(),
-            "-s",
-            "7200",
-            "-d",
-            "5000",
-            "-mp",
-            &media_port.to_string(),
-        ],
-    )
-    .assert_ok(Some(&server));
-    let levels = levels_sent(&server, &sniffer.finish());
+    let levels = levels_heard_calling(&server, "7200", 5000);
     let loud = levels.iter().filter(|level| **level > 0.02).count();
     // About 4 s of speech: well over a second of loud packets.
     assert!(
@@ -909,22 +908,7 @@ fn an_uploaded_prompt_is_converted_and_played() {
             {"verb": "pause", "seconds": 30}
         ]}),
     );
-    let media_port = free_port();
-    let sniffer = UdpSniffer::start(media_port..=media_port);
-    sipp(
-        "uac_echo",
-        &[
-            &server.target(),
-            "-s",
-            "7700",
-            "-d",
-            "4000",
-            "-mp",
-            &media_port.to_string(),
-        ],
-    )
-    .assert_ok(Some(&server));
-    let loud = levels_sent(&server, &sniffer.finish())
+    let loud = levels_heard_calling(&server, "7700", 4000)
         .into_iter()
         .filter(|level| *level > 0.2)
         .count();
@@ -1105,7 +1089,7 @@ fn voicemail_boxes_are_an_accounts_a_groups_or_an_agents() {
         ),
         (
             body!({"name": "x", "owner": {"type": "agent", "agent_id": 424242}}),
-            422,
+            409,
             "/owner/agent_id",
         ),
         (
@@ -1176,14 +1160,14 @@ fn voicemail_boxes_are_an_accounts_a_groups_or_an_agents() {
         1,
     );
     assert_eq!(page["items"][0]["mailbox"], "support-line", "{page}");
-    let (_, page) = send(
+    let (_, bobs) = send(
         &server,
         &admin,
         "GET",
         &format!("/api/v1/voicemails?agent_id={bob}"),
         None,
     );
-    assert_eq!(page["total"], 0, "{page}");
+    assert_eq!(bobs["total"], 0, "{bobs}");
     let (status, group) = send(
         &server,
         &admin,
@@ -1200,6 +1184,82 @@ fn voicemail_boxes_are_an_accounts_a_groups_or_an_agents() {
     assert_eq!(
         group["owner"],
         body!({"type": "group", "skill_id": support})
+    );
+
+    // Logged in as agents: Alice reads her boxes' messages and marks them
+    // heard; Bob sees none of them; a user who is no agent reads nothing.
+    let message = page["items"][0]["id"].as_i64().unwrap();
+    let login = |username: &str, agent: Option<i64>| -> String {
+        made(
+            &server,
+            &admin,
+            "/api/v1/users",
+            body!({"username": username, "role": "agent",
+                   "password": "correct horse", "agent_id": agent}),
+        );
+        let (status, session) = server.http(
+            "POST",
+            "/api/v1/login",
+            None,
+            Some(&body!({"username": username, "password": "correct horse"}).to_string()),
+        );
+        assert_eq!(status, 200, "{session}");
+        json(&session)["secret"].as_str().unwrap().to_string()
+    };
+    let (as_alice, as_bob, as_carol) = (
+        login("alice.user", Some(alice)),
+        login("bob.user", Some(bob)),
+        login("carol.user", None),
+    );
+    let (status, mine) = send(&server, &as_alice, "GET", "/api/v1/voicemails", None);
+    assert_eq!((status, mine["total"].as_i64()), (200, Some(1)), "{mine}");
+    let one = format!("/api/v1/voicemails/{message}");
+    let (status, heard) = send(
+        &server,
+        &as_alice,
+        "PATCH",
+        &one,
+        Some(body!({"heard": true})),
+    );
+    assert_eq!(
+        (status, heard["heard"].as_bool()),
+        (200, Some(true)),
+        "{heard}"
+    );
+    let (status, mine) = send(&server, &as_alice, "GET", boxes, None);
+    assert_eq!(status, 200, "{mine}");
+    assert_eq!(mine["items"][1]["new_messages"], 0, "{mine}");
+    let (status, _) = send(
+        &server,
+        &as_alice,
+        "GET",
+        &format!("/api/v1/voicemails?agent_id={bob}"),
+        None,
+    );
+    assert_eq!(status, 403);
+    let (status, _) = send(&server, &as_alice, "DELETE", &one, None);
+    assert_eq!(status, 403, "deleting is a supervisor's");
+    let (status, theirs) = send(&server, &as_bob, "GET", "/api/v1/voicemails", None);
+    assert_eq!(
+        (status, theirs["total"].as_i64()),
+        (200, Some(0)),
+        "{theirs}"
+    );
+    assert_eq!(send(&server, &as_bob, "GET", &one, None).0, 404);
+    assert_eq!(
+        send(
+            &server,
+            &as_bob,
+            "GET",
+            &format!("{boxes}/{group_box}"),
+            None
+        )
+        .0,
+        404
+    );
+    assert_eq!(
+        send(&server, &as_carol, "GET", "/api/v1/voicemails", None).0,
+        403
     );
 
     // Nothing is deleted from under what uses it.

@@ -118,9 +118,28 @@ pub struct Caller {
     pub token_id: String,
     /// What it may do.
     pub role: Role,
+    /// The agent a login's user is, if it is one.
+    pub agent_id: Option<i64>,
 }
 
 impl Caller {
+    /// Whose voicemail the caller reads: everyone's (`None`) from the
+    /// supervisor role up; with the agent role, its agent's boxes only;
+    /// else 403.
+    pub fn voicemail_reader(&self) -> Result<Option<i64>, ApiError> {
+        if self.role.at_least(Role::Supervisor) {
+            return Ok(None);
+        }
+        self.require(Role::Agent)?;
+        match self.agent_id {
+            Some(agent_id) => Ok(Some(agent_id)),
+            None => Err(ApiError::Forbidden(
+                "an agent token reads its agent's voicemail, and this token's user is no agent"
+                    .into(),
+            )),
+        }
+    }
+
     /// `Ok` if the caller's role is `least` or above, else 403.
     pub fn require(&self, least: Role) -> Result<(), ApiError> {
         if self.role.at_least(least) {
@@ -184,8 +203,8 @@ impl Caller {
     pub async fn from_secret(state: &AppState, secret: &str) -> Result<Self, ApiError> {
         // A login's token takes its user's role now, and works only while
         // the user is active and unlocked, and until it expires.
-        let row: Option<(String, String)> = sqlx::query_as(
-            "SELECT t.id, coalesce(u.role, t.role) FROM api_tokens t \
+        let row: Option<(String, String, Option<i64>)> = sqlx::query_as(
+            "SELECT t.id, coalesce(u.role, t.role), u.agent_id FROM api_tokens t \
              LEFT JOIN users u ON u.id = t.user_id \
              WHERE t.secret_sha256 = $1 AND t.revoked_at IS NULL \
              AND (t.expires_at IS NULL OR t.expires_at > $2) \
@@ -195,12 +214,16 @@ impl Caller {
         .bind(super::now_rfc3339())
         .fetch_optional(state.storage.pool())
         .await?;
-        let (token_id, role) = row.ok_or(ApiError::Unauthorized(
+        let (token_id, role, agent_id) = row.ok_or(ApiError::Unauthorized(
             "unknown, revoked or expired token, or its user is locked or inactive",
         ))?;
         let role =
             Role::from_name(&role).ok_or(ApiError::Unauthorized("token has no valid role"))?;
-        Ok(Caller { token_id, role })
+        Ok(Caller {
+            token_id,
+            role,
+            agent_id,
+        })
     }
 }
 

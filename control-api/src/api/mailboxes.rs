@@ -1,7 +1,8 @@
 //! `/api/v1/voicemail-boxes`: the boxes flows' `voicemail` verbs leave
 //! messages in, by name. Each belongs to an account, to a group (shared by
 //! every agent with a skill) or to one agent; an agent's boxes are its own
-//! and its groups'. A box is named once and keeps its name: flows and
+//! and its groups', and a user who is that agent, with the agent role,
+//! reads those and no others. A box is named once and keeps its name: flows and
 //! messages know it by that name. A box that a flow or DID names, or that
 //! holds messages, is not deleted.
 
@@ -51,7 +52,8 @@ impl Owner {
         }
     }
 
-    /// A 422 at `/owner/...` unless the owner exists.
+    /// A 409 at `/owner/...` unless the owner exists: a well-formed
+    /// reference to nothing is wrong with the state, not the request.
     async fn require(self, state: &AppState) -> Result<(), ApiError> {
         let (sql, id, pointer, what) = match self {
             Owner::Account { account_id } => (
@@ -79,10 +81,10 @@ impl Owner {
             .await?;
         match found {
             Some(_) => Ok(()),
-            None => Err(ApiError::invalid(
-                pointer,
-                format!("there is no {what} {id}"),
-            )),
+            None => Err(ApiError::ConflictAt {
+                path: pointer.into(),
+                reason: format!("there is no {what} {id}"),
+            }),
         }
     }
 }
@@ -214,6 +216,18 @@ pub struct MailboxQuery {
     pub agent_id: Option<i64>,
 }
 
+/// Whether agent `agent_id` reads box `name`: its own, or its group's.
+pub async fn reads(state: &AppState, agent_id: i64, name: &str) -> Result<bool, ApiError> {
+    let mut query = QueryBuilder::new("SELECT COUNT(*) FROM voicemail_boxes WHERE name = ");
+    query.push_bind(name.to_string()).push(" AND name IN");
+    push_agent_boxes(&mut query, agent_id);
+    let (count,): (i64,) = query
+        .build_query_as()
+        .fetch_one(state.storage.pool())
+        .await?;
+    Ok(count > 0)
+}
+
 /// The SQL condition "box `name` is one agent `$n` reads" (its own, and
 /// its skills' groups'), after `column IN`.
 pub fn push_agent_boxes(builder: &mut QueryBuilder, agent_id: i64) {
@@ -275,9 +289,9 @@ async fn fetch(state: &AppState, id: i64) -> Result<Mailbox, ApiError> {
         (status = 400, description = "The body is not JSON", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Needs the admin role", body = ErrorBody),
-        (status = 409, description = "The name is taken", body = ErrorBody),
+        (status = 409, description = "The name is taken, or the owner does not exist", body = ErrorBody),
         (status = 415, description = "The body is not declared as JSON", body = ErrorBody),
-        (status = 422, description = "A field is wrong, or the owner does not exist", body = ErrorBody),
+        (status = 422, description = "A field is wrong", body = ErrorBody),
     )
 )]
 pub async fn create(
@@ -322,7 +336,7 @@ pub async fn create(
     responses(
         (status = 200, description = "A page of boxes", body = Page<Mailbox>),
         (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Needs the supervisor role", body = ErrorBody),
+        (status = 403, description = "Needs the supervisor role, or the agent role as an agent", body = ErrorBody),
         (status = 422, description = "A parameter is wrong", body = ErrorBody),
     )
 )]
@@ -331,7 +345,15 @@ pub async fn list(
     caller: Caller,
     ValidQuery(query): ValidQuery<MailboxQuery>,
 ) -> Result<Json<Page<Mailbox>>, ApiError> {
-    caller.require(Role::Supervisor)?;
+    let agent_id = match (caller.voicemail_reader()?, query.agent_id) {
+        (Some(own), Some(asked)) if own != asked => {
+            return Err(ApiError::Forbidden(
+                "an agent token reads its own agent's boxes only".into(),
+            ));
+        }
+        (Some(own), _) => Some(own),
+        (None, asked) => asked,
+    };
     let paging = Paging::new(query.limit, query.offset)?;
     let filter = |builder: &mut QueryBuilder| {
         if let Some(name) = &query.name {
@@ -343,7 +365,7 @@ pub async fn list(
         if let Some(skill_id) = query.skill_id {
             builder.push(" AND skill_id = ").push_bind(skill_id);
         }
-        if let Some(agent_id) = query.agent_id {
+        if let Some(agent_id) = agent_id {
             builder.push(" AND name IN");
             push_agent_boxes(builder, agent_id);
         }
@@ -375,7 +397,7 @@ pub async fn list(
     responses(
         (status = 200, description = "The box", body = Mailbox),
         (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Needs the supervisor role", body = ErrorBody),
+        (status = 403, description = "Needs the supervisor role, or the agent role as an agent", body = ErrorBody),
         (status = 404, description = "No such box", body = ErrorBody),
     )
 )]
@@ -384,8 +406,14 @@ pub async fn get(
     caller: Caller,
     IdPath(id): IdPath,
 ) -> Result<Json<Mailbox>, ApiError> {
-    caller.require(Role::Supervisor)?;
-    Ok(Json(fetch(&state, id).await?))
+    let reader = caller.voicemail_reader()?;
+    let mailbox = fetch(&state, id).await?;
+    if let Some(agent_id) = reader
+        && !reads(&state, agent_id, &mailbox.name).await?
+    {
+        return Err(ApiError::NotFound(format!("no voicemail box {id}")));
+    }
+    Ok(Json(mailbox))
 }
 
 /// Changes a box's description or owner.
@@ -403,8 +431,9 @@ pub async fn get(
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Needs the admin role", body = ErrorBody),
         (status = 404, description = "No such box", body = ErrorBody),
+        (status = 409, description = "The owner does not exist", body = ErrorBody),
         (status = 415, description = "The body is not declared as JSON", body = ErrorBody),
-        (status = 422, description = "A field is wrong, or the owner does not exist", body = ErrorBody),
+        (status = 422, description = "A field is wrong", body = ErrorBody),
     )
 )]
 pub async fn update(

@@ -495,9 +495,9 @@ pub fn openapi_document() -> serde_json::Value {
             }
         }
     }
-    // A call option's action and a spoken or played greeting take only
-    // their variant's keys.
-    for name in ["CallOptionAction", "Speech"] {
+    // A call option's action, a spoken or played greeting and a voicemail
+    // box's owner take only their variant's keys.
+    for name in ["CallOptionAction", "Speech", "Owner"] {
         if let Some(variants) = document["components"]["schemas"][name]["oneOf"].as_array_mut() {
             for variant in variants.iter_mut().filter(|variant| variant.is_object()) {
                 variant["additionalProperties"] = serde_json::Value::Bool(false);

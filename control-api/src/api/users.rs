@@ -54,6 +54,9 @@ pub struct User {
     /// Whether it may log in.
     #[sqlx(try_from = "Flag")]
     pub active: bool,
+    /// The agent it is, if any: with the `agent` role it reads that
+    /// agent's voicemail.
+    pub agent_id: Option<i64>,
     /// Failed logins since the last good one.
     pub failed_logins: i64,
     /// When too many failed logins locked it, if they did.
@@ -68,7 +71,7 @@ pub struct User {
 
 macro_rules! columns {
     () => {
-        "id, username, name, role, active, failed_logins, locked_at, last_login_at, \
+        "id, username, name, role, active, agent_id, failed_logins, locked_at, last_login_at, \
          created_at, updated_at"
     };
 }
@@ -91,6 +94,9 @@ pub struct NewUser {
     /// Whether it may log in (default true).
     #[serde(default = "yes")]
     pub active: bool,
+    /// The agent it is, if any (`/api/v1/agents`).
+    #[serde(default, deserialize_with = "super::integer::optional_i64")]
+    pub agent_id: Option<i64>,
 }
 
 fn yes() -> bool {
@@ -112,6 +118,10 @@ pub struct UserChanges {
     pub password: Option<String>,
     /// Whether it may log in.
     pub active: Option<bool>,
+    /// The agent it is; `null`: none.
+    #[serde(default, deserialize_with = "super::patch::nullable_i64")]
+    #[schema(value_type = Option<i64>)]
+    pub agent_id: Option<Option<i64>>,
 }
 
 /// Filters and paging of the list.
@@ -195,6 +205,21 @@ fn check_password(password: &str) -> Result<(), ApiError> {
     }
 }
 
+/// A 409 at `/agent_id` unless agent `agent_id` exists.
+async fn require_agent(state: &AppState, agent_id: i64) -> Result<(), ApiError> {
+    let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM agents WHERE id = $1")
+        .bind(agent_id)
+        .fetch_optional(state.storage.pool())
+        .await?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(ApiError::ConflictAt {
+            path: "/agent_id".into(),
+            reason: format!("there is no agent {agent_id}"),
+        }),
+    }
+}
+
 /// 403 unless the caller may give (or manage a user with) `role`.
 fn check_role(caller: &Caller, role: Role, doing: &str) -> Result<(), ApiError> {
     if caller.role.at_least(role) {
@@ -230,7 +255,7 @@ async fn fetch(state: &AppState, id: i64) -> Result<User, ApiError> {
         (status = 201, description = "Made", body = User),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Needs the admin role, and at least the user's role", body = ErrorBody),
-        (status = 409, description = "The username is taken", body = ErrorBody),
+        (status = 409, description = "The username is taken, or the agent does not exist", body = ErrorBody),
         (status = 422, description = "A field is wrong", body = ErrorBody),
     )
 )]
@@ -244,26 +269,32 @@ pub async fn create(
     check_username(&new.username)?;
     check_name(new.name.as_deref())?;
     check_password(&new.password)?;
+    if let Some(agent_id) = new.agent_id {
+        require_agent(&state, agent_id).await?;
+    }
     let password = new.password.clone();
     let stored = passwords::off_thread(move || passwords::hash(&password))
         .await?
         .map_err(ApiError::Internal)?;
     let now = state.now_rfc3339();
     let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO users (username, name, role, password_argon2, active, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        "INSERT INTO users (username, name, role, password_argon2, active, agent_id, \
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
     )
     .bind(&new.username)
     .bind(new.name.as_deref())
     .bind(new.role.as_str())
     .bind(&stored)
     .bind(new.active)
+    .bind(new.agent_id)
     .bind(&now)
     .bind(&now)
     .fetch_one(state.storage.pool())
     .await
     .map_err(|error| {
-        ApiError::from_write(error, || format!("username {} is taken", new.username))
+        ApiError::from_write(error, || {
+            format!("username {} is taken, or its agent is gone", new.username)
+        })
     })?;
     tracing::info!(user = %new.username, role = new.role.as_str(), by = %caller.token_id, "user made");
     Ok((StatusCode::CREATED, Json(fetch(&state, id).await?)))
@@ -360,6 +391,7 @@ pub async fn get(
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "Needs the admin role, and at least the user's old and new role", body = ErrorBody),
         (status = 404, description = "No such user", body = ErrorBody),
+        (status = 409, description = "The agent does not exist", body = ErrorBody),
         (status = 422, description = "A field is wrong", body = ErrorBody),
     )
 )]
@@ -376,6 +408,9 @@ pub async fn update(
         check_role(&caller, role, "make")?;
     }
     check_name(changes.name.as_deref())?;
+    if let Some(Some(agent_id)) = changes.agent_id {
+        require_agent(&state, agent_id).await?;
+    }
     let stored = match changes.password.clone() {
         Some(password) => {
             check_password(&password)?;
@@ -390,16 +425,19 @@ pub async fn update(
     let updated = sqlx::query(
         "UPDATE users SET name = coalesce($1, name), role = coalesce($2, role), \
          password_argon2 = coalesce($3, password_argon2), active = coalesce($4, active), \
-         updated_at = $5 WHERE id = $6",
+         agent_id = CASE WHEN $5 THEN $6 ELSE agent_id END, updated_at = $7 WHERE id = $8",
     )
     .bind(changes.name.as_deref())
     .bind(changes.role.map(Role::as_str))
     .bind(stored)
     .bind(changes.active)
+    .bind(changes.agent_id.is_some())
+    .bind(changes.agent_id.flatten())
     .bind(state.now_rfc3339())
     .bind(id)
     .execute(state.storage.pool())
-    .await?;
+    .await
+    .map_err(|error| ApiError::from_write(error, || "its agent is gone".to_string()))?;
     if updated.rows_affected() == 0 {
         return Err(ApiError::NotFound(format!("no user {id}")));
     }

@@ -119,6 +119,20 @@ pub struct VoicemailChanges {
     pub heard: bool,
 }
 
+/// Message `id`, if `caller` may read it: anyone's from the supervisor
+/// role up, an agent's own boxes' with the agent role (another's is a
+/// 404, as if it were not there).
+async fn readable(state: &AppState, caller: &Caller, id: i64) -> Result<VoicemailRow, ApiError> {
+    let reader = caller.voicemail_reader()?;
+    let message = row(state, id).await?;
+    if let Some(agent_id) = reader
+        && !super::mailboxes::reads(state, agent_id, &message.mailbox).await?
+    {
+        return Err(ApiError::NotFound(format!("no voicemail message {id}")));
+    }
+    Ok(message)
+}
+
 async fn row(state: &AppState, id: i64) -> Result<VoicemailRow, ApiError> {
     sqlx::query_as::<_, VoicemailRow>(concat!(
         "SELECT ",
@@ -142,7 +156,7 @@ async fn row(state: &AppState, id: i64) -> Result<VoicemailRow, ApiError> {
     responses(
         (status = 200, description = "A page of messages", body = Page<Voicemail>),
         (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Needs the supervisor role", body = ErrorBody),
+        (status = 403, description = "Needs the supervisor role, or the agent role as an agent", body = ErrorBody),
         (status = 422, description = "A parameter is wrong", body = ErrorBody),
     )
 )]
@@ -151,7 +165,15 @@ pub async fn list(
     caller: Caller,
     ValidQuery(query): ValidQuery<VoicemailQuery>,
 ) -> Result<Json<Page<Voicemail>>, ApiError> {
-    caller.require(Role::Supervisor)?;
+    let agent_id = match (caller.voicemail_reader()?, query.agent_id) {
+        (Some(own), Some(asked)) if own != asked => {
+            return Err(ApiError::Forbidden(
+                "an agent token reads its own agent's voicemail only".into(),
+            ));
+        }
+        (Some(own), _) => Some(own),
+        (None, asked) => asked,
+    };
     let paging = Paging::new(query.limit, query.offset)?;
     let filter = |builder: &mut QueryBuilder| {
         if let Some(mailbox) = &query.mailbox {
@@ -163,7 +185,7 @@ pub async fn list(
         if let Some(account_id) = query.account_id {
             builder.push(" AND account_id = ").push_bind(account_id);
         }
-        if let Some(agent_id) = query.agent_id {
+        if let Some(agent_id) = agent_id {
             builder.push(" AND mailbox IN");
             super::mailboxes::push_agent_boxes(builder, agent_id);
         }
@@ -194,7 +216,7 @@ pub async fn list(
     responses(
         (status = 200, description = "The message", body = Voicemail),
         (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Needs the supervisor role", body = ErrorBody),
+        (status = 403, description = "Needs the supervisor role, or the agent role as an agent", body = ErrorBody),
         (status = 404, description = "No such message", body = ErrorBody),
     )
 )]
@@ -203,8 +225,7 @@ pub async fn get(
     caller: Caller,
     IdPath(id): IdPath,
 ) -> Result<Json<Voicemail>, ApiError> {
-    caller.require(Role::Supervisor)?;
-    Ok(Json(row(&state, id).await?.into()))
+    Ok(Json(readable(&state, &caller, id).await?.into()))
 }
 
 /// The message's audio, `audio/wav` (8 kHz mono), with HTTP range
@@ -220,7 +241,7 @@ pub async fn get(
         (status = 200, description = "The WAV file", content_type = "audio/wav"),
         (status = 206, description = "The range asked for", content_type = "audio/wav"),
         (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Needs the supervisor role", body = ErrorBody),
+        (status = 403, description = "Needs the supervisor role, or the agent role as an agent", body = ErrorBody),
         (status = 404, description = "No such message", body = ErrorBody),
         (status = 416, description = "The range is outside the file"),
     )
@@ -231,8 +252,7 @@ pub async fn audio(
     IdPath(id): IdPath,
     request: Request,
 ) -> Result<Response, ApiError> {
-    caller.require(Role::Supervisor)?;
-    let row = row(&state, id).await?;
+    let row = readable(&state, &caller, id).await?;
     let path = file_of(&state.voicemail_dir, &row.file_name)
         .filter(|path| path.is_file())
         .ok_or_else(|| ApiError::NotFound(format!("voicemail message {id} has no file")))?;
@@ -252,7 +272,7 @@ pub async fn audio(
         (status = 200, description = "The message as changed", body = Voicemail),
         (status = 400, description = "The body is not JSON", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "Needs the supervisor role", body = ErrorBody),
+        (status = 403, description = "Needs the supervisor role, or the agent role as an agent", body = ErrorBody),
         (status = 404, description = "No such message", body = ErrorBody),
         (status = 413, description = "The body is too large", body = ErrorBody),
         (status = 415, description = "The body is not declared as JSON", body = ErrorBody),
@@ -265,7 +285,7 @@ pub async fn update(
     IdPath(id): IdPath,
     ValidJson(changes): ValidJson<VoicemailChanges>,
 ) -> Result<Json<Voicemail>, ApiError> {
-    caller.require(Role::Supervisor)?;
+    readable(&state, &caller, id).await?;
     let updated = sqlx::query("UPDATE voicemails SET heard = $1 WHERE id = $2")
         .bind(changes.heard)
         .bind(id)

@@ -142,11 +142,20 @@ enum Resolved {
 /// Prompts by name: uploaded, else bundled.
 #[derive(Clone, Copy)]
 pub(super) struct PromptLookup<'a> {
-    pub(super) bundled: &'a Prompts,
-    pub(super) uploaded: &'a std::collections::HashMap<String, media::player::Prompt>,
+    bundled: &'a Prompts,
+    uploaded: &'a std::collections::HashMap<String, media::player::Prompt>,
 }
 
 impl<'a> PromptLookup<'a> {
+    /// Looks in `uploaded`, then in `bundled` (a switch's fields,
+    /// borrowed apart from the call being driven).
+    pub(super) fn new(
+        bundled: &'a Prompts,
+        uploaded: &'a std::collections::HashMap<String, media::player::Prompt>,
+    ) -> Self {
+        PromptLookup { bundled, uploaded }
+    }
+
     fn named(self, name: &str) -> Option<&'a media::player::Prompt> {
         self.uploaded.get(name).or_else(|| self.bundled.named(name))
     }
@@ -433,11 +442,11 @@ impl Switch {
             }
             Action::Play { id, audio } => {
                 let run = call.flow.as_mut()?;
-                let prompts = PromptLookup {
-                    bundled: &self.prompts,
-                    uploaded: &self.uploaded_prompts,
-                };
-                match playable(&audio, (&self.tts, &self.url_audio), prompts) {
+                match playable(
+                    &audio,
+                    (&self.tts, &self.url_audio),
+                    PromptLookup::new(&self.prompts, &self.uploaded_prompts),
+                ) {
                     Resolved::Ready(playable) => {
                         run.waiting_audio = None;
                         call.inbound.media.play(Player::single(playable).tagged(id));
@@ -482,11 +491,7 @@ impl Switch {
                 let music = prompt
                     .as_deref()
                     .and_then(|name| {
-                        PromptLookup {
-                            bundled: &self.prompts,
-                            uploaded: &self.uploaded_prompts,
-                        }
-                        .named(name)
+                        PromptLookup::new(&self.prompts, &self.uploaded_prompts).named(name)
                     })
                     .unwrap_or(&self.prompts.hold_music)
                     .clone();
