@@ -140,6 +140,19 @@ impl Caller {
         }
     }
 
+    /// The agent whose voicemail a list shows: the one `asked` for (none:
+    /// everyone's) from the supervisor role up; with the agent role its
+    /// own agent, and a 403 for another.
+    pub fn voicemail_agent(&self, asked: Option<i64>) -> Result<Option<i64>, ApiError> {
+        match (self.voicemail_reader()?, asked) {
+            (Some(own), Some(asked)) if own != asked => Err(ApiError::Forbidden(
+                "an agent token reads its own agent's voicemail only".into(),
+            )),
+            (Some(own), _) => Ok(Some(own)),
+            (None, asked) => Ok(asked),
+        }
+    }
+
     /// `Ok` if the caller's role is `least` or above, else 403.
     pub fn require(&self, least: Role) -> Result<(), ApiError> {
         if self.role.at_least(least) {
@@ -246,6 +259,24 @@ mod tests {
         ] {
             assert_eq!(Role::from_name(role.as_str()), Some(role));
         }
+    }
+
+    #[test]
+    fn agents_read_their_own_voicemail_only() {
+        let caller = |role, agent_id| Caller {
+            token_id: "tok_1".into(),
+            role,
+            agent_id,
+        };
+        let supervisor = caller(Role::Supervisor, None);
+        assert_eq!(supervisor.voicemail_agent(Some(4)).unwrap(), Some(4));
+        assert_eq!(supervisor.voicemail_agent(None).unwrap(), None);
+        let agent = caller(Role::Agent, Some(3));
+        assert_eq!(agent.voicemail_agent(None).unwrap(), Some(3));
+        assert_eq!(agent.voicemail_agent(Some(3)).unwrap(), Some(3));
+        assert!(agent.voicemail_agent(Some(4)).is_err());
+        assert!(caller(Role::Agent, None).voicemail_reader().is_err());
+        assert!(caller(Role::ReadOnly, Some(3)).voicemail_reader().is_err());
     }
 
     #[test]

@@ -345,15 +345,7 @@ pub async fn list(
     caller: Caller,
     ValidQuery(query): ValidQuery<MailboxQuery>,
 ) -> Result<Json<Page<Mailbox>>, ApiError> {
-    let agent_id = match (caller.voicemail_reader()?, query.agent_id) {
-        (Some(own), Some(asked)) if own != asked => {
-            return Err(ApiError::Forbidden(
-                "an agent token reads its own agent's boxes only".into(),
-            ));
-        }
-        (Some(own), _) => Some(own),
-        (None, asked) => asked,
-    };
+    let agent_id = caller.voicemail_agent(query.agent_id)?;
     let paging = Paging::new(query.limit, query.offset)?;
     let filter = |builder: &mut QueryBuilder| {
         if let Some(name) = &query.name {
