@@ -1206,6 +1206,19 @@ fn voicemail_boxes_are_an_accounts_a_groups_or_an_agents() {
         assert_eq!(status, 200, "{session}");
         json(&session)["secret"].as_str().unwrap().to_string()
     };
+    let (status, answer) = send(
+        &server,
+        &admin,
+        "POST",
+        "/api/v1/users",
+        Some(body!({"username": "nobody.user", "role": "agent",
+                    "password": "correct horse", "agent_id": 424242})),
+    );
+    assert_eq!(
+        (status, answer["path"].as_str()),
+        (409, Some("/agent_id")),
+        "{answer}"
+    );
     let (as_alice, as_bob, as_carol) = (
         login("alice.user", Some(alice)),
         login("bob.user", Some(bob)),

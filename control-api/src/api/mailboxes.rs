@@ -75,16 +75,13 @@ impl Owner {
                 "agent",
             ),
         };
-        let found: Option<(i64,)> = sqlx::query_as(sql)
-            .bind(id)
-            .fetch_optional(state.storage.pool())
-            .await?;
-        match found {
-            Some(_) => Ok(()),
-            None => Err(ApiError::ConflictAt {
+        if super::naming::exists(state, sql, id).await? {
+            Ok(())
+        } else {
+            Err(ApiError::ConflictAt {
                 path: pointer.into(),
                 reason: format!("there is no {what} {id}"),
-            }),
+            })
         }
     }
 }

@@ -86,25 +86,25 @@ pub async fn require(
         reason,
     };
     for (pointer, id) in &references.flows {
-        if !found(state, "SELECT id FROM flows WHERE id = $1", *id).await? {
+        if !exists(state, "SELECT id FROM flows WHERE id = $1", *id).await? {
             return Err(missing(pointer, format!("there is no flow {id}")));
         }
     }
     for (pointer, extension) in &references.phones {
         let sql = "SELECT id FROM phones WHERE extension = $1";
-        if !found(state, sql, extension.as_str()).await? {
+        if !exists(state, sql, extension.as_str()).await? {
             return Err(missing(pointer, format!("there is no phone {extension}")));
         }
     }
     for (pointer, login) in &references.agents {
         let sql = "SELECT id FROM agents WHERE login = $1";
-        if !found(state, sql, login.as_str()).await? {
+        if !exists(state, sql, login.as_str()).await? {
             return Err(missing(pointer, format!("there is no agent {login}")));
         }
     }
     for (pointer, name) in &references.mailboxes {
         let sql = "SELECT id FROM voicemail_boxes WHERE name = $1";
-        if !found(state, sql, name.as_str()).await? {
+        if !exists(state, sql, name.as_str()).await? {
             return Err(missing(
                 pointer,
                 format!("there is no voicemail box {name:?}"),
@@ -123,8 +123,9 @@ pub async fn require(
     Ok(())
 }
 
-/// Whether `sql` (one `$1`, bound to `value`) finds a row.
-async fn found<'q, T>(state: &AppState, sql: &'static str, value: T) -> Result<bool, ApiError>
+/// Whether `sql` (one `$1`, bound to `value`) finds a row: whether
+/// what a reference names exists.
+pub async fn exists<'q, T>(state: &AppState, sql: &'static str, value: T) -> Result<bool, ApiError>
 where
     T: sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + Send + 'q,
 {

@@ -207,16 +207,13 @@ fn check_password(password: &str) -> Result<(), ApiError> {
 
 /// A 409 at `/agent_id` unless agent `agent_id` exists.
 async fn require_agent(state: &AppState, agent_id: i64) -> Result<(), ApiError> {
-    let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM agents WHERE id = $1")
-        .bind(agent_id)
-        .fetch_optional(state.storage.pool())
-        .await?;
-    match found {
-        Some(_) => Ok(()),
-        None => Err(ApiError::ConflictAt {
+    if super::naming::exists(state, "SELECT id FROM agents WHERE id = $1", agent_id).await? {
+        Ok(())
+    } else {
+        Err(ApiError::ConflictAt {
             path: "/agent_id".into(),
             reason: format!("there is no agent {agent_id}"),
-        }),
+        })
     }
 }
 
