@@ -44,7 +44,9 @@ cargo test --locked -p media --lib -- --test-threads=2
 echo "== tests (unit and conformance against the real binary)"
 cargo test --workspace --locked --features control-api/opus -- --test-threads=2
 echo "== API suite storing in PostgreSQL"
-./scripts/postgres.sh cargo test --locked --features control-api/opus -p control-api \
+# --workspace, as above, so that features unify the same way and the test
+# binary built above is reused, not rebuilt.
+./scripts/postgres.sh cargo test --workspace --locked --features control-api/opus \
   --test conformance_api -- --test-threads=2
 echo "== fuzz targets build"
 cargo check --locked --manifest-path fuzz/Cargo.toml
