@@ -784,9 +784,7 @@ impl Switch {
 
     /// A prompt by name: uploaded, else bundled.
     fn prompt_named(&self, name: &str) -> Option<&media::player::Prompt> {
-        self.uploaded_prompts
-            .get(name)
-            .or_else(|| self.prompts.named(name))
+        flow_call::PromptLookup::new(&self.prompts, &self.uploaded_prompts).named(name)
     }
 
     fn new_local_media(&mut self, port: u16) -> LocalMedia {

@@ -156,7 +156,7 @@ impl<'a> PromptLookup<'a> {
         PromptLookup { bundled, uploaded }
     }
 
-    fn named(self, name: &str) -> Option<&'a media::player::Prompt> {
+    pub(super) fn named(self, name: &str) -> Option<&'a media::player::Prompt> {
         self.uploaded.get(name).or_else(|| self.bundled.named(name))
     }
 }
