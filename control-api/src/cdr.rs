@@ -5,7 +5,9 @@
 //! call first, so their records are in the queue; the writer drains the
 //! queue before the server exits.
 
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
+
+use switch::CallTimes;
 
 use serde::Serialize;
 use tokio::sync::mpsc;
@@ -142,6 +144,42 @@ pub struct Cdr {
     /// The file names of the call's recordings in the recordings
     /// directory, oldest first (the record names the first).
     pub recordings: Vec<String>,
+}
+
+impl Cdr {
+    /// The record of call `call_id` with the times its clock gave (dated
+    /// by `wall`); what else it says is that of a call that reached
+    /// nothing, to be set by the caller: no route, no parties, no
+    /// recordings, ended by the switch with a 487.
+    pub fn timed(
+        call_id: String,
+        direction: Direction,
+        times: &CallTimes,
+        wall: impl Fn(Instant) -> SystemTime,
+    ) -> Cdr {
+        Cdr {
+            call_id,
+            direction,
+            start_time: wall(times.started),
+            answer_time: times.answered.map(&wall),
+            agent_answer_time: times.agent_answered.map(&wall),
+            end_time: wall(times.ended),
+            caller_id: String::new(),
+            number_dialed: String::new(),
+            route: "none",
+            connection_seconds: times.connection.as_secs_f64(),
+            ivr_seconds: times.ivr.as_secs_f64(),
+            wait_seconds: times.wait.as_secs_f64(),
+            talk_seconds: times.talk.as_secs_f64(),
+            hold_seconds: times.hold.as_secs_f64(),
+            transfer_seconds: times.transfer.as_secs_f64(),
+            hung_up_by: HungUpBy::System,
+            sip_status: 487,
+            caller_rtp: None,
+            callee_rtp: None,
+            recordings: Vec::new(),
+        }
+    }
 }
 
 /// Where the call controller puts records: never blocks, never fails (a

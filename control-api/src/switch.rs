@@ -28,88 +28,18 @@ use sip_core::message::{Method, Name, NameAddrText, Request, Response, SipUri, p
 use sip_core::registrar::{Binding, Registrar, RegistrarEvent};
 use sip_core::transaction::{ClientKey, ServerKey};
 use sip_core::transport::{Peer, Transport};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
+use switch::{Admitted, CallClock, CallId, CallTimer, Deadlines, LegId, LegIds, Phase, Routing};
 use tracing::{Span, debug, info, info_span, warn};
 
-pub mod did_route;
 mod flow_call;
-
-/// What a DID or extension does when called.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Route {
-    /// Answer and send the caller's audio back.
-    Echo,
-    /// Answer and record the caller until hang-up, into the recordings
-    /// directory.
-    Record,
-    /// Answer and mix the caller into this conference room with everyone
-    /// else who called it.
-    Conference(String),
-    /// Answer, play a prompt, then send each digit the caller presses back
-    /// as an RFC 4733 event and speak it.
-    DigitEcho,
-    /// Ring a registered phone (B2BUA).
-    Phone(String),
-    /// Send the call out through the configured trunk to this number
-    /// (B2BUA); the trunk's 401/407 challenges are answered.
-    Trunk(String),
-    /// Run an IVR flow; `time_zone` is the DID's, for the flow's time of
-    /// day.
-    Flow {
-        /// The flow.
-        flow: FlowSource,
-        /// The DID's time zone.
-        time_zone: chrono_tz::Tz,
-    },
-    /// A DID with holidays, schedules or a calls limit: resolved to one of
-    /// the routes above when a call comes in.
-    Did(Arc<did_route::DidRoute>),
-}
-
-/// Where a flow route's flow comes from.
-#[derive(Debug, Clone)]
-pub enum FlowSource {
-    /// A stored flow, by id, at its version current when the call comes in.
-    Stored(i64),
-    /// A flow compiled from a DID's inbound settings.
-    Compiled(Arc<ivr::Flow>),
-}
-
-/// Stored flows are the same by id; compiled ones only when they are the
-/// same compilation.
-impl PartialEq for FlowSource {
-    fn eq(&self, other: &Self) -> bool {
-        match (self, other) {
-            (Self::Stored(one), Self::Stored(other)) => one == other,
-            (Self::Compiled(one), Self::Compiled(other)) => Arc::ptr_eq(one, other),
-            _ => false,
-        }
-    }
-}
-
-impl Eq for FlowSource {}
-
-impl Route {
-    /// What kind of route this is, without the number: safe to log at
-    /// info level (numbers are logged at debug only).
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Route::Echo => "echo",
-            Route::Record => "record",
-            Route::Conference(_) => "conference",
-            Route::DigitEcho => "digit-echo",
-            Route::Phone(_) => "phone",
-            Route::Trunk(_) => "trunk",
-            Route::Flow { .. } => "flow",
-            Route::Did(did) => did.default.kind(),
-        }
-    }
-}
+pub use switch::route::did as did_route;
+pub use switch::route::{FlowSource, Route};
 
 /// Messages other tasks send to the controller.
 #[derive(Debug)]
@@ -474,7 +404,8 @@ struct OutboundLeg {
     answered: bool,
     /// When the far end answered.
     answered_at: Option<Instant>,
-    ring_deadline: Instant,
+    /// The leg's id, which its ring-out timer names.
+    id: LegId,
     /// The INVITE's CSeq number: 1, then one more for each challenge
     /// answered.
     sequence: u32,
@@ -515,10 +446,13 @@ struct PlacedCall {
     then: Route,
     caller_id: String,
     number_dialed: String,
-    started: Instant,
+    /// Waiting for the first party from the start.
+    clock: CallClock,
 }
 
 struct Call {
+    /// The call's id (its record's too).
+    id: CallId,
     span: Span,
     route: Route,
     direction: cdr::Direction,
@@ -528,80 +462,48 @@ struct Call {
     number_dialed: String,
     inbound: InboundLeg,
     outbound: Option<OutboundLeg>,
-    started: Instant,
-    answered_at: Option<Instant>,
+    /// Where the call's time goes, and when it was answered.
+    clock: CallClock,
     /// The mix joining the two legs, when calls are mixed rather than
     /// relayed.
     bridge_mix: Option<MixHandle>,
     /// The final status the caller got, once it got one.
     final_status: Option<u16>,
-    /// Since when the call is on hold, while it is.
-    held_since: Option<Instant>,
-    /// Time on hold before `held_since`.
-    held: Duration,
     /// The files the call was recorded into, oldest first.
     recordings: Vec<String>,
     /// The recording in progress.
     recording_now: Option<ActiveRecording>,
-    /// When a called party first answered (kept across transfers).
-    agent_answered_at: Option<Instant>,
-    /// Since when a transfer waits for its new party to answer.
-    transfer_started: Option<Instant>,
-    /// Time spent in transfers before `transfer_started`.
-    transferred: Duration,
     /// The quality of a called party's leg released by a transfer.
     released_callee_rtp: Option<LegQuality>,
     /// The IVR flow the call runs, while it runs one.
     flow: Option<Box<flow_call::FlowRun>>,
-    /// Time spent in IVR flows, besides the current one.
-    ivr: Duration,
     /// The DID whose calls limit the call counts against.
     limited_did: Option<String>,
 }
 
 impl Call {
-    /// Keeps the hold time: on hold while either answered party holds.
+    /// Tells the clock whether the call is on hold: while either
+    /// answered party holds.
     fn note_hold(&mut self, now: Instant) {
         let on_hold = self
             .outbound
             .as_ref()
             .is_some_and(|leg| leg.answered && (leg.holding || self.inbound.holding));
-        match (on_hold, self.held_since) {
-            (true, None) => self.held_since = Some(now),
-            (false, Some(since)) => {
-                self.held += now.saturating_duration_since(since);
-                self.held_since = None;
-            }
-            _ => {}
-        }
+        self.clock.hold(now, on_hold);
     }
 
-    /// The time on hold up to `now`.
-    fn hold_time(&self, now: Instant) -> Duration {
-        self.held
-            + self
-                .held_since
-                .map_or(Duration::ZERO, |since| now.saturating_duration_since(since))
-    }
-
-    /// The time spent waiting on transfers up to `now`.
-    fn transfer_time(&self, now: Instant) -> Duration {
-        self.transferred
-            + self
-                .transfer_started
-                .map_or(Duration::ZERO, |since| now.saturating_duration_since(since))
-    }
-
-    /// A new call for a caller's leg, started at `started`.
+    /// A new call `id` for a caller's leg, timed by `clock`.
     fn new(
+        id: CallId,
         span: Span,
         route: Route,
         direction: cdr::Direction,
         (caller_id, number_dialed): (String, String),
         inbound: InboundLeg,
-        started: Instant,
+        clock: CallClock,
     ) -> Call {
         Call {
+            id,
             span,
             route,
             direction,
@@ -609,20 +511,13 @@ impl Call {
             number_dialed,
             inbound,
             outbound: None,
-            started,
-            answered_at: None,
+            clock,
             bridge_mix: None,
             final_status: None,
-            held_since: None,
-            held: Duration::ZERO,
             recordings: Vec::new(),
             recording_now: None,
-            agent_answered_at: None,
-            transfer_started: None,
-            transferred: Duration::ZERO,
             released_callee_rtp: None,
             flow: None,
-            ivr: Duration::ZERO,
             limited_did: None,
         }
     }
@@ -662,12 +557,11 @@ pub struct Resources {
 
 /// The call controller.
 pub struct Switch {
-    routes: HashMap<String, Route>,
+    /// What numbers answer with, and who is let in.
+    routing: Routing,
     registrar: Registrar,
     /// SIP users and their digest HA1s.
     users: HashMap<String, Ha1s>,
-    /// DIDs of ours that are deactivated (404, never the trunk).
-    inactive_dids: HashSet<String>,
     media: MediaPool,
     media_address: IpAddr,
     local_address: SocketAddr,
@@ -702,14 +596,14 @@ pub struct Switch {
     channel_calls: HashMap<ChannelId, String>,
     /// Flows by id, at their current versions.
     flows: HashMap<i64, Arc<ivr::Flow>>,
-    /// Calls' flow deadlines, soonest first (stale entries are skipped).
-    flow_timers: std::collections::BinaryHeap<std::cmp::Reverse<(Instant, String)>>,
+    /// Every call timer (ring-outs, flows' deadlines), soonest first.
+    timers: Deadlines<(CallId, CallTimer)>,
+    /// Ids for new legs.
+    legs: LegIds,
     tts: crate::tts::Tts,
     voicemail: crate::voicemail::VoicemailSink,
     voicemail_dir: PathBuf,
     commands: tokio::sync::mpsc::UnboundedSender<Command>,
-    /// Calls in progress of each DID that has a calls limit.
-    did_calls: HashMap<String, u32>,
     /// Prompts uploaded through the API, by name.
     uploaded_prompts: HashMap<String, media::player::Prompt>,
     /// Active agents' extensions, by login.
@@ -745,10 +639,9 @@ impl Switch {
             commands,
         } = resources;
         Switch {
-            routes: HashMap::new(),
+            routing: Routing::new(trunk.is_some()),
             registrar,
             users: HashMap::new(),
-            inactive_dids: HashSet::new(),
             media,
             media_address: local_address.ip(),
             local_address,
@@ -770,12 +663,12 @@ impl Switch {
             rooms: HashMap::new(),
             channel_calls: HashMap::new(),
             flows: HashMap::new(),
-            flow_timers: std::collections::BinaryHeap::new(),
+            timers: Deadlines::default(),
+            legs: LegIds::default(),
             tts,
             voicemail,
             voicemail_dir,
             commands,
-            did_calls: HashMap::new(),
             uploaded_prompts: HashMap::new(),
             agents: HashMap::new(),
             url_audio: Default::default(),
@@ -879,28 +772,13 @@ impl Switch {
                 number_dialed: number_dialed.clone(),
                 sip_status: status,
             });
-            let time = self.wall(now);
+            // Refused before a call existed: all setup, of no length.
+            let times = CallClock::new(now, Phase::Setup).times(now);
             self.cdrs.record(Cdr {
-                call_id,
-                direction: cdr::Direction::Inbound,
-                start_time: time,
-                answer_time: None,
-                agent_answer_time: None,
-                end_time: time,
                 caller_id,
                 number_dialed,
-                route: "none",
-                connection_seconds: 0.0,
-                ivr_seconds: 0.0,
-                wait_seconds: 0.0,
-                talk_seconds: 0.0,
-                hold_seconds: 0.0,
-                transfer_seconds: 0.0,
-                hung_up_by: HungUpBy::System,
                 sip_status: status,
-                caller_rtp: None,
-                callee_rtp: None,
-                recordings: Vec::new(),
+                ..Cdr::timed(call_id, cdr::Direction::Inbound, &times, |at| self.wall(at))
             });
         }
     }
@@ -933,47 +811,15 @@ impl Switch {
         let span = info_span!("call", call_id = %call_id);
         let _entered = span.enter();
         let user = request.uri_user().unwrap_or_default().to_string();
-        if self.inactive_dids.contains(&user) {
-            info!("the dialled DID is not in service");
-            respond(sip, now, &key, &request, 404);
-            return Some(404);
-        }
-        let route = self.routes.get(&user).cloned().or_else(|| {
-            (self.trunk.is_some() && is_dialable(&user)).then(|| Route::Trunk(user.clone()))
-        });
-        let Some(route) = route else {
-            info!("no route for the dialled number");
-            debug!(number = %user, "unrouted number");
-            respond(sip, now, &key, &request, 404);
-            return Some(404);
-        };
-        let mut limited_did = None;
-        let route = match route {
-            Route::Did(did) => {
-                let in_progress = self.did_calls.get(&user).copied().unwrap_or(0);
-                match &did.calls_limit {
-                    Some(limit) if in_progress >= limit.calls => {
-                        info!(limit = limit.calls, "the DID's calls limit is reached");
-                        match &limit.flow {
-                            Some(flow) => Route::Flow {
-                                flow: FlowSource::Compiled(flow.clone()),
-                                time_zone: did.time_zone,
-                            },
-                            None => {
-                                respond(sip, now, &key, &request, 486);
-                                return Some(486);
-                            }
-                        }
-                    }
-                    limit => {
-                        if limit.is_some() {
-                            limited_did = Some(user.clone());
-                        }
-                        did.route_at(self.wall(now).into())
-                    }
-                }
+        let Admitted { route, limited_did } = match self.routing.admit(&user, self.wall(now).into())
+        {
+            Ok(admitted) => admitted,
+            Err(refused) => {
+                info!(reason = refused.reason, "call refused");
+                debug!(number = %user, "refused number");
+                respond(sip, now, &key, &request, refused.status);
+                return Some(refused.status);
             }
-            route => route,
         };
         let offer = if request.body.is_empty() {
             None
@@ -1059,12 +905,13 @@ impl Switch {
             codec,
         };
         let mut call = Call::new(
+            CallId::from(call_id.as_str()),
             span.clone(),
             route,
             cdr::Direction::Inbound,
             names,
             inbound,
-            now,
+            CallClock::new(now, Phase::Setup),
         );
         drop(_entered);
         let attached = match self.attach(now, &call_id, &mut call, target, sip) {
@@ -1080,7 +927,7 @@ impl Switch {
             self.channel_calls.insert(channel, call_id.clone());
         }
         if let Some(did) = limited_did {
-            *self.did_calls.entry(did.clone()).or_default() += 1;
+            self.routing.call_started(&did);
             call.limited_did = Some(did);
         }
         self.events.publish(LiveEvent::CallCreated {
@@ -1139,7 +986,7 @@ impl Switch {
                     )),
                 }
             }
-            Route::Trunk(number) if self.trunk.is_none() => Err(Refusal::new(
+            Route::Trunk(number) if !self.routing.has_trunk() => Err(Refusal::new(
                 404,
                 format!("no trunk is configured to call {number} through"),
             )),
@@ -1169,10 +1016,10 @@ impl Switch {
             }
             Destination::Phone(extension) => Ok(Route::Phone(extension.clone())),
             Destination::Number(number) => Ok(Route::Trunk(number.clone())),
-            Destination::Did(number) if self.inactive_dids.contains(number) => {
+            Destination::Did(number) if self.routing.is_inactive(number) => {
                 Err(Refusal::new(404, format!("{number} is not in service")))
             }
-            Destination::Did(number) => match self.routes.get(number) {
+            Destination::Did(number) => match self.routing.route(number) {
                 Some(Route::Did(did)) => Ok(did.route_at(wall_at(self.wall_clock, now).into())),
                 Some(route) => Ok(route.clone()),
                 None => Err(Refusal::at(
@@ -1273,6 +1120,7 @@ impl Switch {
                     outbound_media,
                     sip,
                 );
+                self.ring_out(call_id, outbound.id, now + RING_TIMEOUT);
                 if let Some(channel) = outbound.media.id() {
                     self.channel_calls.insert(channel, call_id.to_string());
                 }
@@ -1281,6 +1129,10 @@ impl Switch {
                 self.outbound_invites
                     .insert(outbound.client_key.clone(), call_id.to_string());
                 call.outbound = Some(outbound);
+                // A transfer's new party rings as transfer time.
+                if call.clock.phase() != Phase::Transferring {
+                    call.clock.enter(now, Phase::Waiting);
+                }
                 if call.inbound.state == InboundState::Answered {
                     call.inbound
                         .media
@@ -1290,6 +1142,8 @@ impl Switch {
                 return Ok(attached);
             }
         }
+        // With the application (echo, conference, recorder) from now.
+        call.clock.enter(now, Phase::Talking);
         if call.inbound.state == InboundState::Offering {
             let body = call.inbound.stored_answer.take().unwrap_or_default();
             answer_inbound(sip, now, call, body);
@@ -1358,8 +1212,16 @@ impl Switch {
         })
     }
 
+    /// Gives up on call `call_id`'s leg `leg` if it has not answered by
+    /// `at`.
+    fn ring_out(&mut self, call_id: &str, leg: LegId, at: Instant) {
+        self.timers
+            .set((CallId::from(call_id), CallTimer::RingOut(leg)), at);
+    }
+
     /// Sends an outbound leg's INVITE to `target` from `caller`, offering
-    /// our media with `first_codec` (the caller's) first.
+    /// our media with `first_codec` (the caller's) first; [`Switch::ring_out`]
+    /// says how long it may ring.
     fn originate(
         &mut self,
         now: Instant,
@@ -1377,7 +1239,7 @@ impl Switch {
         let offer = sdp::offer(&local_media, Direction::SendRecv);
         let mut invite = Request::new(Method::Invite, target.request_uri);
         let tag = sip.new_token();
-        let call_id = format!("{}@switchboard", sip.new_token());
+        let leg_call_id = format!("{}@switchboard", sip.new_token());
         let local = self.local_address;
         let destination = target.destination;
         let through_trunk = target.through_trunk;
@@ -1385,7 +1247,7 @@ impl Switch {
         let headers = &mut invite.headers;
         headers.push(Name::FROM, format!("<sip:{caller}@{local}>;tag={tag}"));
         headers.push(Name::TO, target.to);
-        headers.push(Name::CALL_ID, call_id);
+        headers.push(Name::CALL_ID, leg_call_id);
         headers.push(Name::CSEQ, "1 INVITE");
         headers.push(
             Name::CONTACT,
@@ -1395,6 +1257,7 @@ impl Switch {
         headers.push(Name::CONTENT_TYPE, "application/sdp");
         invite.body = Bytes::from(offer.to_bytes());
         let client_key = sip.send_request(now, invite.clone(), destination);
+        let leg = self.legs.next_id();
         OutboundLeg {
             client_key,
             invite,
@@ -1405,7 +1268,7 @@ impl Switch {
             media,
             answered: false,
             answered_at: None,
-            ring_deadline: now + RING_TIMEOUT,
+            id: leg,
             sequence: 1,
             challenges_answered: 0,
             holding: false,
@@ -1677,12 +1540,17 @@ impl Switch {
     }
 
     fn handle_cancelled(&mut self, now: Instant, invite: ServerKey, sip: &mut Endpoint) {
-        let Some(call_id) = self
-            .calls
-            .iter()
-            .find(|(_, call)| call.inbound.server_key.as_ref() == Some(&invite))
-            .map(|(id, _)| id.clone())
-        else {
+        // Calls are keyed by the caller's Call-ID: the cancelled INVITE's.
+        let call_id = sip
+            .server_request(&invite)
+            .and_then(|request| request.headers.call_id().ok())
+            .map(|call_id| call_id.to_string())
+            .filter(|call_id| {
+                self.calls
+                    .get(call_id)
+                    .is_some_and(|call| call.inbound.server_key.as_ref() == Some(&invite))
+            });
+        let Some(call_id) = call_id else {
             if let Some(request) = sip.server_request(&invite).cloned() {
                 respond(sip, now, &invite, &request, 487);
             }
@@ -1747,6 +1615,10 @@ impl Switch {
                 }
                 outbound.answered = true;
                 outbound.answered_at = Some(now);
+                self.timers.cancel(&(
+                    CallId::from(call_id.as_str()),
+                    CallTimer::RingOut(outbound.id),
+                ));
                 let dialog = Dialog::from_uac(&outbound.invite, &response, outbound.destination);
                 let Ok(dialog) = dialog else {
                     return;
@@ -1833,10 +1705,8 @@ impl Switch {
                 &call.inbound.media,
                 &outbound.media,
             );
-            call.agent_answered_at.get_or_insert(now);
-            if let Some(since) = call.transfer_started.take() {
-                call.transferred += now.saturating_duration_since(since);
-            }
+            call.clock.agent_answered(now);
+            call.clock.enter(now, Phase::Talking);
             let mut events = Vec::new();
             match &call.recording_now {
                 Some(recording) if recording.stereo => {
@@ -1914,9 +1784,9 @@ impl Switch {
             ControlError::Conflict("no RTP port free".into())
         })?;
         self.metrics.calls_total.fetch_add(1, Ordering::Relaxed);
-        let mut leg = self.originate(now, (&origination.caller_id, None), target, media, sip);
-        leg.ring_deadline = now + origination.ring_timeout;
+        let leg = self.originate(now, (&origination.caller_id, None), target, media, sip);
         let call_id = outbound_call_id(&leg.invite);
+        self.ring_out(&call_id, leg.id, now + origination.ring_timeout);
         let span = info_span!("call", call_id = %call_id);
         {
             let _entered = span.enter();
@@ -1949,7 +1819,7 @@ impl Switch {
                 then,
                 caller_id: origination.caller_id,
                 number_dialed,
-                started: now,
+                clock: CallClock::new(now, Phase::Waiting),
             },
         );
         Ok(call_id)
@@ -1989,7 +1859,7 @@ impl Switch {
                     then,
                     caller_id,
                     number_dialed,
-                    started,
+                    mut clock,
                 }) = self.placed.remove(call_id)
                 else {
                     return;
@@ -2026,15 +1896,20 @@ impl Switch {
                     codec: leg.codec,
                 };
                 self.outbound_invites.remove(key);
+                self.timers
+                    .cancel(&(CallId::from(call_id), CallTimer::RingOut(leg.id)));
                 let mut call = Call::new(
+                    CallId::from(call_id),
                     span.clone(),
                     then,
                     cdr::Direction::Outbound,
                     (caller_id, number_dialed),
                     inbound,
-                    started,
+                    {
+                        clock.answered(now);
+                        clock
+                    },
                 );
-                call.answered_at = Some(now);
                 call.final_status = Some(status);
                 self.events.publish(LiveEvent::CallAnswered {
                     call_id: call_id.to_string(),
@@ -2083,6 +1958,8 @@ impl Switch {
             sip.cancel(now, &placed.leg.client_key);
         }
         self.outbound_invites.remove(&placed.leg.client_key);
+        self.timers
+            .cancel(&(CallId::from(call_id), CallTimer::RingOut(placed.leg.id)));
         if let Some(channel) = placed.leg.media.id() {
             self.channel_calls.remove(&channel);
         }
@@ -2096,28 +1973,19 @@ impl Switch {
             sip_status: status,
             talk_seconds: 0.0,
         });
-        let time = self.wall(now);
+        let times = placed.clock.times(now);
         self.cdrs.record(Cdr {
-            call_id: call_id.to_string(),
-            direction: cdr::Direction::Outbound,
-            start_time: self.wall(placed.started),
-            answer_time: None,
-            agent_answer_time: None,
-            end_time: time,
             caller_id: placed.caller_id,
             number_dialed: placed.number_dialed,
             route: placed.then.kind(),
-            connection_seconds: 0.0,
-            ivr_seconds: 0.0,
-            wait_seconds: now.saturating_duration_since(placed.started).as_secs_f64(),
-            talk_seconds: 0.0,
-            hold_seconds: 0.0,
-            transfer_seconds: 0.0,
             hung_up_by,
             sip_status: status,
-            caller_rtp: None,
-            callee_rtp: None,
-            recordings: Vec::new(),
+            ..Cdr::timed(
+                call_id.to_string(),
+                cdr::Direction::Outbound,
+                &times,
+                |at| self.wall(at),
+            )
         });
     }
 
@@ -2174,13 +2042,8 @@ impl Switch {
         };
         let _entered = call.span.clone().entered();
         self.leave_flow(now, call_id, &mut call);
-        if let Some(did) = call.limited_did.take()
-            && let Some(count) = self.did_calls.get_mut(&did)
-        {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                self.did_calls.remove(&did);
-            }
+        if let Some(did) = call.limited_did.take() {
+            self.routing.call_ended(&did);
         }
         let member = call.inbound.state == InboundState::Answered;
         self.leave_room(&call.route, member);
@@ -2201,37 +2064,10 @@ impl Switch {
         }
         call.inbound.state = InboundState::Ended;
         self.release_outbound(now, &mut call, ended_by != Side::Outbound, sip);
-        let agent_answered_at = call.agent_answered_at;
         let callee_rtp = call.released_callee_rtp;
-        let duration = now.duration_since(call.started).as_secs_f64();
-        let hold = call.hold_time(now);
-        let transfer = call.transfer_time(now);
-        // A flow's call is a bridged call once a dial was answered.
-        let bridged = matches!(call.route, Route::Phone(_) | Route::Trunk(_))
-            || (matches!(call.route, Route::Flow { .. }) && agent_answered_at.is_some());
-        // Talk: with the called party on a bridge, with the application
-        // otherwise; less hold and transfers either way.
-        let talking_from = if bridged {
-            agent_answered_at
-        } else {
-            call.answered_at
-        };
-        let talk = talking_from
-            .map(|at| {
-                now.saturating_duration_since(at)
-                    .saturating_sub(hold)
-                    .saturating_sub(transfer)
-            })
-            .unwrap_or_default()
-            .as_secs_f64();
-        let wait = if bridged {
-            agent_answered_at
-                .unwrap_or(now)
-                .saturating_duration_since(call.started)
-                .as_secs_f64()
-        } else {
-            0.0
-        };
+        let times = call.clock.times(now);
+        let duration = now.duration_since(call.clock.started()).as_secs_f64();
+        let talk = times.talk.as_secs_f64();
         info!(
             route = call.route.kind(),
             duration_s = format!("{duration:.1}"),
@@ -2264,28 +2100,17 @@ impl Switch {
             talk_seconds: talk,
         });
         self.cdrs.record(Cdr {
-            call_id: call_id.to_string(),
-            direction: call.direction,
-            start_time: self.wall(call.started),
-            answer_time: call.answered_at.map(|at| self.wall(at)),
-            agent_answer_time: agent_answered_at.map(|at| self.wall(at)),
-            end_time: self.wall(now),
             caller_id: std::mem::take(&mut call.caller_id),
             number_dialed: std::mem::take(&mut call.number_dialed),
             route: call.route.kind(),
-            connection_seconds: call
-                .answered_at
-                .map_or(0.0, |at| now.saturating_duration_since(at).as_secs_f64()),
-            ivr_seconds: call.ivr.as_secs_f64(),
-            wait_seconds: wait,
-            talk_seconds: talk,
-            hold_seconds: hold.as_secs_f64(),
-            transfer_seconds: transfer.as_secs_f64(),
             hung_up_by,
             sip_status: call.final_status.unwrap_or(487),
             caller_rtp,
             callee_rtp,
             recordings: std::mem::take(&mut call.recordings),
+            ..Cdr::timed(call_id.to_string(), call.direction, &times, |at| {
+                self.wall(at)
+            })
         });
         if let Some(channel) = call.inbound.media.id() {
             self.channel_calls.remove(&channel);
@@ -2314,6 +2139,8 @@ impl Switch {
         self.outbound_invites.remove(&outbound.client_key);
         self.outbound_calls
             .remove(&outbound_call_id(&outbound.invite));
+        self.timers
+            .cancel(&(call.id.clone(), CallTimer::RingOut(outbound.id)));
         if signal {
             match outbound.dialog.as_mut() {
                 Some(dialog) => {
@@ -2415,30 +2242,35 @@ impl Switch {
         }
     }
 
-    fn expire_ringing(&mut self, now: Instant, sip: &mut Endpoint) {
-        let expired: Vec<String> = self
-            .calls
-            .iter()
-            .filter(|(_, call)| {
-                call.outbound
-                    .as_ref()
-                    .is_some_and(|leg| !leg.answered && leg.ring_deadline <= now)
-            })
-            .map(|(id, _)| id.clone())
-            .collect();
-        for call_id in expired {
+    /// Carries out what the call timers due by `now` guard.
+    fn expire_timers(&mut self, now: Instant, sip: &mut Endpoint) {
+        while let Some(((call_id, timer), _)) = self.timers.pop_due(now) {
+            match timer {
+                CallTimer::RingOut(leg) => self.ring_out_expired(now, call_id.as_str(), leg, sip),
+                CallTimer::FlowTimeout => self.flow_timeout(now, call_id.as_str(), sip),
+            }
+        }
+    }
+
+    /// Leg `leg` of call `call_id` rang too long.
+    fn ring_out_expired(&mut self, now: Instant, call_id: &str, leg: LegId, sip: &mut Endpoint) {
+        if self
+            .placed
+            .get(call_id)
+            .is_some_and(|placed| placed.leg.id == leg)
+        {
+            self.end_placed(now, call_id, 487, HungUpBy::System, sip);
+            return;
+        }
+        let ringing = self.calls.get(call_id).is_some_and(|call| {
+            call.outbound
+                .as_ref()
+                .is_some_and(|outbound| outbound.id == leg && !outbound.answered)
+        });
+        if ringing {
             // Still ringing at the phone: end_call cancels it, and hangs up
             // a caller already answered (a transfer, a placed call).
-            self.fail_unanswered(now, &call_id, "no answer from the phone", Side::Switch, sip);
-        }
-        let unanswered: Vec<String> = self
-            .placed
-            .iter()
-            .filter(|(_, placed)| placed.leg.ring_deadline <= now)
-            .map(|(id, _)| id.clone())
-            .collect();
-        for call_id in unanswered {
-            self.end_placed(now, &call_id, 487, HungUpBy::System, sip);
+            self.fail_unanswered(now, call_id, "no answer from the phone", Side::Switch, sip);
         }
     }
 }
@@ -2522,7 +2354,7 @@ impl Switch {
         call.inbound.media.isolate();
         self.leave_room(&call.route, answered);
         if answered {
-            call.transfer_started.get_or_insert(now);
+            call.clock.enter(now, Phase::Transferring);
         }
         call.route = route;
         let attached = self.attach(now, call_id, &mut call, target, sip);
@@ -2674,17 +2506,20 @@ impl Switch {
                     route: call.route.kind(),
                     caller_id: call.caller_id.clone(),
                     number_dialed: call.number_dialed.clone(),
-                    state: if call.answered_at.is_some() {
+                    state: if call.clock.answered_at().is_some() {
                         "answered"
                     } else {
                         "ringing"
                     },
-                    started_at: cdr::timestamp(self.wall(call.started)),
-                    answered_at: call.answered_at.map(|at| cdr::timestamp(self.wall(at))),
+                    started_at: cdr::timestamp(self.wall(call.clock.started())),
+                    answered_at: call
+                        .clock
+                        .answered_at()
+                        .map(|at| cdr::timestamp(self.wall(at))),
                     recording: call.recording_now.is_some(),
                     legs,
                 };
-                (call.started, live)
+                (call.clock.started(), live)
             })
             .chain(self.placed.iter().map(|(call_id, placed)| {
                 let live = LiveCall {
@@ -2694,7 +2529,7 @@ impl Switch {
                     caller_id: placed.caller_id.clone(),
                     number_dialed: placed.number_dialed.clone(),
                     state: "ringing",
-                    started_at: cdr::timestamp(self.wall(placed.started)),
+                    started_at: cdr::timestamp(self.wall(placed.clock.started())),
                     answered_at: None,
                     recording: false,
                     legs: vec![LiveLeg {
@@ -2704,7 +2539,7 @@ impl Switch {
                         answered: false,
                     }],
                 };
-                (placed.started, live)
+                (placed.clock.started(), live)
             }))
             .collect();
         calls.sort_by_key(|(started, _)| *started);
@@ -2757,34 +2592,27 @@ impl Switch {
         match change {
             DirectoryChange::PhoneActive { extension, ha1s } => {
                 info!(%extension, "phone provisioned");
-                self.routes
-                    .insert(extension.clone(), Route::Phone(extension.clone()));
+                self.routing.phone_active(extension.clone());
                 self.users.insert(extension, ha1s);
             }
             DirectoryChange::PhoneGone { extension } => {
                 info!(%extension, "phone removed");
                 // Only the phone's own route: a DID routed to it stays (and
                 // finds no phone to ring).
-                if matches!(self.routes.get(&extension), Some(Route::Phone(target)) if *target == extension)
-                {
-                    self.routes.remove(&extension);
-                }
+                self.routing.phone_gone(&extension);
                 self.users.remove(&extension);
             }
             DirectoryChange::DidActive { number, route } => {
                 info!(%number, route = route.kind(), "DID provisioned");
-                self.inactive_dids.remove(&number);
-                self.routes.insert(number, route);
+                self.routing.did_active(number, route);
             }
             DirectoryChange::DidInactive { number } => {
                 info!(%number, "DID deactivated");
-                self.routes.remove(&number);
-                self.inactive_dids.insert(number);
+                self.routing.did_inactive(number);
             }
             DirectoryChange::DidGone { number } => {
                 info!(%number, "DID removed");
-                self.routes.remove(&number);
-                self.inactive_dids.remove(&number);
+                self.routing.did_gone(&number);
             }
             DirectoryChange::FlowActive { id, flow } => {
                 info!(flow = id, "flow version in force");
@@ -2812,9 +2640,8 @@ impl Switch {
             }
             DirectoryChange::Replace(changes) => {
                 info!(entries = changes.len(), "directory read again");
-                self.routes.clear();
+                self.routing.clear();
                 self.users.clear();
-                self.inactive_dids.clear();
                 self.flows.clear();
                 self.uploaded_prompts.clear();
                 self.agents.clear();
@@ -2925,32 +2752,12 @@ impl Application for Switch {
             log_registrar_event(&event);
             self.publish_registrar_event(now, &event);
         }
-        self.expire_ringing(now, sip);
-        self.expire_flow_timers(now, sip);
+        self.expire_timers(now, sip);
         self.publish_metrics(sip);
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        let ringing = self
-            .calls
-            .values()
-            .filter_map(|call| {
-                call.outbound
-                    .as_ref()
-                    .filter(|leg| !leg.answered)
-                    .map(|leg| leg.ring_deadline)
-            })
-            .min();
-        let placed = self
-            .placed
-            .values()
-            .map(|placed| placed.leg.ring_deadline)
-            .min();
-        let flows = self
-            .flow_timers
-            .peek()
-            .map(|std::cmp::Reverse((at, _))| *at);
-        [self.registrar.poll_timeout(), ringing, placed, flows]
+        [self.registrar.poll_timeout(), self.timers.next_deadline()]
             .into_iter()
             .flatten()
             .min()
@@ -3089,16 +2896,6 @@ struct Target {
     through_trunk: bool,
 }
 
-/// Whether `user` looks like a number to send to a trunk: digits, with an
-/// optional leading `+`, and `*`/`#` (feature codes).
-fn is_dialable(user: &str) -> bool {
-    let digits = user.strip_prefix('+').unwrap_or(user);
-    !digits.is_empty()
-        && digits
-            .bytes()
-            .all(|b| b.is_ascii_digit() || b == b'*' || b == b'#')
-}
-
 fn binding_peer(binding: &Binding) -> Peer {
     Peer {
         transport: Transport::from_via_token(&binding.transport).unwrap_or(Transport::Udp),
@@ -3230,7 +3027,7 @@ fn answer_inbound(sip: &mut Endpoint, now: Instant, call: &mut Call, body: Bytes
     sip.respond(now, key, response);
     inbound.dialog = Dialog::from_uas(&inbound.invite, &inbound.local_tag, inbound.source).ok();
     inbound.state = InboundState::Answered;
-    call.answered_at = Some(now);
+    call.clock.answered(now);
     call.final_status = Some(200);
     // A timeout that fired while the call rang is forgotten: the no-RTP
     // hang-up counts from the answer.

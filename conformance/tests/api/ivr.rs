@@ -195,9 +195,11 @@ fn a_menu_flow_takes_the_branch_of_the_key_pressed() {
     assert_eq!(record["route"], "flow", "{record}");
     assert_eq!(record["hung_up_by"], "caller", "{record}");
     // SIPp holds the call about 6.5 s after its answer, all of it in the
-    // flow.
+    // flow: none of it is talk.
     let ivr = record["ivr_seconds"].as_f64().unwrap();
     assert!((5.0..12.0).contains(&ivr), "{record}");
+    assert_eq!(record["talk_seconds"], 0.0, "{record}");
+    assert_eq!(record["wait_seconds"], 0.0, "{record}");
 }
 
 /// SIPp leaves a message on the demo voicemail DID 5000 (its g711a capture,
@@ -996,6 +998,24 @@ fn a_flow_dials_an_agent_by_login_on_the_phone_it_takes_calls_on() {
     let record = &page["items"][0];
     assert_eq!(record["route"], "flow", "{record}");
     assert!(record["agent_answer_time"].is_string(), "{record}");
+    // Until the phone answered (it rings 200 ms) the caller was in the
+    // flow or waiting for the phone, each moment counted once; talk is
+    // the rest.
+    let seconds = |field: &str| record[field].as_f64().unwrap();
+    let at = |field: &str| {
+        chrono::DateTime::parse_from_rfc3339(record[field].as_str().unwrap()).unwrap()
+    };
+    let until_answer = (at("agent_answer_time") - at("start_time")).as_seconds_f64();
+    let until_end = (at("end_time") - at("agent_answer_time")).as_seconds_f64();
+    assert!(
+        (seconds("ivr_seconds") + seconds("wait_seconds") - until_answer).abs() < 0.002,
+        "{record}"
+    );
+    assert!(seconds("wait_seconds") >= 0.2, "{record}");
+    assert!(
+        (seconds("talk_seconds") - until_end).abs() < 0.002,
+        "{record}"
+    );
     let actions = events.flow_actions();
     assert_eq!(
         actions.first().map(String::as_str),

@@ -17,7 +17,6 @@
 //!   detection for the silence timeout, and handed to the voicemail writer
 //!   when it ends, the caller's hang-up included.
 
-use std::cmp::Reverse;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -30,6 +29,7 @@ use media::engine::{MediaEvent, MediaEventKind};
 use media::player::{Playable, Player, PlayerEvent, ToneSpec};
 use media::recorder::{Recorder, RecordingFormat};
 use sip_core::endpoint::Endpoint;
+use switch::{CallTimer, Phase};
 use tracing::{debug, info, warn};
 
 use super::{
@@ -59,12 +59,6 @@ pub(super) struct FlowRun {
     recording: Option<FlowRecording>,
     /// The flow's dial in progress.
     dial: Option<FlowDial>,
-    /// Since when the caller is with the flow (not bridged by a dial).
-    with_flow_since: Option<Instant>,
-    /// Time with the flow before `with_flow_since`.
-    with_flow: Duration,
-    /// The deadline last put on the switch's timers.
-    armed: Option<Instant>,
     /// A 180 was sent for a ring before the answer.
     rang: bool,
 }
@@ -84,14 +78,6 @@ struct FlowDial {
 }
 
 impl FlowRun {
-    /// The time spent with the flow up to `now`.
-    fn time_with_flow(&self, now: Instant) -> Duration {
-        self.with_flow
-            + self
-                .with_flow_since
-                .map_or(Duration::ZERO, |since| now.saturating_duration_since(since))
-    }
-
     /// Plays the dial's whisper to the party that answered, if it has one
     /// that can be played now; the bridge waits for it to end.
     pub(super) fn whisper_on_answer(
@@ -211,6 +197,7 @@ impl Switch {
             ("did".to_string(), call.number_dialed.clone()),
         ]);
         info!(flow, "running the flow");
+        call.clock.enter(now, Phase::Ivr);
         let interpreter = Interpreter::new((*document).clone(), now, time_of_day, variables);
         call.flow = Some(Box::new(FlowRun {
             interpreter,
@@ -218,9 +205,6 @@ impl Switch {
             waiting_audio: None,
             recording: None,
             dial: None,
-            with_flow_since: Some(now),
-            with_flow: Duration::ZERO,
-            armed: None,
             rang: false,
         }));
         Ok(())
@@ -271,11 +255,12 @@ impl Switch {
             self.end_call(now, call_id, Side::Switch, sip);
             return;
         }
-        if let Some(due) = run.interpreter.poll_timeout()
-            && run.armed != Some(due)
-        {
-            run.armed = Some(due);
-            self.flow_timers.push(Reverse((due, call_id.to_string())));
+        let timer = (call.id.clone(), CallTimer::FlowTimeout);
+        match run.interpreter.poll_timeout() {
+            Some(due) => self.timers.set(timer, due),
+            None => {
+                self.timers.cancel(&timer);
+            }
         }
     }
 
@@ -298,28 +283,17 @@ impl Switch {
         self.run_flow(now, call_id, sip);
     }
 
-    /// Flows' deadlines that are due.
-    pub(super) fn expire_flow_timers(&mut self, now: Instant, sip: &mut Endpoint) {
-        while let Some(Reverse((due, _))) = self.flow_timers.peek() {
-            if *due > now {
-                break;
-            }
-            let Some(Reverse((due, call_id))) = self.flow_timers.pop() else {
-                break;
-            };
-            let Some(run) = self
-                .calls
-                .get_mut(&call_id)
-                .and_then(|call| call.flow.as_mut())
-            else {
-                continue;
-            };
-            if run.armed == Some(due) {
-                run.armed = None;
-            }
-            run.interpreter.handle_timeout(now);
-            self.run_flow(now, &call_id, sip);
-        }
+    /// Call `call_id`'s flow reached the deadline it asked for.
+    pub(super) fn flow_timeout(&mut self, now: Instant, call_id: &str, sip: &mut Endpoint) {
+        let Some(run) = self
+            .calls
+            .get_mut(call_id)
+            .and_then(|call| call.flow.as_mut())
+        else {
+            return;
+        };
+        run.interpreter.handle_timeout(now);
+        self.run_flow(now, call_id, sip);
     }
 
     /// A media event of a call running a flow: its caller's plays, keys
@@ -540,10 +514,16 @@ impl Switch {
                 None
             }
             Action::LoadFlow { id, flow } => Some(match self.flows.get(&flow) {
-                Some(document) => ivr::Event::FlowLoaded {
-                    id,
-                    flow: (**document).clone(),
-                },
+                Some(document) => {
+                    // Events name the flow the call runs from now.
+                    if let Some(run) = call.flow.as_mut() {
+                        run.flow = flow;
+                    }
+                    ivr::Event::FlowLoaded {
+                        id,
+                        flow: (**document).clone(),
+                    }
+                }
                 None => {
                     warn!(flow, "the flow to go on with does not exist");
                     ivr::Event::FlowMissing { id }
@@ -644,10 +624,14 @@ impl Switch {
                 }
             },
             DialTarget::Did(number) => {
-                match self.routes.get(&number).cloned().map(|route| match route {
-                    Route::Did(did) => did.route_at(self.wall(now).into()),
-                    route => route,
-                }) {
+                match self
+                    .routing
+                    .route(&number)
+                    .cloned()
+                    .map(|route| match route {
+                        Route::Did(did) => did.route_at(self.wall(now).into()),
+                        route => route,
+                    }) {
                     Some(route @ (Route::Phone(_) | Route::Trunk(_))) => route,
                     Some(Route::Flow { flow, time_zone }) => {
                         // The call goes on in that DID's flow.
@@ -708,14 +692,14 @@ impl Switch {
             _ => info!("the flow dials out through the trunk"),
         }
         debug!(%caller_id, "the dial's caller ID");
-        let mut outbound = self.originate(
+        let outbound = self.originate(
             now,
             (&caller_id, call.inbound.codec),
             target,
             outbound_media,
             sip,
         );
-        outbound.ring_deadline = now + DIAL_RING_LIMIT;
+        self.ring_out(call_id, outbound.id, now + DIAL_RING_LIMIT);
         if let Some(channel) = outbound.media.id() {
             self.channel_calls.insert(channel, call_id.to_string());
         }
@@ -724,6 +708,7 @@ impl Switch {
         self.outbound_invites
             .insert(outbound.client_key.clone(), call_id.to_string());
         call.outbound = Some(outbound);
+        call.clock.enter(now, Phase::Waiting);
         call.inbound
             .media
             .play(Player::single(Playable::Tone(ToneSpec::US_RINGBACK)));
@@ -743,8 +728,7 @@ impl Switch {
         None
     }
 
-    /// The flow's dial was answered and bridged: the time with the flow
-    /// stops until the bridge ends.
+    /// The flow's dial was answered and bridged: the flow hears of it.
     pub(super) fn flow_dial_answered(&mut self, now: Instant, call_id: &str, sip: &mut Endpoint) {
         let Some(run) = self
             .calls
@@ -756,9 +740,6 @@ impl Switch {
         let Some(id) = run.dial.as_ref().map(|dial| dial.id) else {
             return;
         };
-        if let Some(since) = run.with_flow_since.take() {
-            run.with_flow += now.saturating_duration_since(since);
-        }
         self.flow_event(now, call_id, ivr::Event::DialAnswered { id }, sip);
     }
 
@@ -782,7 +763,6 @@ impl Switch {
         let Some(dial) = run.dial.take() else {
             return false;
         };
-        run.with_flow_since.get_or_insert(now);
         let Some(mut call) = self.calls.remove(call_id) else {
             return false;
         };
@@ -790,6 +770,7 @@ impl Switch {
         // The far end is gone already (BYE, a final response, no answer).
         self.release_outbound(now, &mut call, false, sip);
         call.note_hold(now);
+        call.clock.enter(now, Phase::Ivr);
         call.inbound.media.stop_playback();
         call.inbound.media.isolate();
         self.calls.insert(call_id.to_string(), call);
@@ -811,7 +792,8 @@ impl Switch {
         let Some(mut run) = call.flow.take() else {
             return;
         };
-        call.ivr += run.time_with_flow(now);
+        self.timers
+            .cancel(&(call.id.clone(), CallTimer::FlowTimeout));
         if let Some(recording) = run.recording.take() {
             call.inbound.media.stop_recording();
             call.inbound.media.detect_speech(false);
