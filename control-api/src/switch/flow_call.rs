@@ -210,6 +210,13 @@ impl Switch {
         Ok(())
     }
 
+    /// The flow call `call_id` runs, if it runs one.
+    fn flow_of(&mut self, call_id: &str) -> Option<&mut FlowRun> {
+        self.calls
+            .get_mut(call_id)
+            .and_then(|call| call.flow.as_deref_mut())
+    }
+
     /// Carries out what a call's flow asks for, until it waits for
     /// something; a flow that is over ends the call.
     pub(super) fn run_flow(&mut self, now: Instant, call_id: &str, sip: &mut Endpoint) {
@@ -235,10 +242,7 @@ impl Switch {
                 });
             }
             if let Some(event) = self.flow_action(now, call_id, action, sip)
-                && let Some(run) = self
-                    .calls
-                    .get_mut(call_id)
-                    .and_then(|call| call.flow.as_mut())
+                && let Some(run) = self.flow_of(call_id)
             {
                 run.interpreter.handle_event(now, event);
             }
@@ -272,11 +276,7 @@ impl Switch {
         event: ivr::Event,
         sip: &mut Endpoint,
     ) {
-        let Some(run) = self
-            .calls
-            .get_mut(call_id)
-            .and_then(|call| call.flow.as_mut())
-        else {
+        let Some(run) = self.flow_of(call_id) else {
             return;
         };
         run.interpreter.handle_event(now, event);
@@ -285,11 +285,7 @@ impl Switch {
 
     /// Call `call_id`'s flow reached the deadline it asked for.
     pub(super) fn flow_timeout(&mut self, now: Instant, call_id: &str, sip: &mut Endpoint) {
-        let Some(run) = self
-            .calls
-            .get_mut(call_id)
-            .and_then(|call| call.flow.as_mut())
-        else {
+        let Some(run) = self.flow_of(call_id) else {
             return;
         };
         run.interpreter.handle_timeout(now);
@@ -730,11 +726,7 @@ impl Switch {
 
     /// The flow's dial was answered and bridged: the flow hears of it.
     pub(super) fn flow_dial_answered(&mut self, now: Instant, call_id: &str, sip: &mut Endpoint) {
-        let Some(run) = self
-            .calls
-            .get_mut(call_id)
-            .and_then(|call| call.flow.as_mut())
-        else {
+        let Some(run) = self.flow_of(call_id) else {
             return;
         };
         let Some(id) = run.dial.as_ref().map(|dial| dial.id) else {
@@ -753,11 +745,7 @@ impl Switch {
         status: DialStatus,
         sip: &mut Endpoint,
     ) -> bool {
-        let Some(run) = self
-            .calls
-            .get_mut(call_id)
-            .and_then(|call| call.flow.as_mut())
-        else {
+        let Some(run) = self.flow_of(call_id) else {
             return false;
         };
         let Some(dial) = run.dial.take() else {
