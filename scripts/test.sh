@@ -3,13 +3,32 @@
 # peers the tests drive (SIPp, baresip, sox, espeak-ng for text to speech,
 # pocketsphinx for voicemail transcription), PostgreSQL,
 # openapi-spec-validator, schemathesis and cmake (libopus is built from
-# source for the `opus` feature), then formatting, lints with and without
-# Opus, the tokio-free build of the protocol cores, unit tests and
-# conformance tests against the real binary (built with Opus), the API
-# suite once more storing in PostgreSQL, and a build of the fuzz targets.
+# source for the `opus` feature), then formatting, one lint pass with every
+# feature, the tokio-free build of the sans-IO cores (and a check that the
+# call controller's crate pulls in no runtime, web or SQL crate), the media
+# unit tests without Opus, unit and conformance tests against the real
+# binary (built with Opus) under cargo-nextest, the API suite's storage
+# tests once more storing in PostgreSQL (the same test binary), and a
+# check of the fuzz targets. Each step prints how long it took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+started=$SECONDS
+step_started=$SECONDS
+step_name=""
+step() {
+  finish_step
+  step_name=$1
+  step_started=$SECONDS
+  echo "== $step_name"
+}
+finish_step() {
+  if [ -n "$step_name" ]; then
+    echo "== $step_name: $((SECONDS - step_started)) s"
+  fi
+}
+
+step "install what the tests drive"
 need=()
 command -v sipp >/dev/null || need+=(sip-tester)
 command -v baresip >/dev/null || need+=(baresip)
@@ -24,29 +43,50 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-
 # The OpenAPI document's validator and the API fuzzer, from PyPI.
 python3 -c "import openapi_spec_validator" 2>/dev/null ||
   python3 -m pip install -q --disable-pip-version-check openapi-spec-validator
 command -v schemathesis >/dev/null ||
   python3 -m pip install -q --disable-pip-version-check schemathesis
+# The test runner: on the machine image already; from crates.io elsewhere.
+cargo nextest --version >/dev/null 2>&1 || cargo install --locked cargo-nextest
 
-echo "== cargo fmt --check"
+step "cargo fmt --check"
 cargo fmt --all --check
-echo "== cargo clippy"
-cargo clippy --workspace --all-targets --locked -- -D warnings
-echo "== cargo clippy (with Opus)"
+
+# One lint pass, with every feature: the test build below shares its
+# dependencies' builds.
+step "cargo clippy (every feature)"
 cargo clippy --workspace --all-targets --locked --features control-api/opus -- -D warnings
-echo "== protocol cores without tokio"
-cargo build --locked -p sip-core -p media --no-default-features
-echo "== media unit tests without Opus"
+
+step "sans-IO cores without tokio"
+cargo check --locked -p sip-core -p media -p ivr -p switch --no-default-features
+# The call controller's crate stands on the cores alone: no runtime, web
+# framework, SQL or OpenAPI crate may reach it.
+forbidden=$(cargo tree --locked -p switch --edges normal --prefix none --format '{p}' |
+  awk '{print $1}' | grep -xE 'tokio|axum|hyper|sqlx|sqlx-core|utoipa' | sort -u || true)
+if [ -n "$forbidden" ]; then
+  echo "the switch crate depends on: $forbidden" >&2
+  exit 1
+fi
+
+step "media unit tests without Opus"
 cargo test --locked -p media --lib -- --test-threads=2
-echo "== tests (unit and conformance against the real binary)"
-cargo test --workspace --locked --features control-api/opus -- --test-threads=2
-echo "== API suite storing in PostgreSQL"
-# --workspace, as above, so that features unify the same way and the test
-# binary built above is reused, not rebuilt.
-./scripts/postgres.sh cargo test --workspace --locked --features control-api/opus \
-  --test conformance_api -- --test-threads=2
-echo "== fuzz targets build"
+
+step "tests (unit and conformance against the real binary)"
+cargo nextest run --workspace --locked --features control-api/opus --no-fail-fast
+
+# The API suite's tests of what is stored, once more on PostgreSQL. The
+# same features as above, so the test binary built there is reused. Calls'
+# behaviour (transfers, recordings, flows' media) does not depend on the
+# backend and runs once, above.
+step "API storage tests on PostgreSQL"
+./scripts/postgres.sh cargo nextest run --workspace --locked --features control-api/opus \
+  --no-fail-fast -E 'binary(conformance_api) and not test(/^live_calls::/)'
+
+step "fuzz targets check"
 cargo check --locked --manifest-path fuzz/Cargo.toml
+
+finish_step
+step_name=""
+echo "== all steps: $((SECONDS - started)) s"
