@@ -1215,8 +1215,7 @@ impl Switch {
     /// Gives up on call `call_id`'s leg `leg` if it has not answered by
     /// `at`.
     fn ring_out(&mut self, call_id: &str, leg: LegId, at: Instant) {
-        self.timers
-            .set((CallId::from(call_id), CallTimer::RingOut(leg)), at);
+        self.timers.set(ring_out_timer(call_id, leg), at);
     }
 
     /// Sends an outbound leg's INVITE to `target` from `caller`, offering
@@ -1615,10 +1614,7 @@ impl Switch {
                 }
                 outbound.answered = true;
                 outbound.answered_at = Some(now);
-                self.timers.cancel(&(
-                    CallId::from(call_id.as_str()),
-                    CallTimer::RingOut(outbound.id),
-                ));
+                self.timers.cancel(&ring_out_timer(&call_id, outbound.id));
                 let dialog = Dialog::from_uac(&outbound.invite, &response, outbound.destination);
                 let Ok(dialog) = dialog else {
                     return;
@@ -1896,8 +1892,8 @@ impl Switch {
                     codec: leg.codec,
                 };
                 self.outbound_invites.remove(key);
-                self.timers
-                    .cancel(&(CallId::from(call_id), CallTimer::RingOut(leg.id)));
+                self.timers.cancel(&ring_out_timer(call_id, leg.id));
+                clock.answered(now);
                 let mut call = Call::new(
                     CallId::from(call_id),
                     span.clone(),
@@ -1905,10 +1901,7 @@ impl Switch {
                     cdr::Direction::Outbound,
                     (caller_id, number_dialed),
                     inbound,
-                    {
-                        clock.answered(now);
-                        clock
-                    },
+                    clock,
                 );
                 call.final_status = Some(status);
                 self.events.publish(LiveEvent::CallAnswered {
@@ -1958,8 +1951,7 @@ impl Switch {
             sip.cancel(now, &placed.leg.client_key);
         }
         self.outbound_invites.remove(&placed.leg.client_key);
-        self.timers
-            .cancel(&(CallId::from(call_id), CallTimer::RingOut(placed.leg.id)));
+        self.timers.cancel(&ring_out_timer(call_id, placed.leg.id));
         if let Some(channel) = placed.leg.media.id() {
             self.channel_calls.remove(&channel);
         }
@@ -2140,7 +2132,7 @@ impl Switch {
         self.outbound_calls
             .remove(&outbound_call_id(&outbound.invite));
         self.timers
-            .cancel(&(call.id.clone(), CallTimer::RingOut(outbound.id)));
+            .cancel(&ring_out_timer(call.id.as_str(), outbound.id));
         if signal {
             match outbound.dialog.as_mut() {
                 Some(dialog) => {
@@ -2894,6 +2886,11 @@ struct Target {
     destination: Peer,
     /// It is the trunk (whose challenges are answered).
     through_trunk: bool,
+}
+
+/// The key of the timer that gives up on call `call_id`'s leg `leg`.
+fn ring_out_timer(call_id: &str, leg: LegId) -> (CallId, CallTimer) {
+    (CallId::from(call_id), CallTimer::RingOut(leg))
 }
 
 fn binding_peer(binding: &Binding) -> Peer {
