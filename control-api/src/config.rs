@@ -80,6 +80,22 @@ pub struct Trunk {
     pub password: Option<String>,
 }
 
+impl Trunk {
+    /// The trunk as call control takes it.
+    pub fn into_switch(self) -> switch::Trunk {
+        switch::Trunk {
+            address: self.address,
+            transport: match self.transport {
+                TrunkTransport::Udp => sip_core::transport::Transport::Udp,
+                TrunkTransport::Tcp => sip_core::transport::Transport::Tcp,
+            },
+            domain: self.domain,
+            username: self.username,
+            password: self.password,
+        }
+    }
+}
+
 /// The transport to a trunk.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]

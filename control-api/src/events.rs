@@ -230,3 +230,117 @@ impl Default for EventHub {
         Self::new()
     }
 }
+
+impl From<switch::CallEvent> for LiveEvent {
+    fn from(event: switch::CallEvent) -> LiveEvent {
+        use switch::CallEvent as E;
+        let at = |at| crate::cdr::timestamp(at);
+        match event {
+            E::CallCreated {
+                call_id,
+                at: when,
+                direction,
+                caller_id,
+                number_dialed,
+                route,
+            } => LiveEvent::CallCreated {
+                call_id,
+                at: at(when),
+                direction: direction.into(),
+                caller_id,
+                number_dialed,
+                route,
+            },
+            E::CallRefused {
+                call_id,
+                at: when,
+                number_dialed,
+                sip_status,
+            } => LiveEvent::CallRefused {
+                call_id,
+                at: at(when),
+                number_dialed,
+                sip_status,
+            },
+            E::CallRinging { call_id, at: when } => LiveEvent::CallRinging {
+                call_id,
+                at: at(when),
+            },
+            E::CallAnswered { call_id, at: when } => LiveEvent::CallAnswered {
+                call_id,
+                at: at(when),
+            },
+            E::CallBridged { call_id, at: when } => LiveEvent::CallBridged {
+                call_id,
+                at: at(when),
+            },
+            E::CallTransferred {
+                call_id,
+                at: when,
+                route,
+            } => LiveEvent::CallTransferred {
+                call_id,
+                at: at(when),
+                route,
+            },
+            E::CallFlow {
+                call_id,
+                at: when,
+                flow,
+                action,
+            } => LiveEvent::CallFlow {
+                call_id,
+                at: at(when),
+                flow,
+                action,
+            },
+            E::Dtmf {
+                call_id,
+                at: when,
+                digit,
+                duration_ms,
+                source,
+            } => LiveEvent::Dtmf {
+                call_id,
+                at: at(when),
+                digit,
+                duration_ms,
+                source,
+            },
+            E::RecordingStarted {
+                call_id,
+                at: when,
+                file,
+            } => LiveEvent::RecordingStarted {
+                call_id,
+                at: at(when),
+                file,
+            },
+            E::CallEnded {
+                call_id,
+                at: when,
+                hung_up_by,
+                sip_status,
+                talk_seconds,
+            } => LiveEvent::CallEnded {
+                call_id,
+                at: at(when),
+                hung_up_by: hung_up_by.into(),
+                sip_status,
+                talk_seconds,
+            },
+            E::RegistrationAdded { at: when, user } => {
+                LiveEvent::RegistrationAdded { at: at(when), user }
+            }
+            E::RegistrationRemoved {
+                at: when,
+                user,
+                reason,
+            } => LiveEvent::RegistrationRemoved {
+                at: at(when),
+                user,
+                reason,
+            },
+        }
+    }
+}

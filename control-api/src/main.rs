@@ -16,14 +16,13 @@ mod demo;
 mod directory_sync;
 mod events;
 mod media_leg;
-mod metrics;
-mod prompts;
 mod storage;
 mod switch;
 mod tts;
 mod voicemail;
 mod webhook;
 
+use ::switch::{metrics, prompts};
 use anyhow::Context;
 use clap::Parser;
 use config::{Flags, Settings};
@@ -34,7 +33,7 @@ use sip_core::driver::{self, Listeners};
 use sip_core::endpoint::{Endpoint, EndpointConfig};
 use sip_core::registrar::{Registrar, RegistrarConfig};
 use std::time::Duration;
-use switch::{Command, DirectoryChange, Resources, Switch};
+use switch::{CachedAudio, Command, DirectoryChange, Outside, SwitchTask};
 use tracing::info;
 
 fn main() -> anyhow::Result<()> {
@@ -209,23 +208,34 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         },
     )
     .context("starting media (--rtp-ports)")?;
-    let mut switch = Switch::new(
+    let url_audio = webhook::AudioCache::default();
+    let switch = ::switch::Switch::new(
         registrar,
-        media,
+        Box::new(media),
         local_address,
-        Resources {
-            trunk: settings.trunk.clone(),
+        ::switch::Resources {
+            trunk: settings.trunk.clone().map(config::Trunk::into_switch),
             recordings_dir,
             prompts,
             mix_bridges: settings.mix_bridges,
             record_calls: settings.record_calls,
-            cdrs,
             wall_clock: (std::time::Instant::now(), std::time::SystemTime::now()),
             metrics,
+            audio: Box::new(CachedAudio {
+                tts: tts.clone(),
+                url_audio: url_audio.clone(),
+            }),
+            voicemail_dir,
+        },
+    );
+    let mut switch = SwitchTask::new(
+        switch,
+        Outside {
+            cdrs,
             events,
             tts,
+            url_audio,
             voicemail,
-            voicemail_dir,
             commands: flow_commands,
         },
     );

@@ -1,24 +1,31 @@
-//! One call leg's media channel, and the pool of RTP ports and media
-//! workers they come from.
+//! The media port of call control, on the media engine: RTP ports, the
+//! media worker threads, and the handles of the channels and mixes call
+//! control names by id.
 
 use media::dtmf::Digit;
 use media::engine::{
-    self, BindError, ChannelHandle, ChannelId, MediaEngine, MediaEvent, MixHandle, Near, Routing,
+    self, ChannelHandle, ChannelId, MediaEngine, MediaEvent, MixHandle, MixId, Routing,
 };
 use media::mixer::Role;
 use media::player::Player;
 use media::ports::{PortAllocator, PortError};
-use media::recorder::Recorder;
+use media::recorder::{Recorder, RecordingFormat};
 use media::sdp::NegotiatedMedia;
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::path::Path;
 use std::thread;
 use std::time::Duration;
+use switch::media_port::{Channels, MediaLeg, MediaPort, Mix, Near, OpenError};
 
-/// The RTP ports, the address channels bind on, and the media workers.
+/// The RTP ports, the address channels bind on, the media workers, and
+/// the channels and mixes open on them.
 pub struct MediaPool {
     address: IpAddr,
     ports: PortAllocator,
     engine: MediaEngine,
+    channels: HashMap<ChannelId, ChannelHandle>,
+    mixes: HashMap<MixId, MixHandle>,
 }
 
 /// Why the pool could not start.
@@ -49,199 +56,177 @@ impl MediaPool {
             address,
             ports: PortAllocator::new(low, high)?,
             engine,
+            channels: HashMap::new(),
+            mixes: HashMap::new(),
         })
     }
 
-    /// Opens a channel that sends nothing until told where; on the same
-    /// media worker as `beside` (the other leg of the call) when given.
-    pub fn open(&mut self, beside: Option<&MediaLeg>) -> Result<MediaLeg, BindError> {
-        let near = beside
-            .and_then(|leg| leg.handle.as_ref())
-            .map(Near::Channel);
-        let handle = self.engine.open(self.address, &mut self.ports, near)?;
-        Ok(MediaLeg {
-            handle: Some(handle),
-        })
+    fn handle(&self, leg: &MediaLeg) -> Option<&ChannelHandle> {
+        leg.id().and_then(|id| self.channels.get(&id))
     }
+}
 
-    /// A new, empty mix (a conference room).
-    pub fn create_mix(&mut self) -> MixHandle {
-        self.engine.create_mix(None)
-    }
-
-    /// A new, empty mix on the media worker of `leg` (to mix a call's legs).
-    pub fn create_mix_beside(&mut self, leg: &MediaLeg) -> MixHandle {
-        let near = leg.handle.as_ref().map(Near::Channel);
-        self.engine.create_mix(near)
-    }
-
-    /// Opens a channel on the media worker of `mix`, ready to join it.
-    pub fn open_for_mix(&mut self, mix: &MixHandle) -> Result<MediaLeg, BindError> {
+impl MediaPort for MediaPool {
+    fn open(&mut self, near: Near<'_>) -> Result<MediaLeg, OpenError> {
+        let channels = &self.channels;
+        let near = match near {
+            Near::Anywhere => None,
+            Near::Leg(leg) => leg
+                .id()
+                .and_then(|id| channels.get(&id))
+                .map(engine::Near::Channel),
+            Near::Mix(mix) => self.mixes.get(&mix.id()).map(engine::Near::Mix),
+        };
         let handle = self
             .engine
-            .open(self.address, &mut self.ports, Some(Near::Mix(mix)))?;
-        Ok(MediaLeg {
-            handle: Some(handle),
-        })
+            .open(self.address, &mut self.ports, near)
+            .map_err(|error| OpenError(error.to_string()))?;
+        let leg = MediaLeg::new(handle.id(), handle.local_rtp_address().port());
+        self.channels.insert(handle.id(), handle);
+        Ok(leg)
     }
 
-    /// Closes a leg's channel and gives its ports back.
-    pub fn close(&mut self, mut leg: MediaLeg) {
-        if let Some(handle) = leg.handle.take() {
+    fn create_mix(&mut self, beside: Option<&MediaLeg>) -> Mix {
+        let near = beside
+            .and_then(MediaLeg::id)
+            .and_then(|id| self.channels.get(&id))
+            .map(engine::Near::Channel);
+        let mix = self.engine.create_mix(near);
+        let id = mix.id();
+        self.mixes.insert(id, mix);
+        Mix::new(id)
+    }
+
+    fn release_mix(&mut self, mix: Mix) {
+        self.mixes.remove(&mix.id());
+    }
+
+    fn close(&mut self, leg: MediaLeg) {
+        if let Some(handle) = leg.id().and_then(|id| self.channels.remove(&id)) {
             handle.close();
             // The worker closes the sockets at once; should a new call draw
             // the same pair first, binding moves on to the next pair.
             let _ = self.ports.release(handle.port_pair());
         }
     }
-}
 
-/// A call leg's media channel.
-pub struct MediaLeg {
-    handle: Option<ChannelHandle>,
-}
-
-impl MediaLeg {
-    /// A leg with no channel (after close).
-    pub fn closed() -> MediaLeg {
-        MediaLeg { handle: None }
+    fn stats(&self, leg: &MediaLeg) -> Option<media::channel::ChannelStats> {
+        self.handle(leg).map(ChannelHandle::stats)
     }
 
-    /// The channel's counters so far (none once closed).
-    pub fn stats(&self) -> Option<media::channel::ChannelStats> {
-        self.handle.as_ref().map(|handle| handle.stats())
-    }
-
-    /// The local RTP port, for our SDP.
-    pub fn local_port(&self) -> u16 {
-        self.handle
-            .as_ref()
-            .map(|handle| handle.local_rtp_address().port())
-            .unwrap_or(0)
-    }
-
-    /// Applies an offer/answer result: where to send and in which direction.
-    pub fn set_remote(&self, media: &NegotiatedMedia) {
-        if let Some(handle) = &self.handle {
+    fn set_remote(&mut self, leg: &MediaLeg, media: &NegotiatedMedia) {
+        if let Some(handle) = self.handle(leg) {
             handle.set_remote(media);
         }
     }
 
-    /// Starts the no-RTP timeout afresh (the call was just answered).
-    pub fn restart_media_timeout(&self) {
-        if let Some(handle) = &self.handle {
+    fn restart_media_timeout(&mut self, leg: &MediaLeg) {
+        if let Some(handle) = self.handle(leg) {
             handle.restart_media_timeout();
         }
     }
 
-    /// Sends back whatever arrives.
-    pub fn echo(&self) {
-        if let Some(handle) = &self.handle {
+    fn echo(&mut self, leg: &MediaLeg) {
+        if let Some(handle) = self.handle(leg) {
             handle.route(Routing::Echo);
         }
     }
 
-    /// Records what the leg receives until it closes.
-    pub fn record(&self, recorder: Recorder) {
-        if let Some(handle) = &self.handle {
-            handle.record(recorder);
+    fn isolate(&mut self, leg: &MediaLeg) {
+        if let Some(handle) = self.handle(leg) {
+            handle.route(Routing::Idle);
         }
     }
 
-    /// Whether `mix` is on this leg's media worker (so that it may join it).
-    pub fn is_beside(&self, mix: &MixHandle) -> bool {
-        self.handle
-            .as_ref()
-            .is_some_and(|handle| handle.is_beside(mix))
-    }
-
-    /// Finishes the leg's recording now.
-    pub fn stop_recording(&self) {
-        if let Some(handle) = &self.handle {
-            handle.stop_recording();
-        }
-    }
-
-    /// Starts or stops detecting speech in what the leg receives.
-    pub fn detect_speech(&self, on: bool) {
-        if let Some(handle) = &self.handle {
-            handle.detect_speech(on.then(media::detector::SpeechDetectorConfig::default));
-        }
-    }
-
-    /// Moves this leg's call recording to `other` as the other party.
-    pub fn record_other(&self, other: &MediaLeg) {
-        if let (Some(handle), Some(other)) = (&self.handle, &other.handle)
-            && let Err(error) = handle.record_other(other)
-        {
-            tracing::warn!(%error, "recording not moved to the new party");
-        }
-    }
-
-    /// The channel's id, as in media events.
-    pub fn id(&self) -> Option<ChannelId> {
-        self.handle.as_ref().map(ChannelHandle::id)
-    }
-
-    /// Records the call of this leg (the caller, left) and `other` (the
-    /// other party, right) until this leg closes.
-    pub fn record_call(&self, other: &MediaLeg, recorder: Recorder) {
-        if let (Some(handle), Some(other)) = (&self.handle, &other.handle)
-            && let Err(error) = handle.record_call(other, recorder)
-        {
-            tracing::warn!(%error, "call not recorded");
-        }
-    }
-
-    /// Relays media between two legs (opened on the same worker).
-    pub fn bridge(a: &MediaLeg, b: &MediaLeg) {
-        if let (Some(a), Some(b)) = (&a.handle, &b.handle)
+    fn bridge(&mut self, a: &MediaLeg, b: &MediaLeg) {
+        if let (Some(a), Some(b)) = (self.handle(a), self.handle(b))
             && let Err(error) = engine::bridge(a, b)
         {
             tracing::warn!(%error, "legs not bridged");
         }
     }
 
-    /// Sends the leg's received media nowhere (its call is on hold).
-    pub fn isolate(&self) {
-        if let Some(handle) = &self.handle {
-            handle.route(Routing::Idle);
+    fn join(&mut self, leg: &MediaLeg, mix: Mix, role: Role) -> bool {
+        let (Some(handle), Some(mix)) = (self.handle(leg), self.mixes.get(&mix.id())) else {
+            return false;
+        };
+        match handle.join(mix, role) {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(%error, "leg not mixed");
+                false
+            }
         }
     }
 
-    /// Joins a mix (opened with [`MediaPool::open_for_mix`]) with `role`;
-    /// `false` if the mix is on another media worker.
-    pub fn join(&self, mix: &MixHandle, role: Role) -> bool {
-        match &self.handle {
-            Some(handle) => match handle.join(mix, role) {
-                Ok(()) => true,
-                Err(error) => {
-                    tracing::warn!(%error, "leg not mixed");
-                    false
-                }
-            },
-            None => false,
+    fn is_beside(&self, leg: &MediaLeg, mix: Mix) -> bool {
+        match (self.handle(leg), self.mixes.get(&mix.id())) {
+            (Some(handle), Some(mix)) => handle.is_beside(mix),
+            _ => false,
         }
     }
 
-    /// Plays to the leg, replacing what was playing.
-    pub fn play(&self, player: Player) {
-        if let Some(handle) = &self.handle {
+    fn play(&mut self, leg: &MediaLeg, player: Player) {
+        if let Some(handle) = self.handle(leg) {
             handle.play(player);
         }
     }
 
-    /// Stops what is playing to the leg.
-    pub fn stop_playback(&self) {
-        if let Some(handle) = &self.handle {
+    fn stop_playback(&mut self, leg: &MediaLeg) {
+        if let Some(handle) = self.handle(leg) {
             handle.stop_playback();
         }
     }
 
-    /// Sends a digit to the leg as RFC 4733 telephone-events.
-    pub fn send_digit(&self, digit: Digit, duration: Duration) {
-        if let Some(handle) = &self.handle {
+    fn send_digit(&mut self, leg: &MediaLeg, digit: Digit, duration: Duration) {
+        if let Some(handle) = self.handle(leg) {
             handle.send_digit(digit, duration);
+        }
+    }
+
+    fn record(
+        &mut self,
+        leg: &MediaLeg,
+        other: Option<&MediaLeg>,
+        path: &Path,
+        channels: Channels,
+    ) -> Result<(), String> {
+        let format = match channels {
+            Channels::Mono => RecordingFormat::Mono,
+            Channels::Stereo => RecordingFormat::Stereo,
+        };
+        let Some(handle) = self.handle(leg) else {
+            return Err("the leg's media is closed".into());
+        };
+        let recorder = Recorder::create(path, format).map_err(|error| error.to_string())?;
+        match other.and_then(|other| self.handle(other)) {
+            Some(other) => handle
+                .record_call(other, recorder)
+                .map_err(|error| error.to_string()),
+            None => {
+                handle.record(recorder);
+                Ok(())
+            }
+        }
+    }
+
+    fn record_other(&mut self, leg: &MediaLeg, other: &MediaLeg) {
+        if let (Some(handle), Some(other)) = (self.handle(leg), self.handle(other))
+            && let Err(error) = handle.record_other(other)
+        {
+            tracing::warn!(%error, "recording not moved to the new party");
+        }
+    }
+
+    fn stop_recording(&mut self, leg: &MediaLeg) {
+        if let Some(handle) = self.handle(leg) {
+            handle.stop_recording();
+        }
+    }
+
+    fn detect_speech(&mut self, leg: &MediaLeg, on: bool) {
+        if let Some(handle) = self.handle(leg) {
+            handle.detect_speech(on.then(media::detector::SpeechDetectorConfig::default));
         }
     }
 }

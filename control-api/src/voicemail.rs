@@ -6,7 +6,6 @@
 //! one the message is kept, marked `unavailable`.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
@@ -15,26 +14,7 @@ use crate::cdr::timestamp;
 use crate::events::{EventHub, LiveEvent};
 use crate::storage::Storage;
 
-/// A message left in a box, its WAV file finished.
-#[derive(Debug, Clone)]
-pub struct VoicemailMessage {
-    /// The box.
-    pub mailbox: String,
-    /// The call it was left on.
-    pub call_id: String,
-    /// Who left it.
-    pub caller_id: String,
-    /// The number called.
-    pub did: String,
-    /// The file's name in the voicemail directory.
-    pub file: String,
-    /// The file.
-    pub path: PathBuf,
-    /// How long it is.
-    pub duration: Duration,
-    /// When it was left (its end).
-    pub received_at: SystemTime,
-}
+pub use switch::effect::VoicemailMessage;
 
 /// Where the call controller leaves messages; cheap to clone.
 #[derive(Debug, Clone)]
@@ -82,7 +62,7 @@ impl Transcriber {
         let (source, target) = (path.to_owned(), wide.clone());
         tokio::task::spawn_blocking(move || upsample(&source, &target)).await??;
         let output = tokio::time::timeout(
-            Duration::from_secs(300),
+            std::time::Duration::from_secs(300),
             tokio::process::Command::new(&self.program)
                 .arg("-infile")
                 .arg(&wide)

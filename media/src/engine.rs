@@ -54,10 +54,8 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use tracing::Span;
 
 use crate::audio::{Frame, SILENCE};
-use crate::channel::{
-    Channel, ChannelConfig, ChannelEvent, ChannelStats, LocalSocket, ReceiveMode, Transmit,
-};
-use crate::detector::{SpeechDetector, SpeechDetectorConfig, SpeechEvent};
+use crate::channel::{Channel, ChannelConfig, ChannelStats, LocalSocket, ReceiveMode, Transmit};
+use crate::detector::{SpeechDetector, SpeechDetectorConfig};
 use crate::dtmf::Digit;
 use crate::mixer::{Mixer, ParticipantId, Role};
 use crate::player::{Player, PlayerEvent};
@@ -65,6 +63,8 @@ use crate::ports::{PortAllocator, PortError, RtpPortPair};
 use crate::recorder::Recorder;
 use crate::rtp::Ssrc;
 use crate::sdp::NegotiatedMedia;
+
+pub use crate::event::{ChannelId, MediaEvent, MediaEventKind, MixId};
 
 /// The media tick.
 const TICK: Duration = Duration::from_millis(20);
@@ -100,34 +100,6 @@ pub enum BindError {
 #[error("the channel and the {0} are on different media workers")]
 pub struct NotOnSameWorker(&'static str);
 
-/// Names a channel within the engine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ChannelId(u64);
-
-impl ChannelId {
-    /// The number.
-    pub const fn get(self) -> u64 {
-        self.0
-    }
-
-    /// The channel as a participant of a mix (for [`Role::Whisper`]'s `to`).
-    pub const fn participant(self) -> ParticipantId {
-        ParticipantId::new(self.0)
-    }
-}
-
-/// Names a mix (a conference, or a call something listens to) within the
-/// engine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct MixId(u64);
-
-impl MixId {
-    /// The number.
-    pub const fn get(self) -> u64 {
-        self.0
-    }
-}
-
 /// Where a channel's received media goes (see the module documentation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Routing {
@@ -147,33 +119,6 @@ impl Routing {
     fn decodes(self) -> bool {
         matches!(self, Routing::Idle | Routing::Mix(..))
     }
-}
-
-/// What a channel reported, for the call controller.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MediaEvent {
-    /// The channel.
-    pub channel: ChannelId,
-    /// What happened.
-    pub kind: MediaEventKind,
-}
-
-/// What happened on a channel.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MediaEventKind {
-    /// The channel's protocol reported something (a digit, a latch, an
-    /// RTCP BYE, a media timeout).
-    Channel(ChannelEvent),
-    /// Its player finished or was stopped.
-    Playback {
-        /// What happened.
-        event: PlayerEvent,
-        /// The player's tag ([`Player::tagged`]).
-        tag: u64,
-    },
-    /// The caller's speech started or ended, while speech is detected
-    /// ([`ChannelHandle::detect_speech`]).
-    Speech(SpeechEvent),
 }
 
 enum Command {
@@ -521,7 +466,7 @@ impl MediaEngine {
             None => self.next_link(),
         };
         MixHandle {
-            id: MixId(self.next_id.fetch_add(1, Ordering::Relaxed)),
+            id: MixId::new(self.next_id.fetch_add(1, Ordering::Relaxed)),
             worker,
         }
     }
@@ -568,11 +513,11 @@ impl MediaEngine {
         port_pair: RtpPortPair,
         worker: WorkerLink,
     ) -> ChannelHandle {
-        let id = ChannelId(self.next_id.fetch_add(1, Ordering::Relaxed));
+        let id = ChannelId::new(self.next_id.fetch_add(1, Ordering::Relaxed));
         let ssrc = Ssrc::new(rand::random());
         let config = ChannelConfig::new(
             ssrc,
-            format!("switchboard-{}@{}", id.0, local_rtp.ip()),
+            format!("switchboard-{}@{}", id.get(), local_rtp.ip()),
             rand::random(),
             SystemTime::now(),
         );
@@ -714,7 +659,7 @@ impl Slot {
         let quality = stats.quality;
         tracing::info!(
             parent: &self.span,
-            channel = self.id.0,
+            channel = self.id.get(),
             packets_received = stats.packets_received,
             packets_sent = stats.packets_sent,
             relayed = stats.relayed,
@@ -1218,6 +1163,7 @@ fn leave_mix(mixes: &mut HashMap<MixId, Mixer>, mix: MixId, participant: Partici
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::channel::ChannelEvent;
     use crate::codec::{Codec, g711};
     use crate::rtp::RtpPacket;
     use crate::rtp::{RtpHeader, RtpTimestamp, SequenceNumber};

@@ -50,6 +50,7 @@ pub mod channel;
 pub mod codec;
 pub mod detector;
 pub mod dtmf;
+pub mod event;
 pub mod jitter_buffer;
 pub mod mixer;
 pub mod player;

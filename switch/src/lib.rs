@@ -15,25 +15,33 @@
 //!   ends.
 
 pub mod admission;
+pub mod cdr;
 pub mod clock;
+pub mod control;
+pub mod effect;
+/// A media port without sockets or threads.
+#[cfg(any(test, feature = "test-support"))]
+pub mod fake_media;
 pub mod id;
+pub mod media_port;
+pub mod metrics;
+pub mod prompts;
 pub mod route;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 pub mod timer;
+
+#[cfg(test)]
+mod call_tests;
 
 pub use admission::{Admitted, Refused, Routing};
 pub use clock::{CallClock, CallTimes, Phase};
+pub use control::{
+    CallSnapshot, Command, ControlError, Destination, DirectoryChange, LegSnapshot, Listeners,
+    Origination, Reply, Resources, Switch, Trunk,
+};
+pub use effect::{CallEvent, Effect, RenderedAudio};
 pub use id::{CallId, LegId, LegIds};
+pub use media_port::MediaPort;
 pub use route::{FlowSource, Route};
 pub use timer::{CallTimer, Deadlines};
-
-#[cfg(test)]
-mod testing {
-    use std::time::Instant;
-
-    /// The start of a test's fake time: any instant will do, as tests
-    /// only move forward from it.
-    #[allow(clippy::disallowed_methods)]
-    pub(crate) fn epoch() -> Instant {
-        Instant::now()
-    }
-}

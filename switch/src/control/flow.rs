@@ -7,14 +7,15 @@
 //!
 //! - Plays are tagged with the flow's play id, so the engine's report of
 //!   a play that was replaced or stopped is told from the current one.
-//! - `say` is rendered by [`crate::tts::Tts`]: a cached render plays at
-//!   once, another is rendered on the runtime and played when it is back
-//!   ([`Command::FlowAudio`]) if the flow still waits for it.
+//! - `say` is rendered outside ([`Effect::Say`]): a render at hand
+//!   ([`RenderedAudio`]) plays at once, another is asked for and played
+//!   when it is back ([`crate::Command::FlowAudio`]) if the flow still
+//!   waits for it.
 //! - A `dial` is the call's outbound leg, as for a phone route, but its
 //!   end goes back to the flow (`dial_status`) instead of ending the call;
 //!   a whisper plays to the answering party before the bridge.
 //! - Voicemail is recorded mono into the voicemail directory, with speech
-//!   detection for the silence timeout, and handed to the voicemail writer
+//!   detection for the silence timeout, and filed ([`Effect::Voicemail`])
 //!   when it ends, the caller's hang-up included.
 
 use std::collections::BTreeMap;
@@ -25,21 +26,21 @@ use chrono::Timelike;
 use ivr::flow::DialTarget;
 use ivr::{Action, Audio, DialStatus, Interpreter};
 use media::detector::SpeechEvent;
-use media::engine::{MediaEvent, MediaEventKind};
 use media::player::{Playable, Player, PlayerEvent, ToneSpec};
-use media::recorder::{Recorder, RecordingFormat};
 use sip_core::endpoint::Endpoint;
-use switch::{CallTimer, Phase};
 use tracing::{debug, info, warn};
 
 use super::{
-    Call, Command, Destination, FlowSource, InboundState, Refusal, Route, Side, Switch,
-    answer_inbound, file_name, outbound_call_id, ring_caller, stamp,
+    Call, Destination, InboundState, Refusal, Route, Side, Switch, answer_inbound, file_name,
+    outbound_call_id, ring_caller, wall_at,
 };
-use crate::events::LiveEvent;
+use crate::clock::Phase;
+use crate::effect::{CallEvent, Effect, Effects, RenderedAudio, VoicemailMessage};
+use crate::id::CallId;
+use crate::media_port::{Channels, MediaEvent, MediaEventKind, MediaLeg, MediaPort, Near};
 use crate::prompts::Prompts;
-use crate::tts::Tts;
-use crate::voicemail::VoicemailMessage;
+use crate::route::FlowSource;
+use crate::timer::CallTimer;
 
 /// The tag of a whisper's player on the answering party's leg.
 const WHISPER: u64 = u64::MAX;
@@ -82,8 +83,8 @@ impl FlowRun {
     /// that can be played now; the bridge waits for it to end.
     pub(super) fn whisper_on_answer(
         &mut self,
-        callee: &crate::media_leg::MediaLeg,
-        (tts, urls): (&Tts, &crate::webhook::AudioCache),
+        (media, callee): (&mut dyn MediaPort, &MediaLeg),
+        audio: &dyn RenderedAudio,
         prompts: PromptLookup<'_>,
     ) -> bool {
         let Some(dial) = self.dial.as_mut() else {
@@ -92,7 +93,7 @@ impl FlowRun {
         let items: Vec<Playable> = dial
             .whisper
             .iter()
-            .filter_map(|audio| match playable(audio, (tts, urls), prompts) {
+            .filter_map(|item| match playable(item, audio, prompts) {
                 Resolved::Ready(playable) => Some(playable),
                 Resolved::Pending => {
                     warn!("the whisper's speech is not rendered yet: left out");
@@ -107,7 +108,7 @@ impl FlowRun {
         if items.is_empty() {
             return false;
         }
-        callee.play(Player::new(items).tagged(WHISPER));
+        media.play(callee, Player::new(items).tagged(WHISPER));
         dial.whispering = true;
         true
     }
@@ -147,23 +148,19 @@ impl<'a> PromptLookup<'a> {
     }
 }
 
-fn playable(
-    audio: &Audio,
-    (tts, urls): (&Tts, &crate::webhook::AudioCache),
-    prompts: PromptLookup<'_>,
-) -> Resolved {
+fn playable(audio: &Audio, rendered: &dyn RenderedAudio, prompts: PromptLookup<'_>) -> Resolved {
     match audio {
         Audio::Prompt(name) => match prompts.named(name) {
             Some(prompt) => Resolved::Ready(Playable::Prompt(prompt.clone())),
             None => Resolved::Missing(format!("there is no prompt {name:?}")),
         },
-        Audio::Url(url) => match urls.cached(url) {
+        Audio::Url(url) => match rendered.fetched(url) {
             Some(prompt) => Resolved::Ready(Playable::Prompt(prompt)),
             None => Resolved::Pending,
         },
-        Audio::Say { text, voice } => match tts.cached(text, voice.as_deref()) {
+        Audio::Say { text, voice } => match rendered.said(text, voice.as_deref()) {
             Some(prompt) => Resolved::Ready(Playable::Prompt(prompt)),
-            None if tts.is_available() => Resolved::Pending,
+            None if rendered.can_say() => Resolved::Pending,
             None => Resolved::Missing("no text-to-speech program".into()),
         },
         Audio::Silence(duration) => Resolved::Ready(Playable::Silence(*duration)),
@@ -234,9 +231,9 @@ impl Switch {
             let _entered = span.enter();
             debug!(flow = run.flow, %action, "flow action");
             if !matches!(action, Action::StopPlayback) {
-                self.events.publish(LiveEvent::CallFlow {
+                self.effects.publish(CallEvent::CallFlow {
                     call_id: call_id.to_string(),
-                    at: stamp(self.wall_clock, now),
+                    at: wall_at(self.wall_clock, now),
                     flow: run.flow,
                     action: action.to_string(),
                 });
@@ -362,10 +359,10 @@ impl Switch {
         }
         run.waiting_audio = None;
         match prompt {
-            Ok(prompt) => call
-                .inbound
-                .media
-                .play(Player::single(Playable::Prompt(prompt)).tagged(play)),
+            Ok(prompt) => {
+                let player = Player::single(Playable::Prompt(prompt)).tagged(play);
+                self.media.play(&call.inbound.media, player);
+            }
             Err(reason) => {
                 let _entered = call.span.clone().entered();
                 warn!(%reason, "speech could not be rendered: skipped");
@@ -388,10 +385,10 @@ impl Switch {
             Action::Answer => {
                 if call.inbound.state == InboundState::Offering {
                     let body = call.inbound.stored_answer.take().unwrap_or_default();
-                    answer_inbound(sip, now, call, body);
-                    self.events.publish(LiveEvent::CallAnswered {
+                    answer_inbound(sip, now, call, body, &mut *self.media);
+                    self.effects.publish(CallEvent::CallAnswered {
                         call_id: call_id.to_string(),
-                        at: stamp(self.wall_clock, now),
+                        at: wall_at(self.wall_clock, now),
                     });
                 }
                 None
@@ -404,9 +401,10 @@ impl Switch {
                         ring_caller(sip, now, call, self.local_address);
                     }
                 } else {
-                    call.inbound
-                        .media
-                        .play(Player::single(Playable::Tone(ToneSpec::US_RINGBACK)));
+                    self.media.play(
+                        &call.inbound.media,
+                        Player::single(Playable::Tone(ToneSpec::US_RINGBACK)),
+                    );
                 }
                 None
             }
@@ -414,34 +412,29 @@ impl Switch {
                 let run = call.flow.as_mut()?;
                 match playable(
                     &audio,
-                    (&self.tts, &self.url_audio),
+                    &*self.audio,
                     PromptLookup::new(&self.prompts, &self.uploaded_prompts),
                 ) {
                     Resolved::Ready(playable) => {
                         run.waiting_audio = None;
-                        call.inbound.media.play(Player::single(playable).tagged(id));
+                        self.media
+                            .play(&call.inbound.media, Player::single(playable).tagged(id));
                         None
                     }
                     Resolved::Pending => {
                         run.waiting_audio = Some(id);
                         // What played before stops while the audio is made.
-                        call.inbound.media.stop_playback();
-                        let commands = self.commands.clone();
-                        let call_id = call_id.to_string();
-                        let done = move |prompt| {
-                            let _ = commands.send(Command::FlowAudio {
-                                call_id,
-                                play: id,
-                                prompt,
-                            });
-                        };
-                        match audio {
-                            Audio::Say { text, voice } => {
-                                self.tts.render(&text, voice.as_deref(), done)
-                            }
-                            Audio::Url(url) => self.url_audio.fetch(&url, done),
+                        self.media.stop_playback(&call.inbound.media);
+                        let play = (CallId::from(call_id), id);
+                        self.effects.push(match audio {
+                            Audio::Say { text, voice } => Effect::Say {
+                                text,
+                                voice,
+                                play: Some(play),
+                            },
+                            Audio::Url(url) => Effect::FetchAudio { url, play },
                             _ => return Some(ivr::Event::PlaybackFinished { id }),
-                        }
+                        });
                         None
                     }
                     Resolved::Missing(reason) => {
@@ -454,7 +447,7 @@ impl Switch {
                 if let Some(run) = call.flow.as_mut() {
                     run.waiting_audio = None;
                 }
-                call.inbound.media.stop_playback();
+                self.media.stop_playback(&call.inbound.media);
                 None
             }
             Action::HoldMusic { prompt } => {
@@ -465,20 +458,19 @@ impl Switch {
                     })
                     .unwrap_or(&self.prompts.hold_music)
                     .clone();
-                call.inbound
-                    .media
-                    .play(Player::single(Playable::Looped(music)));
+                self.media
+                    .play(&call.inbound.media, Player::single(Playable::Looped(music)));
                 None
             }
             Action::Record { id, mailbox } => self.flow_record(now, call_id, id, mailbox, sip),
             Action::StopRecording { id } => {
                 let run = call.flow.as_mut()?;
                 let recording = run.recording.take_if(|recording| recording.id == id)?;
-                call.inbound.media.stop_recording();
-                call.inbound.media.detect_speech(false);
+                self.media.stop_recording(&call.inbound.media);
+                self.media.detect_speech(&call.inbound.media, false);
                 let duration = now.saturating_duration_since(recording.started);
-                let ended = (super::wall_at(self.wall_clock, now), duration);
-                recording_over(&self.voicemail, ended, call_id, call, recording);
+                let ended = (wall_at(self.wall_clock, now), duration);
+                recording_over(&mut self.effects, ended, call_id, call, recording);
                 Some(ivr::Event::RecordingFinished { id, duration })
             }
             Action::Dial {
@@ -493,19 +485,16 @@ impl Switch {
                 info!("the flow's dial rang out: cancelled");
                 let mut call = self.calls.remove(call_id)?;
                 self.release_outbound(now, &mut call, true, sip);
-                call.inbound.media.stop_playback();
+                self.media.stop_playback(&call.inbound.media);
                 self.calls.insert(call_id.to_string(), call);
                 None
             }
             Action::Fetch { id, url, variables } => {
-                let commands = self.commands.clone();
-                let call_id = call_id.to_string();
-                crate::webhook::fetch(url, variables, move |flow| {
-                    let _ = commands.send(Command::FlowWebhook {
-                        call_id,
-                        fetch: id,
-                        flow,
-                    });
+                self.effects.push(Effect::Webhook {
+                    call_id: CallId::from(call_id),
+                    fetch: id,
+                    url,
+                    variables,
                 });
                 None
             }
@@ -550,32 +539,31 @@ impl Switch {
         };
         let path = dir.join(format!("{}.wav", sip.new_token()));
         let call = self.calls.get_mut(call_id)?;
-        let recorder = match Recorder::create(&path, RecordingFormat::Mono) {
-            Ok(recorder) => recorder,
-            Err(error) => {
-                warn!(%error, file = %path.display(), "cannot create the flow's recording");
-                return Some(ivr::Event::RecordingFinished {
-                    id,
-                    duration: Duration::ZERO,
-                });
-            }
-        };
+        if let Err(error) = self
+            .media
+            .record(&call.inbound.media, None, &path, Channels::Mono)
+        {
+            warn!(%error, file = %path.display(), "cannot create the flow's recording");
+            return Some(ivr::Event::RecordingFinished {
+                id,
+                duration: Duration::ZERO,
+            });
+        }
         let file = file_name(&path);
         match &mailbox {
             Some(mailbox) => info!(%mailbox, %file, "taking a voicemail message"),
             None => info!(%file, "the flow records the caller"),
         }
-        call.inbound.media.record(recorder);
-        call.inbound.media.detect_speech(true);
+        self.media.detect_speech(&call.inbound.media, true);
         if mailbox.is_none() {
             call.recordings.push(file.clone());
             call.recording_now = Some(super::ActiveRecording {
                 file: file.clone(),
                 stereo: false,
             });
-            self.events.publish(LiveEvent::RecordingStarted {
+            self.effects.publish(CallEvent::RecordingStarted {
                 call_id: call_id.to_string(),
-                at: stamp(self.wall_clock, now),
+                at: wall_at(self.wall_clock, now),
                 file: file.clone(),
             });
         }
@@ -672,13 +660,13 @@ impl Switch {
         let mut call = self.calls.remove(call_id)?;
         if call.inbound.state == InboundState::Offering {
             let body = call.inbound.stored_answer.take().unwrap_or_default();
-            answer_inbound(sip, now, &mut call, body);
-            self.events.publish(LiveEvent::CallAnswered {
+            answer_inbound(sip, now, &mut call, body, &mut *self.media);
+            self.effects.publish(CallEvent::CallAnswered {
                 call_id: call_id.to_string(),
-                at: stamp(self.wall_clock, now),
+                at: wall_at(self.wall_clock, now),
             });
         }
-        let Ok(outbound_media) = self.media.open(Some(&call.inbound.media)) else {
+        let Ok(outbound_media) = self.media.open(Near::Leg(&call.inbound.media)) else {
             warn!("no RTP port free for the flow's dial");
             self.calls.insert(call_id.to_string(), call);
             return failed;
@@ -705,12 +693,19 @@ impl Switch {
             .insert(outbound.client_key.clone(), call_id.to_string());
         call.outbound = Some(outbound);
         call.clock.enter(now, Phase::Waiting);
-        call.inbound
-            .media
-            .play(Player::single(Playable::Tone(ToneSpec::US_RINGBACK)));
+        self.media.play(
+            &call.inbound.media,
+            Player::single(Playable::Tone(ToneSpec::US_RINGBACK)),
+        );
         for audio in &whisper {
-            if let Audio::Say { text, voice } = audio {
-                self.tts.warm(text, voice.as_deref());
+            if let Audio::Say { text, voice } = audio
+                && self.audio.said(text, voice.as_deref()).is_none()
+            {
+                self.effects.push(Effect::Say {
+                    text: text.clone(),
+                    voice: voice.clone(),
+                    play: None,
+                });
             }
         }
         if let Some(run) = call.flow.as_mut() {
@@ -759,8 +754,8 @@ impl Switch {
         self.release_outbound(now, &mut call, false, sip);
         call.note_hold(now);
         call.clock.enter(now, Phase::Ivr);
-        call.inbound.media.stop_playback();
-        call.inbound.media.isolate();
+        self.media.stop_playback(&call.inbound.media);
+        self.media.isolate(&call.inbound.media);
         self.calls.insert(call_id.to_string(), call);
         self.flow_event(
             now,
@@ -783,11 +778,11 @@ impl Switch {
         self.timers
             .cancel(&(call.id.clone(), CallTimer::FlowTimeout));
         if let Some(recording) = run.recording.take() {
-            call.inbound.media.stop_recording();
-            call.inbound.media.detect_speech(false);
+            self.media.stop_recording(&call.inbound.media);
+            self.media.detect_speech(&call.inbound.media, false);
             let duration = now.saturating_duration_since(recording.started);
             let ended = (self.wall(now), duration);
-            recording_over(&self.voicemail, ended, call_id, call, recording);
+            recording_over(&mut self.effects, ended, call_id, call, recording);
         }
     }
 }
@@ -796,7 +791,7 @@ impl Switch {
 /// voicemail message goes to its box; any other recording is listed with
 /// the call's record.
 fn recording_over(
-    voicemail: &crate::voicemail::VoicemailSink,
+    effects: &mut Effects,
     (ended, duration): (std::time::SystemTime, Duration),
     call_id: &str,
     call: &mut Call,
@@ -807,7 +802,7 @@ fn recording_over(
         return;
     };
     info!(%mailbox, seconds = format!("{:.1}", duration.as_secs_f64()), "voicemail message taken");
-    voicemail.deliver(VoicemailMessage {
+    effects.push(Effect::Voicemail(VoicemailMessage {
         mailbox,
         call_id: call_id.to_string(),
         caller_id: call.caller_id.clone(),
@@ -816,5 +811,5 @@ fn recording_over(
         path: recording.path,
         duration,
         received_at: ended,
-    });
+    }));
 }
