@@ -244,6 +244,21 @@ fn a_placed_call_rings_its_party_then_runs_its_route() {
     assert_seconds(cdr.talk_seconds, 5.0);
 }
 
+/// [`menu_flow`] as flow 7, which DID 6100 runs.
+fn install_menu_flow(harness: &mut Harness) {
+    harness.directory(DirectoryChange::FlowActive {
+        id: 7,
+        flow: Arc::new(menu_flow()),
+    });
+    harness.directory(DirectoryChange::DidActive {
+        number: "6100".into(),
+        route: Route::Flow {
+            flow: FlowSource::Stored(7),
+            time_zone: chrono_tz::UTC,
+        },
+    });
+}
+
 /// A flow: a menu whose key 1 dials phone 1001 with a whisper, then a
 /// hang-up.
 fn menu_flow() -> ivr::Flow {
@@ -261,17 +276,7 @@ fn menu_flow() -> ivr::Flow {
 fn a_flow_menu_dials_a_phone_whispers_then_bridges() {
     let mut harness = Harness::new();
     harness.register(BOB, "1001");
-    harness.directory(DirectoryChange::FlowActive {
-        id: 7,
-        flow: Arc::new(menu_flow()),
-    });
-    harness.directory(DirectoryChange::DidActive {
-        number: "6100".into(),
-        route: Route::Flow {
-            flow: FlowSource::Stored(7),
-            time_zone: chrono_tz::UTC,
-        },
-    });
+    install_menu_flow(&mut harness);
     let mut call = harness.invite(ALICE, "6100", "flow-1", true);
     harness.run_for(Duration::from_secs(2));
     assert_eq!(harness.final_status(ALICE, &mut call), Some(200));

@@ -31,13 +31,12 @@ use sip_core::endpoint::Endpoint;
 use tracing::{debug, info, warn};
 
 use super::{
-    Call, Destination, InboundState, Refusal, Route, Side, Switch, answer_inbound, file_name,
-    outbound_call_id, ring_caller, wall_at,
+    Call, Destination, InboundState, Refusal, Route, Side, Switch, file_name, ring_caller, wall_at,
 };
 use crate::clock::Phase;
 use crate::effect::{CallEvent, Effect, Effects, RenderedAudio, VoicemailMessage};
 use crate::id::CallId;
-use crate::media_port::{Channels, MediaEvent, MediaEventKind, MediaLeg, MediaPort, Near};
+use crate::media_port::{Channels, MediaEvent, MediaEventKind, MediaLeg, MediaPort};
 use crate::prompts::Prompts;
 use crate::route::FlowSource;
 use crate::timer::CallTimer;
@@ -48,6 +47,15 @@ const WHISPER: u64 = u64::MAX;
 /// How long a flow's dial may ring at most, besides the flow's own timeout
 /// (which ends it first).
 const DIAL_RING_LIMIT: Duration = Duration::from_secs(3_600);
+
+/// Why a flow's dial rings no phone.
+enum DialElsewhere {
+    /// It cannot be made.
+    Failed,
+    /// The call went on elsewhere (another flow, a route the switch
+    /// answers itself), or ended.
+    Gone,
+}
 
 /// A flow running on a call.
 pub(super) struct FlowRun {
@@ -383,66 +391,20 @@ impl Switch {
         let call = self.calls.get_mut(call_id)?;
         match action {
             Action::Answer => {
-                if call.inbound.state == InboundState::Offering {
-                    let body = call.inbound.stored_answer.take().unwrap_or_default();
-                    answer_inbound(sip, now, call, body, &mut *self.media);
-                    self.effects.publish(CallEvent::CallAnswered {
-                        call_id: call_id.to_string(),
-                        at: wall_at(self.wall_clock, now),
-                    });
-                }
+                self.answer_caller(now, call_id, sip);
                 None
             }
             Action::Ring(_) => {
                 let run = call.flow.as_mut()?;
-                if call.inbound.state == InboundState::Offering {
-                    if !run.rang {
-                        run.rang = true;
-                        ring_caller(sip, now, call, self.local_address);
-                    }
-                } else {
-                    self.media.play(
-                        &call.inbound.media,
-                        Player::single(Playable::Tone(ToneSpec::US_RINGBACK)),
-                    );
+                if call.inbound.state != InboundState::Offering {
+                    let ringback = Player::single(Playable::Tone(ToneSpec::US_RINGBACK));
+                    self.media.play(&call.inbound.media, ringback);
+                } else if !std::mem::replace(&mut run.rang, true) {
+                    ring_caller(sip, now, call, self.local_address);
                 }
                 None
             }
-            Action::Play { id, audio } => {
-                let run = call.flow.as_mut()?;
-                match playable(
-                    &audio,
-                    &*self.audio,
-                    PromptLookup::new(&self.prompts, &self.uploaded_prompts),
-                ) {
-                    Resolved::Ready(playable) => {
-                        run.waiting_audio = None;
-                        self.media
-                            .play(&call.inbound.media, Player::single(playable).tagged(id));
-                        None
-                    }
-                    Resolved::Pending => {
-                        run.waiting_audio = Some(id);
-                        // What played before stops while the audio is made.
-                        self.media.stop_playback(&call.inbound.media);
-                        let play = (CallId::from(call_id), id);
-                        self.effects.push(match audio {
-                            Audio::Say { text, voice } => Effect::Say {
-                                text,
-                                voice,
-                                play: Some(play),
-                            },
-                            Audio::Url(url) => Effect::FetchAudio { url, play },
-                            _ => return Some(ivr::Event::PlaybackFinished { id }),
-                        });
-                        None
-                    }
-                    Resolved::Missing(reason) => {
-                        warn!(%reason, "a flow's prompt cannot be played: skipped");
-                        Some(ivr::Event::PlaybackFinished { id })
-                    }
-                }
-            }
+            Action::Play { id, audio } => self.flow_play(call_id, id, audio),
             Action::StopPlayback => {
                 if let Some(run) = call.flow.as_mut() {
                     run.waiting_audio = None;
@@ -451,28 +413,15 @@ impl Switch {
                 None
             }
             Action::HoldMusic { prompt } => {
-                let music = prompt
-                    .as_deref()
-                    .and_then(|name| {
-                        PromptLookup::new(&self.prompts, &self.uploaded_prompts).named(name)
-                    })
-                    .unwrap_or(&self.prompts.hold_music)
-                    .clone();
-                self.media
-                    .play(&call.inbound.media, Player::single(Playable::Looped(music)));
+                let prompts = PromptLookup::new(&self.prompts, &self.uploaded_prompts);
+                let music = prompt.as_deref().and_then(|name| prompts.named(name));
+                let music = music.unwrap_or(&self.prompts.hold_music).clone();
+                let player = Player::single(Playable::Looped(music));
+                self.media.play(&call.inbound.media, player);
                 None
             }
             Action::Record { id, mailbox } => self.flow_record(now, call_id, id, mailbox, sip),
-            Action::StopRecording { id } => {
-                let run = call.flow.as_mut()?;
-                let recording = run.recording.take_if(|recording| recording.id == id)?;
-                self.media.stop_recording(&call.inbound.media);
-                self.media.detect_speech(&call.inbound.media, false);
-                let duration = now.saturating_duration_since(recording.started);
-                let ended = (wall_at(self.wall_clock, now), duration);
-                recording_over(&mut self.effects, ended, call_id, call, recording);
-                Some(ivr::Event::RecordingFinished { id, duration })
-            }
+            Action::StopRecording { id } => self.flow_stop_recording(now, call_id, id),
             Action::Dial {
                 id,
                 target,
@@ -483,10 +432,10 @@ impl Switch {
                 let run = call.flow.as_mut()?;
                 run.dial.take_if(|dial| dial.id == id)?;
                 info!("the flow's dial rang out: cancelled");
-                let mut call = self.calls.remove(call_id)?;
-                self.release_outbound(now, &mut call, true, sip);
-                self.media.stop_playback(&call.inbound.media);
-                self.calls.insert(call_id.to_string(), call);
+                self.release_outbound_of(now, call_id, true, sip);
+                if let Some(call) = self.calls.get(call_id) {
+                    self.media.stop_playback(&call.inbound.media);
+                }
                 None
             }
             Action::Fetch { id, url, variables } => {
@@ -498,27 +447,78 @@ impl Switch {
                 });
                 None
             }
-            Action::LoadFlow { id, flow } => Some(match self.flows.get(&flow) {
-                Some(document) => {
-                    // Events name the flow the call runs from now.
-                    if let Some(run) = call.flow.as_mut() {
-                        run.flow = flow;
-                    }
-                    ivr::Event::FlowLoaded {
-                        id,
-                        flow: (**document).clone(),
-                    }
-                }
-                None => {
-                    warn!(flow, "the flow to go on with does not exist");
-                    ivr::Event::FlowMissing { id }
-                }
-            }),
+            Action::LoadFlow { id, flow } => Some(self.flow_load(call_id, id, flow)),
             Action::Hangup => {
                 info!("the flow hangs up");
                 self.end_call(now, call_id, Side::Switch, sip);
                 None
             }
+        }
+    }
+
+    /// Plays a flow's audio to its caller: at once when it is at hand,
+    /// else once it is rendered or fetched (a play that cannot be made is
+    /// reported finished).
+    fn flow_play(&mut self, call_id: &str, id: u64, audio: Audio) -> Option<ivr::Event> {
+        let call = self.calls.get_mut(call_id)?;
+        let run = call.flow.as_mut()?;
+        let prompts = PromptLookup::new(&self.prompts, &self.uploaded_prompts);
+        match playable(&audio, &*self.audio, prompts) {
+            Resolved::Ready(playable) => {
+                run.waiting_audio = None;
+                self.media
+                    .play(&call.inbound.media, Player::single(playable).tagged(id));
+                None
+            }
+            Resolved::Pending => {
+                run.waiting_audio = Some(id);
+                // What played before stops while the audio is made.
+                self.media.stop_playback(&call.inbound.media);
+                let play = (CallId::from(call_id), id);
+                self.effects.push(match audio {
+                    Audio::Say { text, voice } => Effect::Say {
+                        text,
+                        voice,
+                        play: Some(play),
+                    },
+                    Audio::Url(url) => Effect::FetchAudio { url, play },
+                    _ => return Some(ivr::Event::PlaybackFinished { id }),
+                });
+                None
+            }
+            Resolved::Missing(reason) => {
+                warn!(%reason, "a flow's prompt cannot be played: skipped");
+                Some(ivr::Event::PlaybackFinished { id })
+            }
+        }
+    }
+
+    /// Ends a flow's recording `id`, if it is the one running.
+    fn flow_stop_recording(&mut self, now: Instant, call_id: &str, id: u64) -> Option<ivr::Event> {
+        let call = self.calls.get_mut(call_id)?;
+        let run = call.flow.as_mut()?;
+        let recording = run.recording.take_if(|recording| recording.id == id)?;
+        self.media.stop_recording(&call.inbound.media);
+        self.media.detect_speech(&call.inbound.media, false);
+        let duration = now.saturating_duration_since(recording.started);
+        let ended = (wall_at(self.wall_clock, now), duration);
+        recording_over(&mut self.effects, ended, call_id, call, recording);
+        Some(ivr::Event::RecordingFinished { id, duration })
+    }
+
+    /// The flow `flow` a call's flow goes on with, for its load `id`.
+    fn flow_load(&mut self, call_id: &str, id: u64, flow: i64) -> ivr::Event {
+        let Some(document) = self.flows.get(&flow).cloned() else {
+            warn!(flow, "the flow to go on with does not exist");
+            return ivr::Event::FlowMissing { id };
+        };
+        // Events name the flow the call runs from now.
+        if let Some(run) = self.flow_of(call_id) {
+            run.flow = flow;
+        }
+        ivr::Event::FlowLoaded {
+            id,
+            flow: (*document).clone(),
         }
     }
 
@@ -594,53 +594,10 @@ impl Switch {
             id,
             status: DialStatus::Failed,
         });
-        let route = match target {
-            DialTarget::Phone(extension) => Route::Phone(extension),
-            DialTarget::Number(number) => Route::Trunk(number),
-            DialTarget::Agent(login) => match self.agents.get(&login) {
-                Some(extension) => {
-                    info!(%login, %extension, "the flow dials an agent");
-                    Route::Phone(extension.clone())
-                }
-                None => {
-                    info!(%login, "the flow dials an agent who is inactive or on no phone");
-                    return failed;
-                }
-            },
-            DialTarget::Did(number) => {
-                match self
-                    .routing
-                    .route(&number)
-                    .cloned()
-                    .map(|route| match route {
-                        Route::Did(did) => did.route_at(self.wall(now).into()),
-                        route => route,
-                    }) {
-                    Some(route @ (Route::Phone(_) | Route::Trunk(_))) => route,
-                    Some(Route::Flow { flow, time_zone }) => {
-                        // The call goes on in that DID's flow.
-                        let mut call = self.calls.remove(call_id)?;
-                        self.leave_flow(now, call_id, &mut call);
-                        let started = self.start_flow(now, &mut call, &flow, time_zone);
-                        self.calls.insert(call_id.to_string(), call);
-                        if let Err(refusal) = started {
-                            warn!(reason = %refusal.reason, "the DID's flow cannot run: hanging up");
-                            self.end_call(now, call_id, Side::Switch, sip);
-                        }
-                        return None;
-                    }
-                    Some(_) => {
-                        // Echo, record, a conference: the call goes there and
-                        // the flow ends.
-                        let _ = self.transfer(now, call_id, &Destination::Did(number), sip);
-                        return None;
-                    }
-                    None => {
-                        warn!(%number, "the flow dials a DID that is not ours");
-                        return failed;
-                    }
-                }
-            }
+        let route = match self.dial_route(now, call_id, target, sip) {
+            Ok(route) => route,
+            Err(DialElsewhere::Failed) => return failed,
+            Err(DialElsewhere::Gone) => return None,
         };
         let target = match self.route_target(now, &route) {
             Ok(Some(target)) => target,
@@ -657,47 +614,98 @@ impl Switch {
                 });
             }
         };
+        self.answer_caller(now, call_id, sip);
         let mut call = self.calls.remove(call_id)?;
-        if call.inbound.state == InboundState::Offering {
-            let body = call.inbound.stored_answer.take().unwrap_or_default();
-            answer_inbound(sip, now, &mut call, body, &mut *self.media);
-            self.effects.publish(CallEvent::CallAnswered {
-                call_id: call_id.to_string(),
-                at: wall_at(self.wall_clock, now),
-            });
-        }
-        let Ok(outbound_media) = self.media.open(Near::Leg(&call.inbound.media)) else {
-            warn!("no RTP port free for the flow's dial");
-            self.calls.insert(call_id.to_string(), call);
-            return failed;
-        };
         match &route {
             Route::Phone(extension) => info!(extension = %extension, "the flow dials a phone"),
             _ => info!("the flow dials out through the trunk"),
         }
         debug!(%caller_id, "the dial's caller ID");
-        let outbound = self.originate(
-            now,
-            (&caller_id, call.inbound.codec),
-            target,
-            outbound_media,
-            sip,
-        );
-        self.ring_out(call_id, outbound.id, now + DIAL_RING_LIMIT);
-        if let Some(channel) = outbound.media.id() {
-            self.channel_calls.insert(channel, call_id.to_string());
+        let added = self.add_outbound(now, &mut call, (target, &caller_id), DIAL_RING_LIMIT, sip);
+        if added.is_err() {
+            self.calls.insert(call_id.to_string(), call);
+            return failed;
         }
-        self.outbound_calls
-            .insert(outbound_call_id(&outbound.invite), call_id.to_string());
-        self.outbound_invites
-            .insert(outbound.client_key.clone(), call_id.to_string());
-        call.outbound = Some(outbound);
         call.clock.enter(now, Phase::Waiting);
         self.media.play(
             &call.inbound.media,
             Player::single(Playable::Tone(ToneSpec::US_RINGBACK)),
         );
-        for audio in &whisper {
+        self.warm_whisper(&whisper);
+        if let Some(run) = call.flow.as_mut() {
+            run.dial = Some(FlowDial {
+                id,
+                whisper,
+                whispering: false,
+            });
+        }
+        self.calls.insert(call_id.to_string(), call);
+        None
+    }
+
+    /// The route a flow's dial goes to: a phone or the trunk. A DID with a
+    /// flow takes the call on in that flow, and one the switch answers
+    /// itself (echo, record, a conference) takes the call from the flow:
+    /// the dial is then gone.
+    fn dial_route(
+        &mut self,
+        now: Instant,
+        call_id: &str,
+        target: DialTarget,
+        sip: &mut Endpoint,
+    ) -> Result<Route, DialElsewhere> {
+        let number = match target {
+            DialTarget::Phone(extension) => return Ok(Route::Phone(extension)),
+            DialTarget::Number(number) => return Ok(Route::Trunk(number)),
+            DialTarget::Agent(login) => {
+                let Some(extension) = self.agents.get(&login) else {
+                    info!(%login, "the flow dials an agent who is inactive or on no phone");
+                    return Err(DialElsewhere::Failed);
+                };
+                info!(%login, %extension, "the flow dials an agent");
+                return Ok(Route::Phone(extension.clone()));
+            }
+            DialTarget::Did(number) => number,
+        };
+        let route = self
+            .routing
+            .route(&number)
+            .cloned()
+            .map(|route| match route {
+                Route::Did(did) => did.route_at(self.wall(now).into()),
+                route => route,
+            });
+        match route {
+            Some(route @ (Route::Phone(_) | Route::Trunk(_))) => Ok(route),
+            Some(Route::Flow { flow, time_zone }) => {
+                // The call goes on in that DID's flow.
+                let mut call = self.calls.remove(call_id).ok_or(DialElsewhere::Gone)?;
+                self.leave_flow(now, call_id, &mut call);
+                let started = self.start_flow(now, &mut call, &flow, time_zone);
+                self.calls.insert(call_id.to_string(), call);
+                if let Err(refusal) = started {
+                    warn!(reason = %refusal.reason, "the DID's flow cannot run: hanging up");
+                    self.end_call(now, call_id, Side::Switch, sip);
+                }
+                Err(DialElsewhere::Gone)
+            }
+            Some(_) => {
+                // Echo, record, a conference: the call goes there and the
+                // flow ends.
+                let _ = self.transfer(now, call_id, &Destination::Did(number), sip);
+                Err(DialElsewhere::Gone)
+            }
+            None => {
+                warn!(%number, "the flow dials a DID that is not ours");
+                Err(DialElsewhere::Failed)
+            }
+        }
+    }
+
+    /// Renders a dial's whisper while the dial rings, so that it is ready
+    /// when the far end answers.
+    fn warm_whisper(&mut self, whisper: &[Audio]) {
+        for audio in whisper {
             if let Audio::Say { text, voice } = audio
                 && self.audio.said(text, voice.as_deref()).is_none()
             {
@@ -708,15 +716,6 @@ impl Switch {
                 });
             }
         }
-        if let Some(run) = call.flow.as_mut() {
-            run.dial = Some(FlowDial {
-                id,
-                whisper,
-                whispering: false,
-            });
-        }
-        self.calls.insert(call_id.to_string(), call);
-        None
     }
 
     /// The flow's dial was answered and bridged: the flow hears of it.
@@ -746,17 +745,16 @@ impl Switch {
         let Some(dial) = run.dial.take() else {
             return false;
         };
-        let Some(mut call) = self.calls.remove(call_id) else {
-            return false;
-        };
         info!(status = status.as_str(), "the flow's dial is over");
         // The far end is gone already (BYE, a final response, no answer).
-        self.release_outbound(now, &mut call, false, sip);
+        self.release_outbound_of(now, call_id, false, sip);
+        let Some(call) = self.calls.get_mut(call_id) else {
+            return false;
+        };
         call.note_hold(now);
         call.clock.enter(now, Phase::Ivr);
         self.media.stop_playback(&call.inbound.media);
         self.media.isolate(&call.inbound.media);
-        self.calls.insert(call_id.to_string(), call);
         self.flow_event(
             now,
             call_id,

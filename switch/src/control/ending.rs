@@ -1,0 +1,310 @@
+//! How calls end: every leg released as its state needs, the record
+//! made, media closed; and the media events and timers that end calls.
+
+use super::*;
+
+impl Switch {
+    /// Ends a call: `ended_by` has already gone; every other leg is
+    /// released with BYE, CANCEL or a final response as its state needs.
+    pub(super) fn end_call(
+        &mut self,
+        now: Instant,
+        call_id: &str,
+        ended_by: Side,
+        sip: &mut Endpoint,
+    ) {
+        let Some(mut call) = self.calls.remove(call_id) else {
+            return;
+        };
+        let _entered = call.span.clone().entered();
+        self.leave_flow(now, call_id, &mut call);
+        if let Some(did) = call.limited_did.take() {
+            self.routing.call_ended(&did);
+        }
+        let member = call.inbound.state == InboundState::Answered;
+        self.leave_room(&call.route, member);
+        if ended_by != Side::Inbound {
+            match call.inbound.state {
+                InboundState::Offering => respond_call(sip, now, &mut call, 480),
+                InboundState::Answered => {
+                    if let Some(dialog) = call.inbound.dialog.as_mut() {
+                        let bye = dialog.create_request(Method::Bye);
+                        sip.send_request(now, bye, dialog.destination());
+                    }
+                }
+                InboundState::Ended => {}
+            }
+        } else if call.inbound.state == InboundState::Offering {
+            // Cancelled by the caller.
+            respond_call(sip, now, &mut call, 487);
+        }
+        call.inbound.state = InboundState::Ended;
+        self.release_outbound(now, &mut call, ended_by != Side::Outbound, sip);
+        let hung_up_by = match ended_by {
+            Side::Inbound => HungUpBy::Caller,
+            Side::Outbound => HungUpBy::Callee,
+            Side::Switch => HungUpBy::System,
+        };
+        self.record_end(now, &mut call, hung_up_by);
+        self.index.remove_channel(&call.inbound.media);
+        // The media worker logs each leg's quality as it closes it.
+        let media = std::mem::replace(&mut call.inbound.media, MediaLeg::closed());
+        self.media.close(media);
+    }
+
+    /// The record and the live event of a call that ends now, and its
+    /// legs' RTP counted in the metrics.
+    fn record_end(&mut self, now: Instant, call: &mut Call, hung_up_by: HungUpBy) {
+        let callee_rtp = call.released_callee_rtp;
+        let times = call.clock.times(now);
+        let duration = now.duration_since(call.clock.started()).as_secs_f64();
+        let talk = times.talk.as_secs_f64();
+        info!(
+            route = call.route.kind(),
+            duration_s = format!("{duration:.1}"),
+            talk_s = format!("{talk:.1}"),
+            "call ended"
+        );
+        let caller_rtp = self
+            .media
+            .stats(&call.inbound.media)
+            .map(|stats| LegQuality::from_stats(&stats));
+        for quality in [&caller_rtp, &callee_rtp].into_iter().flatten() {
+            self.metrics
+                .rtp_packets_received
+                .fetch_add(quality.packets_received, Ordering::Relaxed);
+            self.metrics
+                .rtp_packets_lost
+                .fetch_add(quality.packets_lost.max(0) as u64, Ordering::Relaxed);
+        }
+        let call_id = call.id.as_str().to_string();
+        self.effects.publish(CallEvent::CallEnded {
+            call_id: call_id.clone(),
+            at: wall_at(self.wall_clock, now),
+            hung_up_by,
+            sip_status: call.final_status.unwrap_or(487),
+            talk_seconds: talk,
+        });
+        self.effects.record(Cdr {
+            caller_id: std::mem::take(&mut call.caller_id),
+            number_dialed: std::mem::take(&mut call.number_dialed),
+            route: call.route.kind(),
+            hung_up_by,
+            sip_status: call.final_status.unwrap_or(487),
+            caller_rtp,
+            callee_rtp,
+            recordings: std::mem::take(&mut call.recordings),
+            ..Cdr::timed(call_id, call.direction, &times, |at| self.wall(at))
+        });
+    }
+
+    /// Releases the called party of `call` (taken out of the calls):
+    /// see [`release_outbound`].
+    pub(super) fn release_outbound(
+        &mut self,
+        now: Instant,
+        call: &mut Call,
+        signal: bool,
+        sip: &mut Endpoint,
+    ) {
+        let legs = Legs {
+            media: &mut *self.media,
+            index: &mut self.index,
+            timers: &mut self.timers,
+        };
+        release_outbound(legs, now, call, signal, sip);
+    }
+
+    /// Releases the called party of call `call_id`, if it has one: see
+    /// [`release_outbound`].
+    pub(super) fn release_outbound_of(
+        &mut self,
+        now: Instant,
+        call_id: &str,
+        signal: bool,
+        sip: &mut Endpoint,
+    ) {
+        let Some(call) = self.calls.get_mut(call_id) else {
+            return;
+        };
+        let legs = Legs {
+            media: &mut *self.media,
+            index: &mut self.index,
+            timers: &mut self.timers,
+        };
+        release_outbound(legs, now, call, signal, sip);
+    }
+
+    /// A caller of a conference `route` left its room (`member`: it had
+    /// joined); the last one out closes it. Other routes have no room.
+    pub(super) fn leave_room(&mut self, route: &Route, member: bool) {
+        let Route::Conference(room) = route else {
+            return;
+        };
+        if let Some(state) = self.rooms.get_mut(room) {
+            if member {
+                state.members = state.members.saturating_sub(1);
+            }
+            if state.members == 0 {
+                let mix = state.mix;
+                self.rooms.remove(room);
+                self.media.release_mix(mix);
+            }
+        }
+    }
+
+    /// What a media channel reported, for the call it belongs to.
+    pub(super) fn handle_media_event(
+        &mut self,
+        now: Instant,
+        event: MediaEvent,
+        sip: &mut Endpoint,
+    ) {
+        let Some(call_id) = self.index.call_of_channel(event.channel).cloned() else {
+            return;
+        };
+        let Some(call) = self.calls.get(&call_id) else {
+            return;
+        };
+        let _entered = call.span.clone().entered();
+        if call.flow.is_some() {
+            self.flow_media_event(now, &call_id, &event, sip);
+        }
+        let Some(call) = self.calls.get(&call_id) else {
+            return;
+        };
+        match event.kind {
+            MediaEventKind::Channel(ChannelEvent::DigitReceived {
+                digit,
+                duration,
+                source,
+            }) => {
+                debug!(%digit, ?source, ms = duration.as_millis(), "digit received");
+                self.effects.publish(CallEvent::Dtmf {
+                    call_id: call_id.clone(),
+                    at: wall_at(self.wall_clock, now),
+                    digit: digit.to_string(),
+                    duration_ms: duration.as_millis() as u64,
+                    source: match source {
+                        DigitSource::Rfc4733 => "rfc4733",
+                        DigitSource::InBand => "inband",
+                    }
+                    .to_string(),
+                });
+                if call.route == Route::DigitEcho && call.inbound.media.id() == Some(event.channel)
+                {
+                    let leg = &call.inbound.media;
+                    let held = duration.clamp(ECHOED_DIGIT_MIN, ECHOED_DIGIT_MAX);
+                    self.media.send_digit(leg, digit, held);
+                    if let Some(prompt) = self.prompts.digit(digit) {
+                        let prompt = Playable::Prompt(prompt.clone());
+                        self.media.play(leg, Player::single(prompt));
+                    }
+                }
+            }
+            MediaEventKind::Channel(ChannelEvent::MediaTimeout { silent_for }) => {
+                let answered = call.inbound.state == InboundState::Answered
+                    && call.outbound.as_ref().is_none_or(|leg| leg.answered);
+                // A held phone may well send nothing.
+                let holding =
+                    call.inbound.holding || call.outbound.as_ref().is_some_and(|leg| leg.holding);
+                if answered && !holding {
+                    info!(
+                        silent_s = silent_for.as_secs(),
+                        "no RTP from a leg: hanging up"
+                    );
+                    self.end_call(now, &call_id, Side::Switch, sip);
+                }
+            }
+            MediaEventKind::Channel(ChannelEvent::RemoteLatched { address, previous }) => {
+                debug!(%address, ?previous, "media latched");
+            }
+            MediaEventKind::Channel(ChannelEvent::ByeReceived { .. }) => {
+                debug!("RTCP BYE received");
+            }
+            MediaEventKind::Playback { event, tag } => debug!(?event, tag, "playback"),
+            MediaEventKind::Speech(speech) => debug!(?speech, "speech"),
+        }
+    }
+
+    /// Carries out what the call timers due by `now` guard.
+    pub(super) fn expire_timers(&mut self, now: Instant, sip: &mut Endpoint) {
+        while let Some(((call_id, timer), _)) = self.timers.pop_due(now) {
+            match timer {
+                CallTimer::RingOut(leg) => self.ring_out_expired(now, call_id.as_str(), leg, sip),
+                CallTimer::FlowTimeout => self.flow_timeout(now, call_id.as_str(), sip),
+            }
+        }
+    }
+
+    /// Leg `leg` of call `call_id` rang too long.
+    pub(super) fn ring_out_expired(
+        &mut self,
+        now: Instant,
+        call_id: &str,
+        leg: LegId,
+        sip: &mut Endpoint,
+    ) {
+        if self
+            .placed
+            .get(call_id)
+            .is_some_and(|placed| placed.leg.id == leg)
+        {
+            self.end_placed(now, call_id, 487, HungUpBy::System, sip);
+            return;
+        }
+        let ringing = self.calls.get(call_id).is_some_and(|call| {
+            call.outbound
+                .as_ref()
+                .is_some_and(|outbound| outbound.id == leg && !outbound.answered)
+        });
+        if ringing {
+            // Still ringing at the phone: end_call cancels it, and hangs up
+            // a caller already answered (a transfer, a placed call).
+            self.fail_unanswered(now, call_id, "no answer from the phone", Side::Switch, sip);
+        }
+    }
+}
+
+/// What releasing a leg touches besides its call.
+pub(super) struct Legs<'a> {
+    media: &'a mut dyn MediaPort,
+    index: &'a mut Index,
+    timers: &'a mut Deadlines<(CallId, CallTimer)>,
+}
+
+/// Releases a call's called party, if it has one: BYE once answered,
+/// else CANCEL (when `signal`; not when it is the one that left), and
+/// its media; its quality is kept for the record.
+fn release_outbound(
+    legs: Legs<'_>,
+    now: Instant,
+    call: &mut Call,
+    signal: bool,
+    sip: &mut Endpoint,
+) {
+    let Some(mut outbound) = call.outbound.take() else {
+        return;
+    };
+    if let Some(stats) = legs.media.stats(&outbound.media) {
+        call.released_callee_rtp = Some(LegQuality::from_stats(&stats));
+    }
+    legs.index.remove_outbound(&outbound);
+    legs.timers
+        .cancel(&ring_out_timer(call.id.as_str(), outbound.id));
+    if signal {
+        match outbound.dialog.as_mut() {
+            Some(dialog) => {
+                let bye = dialog.create_request(Method::Bye);
+                sip.send_request(now, bye, dialog.destination());
+            }
+            None => {
+                sip.cancel(now, &outbound.client_key);
+            }
+        }
+    }
+    if let Some(mix) = call.bridge_mix.take() {
+        legs.media.release_mix(mix);
+    }
+    legs.media.close(outbound.media);
+}

@@ -1,0 +1,312 @@
+//! What the API asks of calls in progress: transfer, record, play,
+//! hang up, the list of calls; and what the switch publishes.
+
+use super::*;
+
+impl Switch {
+    /// A call the API may act on: in progress and answered.
+    pub(super) fn answered_call<'a>(
+        (calls, placed): (&'a mut HashMap<String, Call>, &HashMap<String, PlacedCall>),
+        call_id: &str,
+    ) -> Result<&'a mut Call, ControlError> {
+        if placed.contains_key(call_id) {
+            return Err(ControlError::Conflict(
+                "the call is not answered yet".into(),
+            ));
+        }
+        let call = calls
+            .get_mut(call_id)
+            .filter(|call| call.inbound.state != InboundState::Ended)
+            .ok_or(ControlError::NoSuchCall)?;
+        if call.inbound.state != InboundState::Answered {
+            return Err(ControlError::Conflict(
+                "the call is not answered yet".into(),
+            ));
+        }
+        Ok(call)
+    }
+
+    /// Sends a call's caller to `to` (blind transfer). The called party,
+    /// if any, is released (BYE, or CANCEL while it rings); an answered
+    /// caller hears ringback until the new party answers, and the time
+    /// until then is the record's transfer time. A caller still ringing
+    /// is simply offered elsewhere.
+    pub(super) fn transfer(
+        &mut self,
+        now: Instant,
+        call_id: &str,
+        to: &Destination,
+        sip: &mut Endpoint,
+    ) -> Result<(), ControlError> {
+        if self.placed.contains_key(call_id) {
+            return Err(ControlError::Conflict(
+                "the call is not answered yet".into(),
+            ));
+        }
+        let call = self
+            .calls
+            .get(call_id)
+            .filter(|call| call.inbound.state != InboundState::Ended)
+            .ok_or(ControlError::NoSuchCall)?;
+        let route = self.resolve(now, to, "/to")?;
+        let target = self.route_target(now, &route)?;
+        if let Route::Conference(room) = &route
+            && let Some(existing) = self.rooms.get(room)
+            && !self.media.is_beside(&call.inbound.media, existing.mix)
+        {
+            return Err(ControlError::Conflict(
+                "the room's media runs on another worker than the call's, so the call cannot join it"
+                    .into(),
+            ));
+        }
+        let mut call = self.calls.remove(call_id).ok_or(ControlError::NoSuchCall)?;
+        let entered = call.span.clone().entered();
+        info!(
+            from = call.route.kind(),
+            to = route.kind(),
+            "transferring the call"
+        );
+        let answered = call.inbound.state == InboundState::Answered;
+        self.leave_flow(now, call_id, &mut call);
+        self.release_outbound(now, &mut call, true, sip);
+        call.note_hold(now);
+        self.media.stop_playback(&call.inbound.media);
+        self.media.isolate(&call.inbound.media);
+        self.leave_room(&call.route, answered);
+        if answered {
+            call.clock.enter(now, Phase::Transferring);
+        }
+        call.route = route;
+        let attached = self.attach(now, &mut call, target, sip);
+        drop(entered);
+        let kind = call.route.kind();
+        self.calls.insert(call_id.to_string(), call);
+        match attached {
+            Ok(attached) => {
+                self.effects.publish(CallEvent::CallTransferred {
+                    call_id: call_id.to_string(),
+                    at: wall_at(self.wall_clock, now),
+                    route: kind.to_string(),
+                });
+                self.publish_attached(now, call_id, &attached);
+                self.run_flow(now, call_id, sip);
+                Ok(())
+            }
+            Err(refusal) => {
+                warn!(call_id, reason = %refusal.reason, "transfer failed: ending the call");
+                self.end_call(now, call_id, Side::Switch, sip);
+                Err(refusal.into())
+            }
+        }
+    }
+
+    /// Starts recording an answered call into a new stereo file: the
+    /// caller left, the called party right (what the caller is played,
+    /// when there is none). It goes on across transfers until stopped or
+    /// the call ends, and is listed with the call's record.
+    pub(super) fn start_recording(
+        &mut self,
+        now: Instant,
+        call_id: &str,
+        sip: &mut Endpoint,
+    ) -> Result<String, ControlError> {
+        let path = self.recordings_dir.join(format!("{}.wav", sip.new_token()));
+        let call = Self::answered_call((&mut self.calls, &self.placed), call_id)?;
+        let _entered = call.span.clone().entered();
+        if call.outbound.as_ref().is_some_and(|leg| !leg.answered) {
+            return Err(ControlError::Conflict(
+                "the called party has not answered yet".into(),
+            ));
+        }
+        if call.recording_now.is_some() {
+            return Err(ControlError::Conflict(
+                "the call is being recorded already".into(),
+            ));
+        }
+        let other = call.outbound.as_ref().map(|leg| &leg.media);
+        self.media
+            .record(&call.inbound.media, other, &path, Channels::Stereo)
+            .map_err(|error| {
+                warn!(%error, "cannot create the recording file");
+                ControlError::Failed(format!("cannot create the recording file: {error}"))
+            })?;
+        let file = file_name(&path);
+        info!(%file, "recording started through the API");
+        call.recordings.push(file.clone());
+        call.recording_now = Some(ActiveRecording {
+            file: file.clone(),
+            stereo: true,
+        });
+        self.effects.publish(CallEvent::RecordingStarted {
+            call_id: call_id.to_string(),
+            at: wall_at(self.wall_clock, now),
+            file: file.clone(),
+        });
+        Ok(file)
+    }
+
+    /// Stops a call's recording: the file is finished at once, and listed
+    /// with the call's record when the call ends.
+    pub(super) fn stop_recording(&mut self, call_id: &str) -> Result<(), ControlError> {
+        let call = Self::answered_call((&mut self.calls, &self.placed), call_id)?;
+        let Some(recording) = call.recording_now.take() else {
+            return Err(ControlError::Conflict(
+                "the call is not being recorded".into(),
+            ));
+        };
+        let _entered = call.span.clone().entered();
+        info!(file = %recording.file, "recording stopped through the API");
+        self.media.stop_recording(&call.inbound.media);
+        Ok(())
+    }
+
+    /// Plays a bundled prompt to a call's caller, its called party, or
+    /// both; it replaces what they hear until it ends.
+    pub(super) fn play(
+        &mut self,
+        call_id: &str,
+        name: &str,
+        listeners: Listeners,
+    ) -> Result<(), ControlError> {
+        let prompt = self
+            .prompt_named(name)
+            .cloned()
+            .ok_or_else(|| ControlError::Unknown {
+                field: "/prompt".into(),
+                reason: format!("there is no prompt {name:?}"),
+            })?;
+        let call = Self::answered_call((&mut self.calls, &self.placed), call_id)?;
+        let _entered = call.span.clone().entered();
+        let callee = call.outbound.as_ref().filter(|leg| leg.answered);
+        let legs: Vec<&MediaLeg> = match listeners {
+            Listeners::Caller => vec![&call.inbound.media],
+            Listeners::Callee => vec![
+                &callee
+                    .ok_or_else(|| {
+                        ControlError::Conflict("the call has no answered called party".into())
+                    })?
+                    .media,
+            ],
+            Listeners::Both => std::iter::once(&call.inbound.media)
+                .chain(callee.map(|leg| &leg.media))
+                .collect(),
+        };
+        info!(prompt = name, ?listeners, "playing a prompt into the call");
+        for leg in legs {
+            self.media
+                .play(leg, Player::single(Playable::Prompt(prompt.clone())));
+        }
+        Ok(())
+    }
+
+    /// The calls in progress, oldest first: placed calls still ringing
+    /// among them.
+    pub(super) fn live_calls(&self) -> Vec<CallSnapshot> {
+        let mut calls: Vec<(Instant, CallSnapshot)> = self
+            .calls
+            .iter()
+            .map(|(call_id, call)| {
+                let mut legs = vec![LegSnapshot {
+                    side: "caller",
+                    codec: call.inbound.codec.map(Codec::encoding_name),
+                    holding: call.inbound.holding,
+                    answered: true,
+                }];
+                if let Some(outbound) = &call.outbound {
+                    legs.push(LegSnapshot {
+                        side: "callee",
+                        codec: outbound.codec.map(Codec::encoding_name),
+                        holding: outbound.holding,
+                        answered: outbound.answered,
+                    });
+                }
+                let live = CallSnapshot {
+                    call_id: call_id.clone(),
+                    direction: call.direction,
+                    route: call.route.kind(),
+                    caller_id: call.caller_id.clone(),
+                    number_dialed: call.number_dialed.clone(),
+                    answered: call.clock.answered_at().is_some(),
+                    started_at: self.wall(call.clock.started()),
+                    answered_at: call.clock.answered_at().map(|at| self.wall(at)),
+                    recording: call.recording_now.is_some(),
+                    legs,
+                };
+                (call.clock.started(), live)
+            })
+            .chain(self.placed.iter().map(|(call_id, placed)| {
+                let live = CallSnapshot {
+                    call_id: call_id.clone(),
+                    direction: Direction::Outbound,
+                    route: placed.then.kind(),
+                    caller_id: placed.caller_id.clone(),
+                    number_dialed: placed.number_dialed.clone(),
+                    answered: false,
+                    started_at: self.wall(placed.clock.started()),
+                    answered_at: None,
+                    recording: false,
+                    legs: vec![LegSnapshot {
+                        side: "caller",
+                        codec: None,
+                        holding: false,
+                        answered: false,
+                    }],
+                };
+                (placed.clock.started(), live)
+            }))
+            .collect();
+        calls.sort_by_key(|(started, _)| *started);
+        calls.into_iter().map(|(_, live)| live).collect()
+    }
+
+    /// A registrar event, for the live event stream.
+    pub(super) fn publish_registrar_event(&mut self, now: Instant, event: &RegistrarEvent) {
+        let at = wall_at(self.wall_clock, now);
+        match event {
+            RegistrarEvent::RegistrationAdded { user, .. } => {
+                self.effects.publish(CallEvent::RegistrationAdded {
+                    at,
+                    user: user.clone(),
+                });
+            }
+            RegistrarEvent::RegistrationRemoved { user, reason, .. } => {
+                self.effects.publish(CallEvent::RegistrationRemoved {
+                    at,
+                    user: user.clone(),
+                    reason: format!("{reason:?}").to_lowercase(),
+                });
+            }
+            RegistrarEvent::UserLocked { .. } => {}
+        }
+    }
+
+    /// Publishes the gauges and counters `/metrics` shows.
+    pub(super) fn publish_metrics(&self, sip: &Endpoint) {
+        let metrics = &self.metrics;
+        metrics
+            .calls_active
+            .store(self.calls.len() as i64, Ordering::Relaxed);
+        metrics
+            .registrations
+            .store(self.registrar.bindings_count() as i64, Ordering::Relaxed);
+        for (counter, value) in metrics.sip_responses.iter().zip(sip.stats().responses_sent) {
+            counter.store(value, Ordering::Relaxed);
+        }
+    }
+
+    /// Hangs up a call (or a placed call still ringing) for the API;
+    /// whether there was one.
+    pub(super) fn hang_up(&mut self, now: Instant, call_id: &str, sip: &mut Endpoint) -> bool {
+        if self.placed.contains_key(call_id) {
+            self.end_placed(now, call_id, 487, HungUpBy::System, sip);
+            return true;
+        }
+        let Some(call) = self.calls.get(call_id) else {
+            return false;
+        };
+        let _entered = call.span.clone().entered();
+        info!("hung up through the API");
+        self.end_call(now, call_id, Side::Switch, sip);
+        true
+    }
+}
