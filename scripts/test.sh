@@ -5,7 +5,8 @@
 # openapi-spec-validator, schemathesis and cmake (libopus is built from
 # source for the `opus` feature), then formatting, one lint pass with every
 # feature, the tokio-free build of the sans-IO cores (and a check that the
-# call controller's crate pulls in no runtime, web or SQL crate), the media
+# call controller's crate pulls in no runtime, web or SQL crate, and has
+# no file over 1,000 lines or function over 80), the media
 # unit tests without Opus, unit and conformance tests against the real
 # binary (built with Opus) under cargo-nextest, the API suite's storage
 # tests once more storing in PostgreSQL (the same test binary), and a
@@ -69,6 +70,8 @@ if [ -n "$forbidden" ]; then
   echo "the switch crate depends on: $forbidden" >&2
   exit 1
 fi
+# And it stays readable: no file over 1,000 lines, no function over 80.
+python3 scripts/switch_size.py
 
 step "media unit tests without Opus"
 cargo test --locked -p media --lib -- --test-threads=2

@@ -31,6 +31,48 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
+/// A switch on 127.0.0.1:5060 with media `media` and the demo routes
+/// (1000 echo, 2000 a conference, 3000 records, 4000 the digit echo),
+/// phones 1001 and 1002 provisioned (not registered), no trunk, calls
+/// relayed; its wall clock reads the Unix epoch at `now`.
+pub fn demo_switch(now: Instant, media: FakeMedia) -> Switch {
+    let mut switch = Switch::new(
+        Registrar::new(RegistrarConfig::new(REALM)),
+        Box::new(media),
+        address(SWITCH),
+        Resources {
+            trunk: None,
+            recordings_dir: PathBuf::from("/recordings"),
+            prompts: prompts(),
+            mix_bridges: false,
+            record_calls: false,
+            wall_clock: (now, SystemTime::UNIX_EPOCH),
+            metrics: Arc::default(),
+            audio: Box::new(NoAudio),
+            voicemail_dir: PathBuf::from("/voicemail"),
+        },
+    );
+    let demo = [
+        ("1000", Route::Echo),
+        ("2000", Route::Conference("2000".into())),
+        ("3000", Route::Record),
+        ("4000", Route::DigitEcho),
+    ];
+    for (number, route) in demo {
+        switch.apply_directory_change(DirectoryChange::DidActive {
+            number: number.into(),
+            route,
+        });
+    }
+    for extension in ["1001", "1002"] {
+        switch.apply_directory_change(DirectoryChange::PhoneActive {
+            extension: extension.into(),
+            ha1s: Ha1s::from_password(extension, REALM, PASSWORD),
+        });
+    }
+    switch
+}
+
 /// The switch's node on the network.
 pub const SWITCH: usize = 0;
 /// The caller's user agent.
@@ -128,9 +170,7 @@ impl Default for Harness {
 }
 
 impl Harness {
-    /// A switch on 127.0.0.1:5060 with the demo routes (1000 echo, 2000 a
-    /// conference, 3000 records, 4000 the digit echo), phones 1001 and
-    /// 1002 provisioned but not registered, no trunk, calls relayed.
+    /// The [`demo_switch`] and three user agents.
     pub fn new() -> Harness {
         let endpoints = ADDRESSES
             .iter()
@@ -143,49 +183,15 @@ impl Harness {
             .collect();
         let net = Network::new(endpoints, Conditions::PERFECT, 7);
         let media = FakeMedia::new();
-        let switch = Switch::new(
-            Registrar::new(RegistrarConfig::new(REALM)),
-            Box::new(media.clone()),
-            address(SWITCH),
-            Resources {
-                trunk: None,
-                recordings_dir: PathBuf::from("/recordings"),
-                prompts: prompts(),
-                mix_bridges: false,
-                record_calls: false,
-                wall_clock: (net.now, SystemTime::UNIX_EPOCH),
-                metrics: Arc::default(),
-                audio: Box::new(NoAudio),
-                voicemail_dir: PathBuf::from("/voicemail"),
-            },
-        );
-        let mut harness = Harness {
+        let switch = demo_switch(net.now, media.clone());
+        Harness {
             net,
             switch,
             media,
             effects: Vec::new(),
             inboxes: vec![Vec::new(); ADDRESSES.len()],
             answers: Default::default(),
-        };
-        let demo = [
-            ("1000", Route::Echo),
-            ("2000", Route::Conference("2000".into())),
-            ("3000", Route::Record),
-            ("4000", Route::DigitEcho),
-        ];
-        for (number, route) in demo {
-            harness.directory(DirectoryChange::DidActive {
-                number: number.into(),
-                route,
-            });
         }
-        for extension in ["1001", "1002"] {
-            harness.directory(DirectoryChange::PhoneActive {
-                extension: extension.into(),
-                ha1s: Ha1s::from_password(extension, REALM, PASSWORD),
-            });
-        }
-        harness
     }
 
     /// Now, on the fake clock.

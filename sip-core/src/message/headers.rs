@@ -14,6 +14,24 @@ use ezk_sip_types::header::HeaderParse;
 use ezk_sip_types::header::typed::{Contact, FromTo, Via};
 use std::fmt;
 
+/// Whether two header names are the same header, compact forms included.
+///
+/// `ezk-sip-types` compares names by their text, case-insensitively,
+/// against every spelling: the hot path of every header lookup. A name it
+/// knows always prints as the same static text, so two known names are
+/// the same header exactly when their printed texts are the same static
+/// string; only names it does not know are compared as text.
+fn same_name(a: &Name, b: &Name) -> bool {
+    let (a_text, b_text) = (a.as_print_str(), b.as_print_str());
+    if std::ptr::eq(a_text, b_text) {
+        return true;
+    }
+    match (a.as_parse_strs(), b.as_parse_strs()) {
+        (Some(_), Some(_)) => false,
+        _ => a == b,
+    }
+}
+
 /// One header line: its name and its raw value.
 #[derive(Debug, Clone)]
 pub struct Header {
@@ -58,19 +76,19 @@ impl Headers {
 
     /// Removes every header called `name`.
     pub fn remove(&mut self, name: &Name) {
-        self.entries.retain(|header| header.name != *name);
+        self.entries.retain(|header| !same_name(&header.name, name));
     }
 
     /// Replaces every header called `name` by one with `value`, placed
     /// where the first one was (or at the end).
     pub fn set(&mut self, name: Name, value: impl Into<BytesStr>) {
         let value = value.into();
-        match self.entries.iter().position(|h| h.name == name) {
+        match self.entries.iter().position(|h| same_name(&h.name, &name)) {
             Some(first) => {
                 self.entries[first].value = value;
                 let mut index = 0;
                 self.entries.retain(|header| {
-                    let keep = index <= first || header.name != name;
+                    let keep = index <= first || !same_name(&header.name, &name);
                     index += 1;
                     keep
                 });
@@ -83,7 +101,7 @@ impl Headers {
     pub fn first(&self, name: &Name) -> Option<&BytesStr> {
         self.entries
             .iter()
-            .find(|header| header.name == *name)
+            .find(|header| same_name(&header.name, name))
             .map(|header| &header.value)
     }
 
@@ -93,7 +111,7 @@ impl Headers {
         let name = name.clone();
         self.entries
             .iter()
-            .filter(move |header| header.name == name)
+            .filter(move |header| same_name(&header.name, &name))
             .map(|header| &header.value)
     }
 
@@ -460,6 +478,27 @@ mod tests {
             headers.push(Name::from(BytesStr::from(*name)), BytesStr::from(*value));
         }
         headers
+    }
+
+    #[test]
+    fn names_are_the_same_header_in_any_spelling_and_case() {
+        let named = |text: &str| Name::from(BytesStr::from(text.to_string()));
+        assert!(same_name(&named("f"), &Name::FROM));
+        assert!(same_name(&named("FROM"), &Name::FROM));
+        assert!(same_name(&named("call-id"), &named("i")));
+        assert!(!same_name(&named("To"), &Name::FROM));
+        assert!(same_name(&named("X-Custom"), &named("x-custom")));
+        assert!(!same_name(&named("X-Custom"), &named("X-Other")));
+        assert!(!same_name(&named("X-Custom"), &Name::VIA));
+        let headers = headers(&[("f", "<sip:a@b>;tag=1"), ("X-Custom", "yes")]);
+        assert_eq!(
+            headers.first(&Name::FROM).map(|v| v.as_str()),
+            Some("<sip:a@b>;tag=1")
+        );
+        assert_eq!(
+            headers.first(&named("x-CUSTOM")).map(|v| v.as_str()),
+            Some("yes")
+        );
     }
 
     #[test]
