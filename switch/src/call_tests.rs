@@ -5,7 +5,7 @@
 //! `t` starts the call at `t + 1 ms`.
 
 use crate::cdr::{Cdr, Direction, HungUpBy};
-use crate::control::{Command, Destination, DirectoryChange, Origination, Reply};
+use crate::control::{Command, ControlError, Destination, DirectoryChange, Origination, Reply};
 use crate::fake_media::FakeRouting;
 use crate::media_port::{ChannelId, MediaEventKind};
 use crate::route::did::{CallsLimit, DidRoute};
@@ -13,6 +13,7 @@ use crate::route::{FlowSource, Route};
 use crate::testing::{ALICE, BOB, CAROL, Harness};
 use media::channel::{ChannelEvent, DigitSource};
 use media::dtmf::Digit;
+use media::mixer::Role;
 use media::player::{Playable, PlayerEvent};
 use sip_core::message::Method;
 use std::sync::Arc;
@@ -440,4 +441,110 @@ fn a_digit_on_the_digit_echo_is_sent_back_and_spoken() {
         event,
         crate::CallEvent::Dtmf { digit, .. } if digit == "7"
     )));
+}
+
+#[test]
+fn a_listener_is_a_third_leg_that_hears_both_parties_and_leaves_alone() {
+    let mut harness = Harness::new();
+    harness.register(CAROL, "1002");
+    let call = phone_call(&mut harness, "listen-1", Duration::from_secs(1));
+    let reply = harness.command(Command::Listen {
+        call_id: "listen-1".into(),
+        to: Destination::Phone("1002".into()),
+    });
+    assert!(matches!(reply, Reply::Done(Ok(()))), "{reply:?}");
+    harness.run_for(Duration::from_secs(1));
+    let mut listener = harness.incoming(CAROL).expect("the listener's phone rings");
+    harness.answer(CAROL, &mut listener);
+    harness.run_for(Duration::from_secs(1));
+    // Three legs: the two parties mixed as parties, the listener as a
+    // silent monitor in the same mix.
+    let routings: Vec<FakeRouting> = harness
+        .media
+        .state()
+        .channels
+        .values()
+        .map(|channel| channel.routing)
+        .collect();
+    let mix = match routings.as_slice() {
+        [
+            FakeRouting::Mix(mix, Role::Normal),
+            FakeRouting::Mix(other, Role::Normal),
+            FakeRouting::Mix(last, Role::Listen),
+        ] if mix == other && other == last => *mix,
+        other => panic!("not mixed with a listener: {other:?}"),
+    };
+    let Reply::Calls(calls) = harness.command(Command::Calls) else {
+        panic!("no calls");
+    };
+    let sides: Vec<&str> = calls[0].legs.iter().map(|leg| leg.side).collect();
+    assert_eq!(sides, ["caller", "callee", "listener"]);
+    // The listener leaves; the call goes on, still mixed.
+    let mut dialog = listener.dialog.take().expect("answered");
+    harness.hang_up(CAROL, &mut dialog);
+    harness.run_for(Duration::from_secs(1));
+    assert_eq!(harness.media.state().channels.len(), 2);
+    assert!(channels_routed(&harness, FakeRouting::Mix(mix, Role::Normal)).len() == 2);
+    assert!(harness.cdrs().is_empty(), "the call goes on");
+    let mut dialog = call.dialog.expect("answered");
+    harness.hang_up(ALICE, &mut dialog);
+    harness.run_for(Duration::from_secs(1));
+    assert_eq!(harness.accept_requests(BOB), vec![Method::Bye]);
+    let cdr = record(&harness, "listen-1");
+    assert_eq!(cdr.hung_up_by, HungUpBy::Caller);
+    // Talk from Bob's answer (1 s + 1 ms) to Alice's BYE (4.1 s + 1 ms): the
+    // listener changes nothing in the record.
+    assert_seconds(cdr.talk_seconds, 3.1);
+    assert!(harness.media.state().channels.is_empty());
+    assert!(
+        harness.media.state().mixes.is_empty(),
+        "the mix is released"
+    );
+}
+
+#[test]
+fn a_listener_is_released_with_the_called_party() {
+    let mut harness = Harness::new();
+    harness.register(CAROL, "1002");
+    let call = phone_call(&mut harness, "listen-2", Duration::from_secs(1));
+    harness.command(Command::Listen {
+        call_id: "listen-2".into(),
+        to: Destination::Phone("1002".into()),
+    });
+    harness.run_for(Duration::from_secs(1));
+    let mut listener = harness.incoming(CAROL).expect("the listener's phone rings");
+    harness.answer(CAROL, &mut listener);
+    harness.run_for(Duration::from_secs(1));
+    let mut dialog = call.dialog.expect("answered");
+    harness.hang_up(ALICE, &mut dialog);
+    harness.run_for(Duration::from_secs(1));
+    assert_eq!(harness.accept_requests(BOB), vec![Method::Bye]);
+    assert_eq!(harness.accept_requests(CAROL), vec![Method::Bye]);
+    assert!(harness.switch.is_idle());
+    assert!(harness.media.state().channels.is_empty());
+}
+
+#[test]
+fn only_an_answered_bridged_call_can_be_listened_to() {
+    let mut harness = Harness::new();
+    harness.register(CAROL, "1002");
+    let mut echo = harness.invite(ALICE, "1000", "listen-3", true);
+    harness.run_for(Duration::from_secs(1));
+    assert_eq!(harness.final_status(ALICE, &mut echo), Some(200));
+    let reply = harness.command(Command::Listen {
+        call_id: "listen-3".into(),
+        to: Destination::Phone("1002".into()),
+    });
+    assert!(
+        matches!(reply, Reply::Done(Err(ControlError::Conflict(_)))),
+        "{reply:?}"
+    );
+    let reply = harness.command(Command::Listen {
+        call_id: "nope".into(),
+        to: Destination::Phone("1002".into()),
+    });
+    assert!(
+        matches!(reply, Reply::Done(Err(ControlError::NoSuchCall))),
+        "{reply:?}"
+    );
 }

@@ -44,17 +44,20 @@ use std::time::{Duration, Instant, SystemTime};
 use tracing::{Span, debug, info, info_span, warn};
 
 mod bridging;
+mod call;
 mod ending;
 mod flow;
 mod in_dialog;
 mod inbound;
 mod index;
+mod listen;
 mod operations;
 mod outbound;
 mod placed;
 mod signalling;
 
 use bridging::*;
+use call::*;
 use index::Index;
 use signalling::*;
 
@@ -91,6 +94,14 @@ pub enum Command {
     StopRecording {
         /// The call's id.
         call_id: String,
+    },
+    /// Call `to` to listen to a call in progress (a silent monitor who
+    /// hears both parties). [`Reply::Done`] once it is being called.
+    Listen {
+        /// The call's id.
+        call_id: String,
+        /// Who listens (a phone, or a number through the trunk).
+        to: Destination,
     },
     /// Play a prompt into a call, to one party or both. [`Reply::Done`].
     Play {
@@ -378,178 +389,8 @@ pub enum DirectoryChange {
 const ECHOED_DIGIT_MAX: Duration = Duration::from_secs(1);
 const ECHOED_DIGIT_MIN: Duration = Duration::from_millis(60);
 
-/// A conference room with callers in it.
-struct Room {
-    mix: Mix,
-    members: usize,
-}
-
 /// How long an outbound leg may ring before the caller gets a 480.
 const RING_TIMEOUT: Duration = Duration::from_secs(60);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum InboundState {
-    /// INVITE received, no final response yet.
-    Offering,
-    /// 2xx sent.
-    Answered,
-    /// Ended; waiting to be dropped.
-    Ended,
-}
-
-/// The caller's leg: a caller's INVITE to us, or, for a call we placed,
-/// the party we called first once it answered.
-struct InboundLeg {
-    /// The caller's INVITE transaction; none for a call we placed.
-    server_key: Option<ServerKey>,
-    invite: Request,
-    source: Peer,
-    local_tag: String,
-    dialog: Option<Dialog>,
-    media: MediaLeg,
-    local_media: LocalMedia,
-    /// Our SDP offer in a 200 to an INVITE without SDP (late offer).
-    pending_offer: Option<SessionDescription>,
-    /// Our answer to the caller's offer, held until the phone answers.
-    stored_answer: Option<Bytes>,
-    state: InboundState,
-    /// The caller put the call on hold (its last offer does not receive).
-    holding: bool,
-    /// The codec negotiated with the caller, once known.
-    codec: Option<Codec>,
-}
-
-struct OutboundLeg {
-    client_key: ClientKey,
-    invite: Request,
-    offer: SessionDescription,
-    /// What we offered the callee from (our address, port and `o=` line),
-    /// for answering its re-INVITEs.
-    local_media: LocalMedia,
-    destination: Peer,
-    dialog: Option<Dialog>,
-    media: MediaLeg,
-    answered: bool,
-    /// When the far end answered.
-    answered_at: Option<Instant>,
-    /// The leg's id, which its ring-out timer names.
-    id: LegId,
-    /// The INVITE's CSeq number: 1, then one more for each challenge
-    /// answered.
-    sequence: u32,
-    /// Challenges answered so far (a second one in a row for the same
-    /// credentials means they are wrong).
-    challenges_answered: u8,
-    /// The callee put the call on hold.
-    holding: bool,
-    /// The codec negotiated with the callee, once it answered.
-    codec: Option<Codec>,
-    /// It goes out through the trunk (whose challenges are answered).
-    through_trunk: bool,
-}
-
-/// A recording in progress.
-#[derive(Debug, Clone)]
-struct ActiveRecording {
-    file: String,
-    /// Stereo, with the other party right: moved to a new party on a
-    /// transfer.
-    stereo: bool,
-}
-
-/// What [`Switch::attach`] did, for the live events.
-#[derive(Debug, Default)]
-struct Attached {
-    /// The caller was answered.
-    answered: bool,
-    /// A recording began (the record route).
-    recording: Option<String>,
-}
-
-/// A call we placed (the API), while its first party rings.
-struct PlacedCall {
-    span: Span,
-    leg: OutboundLeg,
-    /// What the answered party is joined to.
-    then: Route,
-    caller_id: String,
-    number_dialed: String,
-    /// Waiting for the first party from the start.
-    clock: CallClock,
-}
-
-struct Call {
-    /// The call's id (its record's too).
-    id: CallId,
-    span: Span,
-    route: Route,
-    direction: Direction,
-    /// Who called (the From user), as records show it.
-    caller_id: String,
-    /// The number dialled, as records show it.
-    number_dialed: String,
-    inbound: InboundLeg,
-    outbound: Option<OutboundLeg>,
-    /// Where the call's time goes, and when it was answered.
-    clock: CallClock,
-    /// The mix joining the two legs, when calls are mixed rather than
-    /// relayed.
-    bridge_mix: Option<Mix>,
-    /// The final status the caller got, once it got one.
-    final_status: Option<u16>,
-    /// The files the call was recorded into, oldest first.
-    recordings: Vec<String>,
-    /// The recording in progress.
-    recording_now: Option<ActiveRecording>,
-    /// The quality of a called party's leg released by a transfer.
-    released_callee_rtp: Option<LegQuality>,
-    /// The IVR flow the call runs, while it runs one.
-    flow: Option<Box<flow::FlowRun>>,
-    /// The DID whose calls limit the call counts against.
-    limited_did: Option<String>,
-}
-
-impl Call {
-    /// Tells the clock whether the call is on hold: while either
-    /// answered party holds.
-    fn note_hold(&mut self, now: Instant) {
-        let on_hold = self
-            .outbound
-            .as_ref()
-            .is_some_and(|leg| leg.answered && (leg.holding || self.inbound.holding));
-        self.clock.hold(now, on_hold);
-    }
-
-    /// A new call `id` for a caller's leg, timed by `clock`.
-    fn new(
-        id: CallId,
-        span: Span,
-        route: Route,
-        direction: Direction,
-        (caller_id, number_dialed): (String, String),
-        inbound: InboundLeg,
-        clock: CallClock,
-    ) -> Call {
-        Call {
-            id,
-            span,
-            route,
-            direction,
-            caller_id,
-            number_dialed,
-            inbound,
-            outbound: None,
-            clock,
-            bridge_mix: None,
-            final_status: None,
-            recordings: Vec::new(),
-            recording_now: None,
-            released_callee_rtp: None,
-            flow: None,
-            limited_did: None,
-        }
-    }
-}
 
 /// What the controller's routes use besides SIP and media.
 pub struct Resources {
@@ -823,6 +664,7 @@ impl Switch {
                 Reply::Recording(self.start_recording(now, &call_id, sip))
             }
             Command::StopRecording { call_id } => Reply::Done(self.stop_recording(&call_id)),
+            Command::Listen { call_id, to } => Reply::Done(self.listen(now, &call_id, &to, sip)),
             Command::Play {
                 call_id,
                 prompt,

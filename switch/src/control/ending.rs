@@ -135,6 +135,27 @@ impl Switch {
         release_outbound(legs, now, call, signal, sip);
     }
 
+    /// Releases listener `leg` of call `call_id` (it hung up, refused, or
+    /// rang out; BYE or CANCEL when `signal`); the call goes on.
+    pub(super) fn release_listener(
+        &mut self,
+        now: Instant,
+        call_id: &str,
+        leg: LegId,
+        signal: bool,
+        sip: &mut Endpoint,
+    ) {
+        let Some(call) = self.calls.get_mut(call_id) else {
+            return;
+        };
+        let Some(leg) = call.take_leg(leg) else {
+            return;
+        };
+        info!("listener released");
+        let timers = (&mut self.index, &mut self.timers);
+        release_leg(&mut *self.media, timers, (now, &call.id), leg, signal, sip);
+    }
+
     /// A caller of a conference `route` left its room (`member`: it had
     /// joined); the last one out closes it. Other routes have no room.
     pub(super) fn leave_room(&mut self, route: &Route, member: bool) {
@@ -179,35 +200,25 @@ impl Switch {
                 duration,
                 source,
             }) => {
-                debug!(%digit, ?source, ms = duration.as_millis(), "digit received");
-                self.effects.publish(CallEvent::Dtmf {
-                    call_id: call_id.clone(),
-                    at: wall_at(self.wall_clock, now),
-                    digit: digit.to_string(),
-                    duration_ms: duration.as_millis() as u64,
-                    source: match source {
-                        DigitSource::Rfc4733 => "rfc4733",
-                        DigitSource::InBand => "inband",
-                    }
-                    .to_string(),
-                });
-                if call.route == Route::DigitEcho && call.inbound.media.id() == Some(event.channel)
-                {
-                    let leg = &call.inbound.media;
-                    let held = duration.clamp(ECHOED_DIGIT_MIN, ECHOED_DIGIT_MAX);
-                    self.media.send_digit(leg, digit, held);
-                    if let Some(prompt) = self.prompts.digit(digit) {
-                        let prompt = Playable::Prompt(prompt.clone());
-                        self.media.play(leg, Player::single(prompt));
-                    }
+                let on_caller = call.inbound.media.id() == Some(event.channel);
+                self.digit_received(now, &call_id, on_caller, (digit, duration, source));
+            }
+            MediaEventKind::Channel(ChannelEvent::MediaTimeout { .. })
+                if call
+                    .leg_of_channel(event.channel)
+                    .is_some_and(|leg| leg.role == LegRole::Listener) =>
+            {
+                // A listener that went silent leaves; the call goes on.
+                if let Some(leg) = call.leg_of_channel(event.channel).map(|leg| leg.id) {
+                    info!("no RTP from the listener: releasing it");
+                    self.release_listener(now, &call_id, leg, true, sip);
                 }
             }
             MediaEventKind::Channel(ChannelEvent::MediaTimeout { silent_for }) => {
                 let answered = call.inbound.state == InboundState::Answered
-                    && call.outbound.as_ref().is_none_or(|leg| leg.answered);
+                    && call.callee().is_none_or(|leg| leg.answered);
                 // A held phone may well send nothing.
-                let holding =
-                    call.inbound.holding || call.outbound.as_ref().is_some_and(|leg| leg.holding);
+                let holding = call.inbound.holding || call.callee().is_some_and(|leg| leg.holding);
                 if answered && !holding {
                     info!(
                         silent_s = silent_for.as_secs(),
@@ -224,6 +235,42 @@ impl Switch {
             }
             MediaEventKind::Playback { event, tag } => debug!(?event, tag, "playback"),
             MediaEventKind::Speech(speech) => debug!(?speech, "speech"),
+        }
+    }
+
+    /// A digit pressed on a leg of call `call_id` (its caller's when
+    /// `on_caller`): told to the live events, and echoed back and spoken
+    /// by the digit echo.
+    fn digit_received(
+        &mut self,
+        now: Instant,
+        call_id: &str,
+        on_caller: bool,
+        (digit, duration, source): (media::dtmf::Digit, Duration, DigitSource),
+    ) {
+        debug!(%digit, ?source, ms = duration.as_millis(), "digit received");
+        self.effects.publish(CallEvent::Dtmf {
+            call_id: call_id.to_string(),
+            at: wall_at(self.wall_clock, now),
+            digit: digit.to_string(),
+            duration_ms: duration.as_millis() as u64,
+            source: match source {
+                DigitSource::Rfc4733 => "rfc4733",
+                DigitSource::InBand => "inband",
+            }
+            .to_string(),
+        });
+        let Some(call) = self.calls.get(call_id) else {
+            return;
+        };
+        if call.route == Route::DigitEcho && on_caller {
+            let leg = &call.inbound.media;
+            let held = duration.clamp(ECHOED_DIGIT_MIN, ECHOED_DIGIT_MAX);
+            self.media.send_digit(leg, digit, held);
+            if let Some(prompt) = self.prompts.digit(digit) {
+                let prompt = Playable::Prompt(prompt.clone());
+                self.media.play(leg, Player::single(prompt));
+            }
         }
     }
 
@@ -253,12 +300,16 @@ impl Switch {
             self.end_placed(now, call_id, 487, HungUpBy::System, sip);
             return;
         }
-        let ringing = self.calls.get(call_id).is_some_and(|call| {
-            call.outbound
-                .as_ref()
-                .is_some_and(|outbound| outbound.id == leg && !outbound.answered)
-        });
-        if ringing {
+        let Some(call) = self.calls.get_mut(call_id) else {
+            return;
+        };
+        let Some(ringing) = call.leg_mut(leg).filter(|leg| !leg.answered) else {
+            return;
+        };
+        if ringing.role == LegRole::Listener {
+            info!("the listener did not answer");
+            self.release_listener(now, call_id, leg, true, sip);
+        } else {
             // Still ringing at the phone: end_call cancels it, and hangs up
             // a caller already answered (a transfer, a placed call).
             self.fail_unanswered(now, call_id, "no answer from the phone", Side::Switch, sip);
@@ -273,9 +324,11 @@ pub(super) struct Legs<'a> {
     timers: &'a mut Deadlines<(CallId, CallTimer)>,
 }
 
-/// Releases a call's called party, if it has one: BYE once answered,
-/// else CANCEL (when `signal`; not when it is the one that left), and
-/// its media; its quality is kept for the record.
+/// Releases a call's called party, if it has one, and its listeners
+/// with it (they listen to the two parties): BYE once answered, else
+/// CANCEL (for the called party only when `signal`: not when it is the
+/// one that left), and their media; the called party's quality is kept
+/// for the record.
 fn release_outbound(
     legs: Legs<'_>,
     now: Instant,
@@ -283,28 +336,50 @@ fn release_outbound(
     signal: bool,
     sip: &mut Endpoint,
 ) {
-    let Some(mut outbound) = call.outbound.take() else {
+    if call.legs.is_empty() {
         return;
-    };
-    if let Some(stats) = legs.media.stats(&outbound.media) {
-        call.released_callee_rtp = Some(LegQuality::from_stats(&stats));
     }
-    legs.index.remove_outbound(&outbound);
-    legs.timers
-        .cancel(&ring_out_timer(call.id.as_str(), outbound.id));
+    for leg in std::mem::take(&mut call.legs) {
+        let callee = leg.role == LegRole::Callee;
+        if callee && let Some(stats) = legs.media.stats(&leg.media) {
+            call.released_callee_rtp = Some(LegQuality::from_stats(&stats));
+        }
+        release_leg(
+            &mut *legs.media,
+            (&mut *legs.index, &mut *legs.timers),
+            (now, &call.id),
+            leg,
+            signal || !callee,
+            sip,
+        );
+    }
+    if let Some(mix) = call.bridge_mix.take() {
+        legs.media.release_mix(mix);
+    }
+}
+
+/// Releases one leg of call `call_id`: out of the index and the timers,
+/// BYE once answered, else CANCEL (when `signal`), its media closed.
+fn release_leg(
+    media: &mut dyn MediaPort,
+    (index, timers): (&mut Index, &mut Deadlines<(CallId, CallTimer)>),
+    (now, call_id): (Instant, &CallId),
+    mut leg: OutboundLeg,
+    signal: bool,
+    sip: &mut Endpoint,
+) {
+    index.remove_outbound(&leg);
+    timers.cancel(&ring_out_timer(call_id.as_str(), leg.id));
     if signal {
-        match outbound.dialog.as_mut() {
+        match leg.dialog.as_mut() {
             Some(dialog) => {
                 let bye = dialog.create_request(Method::Bye);
                 sip.send_request(now, bye, dialog.destination());
             }
             None => {
-                sip.cancel(now, &outbound.client_key);
+                sip.cancel(now, &leg.client_key);
             }
         }
     }
-    if let Some(mix) = call.bridge_mix.take() {
-        legs.media.release_mix(mix);
-    }
-    legs.media.close(outbound.media);
+    media.close(leg.media);
 }

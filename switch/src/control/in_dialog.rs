@@ -23,10 +23,15 @@ impl Switch {
             return;
         };
         let _entered = call.span.clone().entered();
-        let dialog = if is_outbound {
-            call.outbound.as_mut().and_then(|leg| leg.dialog.as_mut())
-        } else {
-            call.inbound.dialog.as_mut()
+        // Which leg: the caller's (None), or one the switch called.
+        let leg = call
+            .leg_of_dialog(&call_id)
+            .filter(|_| is_outbound)
+            .map(|leg| (leg.id, leg.role));
+        let dialog = match leg {
+            Some((id, _)) => call.leg_mut(id).and_then(|leg| leg.dialog.as_mut()),
+            None if is_outbound => None,
+            None => call.inbound.dialog.as_mut(),
         };
         let Some(dialog) = dialog else {
             respond(sip, now, &key, &request, 481);
@@ -37,6 +42,13 @@ impl Switch {
             return;
         }
         match request.method {
+            Method::Bye if matches!(leg, Some((_, LegRole::Listener))) => {
+                info!("the listener hung up");
+                respond(sip, now, &key, &request, 200);
+                if let Some((id, _)) = leg {
+                    self.release_listener(now, &inbound_id, id, false, sip);
+                }
+            }
             Method::Bye => {
                 info!(
                     by = if is_outbound { "callee" } else { "caller" },
@@ -59,11 +71,9 @@ impl Switch {
                     sip,
                 );
             }
-            Method::Invite => {
-                self.handle_reinvite(now, &inbound_id, is_outbound, key, request, sip)
-            }
+            Method::Invite => self.handle_reinvite(now, &inbound_id, leg, key, request, sip),
             Method::Update if !request.body.is_empty() => {
-                self.handle_reinvite(now, &inbound_id, is_outbound, key, request, sip)
+                self.handle_reinvite(now, &inbound_id, leg, key, request, sip)
             }
             Method::Info | Method::Update | Method::Message | Method::Notify | Method::Options => {
                 respond(sip, now, &key, &request, 200)
@@ -73,12 +83,13 @@ impl Switch {
         }
     }
 
-    /// A re-INVITE (or UPDATE with SDP): hold, resume or a new address.
+    /// A re-INVITE (or UPDATE with SDP) on leg `leg` of a call (the
+    /// caller's when `None`): hold, resume or a new address.
     pub(super) fn handle_reinvite(
         &mut self,
         now: Instant,
         call_id: &str,
-        is_outbound: bool,
+        leg: Option<(LegId, LegRole)>,
         key: ServerKey,
         request: Request,
         sip: &mut Endpoint,
@@ -86,8 +97,8 @@ impl Switch {
         let Some(call) = self.calls.get_mut(call_id) else {
             return;
         };
-        let (media, local_media, transport, codec) = if is_outbound {
-            let Some(leg) = call.outbound.as_mut() else {
+        let (media, local_media, transport, codec) = if let Some((id, _)) = leg {
+            let Some(leg) = call.leg_mut(id) else {
                 return;
             };
             (
@@ -109,18 +120,11 @@ impl Switch {
             // Offerless re-INVITE: we offer, the ACK answers. The codec in
             // use first, so that a peer taking the first one it has keeps
             // it (and a relayed call stays relayed).
-            if let Some(current) = codec {
-                local_media.codecs = codecs_preferring(current);
-            }
-            let ours = sdp::offer(local_media, SdpDirection::SendRecv);
+            let ours = our_offer(local_media, codec);
             let mut response = Response::to_request(&request, 200);
-            add_contact_and_body(
-                &mut response,
-                self.local_address,
-                transport,
-                Bytes::from(ours.to_bytes()),
-            );
-            if !is_outbound {
+            let body = Bytes::from(ours.to_bytes());
+            add_contact_and_body(&mut response, self.local_address, transport, body);
+            if leg.is_none() {
                 call.inbound.pending_offer = Some(ours);
             }
             sip.respond(now, &key, response);
@@ -149,7 +153,12 @@ impl Switch {
         sip.respond(now, &key, response);
         // An offer that does not receive from us puts the call on hold.
         let holding = !answer.media.direction.sends();
-        self.leg_modified(now, call_id, is_outbound, (holding, answer.media.codec));
+        // A listener's hold changes nothing for the two parties.
+        if let Some((_, LegRole::Listener)) = leg {
+            return;
+        }
+        let callee = leg.is_some();
+        self.leg_modified(now, call_id, callee, (holding, answer.media.codec));
     }
 
     /// A leg of call `call_id` (its called party's when `is_outbound`)
@@ -166,7 +175,7 @@ impl Switch {
             return;
         };
         let changed = if is_outbound {
-            call.outbound.as_mut().is_some_and(|leg| {
+            callee_mut(&mut call.legs).is_some_and(|leg| {
                 leg.codec = Some(codec);
                 std::mem::replace(&mut leg.holding, holding) != holding
             })
@@ -232,4 +241,12 @@ impl Switch {
         }
         self.end_call(now, &call_id, Side::Inbound, sip);
     }
+}
+
+/// Our offer from `local`, the codec in use (if any) first.
+fn our_offer(local: &mut LocalMedia, codec: Option<Codec>) -> SessionDescription {
+    if let Some(current) = codec {
+        local.codecs = codecs_preferring(current);
+    }
+    sdp::offer(local, SdpDirection::SendRecv)
 }

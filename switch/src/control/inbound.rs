@@ -460,9 +460,8 @@ impl Switch {
         Ok(file)
     }
 
-    /// Calls `target` for `call` from `caller_id`: the call's outbound
-    /// leg, with its media beside the caller's, given up after
-    /// `ring_for`. The one place an outbound leg is added and indexed.
+    /// Calls `target` for `call` from `caller_id`: the call's callee,
+    /// with its media beside the caller's, given up after `ring_for`.
     pub(super) fn add_outbound(
         &mut self,
         now: Instant,
@@ -471,16 +470,33 @@ impl Switch {
         ring_for: Duration,
         sip: &mut Endpoint,
     ) -> Result<(), Refusal> {
+        let leg = (LegRole::Callee, target, caller_id);
+        self.add_leg(now, call, leg, ring_for, sip).map(|_| ())
+    }
+
+    /// Calls `target` for `call` from `caller_id` as a leg with `role`,
+    /// its media beside the caller's, given up after `ring_for`: the one
+    /// place a leg is added to a call and indexed. Its id.
+    pub(super) fn add_leg(
+        &mut self,
+        now: Instant,
+        call: &mut Call,
+        (role, target, caller_id): (LegRole, Target, &str),
+        ring_for: Duration,
+        sip: &mut Endpoint,
+    ) -> Result<LegId, Refusal> {
         let Ok(media) = self.media.open(Near::Leg(&call.inbound.media)) else {
             warn!("no RTP port free for the outbound leg");
             return Err(Refusal::new(503, "no RTP port free"));
         };
-        let outbound = self.originate(now, (caller_id, call.inbound.codec), target, media, sip);
+        let mut leg = self.originate(now, (caller_id, call.inbound.codec), target, media, sip);
+        leg.role = role;
         let call_id = call.id.as_str();
-        self.ring_out(call_id, outbound.id, now + ring_for);
-        self.index.add_outbound(call_id, &outbound);
-        call.outbound = Some(outbound);
-        Ok(())
+        self.ring_out(call_id, leg.id, now + ring_for);
+        self.index.add_outbound(call_id, &leg);
+        let id = leg.id;
+        call.legs.push(leg);
+        Ok(id)
     }
 
     /// Answers call `call_id`'s caller with its stored answer if it still

@@ -113,7 +113,7 @@ impl Switch {
         let path = self.recordings_dir.join(format!("{}.wav", sip.new_token()));
         let call = Self::answered_call((&mut self.calls, &self.placed), call_id)?;
         let _entered = call.span.clone().entered();
-        if call.outbound.as_ref().is_some_and(|leg| !leg.answered) {
+        if call.callee().is_some_and(|leg| !leg.answered) {
             return Err(ControlError::Conflict(
                 "the called party has not answered yet".into(),
             ));
@@ -123,7 +123,7 @@ impl Switch {
                 "the call is being recorded already".into(),
             ));
         }
-        let other = call.outbound.as_ref().map(|leg| &leg.media);
+        let other = call.callee().map(|leg| &leg.media);
         self.media
             .record(&call.inbound.media, other, &path, Channels::Stereo)
             .map_err(|error| {
@@ -177,7 +177,7 @@ impl Switch {
             })?;
         let call = Self::answered_call((&mut self.calls, &self.placed), call_id)?;
         let _entered = call.span.clone().entered();
-        let callee = call.outbound.as_ref().filter(|leg| leg.answered);
+        let callee = call.callee().filter(|leg| leg.answered);
         let legs: Vec<&MediaLeg> = match listeners {
             Listeners::Caller => vec![&call.inbound.media],
             Listeners::Callee => vec![
@@ -212,14 +212,15 @@ impl Switch {
                     holding: call.inbound.holding,
                     answered: true,
                 }];
-                if let Some(outbound) = &call.outbound {
-                    legs.push(LegSnapshot {
-                        side: "callee",
-                        codec: outbound.codec.map(Codec::encoding_name),
-                        holding: outbound.holding,
-                        answered: outbound.answered,
-                    });
-                }
+                legs.extend(call.legs.iter().map(|leg| LegSnapshot {
+                    side: match leg.role {
+                        LegRole::Callee => "callee",
+                        LegRole::Listener => "listener",
+                    },
+                    codec: leg.codec.map(Codec::encoding_name),
+                    holding: leg.holding,
+                    answered: leg.answered,
+                }));
                 let live = CallSnapshot {
                     call_id: call_id.clone(),
                     direction: call.direction,

@@ -74,6 +74,7 @@ impl Switch {
         let client_key = sip.send_request(now, invite.clone(), destination);
         let leg = self.legs.next_id();
         OutboundLeg {
+            role: LegRole::Callee,
             client_key,
             invite,
             offer,
@@ -115,7 +116,7 @@ impl Switch {
             (&mut placed.leg, placed.span.clone())
         } else if let Some(call) = self.calls.get_mut(call_id)
             && matches!(call.route, Route::Trunk(_))
-            && let Some(outbound) = call.outbound.as_mut()
+            && let Some(outbound) = callee_mut(&mut call.legs)
         {
             (outbound, call.span.clone())
         } else {
@@ -188,7 +189,11 @@ impl Switch {
             return;
         };
         let _entered = call.span.clone().entered();
-        if call.outbound.is_none() {
+        let Some((leg, role)) = call.leg_of_invite(&key).map(|leg| (leg.id, leg.role)) else {
+            return;
+        };
+        if role == LegRole::Listener {
+            self.listener_response(now, (&key, &call_id, leg), &response, sip);
             return;
         }
         let status = response.status;
@@ -246,7 +251,7 @@ impl Switch {
         let Some(call) = self.calls.get_mut(call_id) else {
             return;
         };
-        let Some(outbound) = call.outbound.as_mut() else {
+        let Some(outbound) = callee_mut(&mut call.legs) else {
             return;
         };
         if outbound.answered {
@@ -301,7 +306,7 @@ impl Switch {
             return;
         };
         let _entered = call.span.clone().entered();
-        let Some(outbound) = call.outbound.as_mut() else {
+        let Some(outbound) = callee_mut(&mut call.legs) else {
             return;
         };
         let mixed = self.mix_bridges || !codecs_relay(call.inbound.codec, outbound.codec);
@@ -334,7 +339,7 @@ impl Switch {
         let Some(call) = self.calls.get_mut(call_id) else {
             return;
         };
-        let Some(outbound) = call.outbound.as_ref() else {
+        let Some(outbound) = callee(&call.legs) else {
             return;
         };
         match &call.recording_now {
@@ -382,6 +387,15 @@ impl Switch {
         if self.placed.contains_key(&call_id) {
             // No final response at all: nothing to cancel.
             self.end_placed(now, &call_id, 408, HungUpBy::Callee, sip);
+            return;
+        }
+        let listener = self.calls.get(&call_id).and_then(|call| {
+            call.leg_of_invite(&key)
+                .filter(|leg| leg.role == LegRole::Listener)
+                .map(|leg| leg.id)
+        });
+        if let Some(leg) = listener {
+            self.release_listener(now, &call_id, leg, false, sip);
             return;
         }
         if self.end_flow_dial(now, &call_id, ivr::DialStatus::NoAnswer, sip) {

@@ -162,7 +162,7 @@ pub(super) fn answer_inbound(
     // A timeout that fired while the call rang is forgotten: the no-RTP
     // hang-up counts from the answer.
     media.restart_media_timeout(&inbound.media);
-    if let Some(outbound) = &call.outbound {
+    if let Some(outbound) = call.callee() {
         media.restart_media_timeout(&outbound.media);
     }
 }

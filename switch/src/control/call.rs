@@ -1,0 +1,233 @@
+//! A call and its legs: the caller's leg, and the legs the switch calls
+//! for it (the called party, listeners), each with its role.
+
+use super::*;
+
+/// A conference room with callers in it.
+pub(super) struct Room {
+    pub(super) mix: Mix,
+    pub(super) members: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum InboundState {
+    /// INVITE received, no final response yet.
+    Offering,
+    /// 2xx sent.
+    Answered,
+    /// Ended; waiting to be dropped.
+    Ended,
+}
+
+/// The caller's leg: a caller's INVITE to us, or, for a call we placed,
+/// the party we called first once it answered.
+pub(super) struct InboundLeg {
+    /// The caller's INVITE transaction; none for a call we placed.
+    pub(super) server_key: Option<ServerKey>,
+    pub(super) invite: Request,
+    pub(super) source: Peer,
+    pub(super) local_tag: String,
+    pub(super) dialog: Option<Dialog>,
+    pub(super) media: MediaLeg,
+    pub(super) local_media: LocalMedia,
+    /// Our SDP offer in a 200 to an INVITE without SDP (late offer).
+    pub(super) pending_offer: Option<SessionDescription>,
+    /// Our answer to the caller's offer, held until the phone answers.
+    pub(super) stored_answer: Option<Bytes>,
+    pub(super) state: InboundState,
+    /// The caller put the call on hold (its last offer does not receive).
+    pub(super) holding: bool,
+    /// The codec negotiated with the caller, once known.
+    pub(super) codec: Option<Codec>,
+}
+
+/// What a leg the switch calls is to its call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum LegRole {
+    /// The called party the caller talks to (a phone, the trunk, a
+    /// flow's dial): at most one per call.
+    Callee,
+    /// A silent monitor (supervisor listen): hears both parties through
+    /// the call's mix, heard by nobody.
+    Listener,
+}
+
+/// A leg the switch calls for a call: its INVITE, dialog and media.
+pub(super) struct OutboundLeg {
+    /// What it is to the call.
+    pub(super) role: LegRole,
+    pub(super) client_key: ClientKey,
+    pub(super) invite: Request,
+    pub(super) offer: SessionDescription,
+    /// What we offered the callee from (our address, port and `o=` line),
+    /// for answering its re-INVITEs.
+    pub(super) local_media: LocalMedia,
+    pub(super) destination: Peer,
+    pub(super) dialog: Option<Dialog>,
+    pub(super) media: MediaLeg,
+    pub(super) answered: bool,
+    /// When the far end answered.
+    pub(super) answered_at: Option<Instant>,
+    /// The leg's id, which its ring-out timer names.
+    pub(super) id: LegId,
+    /// The INVITE's CSeq number: 1, then one more for each challenge
+    /// answered.
+    pub(super) sequence: u32,
+    /// Challenges answered so far (a second one in a row for the same
+    /// credentials means they are wrong).
+    pub(super) challenges_answered: u8,
+    /// The callee put the call on hold.
+    pub(super) holding: bool,
+    /// The codec negotiated with the callee, once it answered.
+    pub(super) codec: Option<Codec>,
+    /// It goes out through the trunk (whose challenges are answered).
+    pub(super) through_trunk: bool,
+}
+
+/// A recording in progress.
+#[derive(Debug, Clone)]
+pub(super) struct ActiveRecording {
+    pub(super) file: String,
+    /// Stereo, with the other party right: moved to a new party on a
+    /// transfer.
+    pub(super) stereo: bool,
+}
+
+/// What [`Switch::attach`] did, for the live events.
+#[derive(Debug, Default)]
+pub(super) struct Attached {
+    /// The caller was answered.
+    pub(super) answered: bool,
+    /// A recording began (the record route).
+    pub(super) recording: Option<String>,
+}
+
+/// A call we placed (the API), while its first party rings.
+pub(super) struct PlacedCall {
+    pub(super) span: Span,
+    pub(super) leg: OutboundLeg,
+    /// What the answered party is joined to.
+    pub(super) then: Route,
+    pub(super) caller_id: String,
+    pub(super) number_dialed: String,
+    /// Waiting for the first party from the start.
+    pub(super) clock: CallClock,
+}
+
+pub(super) struct Call {
+    /// The call's id (its record's too).
+    pub(super) id: CallId,
+    pub(super) span: Span,
+    pub(super) route: Route,
+    pub(super) direction: Direction,
+    /// Who called (the From user), as records show it.
+    pub(super) caller_id: String,
+    /// The number dialled, as records show it.
+    pub(super) number_dialed: String,
+    pub(super) inbound: InboundLeg,
+    /// The legs the switch called for it, oldest first, each with its
+    /// role: at most one callee, any number of listeners.
+    pub(super) legs: Vec<OutboundLeg>,
+    /// Where the call's time goes, and when it was answered.
+    pub(super) clock: CallClock,
+    /// The mix joining the two legs, when calls are mixed rather than
+    /// relayed.
+    pub(super) bridge_mix: Option<Mix>,
+    /// The final status the caller got, once it got one.
+    pub(super) final_status: Option<u16>,
+    /// The files the call was recorded into, oldest first.
+    pub(super) recordings: Vec<String>,
+    /// The recording in progress.
+    pub(super) recording_now: Option<ActiveRecording>,
+    /// The quality of a called party's leg released by a transfer.
+    pub(super) released_callee_rtp: Option<LegQuality>,
+    /// The IVR flow the call runs, while it runs one.
+    pub(super) flow: Option<Box<flow::FlowRun>>,
+    /// The DID whose calls limit the call counts against.
+    pub(super) limited_did: Option<String>,
+}
+
+impl Call {
+    /// Tells the clock whether the call is on hold: while either
+    /// answered party holds.
+    pub(super) fn note_hold(&mut self, now: Instant) {
+        let on_hold = self
+            .callee()
+            .is_some_and(|leg| leg.answered && (leg.holding || self.inbound.holding));
+        self.clock.hold(now, on_hold);
+    }
+
+    /// The called party's leg, if there is one.
+    pub(super) fn callee(&self) -> Option<&OutboundLeg> {
+        callee(&self.legs)
+    }
+
+    /// Leg `id`, if it is one of the call's.
+    pub(super) fn leg_mut(&mut self, id: LegId) -> Option<&mut OutboundLeg> {
+        self.legs.iter_mut().find(|leg| leg.id == id)
+    }
+
+    /// Takes leg `id` out of the call.
+    pub(super) fn take_leg(&mut self, id: LegId) -> Option<OutboundLeg> {
+        let index = self.legs.iter().position(|leg| leg.id == id)?;
+        Some(self.legs.remove(index))
+    }
+
+    /// The leg whose dialog has SIP Call-ID `call_id`.
+    pub(super) fn leg_of_dialog(&self, call_id: &str) -> Option<&OutboundLeg> {
+        self.legs
+            .iter()
+            .find(|leg| leg.invite.headers.call_id().is_ok_and(|id| id == call_id))
+    }
+
+    /// The leg whose INVITE is client transaction `key`.
+    pub(super) fn leg_of_invite(&self, key: &ClientKey) -> Option<&OutboundLeg> {
+        self.legs.iter().find(|leg| leg.client_key == *key)
+    }
+
+    /// The leg of media channel `channel`.
+    pub(super) fn leg_of_channel(&self, channel: ChannelId) -> Option<&OutboundLeg> {
+        self.legs.iter().find(|leg| leg.media.id() == Some(channel))
+    }
+
+    /// A new call `id` for a caller's leg, timed by `clock`.
+    pub(super) fn new(
+        id: CallId,
+        span: Span,
+        route: Route,
+        direction: Direction,
+        (caller_id, number_dialed): (String, String),
+        inbound: InboundLeg,
+        clock: CallClock,
+    ) -> Call {
+        Call {
+            id,
+            span,
+            route,
+            direction,
+            caller_id,
+            number_dialed,
+            inbound,
+            legs: Vec::new(),
+            clock,
+            bridge_mix: None,
+            final_status: None,
+            recordings: Vec::new(),
+            recording_now: None,
+            released_callee_rtp: None,
+            flow: None,
+            limited_did: None,
+        }
+    }
+}
+
+/// The called party's leg among a call's `legs`, if there is one.
+pub(super) fn callee(legs: &[OutboundLeg]) -> Option<&OutboundLeg> {
+    legs.iter().find(|leg| leg.role == LegRole::Callee)
+}
+
+/// The called party's leg among a call's `legs`, to change (borrowing
+/// the legs alone, not the whole call).
+pub(super) fn callee_mut(legs: &mut [OutboundLeg]) -> Option<&mut OutboundLeg> {
+    legs.iter_mut().find(|leg| leg.role == LegRole::Callee)
+}
