@@ -19,7 +19,7 @@ A rate counts as sustained by the rule load testers use: held --duration
 seconds (30 by default), --runs times (2 by default), each run under
 0.1 % failed, SIPp at 95 % of the rate or more, the 99th percentile of
 INVITE (REGISTER) -> final response under 500 ms, and retransmissions
-under 1 % of the calls (no retransmission storm).
+under 5 % of the calls (no retransmission storm).
 
 The result of each is the highest passing rate. For every step it prints
 what SIPp achieved, the failures, the server's CPU (share of one core) and
@@ -77,7 +77,7 @@ IVR_FLOW = {"verbs": [
 MAX_FAILED_SHARE = 0.001
 MIN_ACHIEVED_SHARE = 0.95
 MAX_P99_MS = 500.0
-MAX_RETRANSMISSION_SHARE = 0.01
+MAX_RETRANSMISSION_SHARE = 0.05
 
 
 def build():

@@ -58,6 +58,7 @@ use crate::channel::{Channel, ChannelConfig, ChannelStats, LocalSocket, ReceiveM
 use crate::detector::{SpeechDetector, SpeechDetectorConfig};
 use crate::dtmf::Digit;
 use crate::mixer::{Mixer, ParticipantId, Role};
+use crate::outgoing;
 use crate::player::{Player, PlayerEvent};
 use crate::ports::{PortAllocator, PortError, RtpPortPair};
 use crate::recorder::Recorder;
@@ -1079,26 +1080,19 @@ impl Worker {
             };
             let mut stopped_recording = None;
             let mut frame: Frame = SILENCE;
-            let sending = match (&mut slot.player, slot.routing) {
-                // A digit going out holds the player back rather than
-                // losing its audio.
-                (Some(_), _) if slot.channel.is_sending_digits() => false,
-                (Some(player), _) => player.fill_frame(&mut frame),
-                (None, Routing::Mix(mix, _)) => {
-                    match self
-                        .mixes
-                        .get(&mix)
-                        .and_then(|mixer| mixer.output(slot.id.participant()))
-                    {
-                        Some(output) => {
-                            frame = *output;
-                            true
-                        }
-                        None => false,
-                    }
-                }
-                (None, _) => false,
+            let mix_output = match slot.routing {
+                Routing::Mix(mix, _) => self
+                    .mixes
+                    .get(&mix)
+                    .and_then(|mixer| mixer.output(slot.id.participant())),
+                _ => None,
             };
+            let sending = outgoing::fill(
+                slot.player.as_deref_mut(),
+                slot.channel.is_sending_digits(),
+                mix_output,
+                &mut frame,
+            );
             if sending {
                 slot.channel.push_frame(now, &frame);
             }
@@ -1106,11 +1100,13 @@ impl Worker {
                 let heard = slot.channel.last_playout();
                 // The right channel: the other party of a recorded call,
                 // else what this channel was sent (a player, a mix).
-                let right = match (&slot.recorded_with, &other_heard) {
-                    (Some(_), Some(other)) => other,
-                    (Some(_), None) => &SILENCE,
-                    (None, _) => &frame,
-                };
+                let recording_a_call = slot.recorded_with.is_some();
+                let right = outgoing::recording_right(
+                    recording_a_call,
+                    other_heard.as_ref(),
+                    &frame,
+                    &SILENCE,
+                );
                 if let Err(error) = recorder.write_frames(heard, right) {
                     tracing::error!(parent: &slot.span, %error, "recording stopped");
                     slot.recorder = None;

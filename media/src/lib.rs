@@ -35,6 +35,11 @@
 //!   digits, our outgoing stream (frames, digits, relayed packets with
 //!   in-place transcoding), RTCP and the media timeout, sans-IO and without
 //!   allocation per packet.
+//! - [`outgoing`]: what a channel sends on each tick (its player, held
+//!   back while a digit goes out; else its mix) and its recording's right
+//!   channel, the engine's per-channel decisions, sans-IO.
+//! - [`event`]: the ids of channels and mixes and what a channel reports,
+//!   shared by the engine and call control (or a fake of the engine).
 //! - `engine` (feature `driver`, on by default): the media workers, OS
 //!   threads that each
 //!   own many [`channel::Channel`]s and their sockets on one `mio` poll,
@@ -53,6 +58,7 @@ pub mod dtmf;
 pub mod event;
 pub mod jitter_buffer;
 pub mod mixer;
+pub mod outgoing;
 pub mod player;
 pub mod ports;
 pub mod recorder;

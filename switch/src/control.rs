@@ -732,14 +732,14 @@ impl Switch {
         info!(calls = calls.len(), "ending calls for shutdown");
         for call_id in calls {
             if let Some(call) = self.calls.get_mut(&call_id)
-                && call.inbound.state == InboundState::Offering
+                && call.inbound.state == SipState::Offering
                 && let Some(key) = &call.inbound.server_key
             {
                 let mut response = Response::to_request(&call.inbound.invite, 503);
                 response.headers.push(Name::RETRY_AFTER, "30");
                 set_to_tag(&mut response, &call.inbound.local_tag);
                 sip.respond(now, key, response);
-                call.inbound.state = InboundState::Ended;
+                call.inbound.state = SipState::Ending;
             }
             self.end_call(now, &call_id, Side::Switch, sip);
         }

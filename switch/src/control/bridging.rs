@@ -7,7 +7,7 @@ use super::*;
 /// side holds, the other hears hold music; when neither does, they are
 /// bridged again.
 pub(super) fn apply_hold(call: &Call, prompts: &Prompts, media: &mut dyn MediaPort) {
-    let Some(outbound) = callee(&call.legs).filter(|leg| leg.answered) else {
+    let Some(outbound) = callee(&call.legs).filter(|leg| leg.is_up()) else {
         return;
     };
     let inbound = &call.inbound;
@@ -41,7 +41,7 @@ pub(super) fn apply_hold(call: &Call, prompts: &Prompts, media: &mut dyn MediaPo
 /// answered in the ACK) cannot be relayed to each other is moved into a
 /// mix.
 pub(super) fn mix_if_codecs_differ(call: &mut Call, media: &mut dyn MediaPort) {
-    if let Some(outbound) = callee(&call.legs).filter(|leg| leg.answered)
+    if let Some(outbound) = callee(&call.legs).filter(|leg| leg.is_up())
         && call.bridge_mix.is_none()
         && !codecs_relay(call.inbound.codec, outbound.codec)
     {

@@ -9,14 +9,18 @@ pub(super) struct Room {
     pub(super) members: usize,
 }
 
+/// Where a leg's INVITE dialog stands: one state for every leg, the
+/// caller's and those the switch calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum InboundState {
-    /// INVITE received, no final response yet.
+pub(super) enum SipState {
+    /// An INVITE received (the caller's), no final response sent yet.
     Offering,
-    /// 2xx sent.
-    Answered,
-    /// Ended; waiting to be dropped.
-    Ended,
+    /// An INVITE sent (a leg the switch calls), no answer received yet.
+    Calling,
+    /// Answered: the 2xx sent or received.
+    Up,
+    /// Released; waiting to be dropped.
+    Ending,
 }
 
 /// The caller's leg: a caller's INVITE to us, or, for a call we placed,
@@ -34,7 +38,7 @@ pub(super) struct InboundLeg {
     pub(super) pending_offer: Option<SessionDescription>,
     /// Our answer to the caller's offer, held until the phone answers.
     pub(super) stored_answer: Option<Bytes>,
-    pub(super) state: InboundState,
+    pub(super) state: SipState,
     /// The caller put the call on hold (its last offer does not receive).
     pub(super) holding: bool,
     /// The codec negotiated with the caller, once known.
@@ -65,9 +69,8 @@ pub(super) struct OutboundLeg {
     pub(super) destination: Peer,
     pub(super) dialog: Option<Dialog>,
     pub(super) media: MediaLeg,
-    pub(super) answered: bool,
-    /// When the far end answered.
-    pub(super) answered_at: Option<Instant>,
+    /// Calling until it answers.
+    pub(super) state: SipState,
     /// The leg's id, which its ring-out timer names.
     pub(super) id: LegId,
     /// The INVITE's CSeq number: 1, then one more for each challenge
@@ -147,13 +150,20 @@ pub(super) struct Call {
     pub(super) limited_did: Option<String>,
 }
 
+impl OutboundLeg {
+    /// Whether it answered.
+    pub(super) fn is_up(&self) -> bool {
+        self.state == SipState::Up
+    }
+}
+
 impl Call {
     /// Tells the clock whether the call is on hold: while either
     /// answered party holds.
     pub(super) fn note_hold(&mut self, now: Instant) {
         let on_hold = self
             .callee()
-            .is_some_and(|leg| leg.answered && (leg.holding || self.inbound.holding));
+            .is_some_and(|leg| leg.is_up() && (leg.holding || self.inbound.holding));
         self.clock.hold(now, on_hold);
     }
 

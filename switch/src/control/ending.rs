@@ -21,24 +21,26 @@ impl Switch {
         if let Some(did) = call.limited_did.take() {
             self.routing.call_ended(&did);
         }
-        let member = call.inbound.state == InboundState::Answered;
+        let member = call.inbound.state == SipState::Up;
         self.leave_room(&call.route, member);
         if ended_by != Side::Inbound {
             match call.inbound.state {
-                InboundState::Offering => respond_call(sip, now, &mut call, 480),
-                InboundState::Answered => {
+                SipState::Offering => respond_call(sip, now, &mut call, 480),
+                SipState::Up => {
                     if let Some(dialog) = call.inbound.dialog.as_mut() {
                         let bye = dialog.create_request(Method::Bye);
                         sip.send_request(now, bye, dialog.destination());
                     }
                 }
-                InboundState::Ended => {}
+                // A caller's leg is never calling: a placed call's first
+                // party becomes the caller once it answers.
+                SipState::Calling | SipState::Ending => {}
             }
-        } else if call.inbound.state == InboundState::Offering {
+        } else if call.inbound.state == SipState::Offering {
             // Cancelled by the caller.
             respond_call(sip, now, &mut call, 487);
         }
-        call.inbound.state = InboundState::Ended;
+        call.inbound.state = SipState::Ending;
         self.release_outbound(now, &mut call, ended_by != Side::Outbound, sip);
         let hung_up_by = match ended_by {
             Side::Inbound => HungUpBy::Caller,
@@ -215,8 +217,8 @@ impl Switch {
                 }
             }
             MediaEventKind::Channel(ChannelEvent::MediaTimeout { silent_for }) => {
-                let answered = call.inbound.state == InboundState::Answered
-                    && call.callee().is_none_or(|leg| leg.answered);
+                let answered = call.inbound.state == SipState::Up
+                    && call.callee().is_none_or(|leg| leg.is_up());
                 // A held phone may well send nothing.
                 let holding = call.inbound.holding || call.callee().is_some_and(|leg| leg.holding);
                 if answered && !holding {
@@ -303,7 +305,7 @@ impl Switch {
         let Some(call) = self.calls.get_mut(call_id) else {
             return;
         };
-        let Some(ringing) = call.leg_mut(leg).filter(|leg| !leg.answered) else {
+        let Some(ringing) = call.leg_mut(leg).filter(|leg| !leg.is_up()) else {
             return;
         };
         if ringing.role == LegRole::Listener {

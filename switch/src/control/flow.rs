@@ -31,7 +31,7 @@ use sip_core::endpoint::Endpoint;
 use tracing::{debug, info, warn};
 
 use super::{
-    Call, Destination, InboundState, Refusal, Route, Side, Switch, file_name, ring_caller, wall_at,
+    Call, Destination, Refusal, Route, Side, SipState, Switch, file_name, ring_caller, wall_at,
 };
 use crate::clock::Phase;
 use crate::effect::{CallEvent, Effect, Effects, RenderedAudio, VoicemailMessage};
@@ -396,7 +396,7 @@ impl Switch {
             }
             Action::Ring(_) => {
                 let run = call.flow.as_mut()?;
-                if call.inbound.state != InboundState::Offering {
+                if call.inbound.state != SipState::Offering {
                     let ringback = Player::single(Playable::Tone(ToneSpec::US_RINGBACK));
                     self.media.play(&call.inbound.media, ringback);
                 } else if !std::mem::replace(&mut run.rang, true) {

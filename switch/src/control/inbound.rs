@@ -399,7 +399,7 @@ impl Switch {
                 if call.clock.phase() != Phase::Transferring {
                     call.clock.enter(now, Phase::Waiting);
                 }
-                if call.inbound.state == InboundState::Answered {
+                if call.inbound.state == SipState::Up {
                     self.media.play(
                         &call.inbound.media,
                         Player::single(Playable::Tone(ToneSpec::US_RINGBACK)),
@@ -411,7 +411,7 @@ impl Switch {
         }
         // With the application (echo, conference, recorder) from now.
         call.clock.enter(now, Phase::Talking);
-        if call.inbound.state == InboundState::Offering {
+        if call.inbound.state == SipState::Offering {
             let body = call.inbound.stored_answer.take().unwrap_or_default();
             answer_inbound(sip, now, call, body, &mut *self.media);
             attached.answered = true;
@@ -505,7 +505,7 @@ impl Switch {
         let Some(call) = self.calls.get_mut(call_id) else {
             return;
         };
-        if call.inbound.state != InboundState::Offering {
+        if call.inbound.state != SipState::Offering {
             return;
         }
         let body = call.inbound.stored_answer.take().unwrap_or_default();
@@ -596,7 +596,7 @@ impl CallerMedia {
             local_media: self.local,
             pending_offer: self.pending_offer,
             stored_answer: Some(self.answer),
-            state: InboundState::Offering,
+            state: SipState::Offering,
             holding: false,
             codec: self.codec,
         }

@@ -23,7 +23,7 @@ impl Switch {
             .route_target(now, &route)?
             .ok_or_else(|| ControlError::Conflict("only a phone or a number can listen".into()))?;
         let call = Self::answered_call((&mut self.calls, &self.placed), call_id)?;
-        if !call.callee().is_some_and(|leg| leg.answered) {
+        if !call.callee().is_some_and(|leg| leg.is_up()) {
             return Err(ControlError::Conflict(
                 "the call has no answered called party to listen to".into(),
             ));
@@ -54,7 +54,7 @@ impl Switch {
     ) {
         match response.status {
             100..=199 => {}
-            200..=299 => self.listener_answered(now, (key, call_id, leg), response, sip),
+            200..=299 => self.listener_answered((key, call_id, leg), response, sip),
             status => {
                 info!(status, "the listener refused");
                 self.release_listener(now, call_id, leg, false, sip);
@@ -66,7 +66,6 @@ impl Switch {
     /// call's mix as a silent monitor.
     fn listener_answered(
         &mut self,
-        now: Instant,
         (key, call_id, leg): (&ClientKey, &str, LegId),
         response: &Response,
         sip: &mut Endpoint,
@@ -74,11 +73,10 @@ impl Switch {
         let Some(call) = self.calls.get_mut(call_id) else {
             return;
         };
-        let Some(listener) = call.leg_mut(leg).filter(|leg| !leg.answered) else {
+        let Some(listener) = call.leg_mut(leg).filter(|leg| !leg.is_up()) else {
             return;
         };
-        listener.answered = true;
-        listener.answered_at = Some(now);
+        listener.state = SipState::Up;
         self.timers.cancel(&ring_out_timer(call_id, leg));
         let Ok(dialog) = Dialog::from_uac(&listener.invite, response, listener.destination) else {
             return;
@@ -117,7 +115,7 @@ fn mix_call(call: &mut Call, media: &mut dyn MediaPort) -> Mix {
     }
     let mix = media.create_mix(Some(&call.inbound.media));
     call.bridge_mix = Some(mix);
-    if let Some(callee) = call.callee().filter(|leg| leg.answered)
+    if let Some(callee) = call.callee().filter(|leg| leg.is_up())
         && !call.inbound.holding
         && !callee.holding
     {

@@ -16,9 +16,9 @@ impl Switch {
         }
         let call = calls
             .get_mut(call_id)
-            .filter(|call| call.inbound.state != InboundState::Ended)
+            .filter(|call| call.inbound.state != SipState::Ending)
             .ok_or(ControlError::NoSuchCall)?;
-        if call.inbound.state != InboundState::Answered {
+        if call.inbound.state != SipState::Up {
             return Err(ControlError::Conflict(
                 "the call is not answered yet".into(),
             ));
@@ -46,7 +46,7 @@ impl Switch {
         let call = self
             .calls
             .get(call_id)
-            .filter(|call| call.inbound.state != InboundState::Ended)
+            .filter(|call| call.inbound.state != SipState::Ending)
             .ok_or(ControlError::NoSuchCall)?;
         let route = self.resolve(now, to, "/to")?;
         let target = self.route_target(now, &route)?;
@@ -66,7 +66,7 @@ impl Switch {
             to = route.kind(),
             "transferring the call"
         );
-        let answered = call.inbound.state == InboundState::Answered;
+        let answered = call.inbound.state == SipState::Up;
         self.leave_flow(now, call_id, &mut call);
         self.release_outbound(now, &mut call, true, sip);
         call.note_hold(now);
@@ -113,7 +113,7 @@ impl Switch {
         let path = self.recordings_dir.join(format!("{}.wav", sip.new_token()));
         let call = Self::answered_call((&mut self.calls, &self.placed), call_id)?;
         let _entered = call.span.clone().entered();
-        if call.callee().is_some_and(|leg| !leg.answered) {
+        if call.callee().is_some_and(|leg| !leg.is_up()) {
             return Err(ControlError::Conflict(
                 "the called party has not answered yet".into(),
             ));
@@ -177,7 +177,7 @@ impl Switch {
             })?;
         let call = Self::answered_call((&mut self.calls, &self.placed), call_id)?;
         let _entered = call.span.clone().entered();
-        let callee = call.callee().filter(|leg| leg.answered);
+        let callee = call.callee().filter(|leg| leg.is_up());
         let legs: Vec<&MediaLeg> = match listeners {
             Listeners::Caller => vec![&call.inbound.media],
             Listeners::Callee => vec![
@@ -219,7 +219,7 @@ impl Switch {
                     },
                     codec: leg.codec.map(Codec::encoding_name),
                     holding: leg.holding,
-                    answered: leg.answered,
+                    answered: leg.is_up(),
                 }));
                 let live = CallSnapshot {
                     call_id: call_id.clone(),

@@ -82,8 +82,7 @@ impl Switch {
             destination,
             dialog: None,
             media,
-            answered: false,
-            answered_at: None,
+            state: SipState::Calling,
             id: leg,
             sequence: 1,
             challenges_answered: 0,
@@ -200,12 +199,12 @@ impl Switch {
         match status {
             100 => {}
             101..=199 => {
-                if call.inbound.state == InboundState::Offering {
+                if call.inbound.state == SipState::Offering {
                     // Early media would need an early answer: a 183 is
                     // relayed as ringing.
                     ring_caller(sip, now, call, self.local_address);
                 }
-                if call.inbound.state != InboundState::Ended {
+                if call.inbound.state != SipState::Ending {
                     self.effects.publish(CallEvent::CallRinging {
                         call_id: call_id.clone(),
                         at: wall_at(self.wall_clock, now),
@@ -230,7 +229,7 @@ impl Switch {
                     s if (300..700).contains(&s) => s,
                     _ => 480,
                 };
-                if call.inbound.state == InboundState::Offering {
+                if call.inbound.state == SipState::Offering {
                     respond_call(sip, now, call, relayed);
                 }
                 self.end_call(now, &call_id, Side::Outbound, sip);
@@ -254,12 +253,11 @@ impl Switch {
         let Some(outbound) = callee_mut(&mut call.legs) else {
             return;
         };
-        if outbound.answered {
+        if outbound.is_up() {
             // A retransmission or a second fork: the endpoint re-ACKs.
             return;
         }
-        outbound.answered = true;
-        outbound.answered_at = Some(now);
+        outbound.state = SipState::Up;
         self.timers.cancel(&ring_out_timer(call_id, outbound.id));
         let dialog = Dialog::from_uac(&outbound.invite, response, outbound.destination);
         let Ok(dialog) = dialog else {
@@ -280,7 +278,7 @@ impl Switch {
             }
             Err(reason) => info!(%reason, "phone answered without usable SDP"),
         }
-        if call.inbound.state == InboundState::Ended {
+        if call.inbound.state == SipState::Ending {
             // The caller left while the phone answered: hang up the phone.
             self.end_call(now, call_id, Side::Inbound, sip);
             return;
@@ -424,7 +422,7 @@ impl Switch {
         if let Some(call) = self.calls.get_mut(call_id) {
             let _entered = call.span.clone().entered();
             info!(reason);
-            if call.inbound.state == InboundState::Offering {
+            if call.inbound.state == SipState::Offering {
                 respond_call(sip, now, call, 480);
             }
         }

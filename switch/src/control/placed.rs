@@ -170,7 +170,7 @@ impl Switch {
             local_media: leg.local_media,
             pending_offer: None,
             stored_answer: None,
-            state: InboundState::Answered,
+            state: SipState::Up,
             holding: false,
             codec: leg.codec,
         };

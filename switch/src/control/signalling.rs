@@ -105,7 +105,7 @@ pub(super) fn respond_call(sip: &mut Endpoint, now: Instant, call: &mut Call, st
         set_to_tag(&mut response, &call.inbound.local_tag);
         sip.respond(now, key, response);
     }
-    call.inbound.state = InboundState::Ended;
+    call.inbound.state = SipState::Ending;
     call.final_status = Some(status);
 }
 
@@ -156,7 +156,7 @@ pub(super) fn answer_inbound(
     add_contact_and_body(&mut response, local, inbound.source.transport, body);
     sip.respond(now, key, response);
     inbound.dialog = Dialog::from_uas(&inbound.invite, &inbound.local_tag, inbound.source).ok();
-    inbound.state = InboundState::Answered;
+    inbound.state = SipState::Up;
     call.clock.answered(now);
     call.final_status = Some(200);
     // A timeout that fired while the call rang is forgotten: the no-RTP
