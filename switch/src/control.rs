@@ -426,12 +426,12 @@ pub struct Switch {
     media_address: IpAddr,
     local_address: SocketAddr,
     /// Calls by the inbound leg's Call-ID.
-    calls: HashMap<String, Call>,
+    calls: HashMap<CallId, Call>,
     /// Calls by their legs' dialogs, INVITEs and media channels.
     index: Index,
     /// Calls placed through the API whose first party has not answered,
     /// by their Call-ID.
-    placed: HashMap<String, PlacedCall>,
+    placed: HashMap<CallId, PlacedCall>,
     origin_counter: u64,
     shutting_down: bool,
     trunk: Option<Trunk>,
@@ -630,7 +630,7 @@ impl Switch {
                     .index
                     .call_of_dialog(&call_id)
                     .cloned()
-                    .unwrap_or(call_id);
+                    .unwrap_or_else(|| CallId::from(call_id));
                 self.end_call(now, &inbound, Side::Inbound, sip);
             }
             Event::Response { key, response } => self.handle_response(now, key, response, sip),
@@ -724,14 +724,14 @@ impl Switch {
     /// each gets its record.
     pub fn begin_shutdown(&mut self, now: Instant, sip: &mut Endpoint) {
         self.shutting_down = true;
-        let placed: Vec<String> = self.placed.keys().cloned().collect();
+        let placed: Vec<CallId> = self.placed.keys().cloned().collect();
         for call_id in placed {
             self.end_placed(now, &call_id, 487, HungUpBy::System, sip);
         }
-        let calls: Vec<String> = self.calls.keys().cloned().collect();
+        let calls: Vec<CallId> = self.calls.keys().cloned().collect();
         info!(calls = calls.len(), "ending calls for shutdown");
         for call_id in calls {
-            if let Some(call) = self.calls.get_mut(&call_id)
+            if let Some(call) = self.calls.get_mut(call_id.as_str())
                 && call.inbound.state == SipState::Offering
                 && let Some(key) = &call.inbound.server_key
             {

@@ -38,6 +38,14 @@ impl Borrow<str> for CallId {
     }
 }
 
+impl std::ops::Deref for CallId {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Display for CallId {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str(&self.0)

@@ -186,14 +186,14 @@ impl Switch {
         let Some(call_id) = self.index.call_of_channel(event.channel).cloned() else {
             return;
         };
-        let Some(call) = self.calls.get(&call_id) else {
+        let Some(call) = self.calls.get(call_id.as_str()) else {
             return;
         };
         let _entered = call.span.clone().entered();
         if call.flow.is_some() {
             self.flow_media_event(now, &call_id, &event, sip);
         }
-        let Some(call) = self.calls.get(&call_id) else {
+        let Some(call) = self.calls.get(call_id.as_str()) else {
             return;
         };
         match event.kind {

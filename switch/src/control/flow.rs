@@ -623,7 +623,7 @@ impl Switch {
         debug!(%caller_id, "the dial's caller ID");
         let added = self.add_outbound(now, &mut call, (target, &caller_id), DIAL_RING_LIMIT, sip);
         if added.is_err() {
-            self.calls.insert(call_id.to_string(), call);
+            self.calls.insert(call.id.clone(), call);
             return failed;
         }
         call.clock.enter(now, Phase::Waiting);
@@ -639,7 +639,7 @@ impl Switch {
                 whispering: false,
             });
         }
-        self.calls.insert(call_id.to_string(), call);
+        self.calls.insert(call.id.clone(), call);
         None
     }
 
@@ -682,7 +682,7 @@ impl Switch {
                 let mut call = self.calls.remove(call_id).ok_or(DialElsewhere::Gone)?;
                 self.leave_flow(now, call_id, &mut call);
                 let started = self.start_flow(now, &mut call, &flow, time_zone);
-                self.calls.insert(call_id.to_string(), call);
+                self.calls.insert(call.id.clone(), call);
                 if let Err(refusal) = started {
                     warn!(reason = %refusal.reason, "the DID's flow cannot run: hanging up");
                     self.end_call(now, call_id, Side::Switch, sip);

@@ -16,9 +16,9 @@ impl Switch {
         };
         let (inbound_id, is_outbound) = match self.index.call_of_dialog(&call_id) {
             Some(inbound) => (inbound.clone(), true),
-            None => (call_id.clone(), false),
+            None => (CallId::from(call_id.as_str()), false),
         };
-        let Some(call) = self.calls.get_mut(&inbound_id) else {
+        let Some(call) = self.calls.get_mut(inbound_id.as_str()) else {
             respond(sip, now, &key, &request, 481);
             return;
         };
@@ -194,7 +194,7 @@ impl Switch {
         let Ok(call_id) = request.headers.call_id().map(|id| id.to_string()) else {
             return;
         };
-        let Some(call) = self.calls.get_mut(&call_id) else {
+        let Some(call) = self.calls.get_mut(call_id.as_str()) else {
             return;
         };
         let Some(offer) = call.inbound.pending_offer.take() else {
@@ -226,7 +226,7 @@ impl Switch {
             .map(|call_id| call_id.to_string())
             .filter(|call_id| {
                 self.calls
-                    .get(call_id)
+                    .get(call_id.as_str())
                     .is_some_and(|call| call.inbound.server_key.as_ref() == Some(&invite))
             });
         let Some(call_id) = call_id else {
@@ -235,7 +235,7 @@ impl Switch {
             }
             return;
         };
-        if let Some(call) = self.calls.get(&call_id) {
+        if let Some(call) = self.calls.get(call_id.as_str()) {
             let _entered = call.span.clone().entered();
             info!("caller cancelled");
         }

@@ -116,7 +116,7 @@ impl Switch {
             respond_unavailable(sip, now, &key, &request, "30");
             return Some(503);
         }
-        if self.calls.contains_key(&call_id) {
+        if self.calls.contains_key(call_id.as_str()) {
             // A second INVITE with the same Call-ID but a new branch (a
             // forked or looped request): refuse it, keep the call.
             respond(sip, now, &key, &request, 482);
@@ -252,7 +252,7 @@ impl Switch {
             route: call.route.kind().to_string(),
         });
         self.publish_attached(now, &call_id, &attached);
-        self.calls.insert(call_id.clone(), call);
+        self.calls.insert(call.id.clone(), call);
         self.run_flow(now, &call_id, sip);
         None
     }

@@ -11,11 +11,11 @@ use super::*;
 #[derive(Debug, Default)]
 pub(super) struct Index {
     /// Call id by an outbound leg's Call-ID (its dialog).
-    by_dialog: HashMap<String, String>,
+    by_dialog: HashMap<String, CallId>,
     /// Call id by an outbound INVITE's client transaction.
-    by_invite: HashMap<ClientKey, String>,
+    by_invite: HashMap<ClientKey, CallId>,
     /// Call id by a media channel.
-    by_channel: HashMap<ChannelId, String>,
+    by_channel: HashMap<ChannelId, CallId>,
 }
 
 impl Index {
@@ -23,9 +23,9 @@ impl Index {
     /// INVITE, and its channel.
     pub(super) fn add_outbound(&mut self, call_id: &str, leg: &OutboundLeg) {
         self.by_dialog
-            .insert(outbound_call_id(&leg.invite), call_id.to_string());
+            .insert(outbound_call_id(&leg.invite), CallId::from(call_id));
         self.by_invite
-            .insert(leg.client_key.clone(), call_id.to_string());
+            .insert(leg.client_key.clone(), CallId::from(call_id));
         self.add_channel(call_id, &leg.media);
     }
 
@@ -40,7 +40,7 @@ impl Index {
     /// channel (its dialog becomes the call's caller's).
     pub(super) fn add_placed(&mut self, call_id: &str, leg: &OutboundLeg) {
         self.by_invite
-            .insert(leg.client_key.clone(), call_id.to_string());
+            .insert(leg.client_key.clone(), CallId::from(call_id));
         self.add_channel(call_id, &leg.media);
     }
 
@@ -53,7 +53,7 @@ impl Index {
     /// Lists media leg `media` of call `call_id`.
     pub(super) fn add_channel(&mut self, call_id: &str, media: &MediaLeg) {
         if let Some(channel) = media.id() {
-            self.by_channel.insert(channel, call_id.to_string());
+            self.by_channel.insert(channel, CallId::from(call_id));
         }
     }
 
@@ -68,21 +68,21 @@ impl Index {
     /// `old` for call `call_id`.
     pub(super) fn rekey_invite(&mut self, old: &ClientKey, new: ClientKey, call_id: &str) {
         self.by_invite.remove(old);
-        self.by_invite.insert(new, call_id.to_string());
+        self.by_invite.insert(new, CallId::from(call_id));
     }
 
     /// The call whose outbound leg's Call-ID is `call_id`.
-    pub(super) fn call_of_dialog(&self, call_id: &str) -> Option<&String> {
+    pub(super) fn call_of_dialog(&self, call_id: &str) -> Option<&CallId> {
         self.by_dialog.get(call_id)
     }
 
     /// The call of an outbound INVITE.
-    pub(super) fn call_of_invite(&self, key: &ClientKey) -> Option<&String> {
+    pub(super) fn call_of_invite(&self, key: &ClientKey) -> Option<&CallId> {
         self.by_invite.get(key)
     }
 
     /// The call of a media channel.
-    pub(super) fn call_of_channel(&self, channel: ChannelId) -> Option<&String> {
+    pub(super) fn call_of_channel(&self, channel: ChannelId) -> Option<&CallId> {
         self.by_channel.get(&channel)
     }
 }

@@ -38,7 +38,7 @@ impl Switch {
             RING_TIMEOUT,
             sip,
         );
-        self.calls.insert(call_id.to_string(), call);
+        self.calls.insert(call.id.clone(), call);
         info!(to = route.kind(), "calling a listener");
         added.map(|_| ()).map_err(ControlError::from)
     }

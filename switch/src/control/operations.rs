@@ -6,7 +6,7 @@ use super::*;
 impl Switch {
     /// A call the API may act on: in progress and answered.
     pub(super) fn answered_call<'a>(
-        (calls, placed): (&'a mut HashMap<String, Call>, &HashMap<String, PlacedCall>),
+        (calls, placed): (&'a mut HashMap<CallId, Call>, &HashMap<CallId, PlacedCall>),
         call_id: &str,
     ) -> Result<&'a mut Call, ControlError> {
         if placed.contains_key(call_id) {
@@ -80,7 +80,7 @@ impl Switch {
         let attached = self.attach(now, &mut call, target, sip);
         drop(entered);
         let kind = call.route.kind();
-        self.calls.insert(call_id.to_string(), call);
+        self.calls.insert(call.id.clone(), call);
         match attached {
             Ok(attached) => {
                 self.effects.publish(CallEvent::CallTransferred {
@@ -222,7 +222,7 @@ impl Switch {
                     answered: leg.is_up(),
                 }));
                 let live = CallSnapshot {
-                    call_id: call_id.clone(),
+                    call_id: call_id.to_string(),
                     direction: call.direction,
                     route: call.route.kind(),
                     caller_id: call.caller_id.clone(),
@@ -237,7 +237,7 @@ impl Switch {
             })
             .chain(self.placed.iter().map(|(call_id, placed)| {
                 let live = CallSnapshot {
-                    call_id: call_id.clone(),
+                    call_id: call_id.to_string(),
                     direction: Direction::Outbound,
                     route: placed.then.kind(),
                     caller_id: placed.caller_id.clone(),

@@ -180,11 +180,11 @@ impl Switch {
         {
             return;
         }
-        if self.placed.contains_key(&call_id) {
+        if self.placed.contains_key(call_id.as_str()) {
             self.handle_placed_response(now, &key, &call_id, response, sip);
             return;
         }
-        let Some(call) = self.calls.get_mut(&call_id) else {
+        let Some(call) = self.calls.get_mut(call_id.as_str()) else {
             return;
         };
         let _entered = call.span.clone().entered();
@@ -206,7 +206,7 @@ impl Switch {
                 }
                 if call.inbound.state != SipState::Ending {
                     self.effects.publish(CallEvent::CallRinging {
-                        call_id: call_id.clone(),
+                        call_id: call_id.to_string(),
                         at: wall_at(self.wall_clock, now),
                     });
                 }
@@ -382,12 +382,12 @@ impl Switch {
         let Some(call_id) = self.index.call_of_invite(&key).cloned() else {
             return;
         };
-        if self.placed.contains_key(&call_id) {
+        if self.placed.contains_key(call_id.as_str()) {
             // No final response at all: nothing to cancel.
             self.end_placed(now, &call_id, 408, HungUpBy::Callee, sip);
             return;
         }
-        let listener = self.calls.get(&call_id).and_then(|call| {
+        let listener = self.calls.get(call_id.as_str()).and_then(|call| {
             call.leg_of_invite(&key)
                 .filter(|leg| leg.role == LegRole::Listener)
                 .map(|leg| leg.id)

@@ -52,7 +52,7 @@ impl Switch {
             route: then.kind().to_string(),
         });
         self.placed.insert(
-            call_id.clone(),
+            CallId::from(call_id.as_str()),
             PlacedCall {
                 span,
                 leg,
@@ -95,7 +95,7 @@ impl Switch {
                 let attached = self
                     .route_target(now, &call.route)
                     .and_then(|target| self.attach(now, &mut call, target, sip));
-                self.calls.insert(call_id.to_string(), call);
+                self.calls.insert(call.id.clone(), call);
                 match attached {
                     Ok(attached) => {
                         self.publish_attached(now, call_id, &attached);
