@@ -172,6 +172,17 @@ impl Call {
         callee(&self.legs)
     }
 
+    /// Notes that the call is recorded into `file` from now (`stereo`:
+    /// the caller left, the other party right): the file is listed with
+    /// the call's record.
+    pub(super) fn recording_started(&mut self, file: &str, stereo: bool) {
+        self.recordings.push(file.to_string());
+        self.recording_now = Some(ActiveRecording {
+            file: file.to_string(),
+            stereo,
+        });
+    }
+
     /// Leg `id`, if it is one of the call's.
     pub(super) fn leg_mut(&mut self, id: LegId) -> Option<&mut OutboundLeg> {
         self.legs.iter_mut().find(|leg| leg.id == id)

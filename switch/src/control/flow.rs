@@ -556,11 +556,7 @@ impl Switch {
         }
         self.media.detect_speech(&call.inbound.media, true);
         if mailbox.is_none() {
-            call.recordings.push(file.clone());
-            call.recording_now = Some(super::ActiveRecording {
-                file: file.clone(),
-                stereo: false,
-            });
+            call.recording_started(&file, false);
             self.effects.publish(CallEvent::RecordingStarted {
                 call_id: call_id.to_string(),
                 at: wall_at(self.wall_clock, now),

@@ -452,11 +452,7 @@ impl Switch {
             })?;
         info!(file = %path.display(), "answering and recording");
         let file = file_name(&path);
-        call.recordings.push(file.clone());
-        call.recording_now = Some(ActiveRecording {
-            file: file.clone(),
-            stereo: false,
-        });
+        call.recording_started(&file, false);
         Ok(file)
     }
 

@@ -132,11 +132,7 @@ impl Switch {
             })?;
         let file = file_name(&path);
         info!(%file, "recording started through the API");
-        call.recordings.push(file.clone());
-        call.recording_now = Some(ActiveRecording {
-            file: file.clone(),
-            stereo: true,
-        });
+        call.recording_started(&file, true);
         self.effects.publish(CallEvent::RecordingStarted {
             call_id: call_id.to_string(),
             at: wall_at(self.wall_clock, now),

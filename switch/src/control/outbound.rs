@@ -363,11 +363,7 @@ impl Switch {
         }
         info!(file = %path.display(), "recording the call");
         let file = file_name(&path);
-        call.recordings.push(file.clone());
-        call.recording_now = Some(ActiveRecording {
-            file: file.clone(),
-            stereo: true,
-        });
+        call.recording_started(&file, true);
         self.effects.publish(CallEvent::RecordingStarted {
             call_id: call_id.to_string(),
             at: wall_at(self.wall_clock, now),
