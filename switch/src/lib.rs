@@ -5,6 +5,21 @@
 //! and what is due comes out of [`timer::Deadlines`]. This crate builds
 //! without tokio, axum, sqlx or utoipa (CI checks it with `cargo tree`).
 //!
+//! - [`control`]: the call controller, [`Switch`]. Its driver hands it
+//!   each SIP event ([`Switch::handle_sip`]), media event
+//!   ([`Switch::handle_media`]), API command ([`Switch::handle_command`],
+//!   answered with a [`Reply`]) and due timeout
+//!   ([`Switch::handle_timeout`], [`Switch::poll_timeout`]), and carries
+//!   out what comes out of [`Switch::poll_effect`]. A call owns its
+//!   caller's leg and any number of legs the switch calls, each with a
+//!   role (the called party, listeners) and one SIP state; legs are joined
+//!   only through media.
+//! - [`media_port`]: what call control asks of media, as a trait (the
+//!   media engine implements it in the binary, `fake_media` in tests).
+//! - [`effect`]: what is done outside (records, live events, speech,
+//!   fetches, webhooks, voicemail), as typed effects.
+//! - [`cdr`]: the call record, made from the call's clock on every way a
+//!   call ends.
 //! - [`id`]: typed ids of calls and legs, instead of `String` keys.
 //! - [`timer`]: the call timers, named for what they guard, in one
 //!   deadline queue whose next deadline costs no scan.
@@ -13,6 +28,10 @@
 //! - [`clock`]: one clock per call, from which every record's intervals
 //!   (IVR, waiting, talk, hold, transfer) are made, whichever way the call
 //!   ends.
+//! - [`prompts`] and [`metrics`]: the bundled prompts, and the counters
+//!   `/metrics` shows (plain atomics the binary reads).
+//! - `testing` (feature `test-support`): whole calls on a fake clock, the
+//!   switch's endpoint and user agents on sip-core's simulated network.
 
 pub mod admission;
 pub mod cdr;

@@ -1,7 +1,7 @@
 //! What call control asks of media, as a trait: the media engine's
-//! worker threads implement it in the binary, [`crate::fake_media`] in
-//! tests and benchmarks. Call control names channels and mixes by id and
-//! never holds a socket or a thread.
+//! worker threads implement it in the binary, `fake_media` (feature
+//! `test-support`) in tests and benchmarks. Call control names channels
+//! and mixes by id and never holds a socket or a thread.
 
 use media::channel::ChannelStats;
 use media::dtmf::Digit;
