@@ -41,10 +41,12 @@ impl Changed {
     pub fn of(change: &DirectoryChange) -> Option<Changed> {
         match change {
             DirectoryChange::PhoneActive { extension, .. }
-            | DirectoryChange::PhoneGone { extension } => Some(Changed::Phone(extension.clone())),
+            | DirectoryChange::PhoneGone { extension } => {
+                Some(Changed::Phone(extension.to_string()))
+            }
             DirectoryChange::DidActive { number, .. }
             | DirectoryChange::DidInactive { number }
-            | DirectoryChange::DidGone { number } => Some(Changed::Did(number.clone())),
+            | DirectoryChange::DidGone { number } => Some(Changed::Did(number.to_string())),
             DirectoryChange::FlowActive { id, .. } | DirectoryChange::FlowGone { id } => {
                 Some(Changed::Flow(*id))
             }
@@ -126,7 +128,10 @@ pub async fn snapshot(storage: &Storage, realm: &str) -> anyhow::Result<Vec<Dire
     let mut changes: Vec<DirectoryChange> = crate::api::phones::active_directory(storage, realm)
         .await?
         .into_iter()
-        .map(|(extension, ha1s)| DirectoryChange::PhoneActive { extension, ha1s })
+        .map(|(extension, ha1s)| DirectoryChange::PhoneActive {
+            extension: extension.into(),
+            ha1s,
+        })
         .collect();
     changes.extend(crate::api::prompts::directory(storage).await?);
     changes.extend(crate::api::flows::directory(storage).await?);

@@ -15,16 +15,17 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::id::{Extension, Number};
 use crate::route::{FlowSource, Route};
 
 /// What the directory routes, and the limited DIDs' calls in progress.
 #[derive(Debug, Default)]
 pub struct Routing {
-    routes: HashMap<String, Route>,
+    routes: HashMap<Number, Route>,
     /// DIDs of ours that are deactivated (404, never the trunk).
-    inactive_dids: HashSet<String>,
+    inactive_dids: HashSet<Number>,
     /// Calls in progress of each DID that has a calls limit.
-    did_calls: HashMap<String, u32>,
+    did_calls: HashMap<Number, u32>,
     /// Numbers with no route may go out through a trunk.
     trunk: bool,
 }
@@ -37,7 +38,7 @@ pub struct Admitted {
     /// The DID whose calls limit the call counts against, if any: pass it
     /// to [`Routing::call_started`] once the call exists, and to
     /// [`Routing::call_ended`] when it ends.
-    pub limited_did: Option<String>,
+    pub limited_did: Option<Number>,
 }
 
 /// A new call turned away, with the status the caller gets.
@@ -75,27 +76,28 @@ impl Routing {
     }
 
     /// Phone `extension` answers to its own number.
-    pub fn phone_active(&mut self, extension: String) {
+    pub fn phone_active(&mut self, extension: Extension) {
         self.routes
-            .insert(extension.clone(), Route::Phone(extension));
+            .insert(Number::from(extension.as_str()), Route::Phone(extension));
     }
 
     /// Phone `extension` is gone: its own route goes, a DID of that number
     /// routed elsewhere stays.
     pub fn phone_gone(&mut self, extension: &str) {
-        if matches!(self.routes.get(extension), Some(Route::Phone(target)) if target == extension) {
+        if matches!(self.routes.get(extension), Some(Route::Phone(target)) if **target == *extension)
+        {
             self.routes.remove(extension);
         }
     }
 
     /// DID `number` is in service with `route`.
-    pub fn did_active(&mut self, number: String, route: Route) {
+    pub fn did_active(&mut self, number: Number, route: Route) {
         self.inactive_dids.remove(&number);
         self.routes.insert(number, route);
     }
 
     /// DID `number` is ours but out of service.
-    pub fn did_inactive(&mut self, number: String) {
+    pub fn did_inactive(&mut self, number: Number) {
         self.routes.remove(&number);
         self.inactive_dids.insert(number);
     }
@@ -127,7 +129,7 @@ impl Routing {
         }
         let route = match self.routes.get(number) {
             Some(route) => route.clone(),
-            None if self.trunk && is_dialable(number) => Route::Trunk(number.to_string()),
+            None if self.trunk && is_dialable(number) => Route::Trunk(Number::from(number)),
             None => {
                 return Err(Refused {
                     status: 404,
@@ -157,14 +159,14 @@ impl Routing {
             },
             limit => Ok(Admitted {
                 route: did.route_at(wall),
-                limited_did: limit.is_some().then(|| number.to_string()),
+                limited_did: limit.is_some().then(|| Number::from(number)),
             }),
         }
     }
 
     /// A call admitted against `did`'s calls limit is in progress.
     pub fn call_started(&mut self, did: &str) {
-        *self.did_calls.entry(did.to_string()).or_default() += 1;
+        *self.did_calls.entry(Number::from(did)).or_default() += 1;
     }
 
     /// A call counted against `did`'s calls limit ended.

@@ -12,7 +12,7 @@ use crate::admission::Routing;
 use crate::cdr::{Cdr, Direction, HungUpBy, LegQuality};
 use crate::clock::{CallClock, Phase};
 use crate::effect::{CallEvent, Effect, Effects, RenderedAudio};
-use crate::id::{CallId, LegId, LegIds};
+use crate::id::{CallId, Extension, LegId, LegIds, Number};
 use crate::media_port::{
     ChannelId, Channels, MediaEvent, MediaEventKind, MediaLeg, MediaPort, Mix, Near, OpenError,
 };
@@ -158,12 +158,12 @@ pub enum Reply {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Destination {
     /// A provisioned and registered phone, by extension.
-    Phone(String),
+    Phone(Extension),
     /// A number, out through the trunk.
-    Number(String),
+    Number(Number),
     /// One of our numbers (a DID, an extension, a demo number): what
     /// answers it takes the call.
-    Did(String),
+    Did(Number),
 }
 
 /// A call the API places: `to` is called with `caller_id`, and once it
@@ -311,7 +311,7 @@ pub enum DirectoryChange {
     /// activated, or its password changed).
     PhoneActive {
         /// Its extension (the SIP user).
-        extension: String,
+        extension: Extension,
         /// Its digest secrets.
         ha1s: Ha1s,
     },
@@ -319,12 +319,12 @@ pub enum DirectoryChange {
     /// called, at once.
     PhoneGone {
         /// Its extension.
-        extension: String,
+        extension: Extension,
     },
     /// A DID that answers with `route` (created, changed or activated).
     DidActive {
         /// The number as dialled.
-        number: String,
+        number: Number,
         /// What answers it.
         route: Route,
     },
@@ -332,12 +332,12 @@ pub enum DirectoryChange {
     /// not sent out through the trunk.
     DidInactive {
         /// The number.
-        number: String,
+        number: Number,
     },
     /// A DID deleted: no longer ours.
     DidGone {
         /// The number.
-        number: String,
+        number: Number,
     },
     /// A flow's current version (created, or a new version uploaded):
     /// calls that start from now on run it.
@@ -370,7 +370,7 @@ pub enum DirectoryChange {
         /// Its login.
         login: String,
         /// Its phone's extension.
-        extension: String,
+        extension: Extension,
     },
     /// An agent deleted, deactivated or taken off its phone: flows that
     /// dial it find no one.
@@ -421,7 +421,7 @@ pub struct Switch {
     routing: Routing,
     registrar: Registrar,
     /// SIP users and their digest HA1s.
-    users: HashMap<String, Ha1s>,
+    users: HashMap<Extension, Ha1s>,
     media: Box<dyn MediaPort>,
     media_address: IpAddr,
     local_address: SocketAddr,
@@ -459,7 +459,7 @@ pub struct Switch {
     /// Prompts uploaded through the API, by name.
     uploaded_prompts: HashMap<String, media::player::Prompt>,
     /// Active agents' extensions, by login.
-    agents: HashMap<String, String>,
+    agents: HashMap<String, Extension>,
 }
 
 impl Switch {

@@ -5,52 +5,79 @@ use std::borrow::Borrow;
 use std::fmt;
 use std::sync::Arc;
 
-/// A call's unique id: the caller's SIP Call-ID, or the Call-ID of the
-/// first leg of a call we placed. It is the id of the call's record too.
-///
-/// Cheap to clone (shared text), and a map keyed by it is looked up by
-/// `&str`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct CallId(Arc<str>);
+/// A name that is text on the wire and in records, typed so that one
+/// kind cannot be passed where another is meant: cheap to clone (shared
+/// text), and a map keyed by it is looked up by `&str`.
+macro_rules! text_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(Arc<str>);
 
-impl CallId {
-    /// The id as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+        impl $name {
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(id: &str) -> $name {
+                $name(Arc::from(id))
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(id: String) -> $name {
+                $name(Arc::from(id))
+            }
+        }
+
+        impl Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str(&self.0)
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                &*self.0 == other
+            }
+        }
+    };
 }
 
-impl From<&str> for CallId {
-    fn from(id: &str) -> CallId {
-        CallId(Arc::from(id))
-    }
-}
+text_id!(
+    /// A call's unique id: the caller's SIP Call-ID, or the Call-ID of
+    /// the first leg of a call we placed. It is the id of the call's
+    /// record too.
+    CallId
+);
 
-impl From<String> for CallId {
-    fn from(id: String) -> CallId {
-        CallId(Arc::from(id))
-    }
-}
+text_id!(
+    /// A phone's extension: the SIP user it registers as and is called
+    /// by, e.g. `1001`.
+    Extension
+);
 
-impl Borrow<str> for CallId {
-    fn borrow(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::ops::Deref for CallId {
-    type Target = str;
-
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for CallId {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(&self.0)
-    }
-}
+text_id!(
+    /// A number as dialled: one of our DIDs, or one the trunk calls.
+    Number
+);
 
 /// One leg of a call (a SIP dialog and its media endpoint), unique for
 /// the life of the switch: a leg's id is never given to another leg, so a
@@ -90,6 +117,20 @@ mod tests {
         assert_eq!(calls.get("a84b4c76e66710"), Some(&1));
         assert_eq!(calls.get("other"), None);
         assert_eq!(CallId::from("x").to_string(), "x");
+    }
+
+    #[test]
+    fn extensions_and_numbers_are_text_of_their_own_kind() {
+        let mut routes = HashMap::new();
+        routes.insert(Number::from("8100"), "flow");
+        assert_eq!(routes.get("8100"), Some(&"flow"));
+        let extension = Extension::from("1001".to_string());
+        assert_eq!(extension.as_str(), "1001");
+        assert!(extension == *"1001");
+        assert_eq!(
+            format!("sip:{extension}@example.net"),
+            "sip:1001@example.net"
+        );
     }
 
     #[test]

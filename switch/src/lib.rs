@@ -60,7 +60,7 @@ pub use control::{
     Origination, Reply, Resources, Switch, Trunk,
 };
 pub use effect::{CallEvent, Effect, RenderedAudio};
-pub use id::{CallId, LegId, LegIds};
+pub use id::{CallId, Extension, LegId, LegIds, Number};
 pub use media_port::MediaPort;
 pub use route::{FlowSource, Route};
 pub use timer::{CallTimer, Deadlines};

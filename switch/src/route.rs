@@ -3,6 +3,7 @@
 //! limit is resolved to one of the plain routes when a call comes in
 //! ([`did::DidRoute::route_at`]).
 
+use crate::id::{Extension, Number};
 use std::sync::Arc;
 
 pub mod did;
@@ -22,10 +23,10 @@ pub enum Route {
     /// as an RFC 4733 event and speak it.
     DigitEcho,
     /// Ring a registered phone (B2BUA).
-    Phone(String),
+    Phone(Extension),
     /// Send the call out through the configured trunk to this number
     /// (B2BUA); the trunk's 401/407 challenges are answered.
-    Trunk(String),
+    Trunk(Number),
     /// Run an IVR flow; `time_zone` is the DID's, for the flow's time of
     /// day.
     Flow {

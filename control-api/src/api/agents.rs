@@ -654,7 +654,10 @@ pub async fn directory_entry(storage: &Storage, login: &str) -> anyhow::Result<D
             .await?;
     let login = login.to_string();
     Ok(match row {
-        Some((Flag(true), Some(extension))) => DirectoryChange::AgentActive { login, extension },
+        Some((Flag(true), Some(extension))) => DirectoryChange::AgentActive {
+            login,
+            extension: extension.into(),
+        },
         _ => DirectoryChange::AgentGone { login },
     })
 }
@@ -669,6 +672,9 @@ pub async fn directory(storage: &Storage) -> anyhow::Result<Vec<DirectoryChange>
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(login, extension)| DirectoryChange::AgentActive { login, extension })
+        .map(|(login, extension)| DirectoryChange::AgentActive {
+            login,
+            extension: extension.into(),
+        })
         .collect())
 }

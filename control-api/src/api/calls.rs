@@ -62,8 +62,10 @@ pub enum CallDestination {
 impl CallParty {
     fn destination(&self, path: &str) -> Result<Destination, ApiError> {
         match self {
-            Self::Phone { extension } => Ok(Destination::Phone(extension_at(extension, path)?)),
-            Self::Number { number } => Ok(Destination::Number(number_at(number, path)?)),
+            Self::Phone { extension } => {
+                Ok(Destination::Phone(extension_at(extension, path)?.into()))
+            }
+            Self::Number { number } => Ok(Destination::Number(number_at(number, path)?.into())),
         }
     }
 }
@@ -71,9 +73,11 @@ impl CallParty {
 impl CallDestination {
     fn destination(&self, path: &str) -> Result<Destination, ApiError> {
         match self {
-            Self::Phone { extension } => Ok(Destination::Phone(extension_at(extension, path)?)),
-            Self::Number { number } => Ok(Destination::Number(number_at(number, path)?)),
-            Self::Did { number } => Ok(Destination::Did(number_at(number, path)?)),
+            Self::Phone { extension } => {
+                Ok(Destination::Phone(extension_at(extension, path)?.into()))
+            }
+            Self::Number { number } => Ok(Destination::Number(number_at(number, path)?.into())),
+            Self::Did { number } => Ok(Destination::Did(number_at(number, path)?.into())),
         }
     }
 }

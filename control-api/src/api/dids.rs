@@ -81,7 +81,7 @@ impl AnsweredBy {
             Self::Record {} => Route::Record,
             Self::Conference { room } => Route::Conference(room.clone()),
             Self::DigitEcho {} => Route::DigitEcho,
-            Self::Phone { extension } => Route::Phone(extension.clone()),
+            Self::Phone { extension } => Route::Phone(extension.as_str().into()),
         }
     }
 
@@ -369,14 +369,14 @@ async fn change_for(storage: &Storage, did: &Did) -> anyhow::Result<DirectoryCha
             Vec::new()
         };
         DirectoryChange::DidActive {
-            number: did.number.clone(),
+            number: did.number.as_str().into(),
             route: did
                 .inbound
                 .route(did.answered_by.route(time_zone), time_zone, holidays),
         }
     } else {
         DirectoryChange::DidInactive {
-            number: did.number.clone(),
+            number: did.number.as_str().into(),
         }
     })
 }
@@ -411,11 +411,11 @@ pub async fn directory_entry(storage: &Storage, number: &str) -> anyhow::Result<
         Some(Err(error)) => {
             tracing::warn!(?error, %number, "a stored DID is unusable");
             DirectoryChange::DidGone {
-                number: number.to_string(),
+                number: number.into(),
             }
         }
         None => DirectoryChange::DidGone {
-            number: number.to_string(),
+            number: number.into(),
         },
     })
 }
@@ -748,7 +748,9 @@ pub async fn delete(
                     })
                 })?;
             state
-                .directory(DirectoryChange::DidGone { number: did.number })
+                .directory(DirectoryChange::DidGone {
+                    number: did.number.into(),
+                })
                 .await;
             Ok(())
         })

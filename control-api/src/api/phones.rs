@@ -306,11 +306,18 @@ pub async fn directory_entry(
     Ok(match row {
         Some((Flag(true), phone_realm, md5, sha256)) if phone_realm == realm => {
             match Ha1s::from_hex(Some(&md5), Some(&sha256)) {
-                Ok(ha1s) => DirectoryChange::PhoneActive { extension, ha1s },
-                Err(_) => DirectoryChange::PhoneGone { extension },
+                Ok(ha1s) => DirectoryChange::PhoneActive {
+                    extension: extension.into(),
+                    ha1s,
+                },
+                Err(_) => DirectoryChange::PhoneGone {
+                    extension: extension.into(),
+                },
             }
         }
-        _ => DirectoryChange::PhoneGone { extension },
+        _ => DirectoryChange::PhoneGone {
+            extension: extension.into(),
+        },
     })
 }
 
@@ -595,7 +602,7 @@ pub async fn delete(
                 })?;
             state
                 .directory(DirectoryChange::PhoneGone {
-                    extension: phone.extension,
+                    extension: phone.extension.into(),
                 })
                 .await;
             Ok(())

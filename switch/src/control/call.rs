@@ -147,7 +147,7 @@ pub(super) struct Call {
     /// The IVR flow the call runs, while it runs one.
     pub(super) flow: Option<Box<flow::FlowRun>>,
     /// The DID whose calls limit the call counts against.
-    pub(super) limited_did: Option<String>,
+    pub(super) limited_did: Option<Number>,
 }
 
 impl OutboundLeg {

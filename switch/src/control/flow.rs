@@ -651,8 +651,8 @@ impl Switch {
         sip: &mut Endpoint,
     ) -> Result<Route, DialElsewhere> {
         let number = match target {
-            DialTarget::Phone(extension) => return Ok(Route::Phone(extension)),
-            DialTarget::Number(number) => return Ok(Route::Trunk(number)),
+            DialTarget::Phone(extension) => return Ok(Route::Phone(extension.into())),
+            DialTarget::Number(number) => return Ok(Route::Trunk(number.into())),
             DialTarget::Agent(login) => {
                 let Some(extension) = self.agents.get(&login) else {
                     info!(%login, "the flow dials an agent who is inactive or on no phone");
@@ -688,7 +688,7 @@ impl Switch {
             Some(_) => {
                 // Echo, record, a conference: the call goes there and the
                 // flow ends.
-                let _ = self.transfer(now, call_id, &Destination::Did(number), sip);
+                let _ = self.transfer(now, call_id, &Destination::Did(number.into()), sip);
                 Err(DialElsewhere::Gone)
             }
             None => {

@@ -225,7 +225,7 @@ impl Switch {
         &mut self,
         now: Instant,
         mut call: Call,
-        (limited_did, target): (Option<String>, Option<Target>),
+        (limited_did, target): (Option<Number>, Option<Target>),
         sip: &mut Endpoint,
     ) -> Option<u16> {
         let call_id = call.id.as_str().to_string();

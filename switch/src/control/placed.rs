@@ -38,9 +38,8 @@ impl Switch {
             debug!(caller_id = %origination.caller_id, "placed call's caller ID");
         }
         let number_dialed = match &origination.to {
-            Destination::Phone(number) | Destination::Number(number) | Destination::Did(number) => {
-                number.clone()
-            }
+            Destination::Phone(extension) => extension.to_string(),
+            Destination::Number(number) | Destination::Did(number) => number.to_string(),
         };
         self.index.add_placed(&call_id, &leg);
         self.effects.publish(CallEvent::CallCreated {
