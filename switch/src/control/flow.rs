@@ -31,7 +31,8 @@ use sip_core::endpoint::Endpoint;
 use tracing::{debug, info, warn};
 
 use super::{
-    Call, Destination, Refusal, Route, Side, SipState, Switch, file_name, ring_caller, wall_at,
+    Call, Destination, LegRole, Refusal, Route, Side, SipState, Switch, file_name, ring_caller,
+    wall_at,
 };
 use crate::clock::Phase;
 use crate::effect::{CallEvent, Effect, Effects, RenderedAudio, VoicemailMessage};
@@ -611,23 +612,25 @@ impl Switch {
             }
         };
         self.answer_caller(now, call_id, sip);
-        let mut call = self.calls.remove(call_id)?;
         match &route {
             Route::Phone(extension) => info!(extension = %extension, "the flow dials a phone"),
             _ => info!("the flow dials out through the trunk"),
         }
         debug!(%caller_id, "the dial's caller ID");
-        let added = self.add_outbound(now, &mut call, (target, &caller_id), DIAL_RING_LIMIT, sip);
-        if added.is_err() {
-            self.calls.insert(call.id.clone(), call);
+        let leg = (LegRole::Callee, target, caller_id.as_str());
+        if self
+            .add_leg_to(now, call_id, leg, DIAL_RING_LIMIT, sip)
+            .is_err()
+        {
             return failed;
         }
+        self.warm_whisper(&whisper);
+        let call = self.calls.get_mut(call_id)?;
         call.clock.enter(now, Phase::Waiting);
         self.media.play(
             &call.inbound.media,
             Player::single(Playable::Tone(ToneSpec::US_RINGBACK)),
         );
-        self.warm_whisper(&whisper);
         if let Some(run) = call.flow.as_mut() {
             run.dial = Some(FlowDial {
                 id,
@@ -635,7 +638,6 @@ impl Switch {
                 whispering: false,
             });
         }
-        self.calls.insert(call.id.clone(), call);
         None
     }
 

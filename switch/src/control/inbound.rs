@@ -470,9 +470,8 @@ impl Switch {
         self.add_leg(now, call, leg, ring_for, sip).map(|_| ())
     }
 
-    /// Calls `target` for `call` from `caller_id` as a leg with `role`,
-    /// its media beside the caller's, given up after `ring_for`: the one
-    /// place a leg is added to a call and indexed. Its id.
+    /// Calls `target` for `call` (taken out of the calls) from
+    /// `caller_id` as a leg with `role`: see [`Switch::new_leg`]. Its id.
     pub(super) fn add_leg(
         &mut self,
         now: Instant,
@@ -485,14 +484,68 @@ impl Switch {
             warn!("no RTP port free for the outbound leg");
             return Err(Refusal::new(503, "no RTP port free"));
         };
-        let mut leg = self.originate(now, (caller_id, call.inbound.codec), target, media, sip);
-        leg.role = role;
-        let call_id = call.id.as_str();
-        self.ring_out(call_id, leg.id, now + ring_for);
-        self.index.add_outbound(call_id, &leg);
+        let codec = call.inbound.codec;
+        let leg = (role, target, caller_id, codec, media);
+        let leg = self.new_leg(now, &call.id, leg, ring_for, sip);
         let id = leg.id;
         call.legs.push(leg);
         Ok(id)
+    }
+
+    /// Calls `target` for call `call_id` from `caller_id` as a leg with
+    /// `role`: see [`Switch::new_leg`]. Its id.
+    pub(super) fn add_leg_to(
+        &mut self,
+        now: Instant,
+        call_id: &str,
+        (role, target, caller_id): (LegRole, Target, &str),
+        ring_for: Duration,
+        sip: &mut Endpoint,
+    ) -> Result<LegId, Refusal> {
+        let call = self
+            .calls
+            .get(call_id)
+            .ok_or_else(|| Refusal::new(481, "no such call"))?;
+        let Ok(media) = self.media.open(Near::Leg(&call.inbound.media)) else {
+            warn!("no RTP port free for the outbound leg");
+            return Err(Refusal::new(503, "no RTP port free"));
+        };
+        let (codec, id) = (call.inbound.codec, call.id.clone());
+        let leg = self.new_leg(
+            now,
+            &id,
+            (role, target, caller_id, codec, media),
+            ring_for,
+            sip,
+        );
+        let leg_id = leg.id;
+        if let Some(call) = self.calls.get_mut(call_id) {
+            call.legs.push(leg);
+        }
+        Ok(leg_id)
+    }
+
+    /// A new leg of call `call_id` with `role`: `target` called from
+    /// `caller_id` (offering `codec` first) on `media`, opened beside the
+    /// caller's; given up after `ring_for`. The one place a leg is made
+    /// and indexed.
+    #[allow(
+        clippy::type_complexity,
+        reason = "what a leg is made of, named where it is used"
+    )]
+    fn new_leg(
+        &mut self,
+        now: Instant,
+        call_id: &CallId,
+        (role, target, caller_id, codec, media): (LegRole, Target, &str, Option<Codec>, MediaLeg),
+        ring_for: Duration,
+        sip: &mut Endpoint,
+    ) -> OutboundLeg {
+        let mut leg = self.originate(now, (caller_id, codec), target, media, sip);
+        leg.role = role;
+        self.ring_out(call_id, leg.id, now + ring_for);
+        self.index.add_outbound(call_id, &leg);
+        leg
     }
 
     /// Answers call `call_id`'s caller with its stored answer if it still

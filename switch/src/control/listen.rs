@@ -28,19 +28,13 @@ impl Switch {
                 "the call has no answered called party to listen to".into(),
             ));
         }
-        let mut call = self.calls.remove(call_id).ok_or(ControlError::NoSuchCall)?;
         let _entered = call.span.clone().entered();
         let caller_id = call.caller_id.clone();
-        let added = self.add_leg(
-            now,
-            &mut call,
-            (LegRole::Listener, target, &caller_id),
-            RING_TIMEOUT,
-            sip,
-        );
-        self.calls.insert(call.id.clone(), call);
         info!(to = route.kind(), "calling a listener");
-        added.map(|_| ()).map_err(ControlError::from)
+        let leg = (LegRole::Listener, target, caller_id.as_str());
+        self.add_leg_to(now, call_id, leg, RING_TIMEOUT, sip)
+            .map(|_| ())
+            .map_err(ControlError::from)
     }
 
     /// A response to listener `leg`'s INVITE: its answer joins it to the
