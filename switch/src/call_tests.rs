@@ -52,6 +52,17 @@ fn channels_routed(harness: &Harness, routing: FakeRouting) -> Vec<ChannelId> {
         .collect()
 }
 
+/// The first channel opened that is still open: the first caller's.
+fn first_channel(harness: &Harness) -> ChannelId {
+    *harness
+        .media
+        .state()
+        .channels
+        .keys()
+        .next()
+        .expect("a channel")
+}
+
 /// A phone call from Alice to Bob (1001), answered after `ringing`.
 fn phone_call(harness: &mut Harness, call_id: &str, ringing: Duration) -> crate::testing::Outgoing {
     harness.register(BOB, "1001");
@@ -281,13 +292,7 @@ fn a_flow_menu_dials_a_phone_whispers_then_bridges() {
     let mut call = harness.invite(ALICE, "6100", "flow-1", true);
     harness.run_for(Duration::from_secs(2));
     assert_eq!(harness.final_status(ALICE, &mut call), Some(200));
-    let caller = *harness
-        .media
-        .state()
-        .channels
-        .keys()
-        .next()
-        .expect("a channel");
+    let caller = first_channel(&harness);
     let greeting = harness
         .media
         .channel(caller)
@@ -422,13 +427,7 @@ fn a_digit_on_the_digit_echo_is_sent_back_and_spoken() {
     let mut call = harness.invite(ALICE, "4000", "digits-1", true);
     harness.run_for(Duration::from_secs(1));
     assert_eq!(harness.final_status(ALICE, &mut call), Some(200));
-    let caller = *harness
-        .media
-        .state()
-        .channels
-        .keys()
-        .next()
-        .expect("a channel");
+    let caller = first_channel(&harness);
     harness.media_event(caller, digit('7'));
     let channel = harness.media.channel(caller).expect("open");
     assert_eq!(
