@@ -112,7 +112,7 @@ async fn seed_flows(
     speaks: bool,
     now: &str,
 ) -> anyhow::Result<()> {
-    use crate::api::dids::{AnsweredBy, NewDid};
+    use crate::http::dids::{AnsweredBy, NewDid};
     let seeded: Option<(String,)> = sqlx::query_as("SELECT value FROM meta WHERE key = $1")
         .bind(FLOWS_SEEDED)
         .fetch_optional(storage.pool())
@@ -140,7 +140,7 @@ async fn seed_flows(
         let flow = ivr::parse(&document).map_err(|error| {
             anyhow::anyhow!("demo flow {name}: {} at {}", error.reason, error.pointer)
         })?;
-        let flow_id = crate::api::flows::insert(
+        let flow_id = crate::http::flows::insert(
             &mut transaction,
             name,
             Some(account_id),
@@ -159,7 +159,7 @@ async fn seed_flows(
             answered_by: AnsweredBy::Flow { flow_id },
             inbound: Default::default(),
         };
-        crate::api::dids::insert(&mut *transaction, &did, now).await?;
+        crate::http::dids::insert(&mut *transaction, &did, now).await?;
     }
     sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2)")
         .bind(FLOWS_SEEDED)
@@ -187,7 +187,7 @@ pub async fn seed(
     speaks: bool,
 ) -> anyhow::Result<()> {
     seed_phones_and_dids(storage, credentials, fresh, realm).await?;
-    let now = crate::api::now_rfc3339();
+    let now = crate::http::now_rfc3339();
     seed_mailbox(storage, &now).await?;
     seed_flows(storage, speaks, &now).await
 }
@@ -234,8 +234,8 @@ async fn seed_phones_and_dids(
     fresh: bool,
     realm: &str,
 ) -> anyhow::Result<()> {
-    use crate::api::dids::{AnsweredBy, NewDid};
-    use crate::api::phones::{PhoneRow, StoredPassword};
+    use crate::http::dids::{AnsweredBy, NewDid};
+    use crate::http::phones::{PhoneRow, StoredPassword};
     let seeded: Option<(String,)> = sqlx::query_as("SELECT value FROM meta WHERE key = $1")
         .bind(SEEDED)
         .fetch_optional(storage.pool())
@@ -252,7 +252,7 @@ async fn seed_phones_and_dids(
         .await??;
         hashed.push(stored);
     }
-    let now = crate::api::now_rfc3339();
+    let now = crate::http::now_rfc3339();
     let mut transaction = storage.pool().begin().await?;
     if seeded.is_some() {
         for (extension, stored) in &hashed {
@@ -299,7 +299,7 @@ async fn seed_phones_and_dids(
             answered_by,
             inbound: Default::default(),
         };
-        crate::api::dids::insert(&mut *transaction, &did, &now).await?;
+        crate::http::dids::insert(&mut *transaction, &did, &now).await?;
     }
     for (extension, stored) in &hashed {
         let display_name = format!("Demo phone {extension}");
@@ -309,7 +309,7 @@ async fn seed_phones_and_dids(
             display_name: Some(&display_name),
             active: true,
         };
-        crate::api::phones::insert(&mut *transaction, row, stored, realm, &now).await?;
+        crate::http::phones::insert(&mut *transaction, row, stored, realm, &now).await?;
     }
     sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2)")
         .bind(SEEDED)

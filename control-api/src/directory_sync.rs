@@ -114,18 +114,18 @@ async fn current(
 ) -> anyhow::Result<DirectoryChange> {
     match changed {
         Changed::Phone(extension) => {
-            crate::api::phones::directory_entry(storage, realm, extension).await
+            crate::http::phones::directory_entry(storage, realm, extension).await
         }
-        Changed::Did(number) => crate::api::dids::directory_entry(storage, number).await,
-        Changed::Flow(id) => crate::api::flows::directory_entry(storage, *id).await,
-        Changed::Prompt(name) => crate::api::prompts::directory_entry(storage, name).await,
-        Changed::Agent(login) => crate::api::agents::directory_entry(storage, login).await,
+        Changed::Did(number) => crate::http::dids::directory_entry(storage, number).await,
+        Changed::Flow(id) => crate::http::flows::directory_entry(storage, *id).await,
+        Changed::Prompt(name) => crate::http::prompts::directory_entry(storage, name).await,
+        Changed::Agent(login) => crate::http::agents::directory_entry(storage, login).await,
     }
 }
 
 /// The whole directory, as a node starts with it.
 pub async fn snapshot(storage: &Storage, realm: &str) -> anyhow::Result<Vec<DirectoryChange>> {
-    let mut changes: Vec<DirectoryChange> = crate::api::phones::active_directory(storage, realm)
+    let mut changes: Vec<DirectoryChange> = crate::http::phones::active_directory(storage, realm)
         .await?
         .into_iter()
         .map(|(extension, ha1s)| DirectoryChange::PhoneActive {
@@ -133,10 +133,10 @@ pub async fn snapshot(storage: &Storage, realm: &str) -> anyhow::Result<Vec<Dire
             ha1s,
         })
         .collect();
-    changes.extend(crate::api::prompts::directory(storage).await?);
-    changes.extend(crate::api::flows::directory(storage).await?);
-    changes.extend(crate::api::dids::directory(storage).await?);
-    changes.extend(crate::api::agents::directory(storage).await?);
+    changes.extend(crate::http::prompts::directory(storage).await?);
+    changes.extend(crate::http::flows::directory(storage).await?);
+    changes.extend(crate::http::dids::directory(storage).await?);
+    changes.extend(crate::http::agents::directory(storage).await?);
     Ok(changes)
 }
 

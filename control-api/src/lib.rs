@@ -4,12 +4,12 @@
 //! control asks ([`serve`]). `main.rs` only reads the settings, starts
 //! logging and the runtime.
 
-mod api;
 mod cdr;
 mod config;
 mod demo;
 mod directory_sync;
 mod events;
+mod http;
 mod media_leg;
 mod serve;
 mod storage;

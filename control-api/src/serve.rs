@@ -17,7 +17,7 @@ use sip_core::registrar::{Registrar, RegistrarConfig};
 use std::time::Duration;
 use tracing::info;
 
-use crate::{api, cdr, demo, directory_sync, events, storage, tts, voicemail, webhook};
+use crate::{cdr, demo, directory_sync, events, http, storage, tts, voicemail, webhook};
 
 /// Runs the server with `settings` until SIGTERM or SIGINT: every call is
 /// ended with its record, and the writers drain, before it returns.
@@ -36,7 +36,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let token_path = settings.data_dir.join("admin-token");
     let keep = |secret: &str| write_secret_file(&token_path, secret);
     if let Some(secret) =
-        api::tokens::ensure_admin_token(&storage, &api::now_rfc3339(), keep).await?
+        http::tokens::ensure_admin_token(&storage, &http::now_rfc3339(), keep).await?
     {
         // On the terminal whatever the log level, and in the file; not in
         // the structured log that may be shipped elsewhere.
@@ -54,7 +54,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let tts = tts::Tts::from_setting(&settings.tts, settings.data_dir.join("tts"))?;
     let metrics = std::sync::Arc::new(metrics::Metrics::default());
     let events = events::EventHub::new();
-    let app = api::router(api::AppState {
+    let app = http::router(http::AppState {
         storage: storage.clone(),
         realm: settings.realm.clone(),
         commands: commands.clone(),
@@ -64,7 +64,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         stopping: stopped.clone(),
         recordings_dir: settings.data_dir.join("recordings"),
         voicemail_dir: settings.data_dir.join("voicemail"),
-        login: api::users::LoginPolicy {
+        login: http::users::LoginPolicy {
             lockout_threshold: settings.login_lockout_threshold,
             token_lifetime: chrono::Duration::hours(i64::from(settings.login_token_hours)),
         },
@@ -141,7 +141,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         let mut hourly = tokio::time::interval(Duration::from_secs(3600));
         loop {
             hourly.tick().await;
-            match api::recordings::sweep(&sweep_storage, &sweep_dir, std::time::SystemTime::now())
+            match http::recordings::sweep(&sweep_storage, &sweep_dir, std::time::SystemTime::now())
                 .await
             {
                 Ok(swept) if swept.expired + swept.missing > 0 => {

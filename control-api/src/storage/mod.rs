@@ -7,6 +7,15 @@
 //! both backends. They are written in the SQL both speak: `$1`-style
 //! parameters, `ON CONFLICT`, `RETURNING`, timestamps as RFC 3339 text
 //! (which sorts in time order), flags read through [`Flag`].
+//!
+//! Every query Switchboard runs is here, one module per table (or group
+//! of tables), as methods of [`Storage`]; the HTTP handlers (`http/`)
+//! check input, call them and shape the answers, with no SQL of their
+//! own. A write that clashes with what is stored (a unique or foreign
+//! key violation) comes back as a `sqlx::Error` that
+//! `ApiError::from_write` turns into a 409.
+
+mod skills;
 
 use anyhow::Context;
 use sqlx::any::{AnyArguments, AnyPoolOptions, AnyTypeInfo, AnyTypeInfoKind};
@@ -114,6 +123,44 @@ impl Storage {
     /// Closes every connection (on shutdown, after the last write).
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+impl Storage {
+    /// A page of a list: `count` and `select` (literal SQL up to its
+    /// `WHERE`-less end, e.g. `SELECT COUNT(*) FROM phones`), each with
+    /// the conditions `filter` adds, the `limit` rows of `select` in
+    /// `order` (e.g. ` ORDER BY extension`) after skipping `offset`.
+    /// Returns the rows and how many match.
+    pub async fn page<R>(
+        &self,
+        (limit, offset): (u32, u32),
+        count: &'static str,
+        select: &'static str,
+        order: &'static str,
+        filter: impl Fn(&mut QueryBuilder),
+    ) -> Result<(Vec<R>, i64), sqlx::Error>
+    where
+        R: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+    {
+        let mut counting = QueryBuilder::new(count);
+        counting.push(" WHERE 1 = 1");
+        filter(&mut counting);
+        let (total,): (i64,) = counting.build_query_as().fetch_one(&self.pool).await?;
+        let mut selecting = QueryBuilder::new(select);
+        selecting.push(" WHERE 1 = 1");
+        filter(&mut selecting);
+        selecting
+            .push(order)
+            .push(" LIMIT ")
+            .push_bind(i64::from(limit))
+            .push(" OFFSET ")
+            .push_bind(i64::from(offset));
+        let rows = selecting
+            .build_query_as::<R>()
+            .fetch_all(&self.pool)
+            .await?;
+        Ok((rows, total))
     }
 }
 

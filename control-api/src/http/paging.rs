@@ -2,7 +2,6 @@
 //! route's filters, answered as `{"items": [...], "total": N, "limit",
 //! "offset"}`.
 
-use crate::storage::QueryBuilder;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use serde::Serialize;
@@ -62,26 +61,29 @@ impl Paging {
         Ok(Self { limit, offset })
     }
 
-    /// Runs a list query: `count` and `select` (literal SQL up to its
-    /// `WHERE`-less end, e.g. `SELECT COUNT(*) FROM phones`), each with
-    /// the conditions `filter` adds, the page of `select` in `order`
-    /// (e.g. ` ORDER BY extension`). Returns the rows and how many match.
+    /// The window for [`crate::storage::Storage::page`]: `(limit, offset)`.
+    pub fn window(self) -> (u32, u32) {
+        (self.limit, self.offset)
+    }
+
+    /// Runs a list query on `pool` (see [`crate::storage::Storage::page`]).
+    /// Being replaced by the storage module's list queries.
     pub async fn fetch<R>(
         self,
         pool: &crate::storage::Pool,
         count: &'static str,
         select: &'static str,
         order: &'static str,
-        filter: impl Fn(&mut QueryBuilder),
+        filter: impl Fn(&mut crate::storage::QueryBuilder),
     ) -> Result<(Vec<R>, i64), ApiError>
     where
         R: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
     {
-        let mut counting = QueryBuilder::new(count);
+        let mut counting = crate::storage::QueryBuilder::new(count);
         counting.push(" WHERE 1 = 1");
         filter(&mut counting);
         let (total,): (i64,) = counting.build_query_as().fetch_one(pool).await?;
-        let mut selecting = QueryBuilder::new(select);
+        let mut selecting = crate::storage::QueryBuilder::new(select);
         selecting.push(" WHERE 1 = 1");
         filter(&mut selecting);
         selecting

@@ -2,7 +2,6 @@
 //! (`/api/v1/agents`). Anyone with a token reads them; admins write. A
 //! skill an agent has cannot be deleted.
 
-use crate::storage::QueryBuilder;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -71,13 +70,6 @@ pub struct SkillQuery {
     pub name: Option<String>,
 }
 
-/// The columns of [`Skill`], for `concat!` into literal SQL.
-macro_rules! columns {
-    () => {
-        "id, name, description, created_at, updated_at"
-    };
-}
-
 fn check_name(name: &str) -> Result<(), ApiError> {
     if name.trim().is_empty() || name.chars().count() > 100 {
         return Err(ApiError::invalid("/name", "must be 1 to 100 characters"));
@@ -96,9 +88,9 @@ fn check_description(description: Option<&str>) -> Result<(), ApiError> {
 }
 
 async fn fetch(state: &AppState, id: i64) -> Result<Skill, ApiError> {
-    sqlx::query_as::<_, Skill>(concat!("SELECT ", columns!(), " FROM skills WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(state.storage.pool())
+    state
+        .storage
+        .skill(id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no skill {id}")))
 }
@@ -131,17 +123,11 @@ pub async fn create(
     check_description(new.description.as_deref())?;
     let name = new.name.trim();
     let now = state.now_rfc3339();
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO skills (name, description, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4) RETURNING id",
-    )
-    .bind(name)
-    .bind(&new.description)
-    .bind(&now)
-    .bind(&now)
-    .fetch_one(state.storage.pool())
-    .await
-    .map_err(|error| ApiError::from_write(error, || format!("skill {name:?} exists")))?;
+    let id = state
+        .storage
+        .insert_skill(name, new.description.as_deref(), &now)
+        .await
+        .map_err(|error| ApiError::from_write(error, || format!("skill {name:?} exists")))?;
     Ok((StatusCode::CREATED, Json(fetch(&state, id).await?)))
 }
 
@@ -166,19 +152,9 @@ pub async fn list(
 ) -> Result<Json<Page<Skill>>, ApiError> {
     caller.require(Role::ReadOnly)?;
     let paging = Paging::new(query.limit, query.offset)?;
-    let filter = |builder: &mut QueryBuilder| {
-        if let Some(name) = &query.name {
-            builder.push(" AND name = ").push_bind(name.clone());
-        }
-    };
-    let (rows, total) = paging
-        .fetch::<Skill>(
-            state.storage.pool(),
-            "SELECT COUNT(*) FROM skills",
-            concat!("SELECT ", columns!(), " FROM skills"),
-            " ORDER BY name, id",
-            filter,
-        )
+    let (rows, total) = state
+        .storage
+        .skills(paging.window(), query.name.as_deref())
         .await?;
     Ok(Json(paging.page(rows, total)))
 }
@@ -240,24 +216,17 @@ pub async fn update(
         check_description(description.as_deref())?;
     }
     let name = changes.name.as_deref().map(str::trim);
-    let updated = sqlx::query(
-        "UPDATE skills SET name = coalesce($1, name), \
-         description = CASE WHEN $2 THEN $3 ELSE description END, updated_at = $4 \
-         WHERE id = $5",
-    )
-    .bind(name)
-    .bind(changes.description.is_some())
-    .bind(changes.description.clone().flatten())
-    .bind(state.now_rfc3339())
-    .bind(id)
-    .execute(state.storage.pool())
-    .await
-    .map_err(|error| {
-        ApiError::from_write(error, || {
-            format!("skill {:?} exists", name.unwrap_or_default())
-        })
-    })?;
-    if updated.rows_affected() == 0 {
+    let description = changes.description.as_ref().map(Option::as_deref);
+    let found = state
+        .storage
+        .update_skill(id, name, description, &state.now_rfc3339())
+        .await
+        .map_err(|error| {
+            ApiError::from_write(error, || {
+                format!("skill {:?} exists", name.unwrap_or_default())
+            })
+        })?;
+    if !found {
         return Err(ApiError::NotFound(format!("no skill {id}")));
     }
     Ok(Json(fetch(&state, id).await?))
@@ -285,18 +254,12 @@ pub async fn delete(
     IdPath(id): IdPath,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Role::Admin)?;
-    let deleted = sqlx::query("DELETE FROM skills WHERE id = $1")
-        .bind(id)
-        .execute(state.storage.pool())
-        .await
-        .map_err(|error| {
-            ApiError::from_write(error, || {
-                format!(
-                    "skill {id} is an agent's or a group voicemail box's: take it from them first"
-                )
-            })
-        })?;
-    if deleted.rows_affected() == 0 {
+    let existed = state.storage.delete_skill(id).await.map_err(|error| {
+        ApiError::from_write(error, || {
+            format!("skill {id} is an agent's or a group voicemail box's: take it from them first")
+        })
+    })?;
+    if !existed {
         return Err(ApiError::NotFound(format!("no skill {id}")));
     }
     Ok(StatusCode::NO_CONTENT)
