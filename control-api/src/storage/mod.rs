@@ -15,7 +15,21 @@
 //! key violation) comes back as a `sqlx::Error` that
 //! `ApiError::from_write` turns into a 409.
 
+mod accounts;
+mod agents;
+mod cdrs;
+mod dids;
+mod flows;
+mod holidays;
+mod mailboxes;
+mod phones;
+mod prompts;
+mod recordings;
+mod reports;
 mod skills;
+mod tokens;
+mod users;
+mod voicemails;
 
 use anyhow::Context;
 use sqlx::any::{AnyArguments, AnyPoolOptions, AnyTypeInfo, AnyTypeInfoKind};

@@ -1,0 +1,1 @@
+//! The `accounts` queries (being moved here from the HTTP handlers).

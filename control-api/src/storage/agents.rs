@@ -1,0 +1,1 @@
+//! The `agents` queries (being moved here from the HTTP handlers).

@@ -1,0 +1,1 @@
+//! The `cdrs` queries (being moved here from the HTTP handlers).

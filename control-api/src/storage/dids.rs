@@ -1,0 +1,1 @@
+//! The `dids` queries (being moved here from the HTTP handlers).

@@ -1,0 +1,1 @@
+//! The `flows` queries (being moved here from the HTTP handlers).

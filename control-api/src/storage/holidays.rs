@@ -1,0 +1,1 @@
+//! The `holidays` queries (being moved here from the HTTP handlers).

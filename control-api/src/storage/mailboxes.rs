@@ -1,0 +1,1 @@
+//! The `mailboxes` queries (being moved here from the HTTP handlers).

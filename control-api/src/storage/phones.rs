@@ -1,0 +1,1 @@
+//! The `phones` queries (being moved here from the HTTP handlers).

@@ -1,0 +1,1 @@
+//! The `prompts` queries (being moved here from the HTTP handlers).

@@ -1,0 +1,1 @@
+//! The `recordings` queries (being moved here from the HTTP handlers).

@@ -1,0 +1,1 @@
+//! The `reports` queries (being moved here from the HTTP handlers).

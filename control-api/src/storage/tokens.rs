@@ -1,0 +1,1 @@
+//! The `tokens` queries (being moved here from the HTTP handlers).

@@ -1,0 +1,1 @@
+//! The `users` queries (being moved here from the HTTP handlers).

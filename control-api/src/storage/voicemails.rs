@@ -1,0 +1,1 @@
+//! The `voicemails` queries (being moved here from the HTTP handlers).
