@@ -147,7 +147,7 @@ pub fn writer(
         let mut written = 0u64;
         let mut batch = Vec::with_capacity(BATCH);
         while receiver.recv_many(&mut batch, BATCH).await > 0 {
-            match write_batch(&storage, &batch).await {
+            match storage.insert_cdrs(&batch).await {
                 Ok(()) => {
                     written += batch.len() as u64;
                     batch
@@ -158,7 +158,7 @@ pub fn writer(
                     // Retried one by one, so a bad record costs only itself.
                     warn!(error = %format!("{error:#}"), "CDR batch failed; writing one by one");
                     for cdr in &batch {
-                        match write_batch(&storage, std::slice::from_ref(cdr)).await {
+                        match storage.insert_cdrs(std::slice::from_ref(cdr)).await {
                             Ok(()) => {
                                 written += 1;
                                 announce_recordings(&events, cdr);
@@ -207,68 +207,4 @@ pub fn recording_id(file_name: &str) -> String {
 /// RFC 3339, UTC, milliseconds: sorts as text in time order.
 pub fn timestamp(time: SystemTime) -> String {
     chrono::DateTime::<chrono::Utc>::from(time).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-async fn write_batch(storage: &Storage, batch: &[Cdr]) -> anyhow::Result<()> {
-    let mut transaction = storage.pool().begin().await?;
-    for cdr in batch {
-        let hangup = timestamp(cdr.end_time);
-        sqlx::query(
-            "INSERT INTO cdrs (call_id, direction, account_id, start_time, answer_time, \
-             agent_answer_time, end_time, hangup_time, caller_id, number_dialed, did, route, \
-             connection_seconds, ivr_seconds, wait_seconds, talk_seconds, hold_seconds, \
-             transfer_seconds, wrap_seconds, hung_up_by, sip_status, caller_rtp, callee_rtp, \
-             recording_id) \
-             VALUES ($1, $2, (SELECT account_id FROM dids WHERE number = $3), $4, $5, $6, $7, $8, $9, $10, \
-             (SELECT number FROM dids WHERE number = $11), $12, $13, $14, $15, $16, $17, $18, 0, $19, $20, $21, $22, $23) \
-             ON CONFLICT (call_id) DO NOTHING",
-        )
-        .bind(&cdr.call_id)
-        .bind(cdr.direction.as_str())
-        .bind(&cdr.number_dialed)
-        .bind(timestamp(cdr.start_time))
-        .bind(cdr.answer_time.map(timestamp))
-        .bind(cdr.agent_answer_time.map(timestamp))
-        .bind(&hangup)
-        .bind(&hangup)
-        .bind(&cdr.caller_id)
-        .bind(&cdr.number_dialed)
-        .bind(&cdr.number_dialed)
-        .bind(cdr.route)
-        .bind(cdr.connection_seconds)
-        .bind(cdr.ivr_seconds)
-        .bind(cdr.wait_seconds)
-        .bind(cdr.talk_seconds)
-        .bind(cdr.hold_seconds)
-        .bind(cdr.transfer_seconds)
-        .bind(cdr.hung_up_by.as_str())
-        .bind(i64::from(cdr.sip_status))
-        .bind(
-            cdr.caller_rtp
-                .map(|quality| serde_json::to_string(&LegQuality::from(quality)).unwrap_or_default()),
-        )
-        .bind(
-            cdr.callee_rtp
-                .map(|quality| serde_json::to_string(&LegQuality::from(quality)).unwrap_or_default()),
-        )
-        .bind(cdr.recordings.first().map(|file| recording_id(file)))
-        .execute(&mut *transaction)
-        .await?;
-        for file_name in &cdr.recordings {
-            sqlx::query(
-                "INSERT INTO recordings (id, call_id, file_name, account_id, created_at) \
-                 VALUES ($1, $2, $3, (SELECT account_id FROM dids WHERE number = $4), $5) \
-                 ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(recording_id(file_name))
-            .bind(&cdr.call_id)
-            .bind(file_name)
-            .bind(&cdr.number_dialed)
-            .bind(timestamp(cdr.answer_time.unwrap_or(cdr.start_time)))
-            .execute(&mut *transaction)
-            .await?;
-        }
-    }
-    transaction.commit().await?;
-    Ok(())
 }

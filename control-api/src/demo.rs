@@ -6,6 +6,11 @@ use rand::Rng;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::storage::demo::{
+    account_id_by_number, insert_demo_account, insert_demo_mailbox, insert_meta,
+};
+use crate::storage::phones::{insert_phone, is_did_number, replace_password};
+
 /// The echo DID.
 pub const ECHO_DID: &str = "1000";
 
@@ -113,34 +118,24 @@ async fn seed_flows(
     now: &str,
 ) -> anyhow::Result<()> {
     use crate::http::dids::{AnsweredBy, NewDid};
-    let seeded: Option<(String,)> = sqlx::query_as("SELECT value FROM meta WHERE key = $1")
-        .bind(FLOWS_SEEDED)
-        .fetch_optional(storage.pool())
-        .await?;
-    if seeded.is_some() {
+    if storage.meta_value(FLOWS_SEEDED).await?.is_some() {
         return Ok(());
     }
-    let mut transaction = storage.pool().begin().await?;
-    let account: Option<(i64,)> = sqlx::query_as("SELECT id FROM accounts WHERE number = $1")
-        .bind(ACCOUNT_NUMBER)
-        .fetch_optional(&mut *transaction)
-        .await?;
+    let mut transaction = storage.seeding_transaction().await?;
+    let account = account_id_by_number(&mut *transaction, ACCOUNT_NUMBER).await?;
     let flows = [
         (VOICEMAIL_DID, "Demo voicemail", voicemail_flow()),
         (MENU_DID, "Demo menu", menu_flow(speaks)),
     ];
     for (number, name, document) in flows {
-        let taken: Option<(i64,)> = sqlx::query_as("SELECT id FROM dids WHERE number = $1")
-            .bind(number)
-            .fetch_optional(&mut *transaction)
-            .await?;
-        let (Some((account_id,)), None) = (account, taken) else {
+        let taken = is_did_number(&mut *transaction, number).await?;
+        let (Some(account_id), false) = (account, taken) else {
             continue;
         };
         let flow = ivr::parse(&document).map_err(|error| {
             anyhow::anyhow!("demo flow {name}: {} at {}", error.reason, error.pointer)
         })?;
-        let flow_id = crate::http::flows::insert(
+        let flow_id = crate::storage::flows::insert_flow(
             &mut transaction,
             name,
             Some(account_id),
@@ -159,13 +154,9 @@ async fn seed_flows(
             answered_by: AnsweredBy::Flow { flow_id },
             inbound: Default::default(),
         };
-        crate::http::dids::insert(&mut *transaction, &did, now).await?;
+        crate::storage::dids::insert_did(&mut *transaction, &did, now).await?;
     }
-    sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2)")
-        .bind(FLOWS_SEEDED)
-        .bind(now)
-        .execute(&mut *transaction)
-        .await?;
+    insert_meta(&mut *transaction, FLOWS_SEEDED, now).await?;
     transaction.commit().await?;
     Ok(())
 }
@@ -195,35 +186,14 @@ pub async fn seed(
 /// Makes the demo account's voicemail box, once per database (an operator
 /// who deletes it does not see it again).
 async fn seed_mailbox(storage: &crate::storage::Storage, now: &str) -> anyhow::Result<()> {
-    let seeded: Option<(String,)> = sqlx::query_as("SELECT value FROM meta WHERE key = $1")
-        .bind(MAILBOX_SEEDED)
-        .fetch_optional(storage.pool())
-        .await?;
-    if seeded.is_some() {
+    if storage.meta_value(MAILBOX_SEEDED).await?.is_some() {
         return Ok(());
     }
-    let mut transaction = storage.pool().begin().await?;
-    let account: Option<(i64,)> = sqlx::query_as("SELECT id FROM accounts WHERE number = $1")
-        .bind(ACCOUNT_NUMBER)
-        .fetch_optional(&mut *transaction)
-        .await?;
-    if let Some((account_id,)) = account {
-        sqlx::query(
-            "INSERT INTO voicemail_boxes (name, description, account_id, created_at, updated_at) \
-             VALUES ($1, 'The demo voicemail box', $2, $3, $4) ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(MAILBOX)
-        .bind(account_id)
-        .bind(now)
-        .bind(now)
-        .execute(&mut *transaction)
-        .await?;
+    let mut transaction = storage.seeding_transaction().await?;
+    if let Some(account_id) = account_id_by_number(&mut *transaction, ACCOUNT_NUMBER).await? {
+        insert_demo_mailbox(&mut *transaction, MAILBOX, account_id, now).await?;
     }
-    sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2)")
-        .bind(MAILBOX_SEEDED)
-        .bind(now)
-        .execute(&mut *transaction)
-        .await?;
+    insert_meta(&mut *transaction, MAILBOX_SEEDED, now).await?;
     transaction.commit().await?;
     Ok(())
 }
@@ -236,10 +206,7 @@ async fn seed_phones_and_dids(
 ) -> anyhow::Result<()> {
     use crate::http::dids::{AnsweredBy, NewDid};
     use crate::http::phones::{PhoneRow, StoredPassword};
-    let seeded: Option<(String,)> = sqlx::query_as("SELECT value FROM meta WHERE key = $1")
-        .bind(SEEDED)
-        .fetch_optional(storage.pool())
-        .await?;
+    let seeded = storage.meta_value(SEEDED).await?;
     if seeded.is_some() && !fresh {
         return Ok(());
     }
@@ -253,29 +220,15 @@ async fn seed_phones_and_dids(
         hashed.push(stored);
     }
     let now = crate::http::now_rfc3339();
-    let mut transaction = storage.pool().begin().await?;
+    let mut transaction = storage.seeding_transaction().await?;
     if seeded.is_some() {
         for (extension, stored) in &hashed {
-            stored
-                .replace(&mut *transaction, extension, realm, &now)
-                .await?;
+            replace_password(&mut *transaction, stored, extension, realm, &now).await?;
         }
         transaction.commit().await?;
         return Ok(());
     }
-    sqlx::query(
-        "INSERT INTO accounts (number, name, created_at, updated_at) VALUES ($1, 'Demo', $2, $3) \
-         ON CONFLICT (number) DO NOTHING",
-    )
-    .bind(ACCOUNT_NUMBER)
-    .bind(&now)
-    .bind(&now)
-    .execute(&mut *transaction)
-    .await?;
-    let (account_id,): (i64,) = sqlx::query_as("SELECT id FROM accounts WHERE number = $1")
-        .bind(ACCOUNT_NUMBER)
-        .fetch_one(&mut *transaction)
-        .await?;
+    let account_id = insert_demo_account(&mut *transaction, ACCOUNT_NUMBER, &now).await?;
     let dids = [
         (ECHO_DID, AnsweredBy::Echo {}),
         (
@@ -299,7 +252,7 @@ async fn seed_phones_and_dids(
             answered_by,
             inbound: Default::default(),
         };
-        crate::http::dids::insert(&mut *transaction, &did, &now).await?;
+        crate::storage::dids::insert_did(&mut *transaction, &did, &now).await?;
     }
     for (extension, stored) in &hashed {
         let display_name = format!("Demo phone {extension}");
@@ -309,13 +262,9 @@ async fn seed_phones_and_dids(
             display_name: Some(&display_name),
             active: true,
         };
-        crate::http::phones::insert(&mut *transaction, row, stored, realm, &now).await?;
+        insert_phone(&mut *transaction, row, stored, realm, &now).await?;
     }
-    sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2)")
-        .bind(SEEDED)
-        .bind(&now)
-        .execute(&mut *transaction)
-        .await?;
+    insert_meta(&mut *transaction, SEEDED, &now).await?;
     transaction.commit().await?;
     Ok(())
 }

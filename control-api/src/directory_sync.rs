@@ -95,12 +95,7 @@ pub async fn announce(storage: &Storage, changed: &Changed) {
     if storage.backend() != Backend::Postgres {
         return;
     }
-    // pg_notify returns `void`, which the Any driver cannot read: count it.
-    let sent = sqlx::query("SELECT count(*) FROM (SELECT pg_notify($1, $2)) AS sent")
-        .bind(CHANNEL)
-        .bind(changed.payload())
-        .execute(storage.pool())
-        .await;
+    let sent = storage.notify(CHANNEL, &changed.payload()).await;
     if let Err(error) = sent {
         warn!(%error, payload = %changed.payload(), "directory change not announced to other nodes");
     }
@@ -113,19 +108,18 @@ async fn current(
     changed: &Changed,
 ) -> anyhow::Result<DirectoryChange> {
     match changed {
-        Changed::Phone(extension) => {
-            crate::http::phones::directory_entry(storage, realm, extension).await
-        }
-        Changed::Did(number) => crate::http::dids::directory_entry(storage, number).await,
-        Changed::Flow(id) => crate::http::flows::directory_entry(storage, *id).await,
-        Changed::Prompt(name) => crate::http::prompts::directory_entry(storage, name).await,
-        Changed::Agent(login) => crate::http::agents::directory_entry(storage, login).await,
+        Changed::Phone(extension) => Ok(storage.phone_directory_entry(realm, extension).await?),
+        Changed::Did(number) => Ok(storage.did_directory_entry(number).await?),
+        Changed::Flow(id) => Ok(storage.flow_directory_entry(*id).await?),
+        Changed::Prompt(name) => Ok(storage.prompt_directory_entry(name).await?),
+        Changed::Agent(login) => Ok(storage.agent_directory_entry(login).await?),
     }
 }
 
 /// The whole directory, as a node starts with it.
 pub async fn snapshot(storage: &Storage, realm: &str) -> anyhow::Result<Vec<DirectoryChange>> {
-    let mut changes: Vec<DirectoryChange> = crate::http::phones::active_directory(storage, realm)
+    let mut changes: Vec<DirectoryChange> = storage
+        .phone_directory(realm)
         .await?
         .into_iter()
         .map(|(extension, ha1s)| DirectoryChange::PhoneActive {
@@ -133,10 +127,10 @@ pub async fn snapshot(storage: &Storage, realm: &str) -> anyhow::Result<Vec<Dire
             ha1s,
         })
         .collect();
-    changes.extend(crate::http::prompts::directory(storage).await?);
-    changes.extend(crate::http::flows::directory(storage).await?);
-    changes.extend(crate::http::dids::directory(storage).await?);
-    changes.extend(crate::http::agents::directory(storage).await?);
+    changes.extend(storage.prompt_directory().await?);
+    changes.extend(storage.flow_directory().await?);
+    changes.extend(storage.did_directory().await?);
+    changes.extend(storage.agent_directory().await?);
     Ok(changes)
 }
 

@@ -155,28 +155,12 @@ async fn list(
     message: &VoicemailMessage,
     transcribing: bool,
 ) -> anyhow::Result<i64> {
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO voicemails (mailbox, call_id, caller_id, did, account_id, file_name, \
-         duration_seconds, received_at, heard, transcription_status) \
-         VALUES ($1, $2, $3, $4, (SELECT account_id FROM dids WHERE number = $5), $6, $7, $8, \
-         $9, $10) RETURNING id",
-    )
-    .bind(&message.mailbox)
-    .bind(&message.call_id)
-    .bind(&message.caller_id)
-    .bind(&message.did)
-    .bind(&message.did)
-    .bind(&message.file)
-    .bind(message.duration.as_secs_f64())
-    .bind(timestamp(message.received_at))
-    .bind(false)
-    .bind(if transcribing {
+    let status = if transcribing {
         "pending"
     } else {
         "unavailable"
-    })
-    .fetch_one(storage.pool())
-    .await?;
+    };
+    let id = storage.insert_voicemail(message, status).await?;
     info!(voicemail = id, mailbox = %message.mailbox, "voicemail message listed");
     Ok(id)
 }
@@ -189,14 +173,7 @@ async fn transcribe(storage: &Storage, transcriber: &Transcriber, id: i64, path:
             (None, "failed")
         }
     };
-    let stored = sqlx::query(
-        "UPDATE voicemails SET transcription = $1, transcription_status = $2 WHERE id = $3",
-    )
-    .bind(text)
-    .bind(status)
-    .bind(id)
-    .execute(storage.pool())
-    .await;
+    let stored = storage.set_transcription(id, text.as_deref(), status).await;
     if let Err(error) = stored {
         warn!(voicemail = id, %error, "transcription not stored");
     }

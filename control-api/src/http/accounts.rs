@@ -2,7 +2,7 @@
 //! holidays and recordings belong to. Anyone with a token reads them;
 //! admins write.
 
-use crate::storage::{Flag, QueryBuilder, like_pattern};
+use crate::storage::Flag;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -136,35 +136,21 @@ fn check_retention(days: u32, path: &str) -> Result<(), ApiError> {
 /// nothing is wrong with the state, not the request (as deleting an
 /// account in use is).
 pub async fn require_exists(state: &AppState, account_id: i64) -> Result<(), ApiError> {
-    let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM accounts WHERE id = $1")
-        .bind(account_id)
-        .fetch_optional(state.storage.pool())
-        .await?;
-    match found {
-        Some(_) => Ok(()),
-        None => Err(ApiError::Conflict(format!(
+    if state.storage.account_exists(account_id).await? {
+        Ok(())
+    } else {
+        Err(ApiError::Conflict(format!(
             "account_id: there is no account {account_id}"
-        ))),
+        )))
     }
 }
 
-/// The columns of [`Account`], for `concat!` into literal SQL.
-macro_rules! columns {
-    () => {
-        "id, number, name, call_recording, recording_retention_days, created_at, updated_at"
-    };
-}
-
 async fn fetch(state: &AppState, id: i64) -> Result<Account, ApiError> {
-    sqlx::query_as::<_, Account>(concat!(
-        "SELECT ",
-        columns!(),
-        " FROM accounts WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(state.storage.pool())
-    .await?
-    .ok_or_else(|| ApiError::NotFound(format!("no account {id}")))
+    state
+        .storage
+        .account(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no account {id}")))
 }
 
 /// Makes an account.
@@ -195,20 +181,20 @@ pub async fn create(
     check_name(&new.name, "/name")?;
     check_retention(new.recording_retention_days, "/recording_retention_days")?;
     let now = state.now_rfc3339();
-    let id: (i64,) = sqlx::query_as(
-        "INSERT INTO accounts (number, name, call_recording, recording_retention_days, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-    )
-    .bind(&new.number)
-    .bind(new.name.trim())
-    .bind(new.call_recording)
-    .bind(i64::from(new.recording_retention_days))
-    .bind(&now)
-    .bind(&now)
-    .fetch_one(state.storage.pool())
-    .await
-    .map_err(|error| ApiError::from_write(error, || format!("account number {} is taken", new.number)))?;
-    Ok((StatusCode::CREATED, Json(fetch(&state, id.0).await?)))
+    let id = state
+        .storage
+        .insert_account(
+            &new.number,
+            new.name.trim(),
+            new.call_recording,
+            i64::from(new.recording_retention_days),
+            &now,
+        )
+        .await
+        .map_err(|error| {
+            ApiError::from_write(error, || format!("account number {} is taken", new.number))
+        })?;
+    Ok((StatusCode::CREATED, Json(fetch(&state, id).await?)))
 }
 
 /// Lists accounts, by number.
@@ -232,24 +218,12 @@ pub async fn list(
 ) -> Result<Json<Page<Account>>, ApiError> {
     caller.require(Role::ReadOnly)?;
     let paging = Paging::new(query.limit, query.offset)?;
-    let filter = |builder: &mut QueryBuilder| {
-        if let Some(number) = &query.number {
-            builder.push(" AND number = ").push_bind(number.clone());
-        }
-        if let Some(part) = &query.name_contains {
-            builder
-                .push(" AND lower(name) LIKE ")
-                .push_bind(like_pattern(part))
-                .push(" ESCAPE '\\'");
-        }
-    };
-    let (rows, total) = paging
-        .fetch::<Account>(
-            state.storage.pool(),
-            "SELECT COUNT(*) FROM accounts",
-            concat!("SELECT ", columns!(), " FROM accounts"),
-            " ORDER BY number",
-            filter,
+    let (rows, total) = state
+        .storage
+        .accounts(
+            paging.window(),
+            query.number.as_deref(),
+            query.name_contains.as_deref(),
         )
         .await?;
     Ok(Json(paging.page(rows, total)))
@@ -314,29 +288,26 @@ pub async fn update(
     if let Some(days) = changes.recording_retention_days {
         check_retention(days, "/recording_retention_days")?;
     }
-    let updated = sqlx::query(
-        "UPDATE accounts SET number = coalesce($1, number), name = coalesce($2, name), \
-         call_recording = coalesce($3, call_recording), \
-         recording_retention_days = coalesce($4, recording_retention_days), updated_at = $5 \
-         WHERE id = $6",
-    )
-    .bind(&changes.number)
-    .bind(changes.name.as_deref().map(str::trim))
-    .bind(changes.call_recording)
-    .bind(changes.recording_retention_days.map(i64::from))
-    .bind(state.now_rfc3339())
-    .bind(id)
-    .execute(state.storage.pool())
-    .await
-    .map_err(|error| {
-        ApiError::from_write(error, || {
-            format!(
-                "account number {} is taken",
-                changes.number.as_deref().unwrap_or_default()
-            )
-        })
-    })?;
-    if updated.rows_affected() == 0 {
+    let found = state
+        .storage
+        .update_account(
+            id,
+            changes.number.as_deref(),
+            changes.name.as_deref().map(str::trim),
+            changes.call_recording,
+            changes.recording_retention_days.map(i64::from),
+            &state.now_rfc3339(),
+        )
+        .await
+        .map_err(|error| {
+            ApiError::from_write(error, || {
+                format!(
+                    "account number {} is taken",
+                    changes.number.as_deref().unwrap_or_default()
+                )
+            })
+        })?;
+    if !found {
         return Err(ApiError::NotFound(format!("no account {id}")));
     }
     Ok(Json(fetch(&state, id).await?))
@@ -364,16 +335,12 @@ pub async fn delete(
     IdPath(id): IdPath,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Role::Admin)?;
-    let deleted = sqlx::query("DELETE FROM accounts WHERE id = $1")
-        .bind(id)
-        .execute(state.storage.pool())
-        .await
-        .map_err(|error| {
-            ApiError::from_write(error, || {
-                format!("account {id} still has DIDs, phones, agents, holidays or voicemail boxes")
-            })
-        })?;
-    if deleted.rows_affected() == 0 {
+    let existed = state.storage.delete_account(id).await.map_err(|error| {
+        ApiError::from_write(error, || {
+            format!("account {id} still has DIDs, phones, agents, holidays or voicemail boxes")
+        })
+    })?;
+    if !existed {
         return Err(ApiError::NotFound(format!("no account {id}")));
     }
     Ok(StatusCode::NO_CONTENT)

@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::storage::{Flag, QueryBuilder};
+use crate::storage::{AgentWriteError, Flag};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -19,8 +19,6 @@ use super::AppState;
 use super::auth::{Caller, Role};
 use super::error::{ApiError, ErrorBody, ValidJson};
 use super::paging::{IdPath, Page, Paging, ValidQuery};
-use crate::storage::Storage;
-use crate::switch::DirectoryChange;
 
 /// The highest skill level.
 const MAX_LEVEL: u32 = 10;
@@ -153,32 +151,25 @@ pub struct AgentQuery {
 
 /// An agent's columns as stored (its skills are rows of their own).
 #[derive(sqlx::FromRow)]
-struct AgentRow {
-    id: i64,
-    login: String,
-    name: String,
-    extension: Option<String>,
-    account_id: Option<i64>,
+pub(crate) struct AgentRow {
+    pub(crate) id: i64,
+    pub(crate) login: String,
+    pub(crate) name: String,
+    pub(crate) extension: Option<String>,
+    pub(crate) account_id: Option<i64>,
     #[sqlx(try_from = "Flag")]
-    active: bool,
-    created_at: String,
-    updated_at: String,
-}
-
-/// The columns of [`AgentRow`], for `concat!` into literal SQL.
-macro_rules! columns {
-    () => {
-        "id, login, name, extension, account_id, active, created_at, updated_at"
-    };
+    pub(crate) active: bool,
+    pub(crate) created_at: String,
+    pub(crate) updated_at: String,
 }
 
 /// An agent's skill as read with the agent it belongs to.
 #[derive(sqlx::FromRow)]
-struct SkillOfAgent {
-    agent_id: i64,
-    skill_id: i64,
-    name: String,
-    level: i64,
+pub(crate) struct SkillOfAgent {
+    pub(crate) agent_id: i64,
+    pub(crate) skill_id: i64,
+    pub(crate) name: String,
+    pub(crate) level: i64,
 }
 
 fn check_login(login: &str) -> Result<(), ApiError> {
@@ -235,16 +226,13 @@ async fn require_phone(state: &AppState, extension: &str) -> Result<(), ApiError
             "must be 1 to 32 letters, digits, '.', '-' or '_'",
         ));
     }
-    let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM phones WHERE extension = $1")
-        .bind(extension)
-        .fetch_optional(state.storage.pool())
-        .await?;
-    match found {
-        Some(_) => Ok(()),
-        None => Err(ApiError::invalid(
+    if state.storage.is_phone_extension(extension).await? {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
             "/extension",
             format!("no phone has the extension {extension:?}"),
-        )),
+        ))
     }
 }
 
@@ -262,61 +250,39 @@ fn agent_clash(error: sqlx::Error, login: &str) -> ApiError {
     }
 }
 
-/// Gives agent `agent_id` `skills`, inside the transaction that wrote the
-/// agent; a skill that does not exist is a 422 naming it, and the caller
-/// drops the transaction (nothing of the request is kept).
-async fn insert_skills(
-    transaction: &mut sqlx::Transaction<'_, sqlx::Any>,
-    agent_id: i64,
-    skills: &[SkillLevel],
-) -> Result<(), ApiError> {
-    for (index, skill) in skills.iter().enumerate() {
-        sqlx::query("INSERT INTO agent_skills (agent_id, skill_id, level) VALUES ($1, $2, $3)")
-            .bind(agent_id)
-            .bind(skill.skill_id)
-            .bind(i64::from(skill.level))
-            .execute(&mut **transaction)
-            .await
-            .map_err(|error| match &error {
-                sqlx::Error::Database(database) if database.is_foreign_key_violation() => {
-                    ApiError::invalid(
-                        format!("/skills/{index}/skill_id"),
-                        format!("there is no skill {}", skill.skill_id),
-                    )
-                }
-                _ => error.into(),
-            })?;
+/// An agent and its skills failed to be written (nothing of the request
+/// is kept): the agent's row as [`agent_clash`] says, for `login`; a
+/// skill that does not exist is a 422 naming it.
+fn write_failed(error: AgentWriteError, login: &str) -> ApiError {
+    match error {
+        AgentWriteError::Agent(error) => agent_clash(error, login),
+        AgentWriteError::Skill {
+            index,
+            skill_id,
+            error,
+        } => match &error {
+            sqlx::Error::Database(database) if database.is_foreign_key_violation() => {
+                ApiError::invalid(
+                    format!("/skills/{index}/skill_id"),
+                    format!("there is no skill {skill_id}"),
+                )
+            }
+            _ => error.into(),
+        },
+        AgentWriteError::Other(error) => error.into(),
     }
-    Ok(())
 }
 
 /// The agents of `rows` with their skills.
 async fn with_skills(state: &AppState, rows: Vec<AgentRow>) -> Result<Vec<Agent>, ApiError> {
     let mut skills: HashMap<i64, Vec<AgentSkill>> = HashMap::new();
-    if !rows.is_empty() {
-        let mut query = QueryBuilder::new(
-            "SELECT agent_skills.agent_id, agent_skills.skill_id, skills.name, agent_skills.level \
-             FROM agent_skills JOIN skills ON skills.id = agent_skills.skill_id \
-             WHERE agent_skills.agent_id IN (",
-        );
-        for (index, row) in rows.iter().enumerate() {
-            if index > 0 {
-                query.push(", ");
-            }
-            query.push_bind(row.id);
-        }
-        query.push(") ORDER BY skills.name, skills.id");
-        let found = query
-            .build_query_as::<SkillOfAgent>()
-            .fetch_all(state.storage.pool())
-            .await?;
-        for skill in found {
-            skills.entry(skill.agent_id).or_default().push(AgentSkill {
-                skill_id: skill.skill_id,
-                name: skill.name,
-                level: skill.level,
-            });
-        }
+    let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
+    for skill in state.storage.skills_of_agents(&ids).await? {
+        skills.entry(skill.agent_id).or_default().push(AgentSkill {
+            skill_id: skill.skill_id,
+            name: skill.name,
+            level: skill.level,
+        });
     }
     Ok(rows
         .into_iter()
@@ -335,12 +301,11 @@ async fn with_skills(state: &AppState, rows: Vec<AgentRow>) -> Result<Vec<Agent>
 }
 
 async fn fetch(state: &AppState, id: i64) -> Result<Agent, ApiError> {
-    let row =
-        sqlx::query_as::<_, AgentRow>(concat!("SELECT ", columns!(), " FROM agents WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(state.storage.pool())
-            .await?
-            .ok_or_else(|| ApiError::NotFound(format!("no agent {id}")))?;
+    let row = state
+        .storage
+        .agent_row(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no agent {id}")))?;
     with_skills(state, vec![row])
         .await?
         .pop()
@@ -384,23 +349,11 @@ pub async fn create(
     let id = shared
         .directory_write(async move {
             let now = state.now_rfc3339();
-            let mut transaction = state.storage.pool().begin().await?;
-            let (id,): (i64,) = sqlx::query_as(
-                "INSERT INTO agents (login, name, extension, account_id, active, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-            )
-            .bind(&new.login)
-            .bind(new.name.trim())
-            .bind(&new.extension)
-            .bind(new.account_id)
-            .bind(new.active)
-            .bind(&now)
-            .bind(&now)
-            .fetch_one(&mut *transaction)
-            .await
-            .map_err(|error| agent_clash(error, &new.login))?;
-            insert_skills(&mut transaction, id, &new.skills).await?;
-            transaction.commit().await?;
+            let id = state
+                .storage
+                .insert_agent(&new, &now)
+                .await
+                .map_err(|error| write_failed(error, &new.login))?;
             tell_controller(&state, &new.login).await?;
             Ok(id)
         })
@@ -429,33 +382,14 @@ pub async fn list(
 ) -> Result<Json<Page<Agent>>, ApiError> {
     caller.require(Role::ReadOnly)?;
     let paging = Paging::new(query.limit, query.offset)?;
-    let filter = |builder: &mut QueryBuilder| {
-        if let Some(login) = &query.login {
-            builder.push(" AND login = ").push_bind(login.clone());
-        }
-        if let Some(account_id) = query.account_id {
-            builder.push(" AND account_id = ").push_bind(account_id);
-        }
-        if let Some(skill_id) = query.skill_id {
-            builder
-                .push(
-                    " AND EXISTS (SELECT 1 FROM agent_skills WHERE agent_skills.agent_id = agents.id \
-                     AND agent_skills.skill_id = ",
-                )
-                .push_bind(skill_id)
-                .push(")");
-        }
-        if let Some(active) = query.active {
-            builder.push(" AND active = ").push_bind(active);
-        }
-    };
-    let (rows, total) = paging
-        .fetch::<AgentRow>(
-            state.storage.pool(),
-            "SELECT COUNT(*) FROM agents",
-            concat!("SELECT ", columns!(), " FROM agents"),
-            " ORDER BY login",
-            filter,
+    let (rows, total) = state
+        .storage
+        .agent_rows(
+            paging.window(),
+            query.login.as_deref(),
+            query.account_id,
+            query.skill_id,
+            query.active,
         )
         .await?;
     Ok(Json(paging.page(with_skills(&state, rows).await?, total)))
@@ -538,36 +472,16 @@ pub async fn update(
             {
                 refuse_if_named(&state, &before.login, "change its login").await?;
             }
-            let mut transaction = state.storage.pool().begin().await?;
-            let updated = sqlx::query(
-                "UPDATE agents SET login = coalesce($1, login), name = coalesce($2, name), \
-                 extension = CASE WHEN $3 THEN $4 ELSE extension END, \
-                 account_id = CASE WHEN $5 THEN $6 ELSE account_id END, \
-                 active = coalesce($7, active), updated_at = $8 WHERE id = $9",
-            )
-            .bind(&changes.login)
-            .bind(changes.name.as_deref().map(str::trim))
-            .bind(changes.extension.is_some())
-            .bind(changes.extension.clone().flatten())
-            .bind(changes.account_id.is_some())
-            .bind(changes.account_id.flatten())
-            .bind(changes.active)
-            .bind(state.now_rfc3339())
-            .bind(id)
-            .execute(&mut *transaction)
-            .await
-            .map_err(|error| agent_clash(error, changes.login.as_deref().unwrap_or_default()))?;
-            if updated.rows_affected() == 0 {
+            let found = state
+                .storage
+                .update_agent(id, &changes, &state.now_rfc3339())
+                .await
+                .map_err(|error| {
+                    write_failed(error, changes.login.as_deref().unwrap_or_default())
+                })?;
+            if !found {
                 return Err(ApiError::NotFound(format!("no agent {id}")));
             }
-            if let Some(skills) = &changes.skills {
-                sqlx::query("DELETE FROM agent_skills WHERE agent_id = $1")
-                    .bind(id)
-                    .execute(&mut *transaction)
-                    .await?;
-                insert_skills(&mut transaction, id, skills).await?;
-            }
-            transaction.commit().await?;
             let after = fetch(&state, id).await?;
             if after.login != before.login {
                 tell_controller(&state, &before.login).await?;
@@ -605,18 +519,11 @@ pub async fn delete(
         .directory_write(async move {
             let agent = fetch(&state, id).await?;
             refuse_if_named(&state, &agent.login, "delete it").await?;
-            // Its skills go with it (ON DELETE CASCADE).
-            sqlx::query("DELETE FROM agents WHERE id = $1")
-                .bind(id)
-                .execute(state.storage.pool())
-                .await
-                .map_err(|error| {
-                    ApiError::from_write(error, || {
-                        format!(
-                            "agent {id} owns a voicemail box: give the box to someone else first"
-                        )
-                    })
-                })?;
+            state.storage.delete_agent(id).await.map_err(|error| {
+                ApiError::from_write(error, || {
+                    format!("agent {id} owns a voicemail box: give the box to someone else first")
+                })
+            })?;
             tell_controller(&state, &agent.login).await?;
             Ok(StatusCode::NO_CONTENT)
         })
@@ -637,44 +544,7 @@ async fn refuse_if_named(state: &AppState, login: &str, what: &str) -> Result<()
 /// Tells the call controller (and the other nodes) what agent `login` is
 /// now.
 async fn tell_controller(state: &AppState, login: &str) -> Result<(), ApiError> {
-    let change = directory_entry(&state.storage, login)
-        .await
-        .map_err(ApiError::Internal)?;
+    let change = state.storage.agent_directory_entry(login).await?;
     state.directory(change).await;
     Ok(())
-}
-
-/// What the call controller should know of agent `login` now: the
-/// extension it takes calls on while it is active and has one.
-pub async fn directory_entry(storage: &Storage, login: &str) -> anyhow::Result<DirectoryChange> {
-    let row: Option<(Flag, Option<String>)> =
-        sqlx::query_as("SELECT active, extension FROM agents WHERE login = $1")
-            .bind(login)
-            .fetch_optional(storage.pool())
-            .await?;
-    let login = login.to_string();
-    Ok(match row {
-        Some((Flag(true), Some(extension))) => DirectoryChange::AgentActive {
-            login,
-            extension: extension.into(),
-        },
-        _ => DirectoryChange::AgentGone { login },
-    })
-}
-
-/// Every active agent with an extension, as the call controller starts
-/// with them.
-pub async fn directory(storage: &Storage) -> anyhow::Result<Vec<DirectoryChange>> {
-    let rows: Vec<(String, String)> = sqlx::query_as(
-        "SELECT login, extension FROM agents WHERE active AND extension IS NOT NULL",
-    )
-    .fetch_all(storage.pool())
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(login, extension)| DirectoryChange::AgentActive {
-            login,
-            extension: extension.into(),
-        })
-        .collect())
 }

@@ -216,17 +216,10 @@ impl Caller {
     pub async fn from_secret(state: &AppState, secret: &str) -> Result<Self, ApiError> {
         // A login's token takes its user's role now, and works only while
         // the user is active and unlocked, and until it expires.
-        let row: Option<(String, String, Option<i64>)> = sqlx::query_as(
-            "SELECT t.id, coalesce(u.role, t.role), u.agent_id FROM api_tokens t \
-             LEFT JOIN users u ON u.id = t.user_id \
-             WHERE t.secret_sha256 = $1 AND t.revoked_at IS NULL \
-             AND (t.expires_at IS NULL OR t.expires_at > $2) \
-             AND (t.user_id IS NULL OR (u.active AND u.locked_at IS NULL))",
-        )
-        .bind(secret_sha256(secret))
-        .bind(super::now_rfc3339())
-        .fetch_optional(state.storage.pool())
-        .await?;
+        let row = state
+            .storage
+            .token_caller(&secret_sha256(secret), &super::now_rfc3339())
+            .await?;
         let (token_id, role, agent_id) = row.ok_or(ApiError::Unauthorized(
             "unknown, revoked or expired token, or its user is locked or inactive",
         ))?;

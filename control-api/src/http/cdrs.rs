@@ -1,7 +1,6 @@
 //! `/api/v1/cdrs`: call detail records, newest first, filtered by time,
 //! account, DID and direction, as JSON pages or a CSV export.
 
-use crate::storage::QueryBuilder;
 use axum::Json;
 use axum::extract::State;
 use axum::http::header;
@@ -79,8 +78,9 @@ pub struct CdrRecord {
     pub callee_rtp: Option<LegQuality>,
 }
 
+/// A record as stored.
 #[derive(sqlx::FromRow)]
-struct CdrRow {
+pub struct CdrRow {
     id: i64,
     call_id: String,
     direction: String,
@@ -110,16 +110,6 @@ struct CdrRow {
     recording_id: Option<String>,
     caller_rtp: Option<String>,
     callee_rtp: Option<String>,
-}
-
-macro_rules! columns {
-    () => {
-        "id, call_id, direction, account_id, start_time, answer_time, agent_answer_time, \
-         end_time, hangup_time, caller_id, number_dialed, did, route, agent_name, skill_name, \
-         connection_seconds, ivr_seconds, wait_seconds, talk_seconds, hold_seconds, \
-         transfer_seconds, wrap_seconds, hung_up_by, sip_status, disposition, campaign, \
-         recording_id, caller_rtp, callee_rtp"
-    };
 }
 
 impl CdrRow {
@@ -227,9 +217,23 @@ impl<'de> Deserialize<'de> for Direction {
     }
 }
 
-/// The conditions of `query` (checked), for [`Paging::fetch`] or a
-/// query of its own ending in `WHERE 1 = 1`.
-fn conditions(query: &CdrQuery) -> Result<impl Fn(&mut QueryBuilder) + '_, ApiError> {
+/// Which records a query asks for: its times checked and as stored.
+#[derive(Debug)]
+pub struct CdrFilter<'a> {
+    /// Calls that started at or after this time.
+    pub from: Option<String>,
+    /// Calls that started before this time.
+    pub to: Option<String>,
+    /// Only calls to DIDs of this account.
+    pub account_id: Option<i64>,
+    /// Only calls to this DID.
+    pub did: Option<&'a str>,
+    /// Only calls this way.
+    pub direction: Option<Direction>,
+}
+
+/// The records `query` asks for (its times checked).
+fn filter(query: &CdrQuery) -> Result<CdrFilter<'_>, ApiError> {
     let from = query
         .from
         .as_deref()
@@ -240,26 +244,12 @@ fn conditions(query: &CdrQuery) -> Result<impl Fn(&mut QueryBuilder) + '_, ApiEr
         .as_deref()
         .map(|text| query_time(text, "to"))
         .transpose()?;
-    Ok(move |builder: &mut QueryBuilder| {
-        if let Some(from) = &from {
-            builder.push(" AND start_time >= ").push_bind(from.clone());
-        }
-        if let Some(to) = &to {
-            builder.push(" AND start_time < ").push_bind(to.clone());
-        }
-        if let Some(account_id) = query.account_id {
-            builder.push(" AND account_id = ").push_bind(account_id);
-        }
-        if let Some(did) = &query.did {
-            builder.push(" AND did = ").push_bind(did.clone());
-        }
-        if let Some(direction) = query.direction {
-            let direction = match direction {
-                Direction::Inbound => "inbound",
-                Direction::Outbound => "outbound",
-            };
-            builder.push(" AND direction = ").push_bind(direction);
-        }
+    Ok(CdrFilter {
+        from,
+        to,
+        account_id: query.account_id,
+        did: query.did.as_deref(),
+        direction: query.direction,
     })
 }
 
@@ -285,14 +275,9 @@ pub async fn list(
 ) -> Result<Json<Page<CdrRecord>>, ApiError> {
     caller.require(Role::Supervisor)?;
     let paging = Paging::new(query.limit, query.offset)?;
-    let (rows, total) = paging
-        .fetch::<CdrRow>(
-            state.storage.pool(),
-            "SELECT COUNT(*) FROM cdrs",
-            concat!("SELECT ", columns!(), " FROM cdrs"),
-            " ORDER BY start_time DESC, id DESC",
-            conditions(&query)?,
-        )
+    let (rows, total) = state
+        .storage
+        .cdrs(paging.window(), &filter(&query)?)
         .await?;
     let items = rows.into_iter().map(CdrRow::into_record).collect();
     Ok(Json(paging.page(items, total)))
@@ -319,9 +304,9 @@ pub async fn get(
     IdPath(id): IdPath,
 ) -> Result<Json<CdrRecord>, ApiError> {
     caller.require(Role::Supervisor)?;
-    sqlx::query_as::<_, CdrRow>(concat!("SELECT ", columns!(), " FROM cdrs WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(state.storage.pool())
+    state
+        .storage
+        .cdr(id)
         .await?
         .map(|row| Json(row.into_record()))
         .ok_or_else(|| ApiError::NotFound(format!("no CDR {id}")))
@@ -332,15 +317,11 @@ pub(crate) async fn cdr_for_call(
     state: &AppState,
     call_id: &str,
 ) -> Result<Option<CdrRecord>, ApiError> {
-    Ok(sqlx::query_as::<_, CdrRow>(concat!(
-        "SELECT ",
-        columns!(),
-        " FROM cdrs WHERE call_id = $1"
-    ))
-    .bind(call_id)
-    .fetch_optional(state.storage.pool())
-    .await?
-    .map(CdrRow::into_record))
+    Ok(state
+        .storage
+        .cdr_of_call(call_id)
+        .await?
+        .map(CdrRow::into_record))
 }
 
 /// The CSV header, in the column order of each line.
@@ -390,13 +371,7 @@ pub async fn export(
 ) -> Result<Response, ApiError> {
     caller.require(Role::Supervisor)?;
     Paging::new(query.limit, query.offset)?;
-    let mut select = QueryBuilder::new(concat!("SELECT ", columns!(), " FROM cdrs WHERE 1 = 1"));
-    conditions(&query)?(&mut select);
-    select.push(" ORDER BY start_time, id");
-    let rows = select
-        .build_query_as::<CdrRow>()
-        .fetch_all(state.storage.pool())
-        .await?;
+    let rows = state.storage.cdrs_oldest_first(&filter(&query)?).await?;
     let mut csv = String::with_capacity(256 * (rows.len() + 1));
     csv.push_str(CSV_HEADER);
     csv.push_str("\r\n");

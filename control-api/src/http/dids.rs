@@ -5,7 +5,7 @@
 
 use std::str::FromStr;
 
-use crate::storage::{Flag, QueryBuilder};
+use crate::storage::Flag;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -17,7 +17,6 @@ use super::auth::{Caller, Role};
 use super::error::{ApiError, ErrorBody, ValidJson};
 use super::inbound::{Inbound, InboundSettings};
 use super::paging::{IdPath, Page, Paging, ValidQuery};
-use crate::storage::Storage;
 use crate::switch::{DirectoryChange, Route};
 
 /// What answers a DID: a flow written in the IVR language, or one of the
@@ -224,7 +223,7 @@ pub struct DidQuery {
 
 /// A DID's columns as stored.
 #[derive(sqlx::FromRow)]
-struct DidRow {
+pub(crate) struct DidRow {
     id: i64,
     number: String,
     account_id: i64,
@@ -240,16 +239,9 @@ struct DidRow {
     updated_at: String,
 }
 
-/// The columns of [`DidRow`], for `concat!` into literal SQL.
-macro_rules! columns {
-    () => {
-        "id, number, account_id, city, state, time_zone, available_on, active, answered_by, \
-         inbound, created_at, updated_at"
-    };
-}
-
 impl DidRow {
-    fn into_did(self) -> Result<Did, ApiError> {
+    /// The DID as the API shows it, its settings read back from their JSON.
+    pub(crate) fn into_did(self) -> Result<Did, ApiError> {
         let answered_by = serde_json::from_str(&self.answered_by).map_err(|error| {
             ApiError::Internal(anyhow::anyhow!("DID {} answered_by: {error}", self.number))
         })?;
@@ -342,111 +334,13 @@ pub fn references(answered_by: Option<&AnsweredBy>, inbound: Option<&Inbound>) -
     references
 }
 
-/// A checked date as stored: `YYYY-MM-DD` (chrono also reads `2026-1-5`).
-fn normal_date(date: &str) -> String {
-    chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
-        .map(|date| date.format("%Y-%m-%d").to_string())
-        .unwrap_or_else(|_| date.to_string())
-}
-
 async fn fetch(state: &AppState, id: i64) -> Result<Did, ApiError> {
-    sqlx::query_as::<_, DidRow>(concat!("SELECT ", columns!(), " FROM dids WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(state.storage.pool())
+    state
+        .storage
+        .did(id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no DID {id}")))?
         .into_did()
-}
-
-/// What the call controller should know of `did` (its holidays read
-/// from `storage`).
-async fn change_for(storage: &Storage, did: &Did) -> anyhow::Result<DirectoryChange> {
-    Ok(if did.active {
-        let time_zone = did.time_zone.parse().unwrap_or(chrono_tz::UTC);
-        let holidays = if did.inbound.holiday_flow_id.is_some() {
-            super::inbound::holidays_of(storage, did.account_id, did.id).await?
-        } else {
-            Vec::new()
-        };
-        DirectoryChange::DidActive {
-            number: did.number.as_str().into(),
-            route: did
-                .inbound
-                .route(did.answered_by.route(time_zone), time_zone, holidays),
-        }
-    } else {
-        DirectoryChange::DidInactive {
-            number: did.number.as_str().into(),
-        }
-    })
-}
-
-/// Every DID as the call controller starts with it.
-pub async fn directory(storage: &Storage) -> anyhow::Result<Vec<DirectoryChange>> {
-    let rows = sqlx::query_as::<_, DidRow>(concat!("SELECT ", columns!(), " FROM dids"))
-        .fetch_all(storage.pool())
-        .await?;
-    let mut changes = Vec::with_capacity(rows.len());
-    for row in rows {
-        match row.into_did() {
-            Ok(did) => changes.push(change_for(storage, &did).await?),
-            Err(error) => tracing::warn!(?error, "a stored DID is unusable"),
-        }
-    }
-    Ok(changes)
-}
-
-/// What the call controller should know of the DID `number` now.
-pub async fn directory_entry(storage: &Storage, number: &str) -> anyhow::Result<DirectoryChange> {
-    let row = sqlx::query_as::<_, DidRow>(concat!(
-        "SELECT ",
-        columns!(),
-        " FROM dids WHERE number = $1"
-    ))
-    .bind(number)
-    .fetch_optional(storage.pool())
-    .await?;
-    Ok(match row.map(DidRow::into_did) {
-        Some(Ok(did)) => change_for(storage, &did).await?,
-        Some(Err(error)) => {
-            tracing::warn!(?error, %number, "a stored DID is unusable");
-            DirectoryChange::DidGone {
-                number: number.into(),
-            }
-        }
-        None => DirectoryChange::DidGone {
-            number: number.into(),
-        },
-    })
-}
-
-/// Inserts a DID (demo seeding and the API); the caller checked it.
-pub async fn insert<'e>(
-    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
-    new: &NewDid,
-    now: &str,
-) -> Result<i64, sqlx::Error> {
-    let answered_by = serde_json::to_string(&new.answered_by).expect("serialises");
-    let inbound = serde_json::to_string(&new.inbound).expect("serialises");
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO dids (number, account_id, city, state, time_zone, available_on, active, \
-         answered_by, inbound, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
-    )
-    .bind(&new.number)
-    .bind(new.account_id)
-    .bind(&new.city)
-    .bind(&new.state)
-    .bind(new.time_zone.as_deref().unwrap_or("UTC"))
-    .bind(new.available_on.as_deref().map(normal_date))
-    .bind(new.active)
-    .bind(answered_by)
-    .bind(inbound)
-    .bind(now)
-    .bind(now)
-    .fetch_one(executor)
-    .await?;
-    Ok(id)
 }
 
 /// Makes a DID; it answers from the next call on.
@@ -488,18 +382,15 @@ pub async fn create(
     let shared = state.clone();
     let did = shared
         .directory_write(async move {
-            let phone: Option<(i64,)> =
-                sqlx::query_as("SELECT id FROM phones WHERE extension = $1")
-                    .bind(&new.number)
-                    .fetch_optional(state.storage.pool())
-                    .await?;
-            if phone.is_some() {
+            if state.storage.is_phone_extension(&new.number).await? {
                 return Err(ApiError::Conflict(format!(
                     "{} is a phone's extension",
                     new.number
                 )));
             }
-            let id = insert(state.storage.pool(), &new, &state.now_rfc3339())
+            let id = state
+                .storage
+                .insert_did(&new, &state.now_rfc3339())
                 .await
                 .map_err(|error| match &error {
                     sqlx::Error::Database(database) if database.is_unique_violation() => {
@@ -542,24 +433,13 @@ pub async fn list(
 ) -> Result<Json<Page<Did>>, ApiError> {
     caller.require(Role::ReadOnly)?;
     let paging = Paging::new(query.limit, query.offset)?;
-    let filter = |builder: &mut QueryBuilder| {
-        if let Some(number) = &query.number {
-            builder.push(" AND number = ").push_bind(number.clone());
-        }
-        if let Some(account_id) = query.account_id {
-            builder.push(" AND account_id = ").push_bind(account_id);
-        }
-        if let Some(active) = query.active {
-            builder.push(" AND active = ").push_bind(active);
-        }
-    };
-    let (rows, total) = paging
-        .fetch::<DidRow>(
-            state.storage.pool(),
-            "SELECT COUNT(*) FROM dids",
-            concat!("SELECT ", columns!(), " FROM dids"),
-            " ORDER BY number",
-            filter,
+    let (rows, total) = state
+        .storage
+        .dids(
+            paging.window(),
+            query.number.as_deref(),
+            query.account_id,
+            query.active,
         )
         .await?;
     let items = rows
@@ -633,51 +513,21 @@ pub async fn update(
     }
     let named = references(changes.answered_by.as_ref(), changes.inbound.as_ref());
     super::naming::require(&state, &named, "").await?;
-    let inbound = changes
-        .inbound
-        .as_ref()
-        .map(|inbound| serde_json::to_string(inbound).expect("serialises"));
-    let answered_by = changes
-        .answered_by
-        .as_ref()
-        .map(|answered_by| serde_json::to_string(answered_by).expect("serialises"));
-    let available_on = changes.available_on.as_deref().map(normal_date);
     let shared = state.clone();
     let did = shared
-        .directory_write(async move {
-            apply_changes(&state, id, changes, (answered_by, inbound), available_on).await
-        })
+        .directory_write(async move { apply_changes(&state, id, changes).await })
         .await?;
     Ok(Json(did))
 }
 
 /// Stores a DID's changes and tells the call controller; inside
 /// [`AppState::directory_write`].
-async fn apply_changes(
-    state: &AppState,
-    id: i64,
-    changes: DidChanges,
-    (answered_by, inbound): (Option<String>, Option<String>),
-    available_on: Option<String>,
-) -> Result<Did, ApiError> {
-    let updated = sqlx::query(
-        "UPDATE dids SET city = coalesce($1, city), state = coalesce($2, state), \
-         time_zone = coalesce($3, time_zone), available_on = coalesce($4, available_on), \
-         active = coalesce($5, active), answered_by = coalesce($6, answered_by), \
-         inbound = coalesce($7, inbound), updated_at = $8 WHERE id = $9",
-    )
-    .bind(&changes.city)
-    .bind(&changes.state)
-    .bind(&changes.time_zone)
-    .bind(available_on)
-    .bind(changes.active)
-    .bind(answered_by)
-    .bind(inbound)
-    .bind(state.now_rfc3339())
-    .bind(id)
-    .execute(state.storage.pool())
-    .await?;
-    if updated.rows_affected() == 0 {
+async fn apply_changes(state: &AppState, id: i64, changes: DidChanges) -> Result<Did, ApiError> {
+    let found = state
+        .storage
+        .update_did(id, &changes, &state.now_rfc3339())
+        .await?;
+    if !found {
         return Err(ApiError::NotFound(format!("no DID {id}")));
     }
     let did = fetch(state, id).await?;
@@ -687,9 +537,7 @@ async fn apply_changes(
 
 /// Tells the call controller (and the other nodes) what `did` is now.
 async fn announce(state: &AppState, did: &Did) -> Result<(), ApiError> {
-    let change = change_for(&state.storage, did)
-        .await
-        .map_err(ApiError::Internal)?;
+    let change = state.storage.did_change(did).await?;
     state.directory(change).await;
     Ok(())
 }
@@ -697,14 +545,7 @@ async fn announce(state: &AppState, did: &Did) -> Result<(), ApiError> {
 /// Tells the call controller again about every DID of `account_id` (their
 /// holidays changed).
 pub async fn announce_account(state: &AppState, account_id: i64) -> Result<(), ApiError> {
-    let rows = sqlx::query_as::<_, DidRow>(concat!(
-        "SELECT ",
-        columns!(),
-        " FROM dids WHERE account_id = $1"
-    ))
-    .bind(account_id)
-    .fetch_all(state.storage.pool())
-    .await?;
+    let rows = state.storage.account_dids(account_id).await?;
     for row in rows {
         announce(state, &row.into_did()?).await?;
     }
@@ -738,15 +579,11 @@ pub async fn delete(
     shared
         .directory_write(async move {
             let did = fetch(&state, id).await?;
-            sqlx::query("DELETE FROM dids WHERE id = $1")
-                .bind(id)
-                .execute(state.storage.pool())
-                .await
-                .map_err(|error| {
-                    ApiError::from_write(error, || {
-                        format!("a holiday names DID {}: take it off first", did.number)
-                    })
-                })?;
+            state.storage.delete_did(id).await.map_err(|error| {
+                ApiError::from_write(error, || {
+                    format!("a holiday names DID {}: take it off first", did.number)
+                })
+            })?;
             state
                 .directory(DirectoryChange::DidGone {
                     number: did.number.into(),

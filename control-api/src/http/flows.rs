@@ -17,9 +17,7 @@ use super::auth::{Caller, Role};
 use super::error::{ApiError, ErrorBody, ValidJson};
 use super::naming::Namer;
 use super::paging::{IdPath, Page, Paging, ValidQuery};
-use crate::storage::{QueryBuilder, Storage};
 use crate::switch::DirectoryChange;
-use std::sync::Arc;
 
 /// A flow, at its current version.
 #[derive(Debug, Serialize, ToSchema)]
@@ -41,8 +39,9 @@ pub struct Flow {
     pub updated_at: String,
 }
 
+/// A flow's columns as stored.
 #[derive(sqlx::FromRow)]
-struct FlowRow {
+pub(crate) struct FlowRow {
     id: i64,
     name: String,
     account_id: Option<i64>,
@@ -64,12 +63,6 @@ impl From<FlowRow> for Flow {
             updated_at: row.updated_at,
         }
     }
-}
-
-macro_rules! columns {
-    () => {
-        "id, name, account_id, version, document, created_at, updated_at"
-    };
 }
 
 /// A flow to make.
@@ -131,84 +124,6 @@ pub struct FlowQuery {
     pub name: Option<String>,
 }
 
-/// Inserts a flow at version 1 (the API and the demo); the document was
-/// checked. Its id.
-pub async fn insert(
-    transaction: &mut sqlx::Transaction<'_, sqlx::Any>,
-    name: &str,
-    account_id: Option<i64>,
-    document: &str,
-    now: &str,
-) -> Result<i64, sqlx::Error> {
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO flows (name, account_id, version, document, created_at, updated_at) \
-         VALUES ($1, $2, 1, $3, $4, $5) RETURNING id",
-    )
-    .bind(name)
-    .bind(account_id)
-    .bind(document)
-    .bind(now)
-    .bind(now)
-    .fetch_one(&mut **transaction)
-    .await?;
-    sqlx::query(
-        "INSERT INTO flow_versions (flow_id, version, document, created_at) VALUES ($1, 1, $2, $3)",
-    )
-    .bind(id)
-    .bind(document)
-    .bind(now)
-    .execute(&mut **transaction)
-    .await?;
-    Ok(id)
-}
-
-/// What the call controller should know of flow `id` now: its current
-/// version, or that it is gone.
-pub async fn directory_entry(storage: &Storage, id: i64) -> anyhow::Result<DirectoryChange> {
-    let row: Option<(String,)> = sqlx::query_as("SELECT document FROM flows WHERE id = $1")
-        .bind(id)
-        .fetch_optional(storage.pool())
-        .await?;
-    Ok(match row.map(|(document,)| parse_stored(id, &document)) {
-        Some(Some(flow)) => DirectoryChange::FlowActive {
-            id,
-            flow: Arc::new(flow),
-        },
-        _ => DirectoryChange::FlowGone { id },
-    })
-}
-
-/// Every flow's current version, as the call controller starts with them.
-pub async fn directory(storage: &Storage) -> anyhow::Result<Vec<DirectoryChange>> {
-    let rows: Vec<(i64, String)> = sqlx::query_as("SELECT id, document FROM flows")
-        .fetch_all(storage.pool())
-        .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(id, document)| {
-            parse_stored(id, &document).map(|flow| DirectoryChange::FlowActive {
-                id,
-                flow: Arc::new(flow),
-            })
-        })
-        .collect())
-}
-
-/// A stored document, read again (it was checked when uploaded; one that
-/// no longer reads is logged and left out).
-fn parse_stored(id: i64, document: &str) -> Option<ivr::Flow> {
-    let parsed = serde_json::from_str(document)
-        .map_err(|error| error.to_string())
-        .and_then(|document| ivr::parse(&document).map_err(|error| error.to_string()));
-    match parsed {
-        Ok(flow) => Some(flow),
-        Err(error) => {
-            tracing::warn!(flow = id, %error, "a stored flow is unusable");
-            None
-        }
-    }
-}
-
 fn check_name(name: &str) -> Result<(), ApiError> {
     if name.trim().is_empty() || name.chars().count() > 100 {
         return Err(ApiError::invalid("/name", "must be 1 to 100 characters"));
@@ -238,9 +153,9 @@ async fn check_document(
 }
 
 async fn fetch(state: &AppState, id: i64) -> Result<Flow, ApiError> {
-    sqlx::query_as::<_, FlowRow>(concat!("SELECT ", columns!(), " FROM flows WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(state.storage.pool())
+    state
+        .storage
+        .flow(id)
         .await?
         .map(Flow::from)
         .ok_or_else(|| ApiError::NotFound(format!("no flow {id}")))
@@ -277,24 +192,14 @@ pub async fn create(
     }
     let document = check_document(&state, &new.document).await?;
     let now = state.now_rfc3339();
-    let mut transaction = state.storage.pool().begin().await?;
-    let id = insert(
-        &mut transaction,
-        new.name.trim(),
-        new.account_id,
-        &document,
-        &now,
-    )
-    .await
-    .map_err(|error| ApiError::from_write(error, || "the account is gone".to_string()))?;
-    transaction.commit().await?;
+    let id = state
+        .storage
+        .create_flow(new.name.trim(), new.account_id, &document, &now)
+        .await
+        .map_err(|error| ApiError::from_write(error, || "the account is gone".to_string()))?;
     tracing::info!(flow = id, name = %new.name.trim(), "flow made");
     state
-        .directory(
-            directory_entry(&state.storage, id)
-                .await
-                .map_err(ApiError::Internal)?,
-        )
+        .directory(state.storage.flow_directory_entry(id).await?)
         .await;
     Ok((StatusCode::CREATED, Json(fetch(&state, id).await?)))
 }
@@ -320,22 +225,9 @@ pub async fn list(
 ) -> Result<Json<Page<Flow>>, ApiError> {
     caller.require(Role::ReadOnly)?;
     let paging = Paging::new(query.limit, query.offset)?;
-    let filter = |builder: &mut QueryBuilder| {
-        if let Some(account_id) = query.account_id {
-            builder.push(" AND account_id = ").push_bind(account_id);
-        }
-        if let Some(name) = &query.name {
-            builder.push(" AND name = ").push_bind(name.clone());
-        }
-    };
-    let (rows, total) = paging
-        .fetch::<FlowRow>(
-            state.storage.pool(),
-            "SELECT COUNT(*) FROM flows",
-            concat!("SELECT ", columns!(), " FROM flows"),
-            " ORDER BY name, id",
-            filter,
-        )
+    let (rows, total) = state
+        .storage
+        .flows(paging.window(), query.account_id, query.name.as_deref())
         .await?;
     Ok(Json(
         paging.page(rows.into_iter().map(Flow::from).collect(), total),
@@ -402,43 +294,20 @@ pub async fn update(
         None => None,
     };
     let now = state.now_rfc3339();
-    let mut transaction = state.storage.pool().begin().await?;
-    // One statement takes the next version number, so two uploads at once
-    // get two versions.
-    let version: Option<(i64,)> = sqlx::query_as(
-        "UPDATE flows SET name = coalesce($1, name), \
-         version = CASE WHEN $2 THEN version + 1 ELSE version END, \
-         document = coalesce($3, document), updated_at = $4 WHERE id = $5 RETURNING version",
-    )
-    .bind(changes.name.as_deref().map(str::trim))
-    .bind(document.is_some())
-    .bind(document.as_deref())
-    .bind(&now)
-    .bind(id)
-    .fetch_optional(&mut *transaction)
-    .await?;
-    let (version,) = version.ok_or_else(|| ApiError::NotFound(format!("no flow {id}")))?;
-    if let Some(document) = &document {
-        sqlx::query(
-            "INSERT INTO flow_versions (flow_id, version, document, created_at) \
-             VALUES ($1, $2, $3, $4)",
+    let version = state
+        .storage
+        .update_flow(
+            id,
+            changes.name.as_deref().map(str::trim),
+            document.as_deref(),
+            &now,
         )
-        .bind(id)
-        .bind(version)
-        .bind(document)
-        .bind(&now)
-        .execute(&mut *transaction)
-        .await?;
-    }
-    transaction.commit().await?;
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no flow {id}")))?;
     if document.is_some() {
         tracing::info!(flow = id, version, "flow version uploaded");
         state
-            .directory(
-                directory_entry(&state.storage, id)
-                    .await
-                    .map_err(ApiError::Internal)?,
-            )
+            .directory(state.storage.flow_directory_entry(id).await?)
             .await;
     }
     Ok(Json(fetch(&state, id).await?))
@@ -475,11 +344,7 @@ pub async fn delete(
             "{namer} goes to this flow: change it first"
         )));
     }
-    let deleted = sqlx::query("DELETE FROM flows WHERE id = $1")
-        .bind(id)
-        .execute(state.storage.pool())
-        .await?;
-    if deleted.rows_affected() == 0 {
+    if !state.storage.delete_flow(id).await? {
         return Err(ApiError::NotFound(format!("no flow {id}")));
     }
     tracing::info!(flow = id, "flow deleted");
@@ -508,13 +373,7 @@ pub async fn versions(
 ) -> Result<Json<Vec<FlowVersion>>, ApiError> {
     caller.require(Role::ReadOnly)?;
     fetch(&state, id).await?;
-    let rows: Vec<(i64, String, String)> = sqlx::query_as(
-        "SELECT version, created_at, document FROM flow_versions WHERE flow_id = $1 \
-         ORDER BY version DESC",
-    )
-    .bind(id)
-    .fetch_all(state.storage.pool())
-    .await?;
+    let rows = state.storage.flow_versions(id).await?;
     Ok(Json(
         rows.into_iter()
             .map(|(version, created_at, document)| FlowVersion {

@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::storage::QueryBuilder;
+use crate::storage::holidays::{HolidayWrite, UnclosableDid};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -107,20 +107,13 @@ pub struct HolidayQuery {
 
 /// A holiday's columns as stored (its DIDs are rows of their own).
 #[derive(sqlx::FromRow)]
-struct HolidayRow {
+pub(crate) struct HolidayRow {
     id: i64,
     name: String,
     date: String,
     account_id: i64,
     created_at: String,
     updated_at: String,
-}
-
-/// The columns of [`HolidayRow`], for `concat!` into literal SQL.
-macro_rules! columns {
-    () => {
-        "id, name, date, account_id, created_at, updated_at"
-    };
 }
 
 fn check_name(name: &str) -> Result<(), ApiError> {
@@ -155,63 +148,45 @@ fn check_did_ids(did_ids: &[i64]) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Makes holiday `holiday_id` close `did_ids`, inside the transaction that
-/// wrote the holiday; a DID that does not exist or is another account's
-/// is a 422 naming it, and the caller drops the transaction (nothing of
-/// the request is kept).
-async fn insert_dids(
-    transaction: &mut sqlx::Transaction<'_, sqlx::Any>,
-    holiday_id: i64,
-    account_id: i64,
-    did_ids: &[i64],
-) -> Result<(), ApiError> {
-    for (index, &did_id) in did_ids.iter().enumerate() {
-        let inserted = sqlx::query(
-            "INSERT INTO holiday_dids (holiday_id, did_id) \
-             SELECT $1, id FROM dids WHERE id = $2 AND account_id = $3",
-        )
-        .bind(holiday_id)
-        .bind(did_id)
-        .bind(account_id)
-        .execute(&mut **transaction)
-        .await?;
-        if inserted.rows_affected() == 0 {
-            let owner: Option<(i64,)> = sqlx::query_as("SELECT account_id FROM dids WHERE id = $1")
-                .bind(did_id)
-                .fetch_optional(&mut **transaction)
-                .await?;
-            let reason = match owner {
-                Some((owner,)) => {
-                    format!("DID {did_id} is account {owner}'s, not account {account_id}'s")
-                }
-                None => format!("there is no DID {did_id}"),
-            };
-            return Err(ApiError::invalid(format!("/did_ids/{index}"), reason));
-        }
+/// What a holiday write came to: what [`HolidayWrite::Stored`] holds,
+/// else the answer to give (`refused` says what a clash of the holiday's
+/// own row is).
+fn written(write: HolidayWrite, refused: impl FnOnce() -> String) -> Result<i64, ApiError> {
+    match write {
+        HolidayWrite::Stored(stored) => Ok(stored),
+        HolidayWrite::Refused(error) => Err(ApiError::from_write(error, refused)),
+        HolidayWrite::Unclosable(unclosable) => Err(unclosable_did(unclosable)),
+        HolidayWrite::Foreign { did_id, account_id } => Err(ApiError::invalid(
+            "/account_id",
+            format!(
+                "the holiday closes DID {did_id}, not account {account_id}'s: \
+                 give did_ids too"
+            ),
+        )),
     }
-    Ok(())
+}
+
+/// A DID given that the holiday cannot close, as a 422 naming it.
+fn unclosable_did(unclosable: UnclosableDid) -> ApiError {
+    let UnclosableDid {
+        index,
+        did_id,
+        account_id,
+        owner,
+    } = unclosable;
+    let reason = match owner {
+        Some(owner) => format!("DID {did_id} is account {owner}'s, not account {account_id}'s"),
+        None => format!("there is no DID {did_id}"),
+    };
+    ApiError::invalid(format!("/did_ids/{index}"), reason)
 }
 
 /// The holidays of `rows` with the DIDs they name.
 async fn with_dids(state: &AppState, rows: Vec<HolidayRow>) -> Result<Vec<Holiday>, ApiError> {
     let mut dids: HashMap<i64, Vec<i64>> = HashMap::new();
-    if !rows.is_empty() {
-        let mut query =
-            QueryBuilder::new("SELECT holiday_id, did_id FROM holiday_dids WHERE holiday_id IN (");
-        for (index, row) in rows.iter().enumerate() {
-            if index > 0 {
-                query.push(", ");
-            }
-            query.push_bind(row.id);
-        }
-        query.push(") ORDER BY did_id");
-        let found = query
-            .build_query_as::<(i64, i64)>()
-            .fetch_all(state.storage.pool())
-            .await?;
-        for (holiday_id, did_id) in found {
-            dids.entry(holiday_id).or_default().push(did_id);
-        }
+    let holiday_ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
+    for (holiday_id, did_id) in state.storage.holiday_dids(&holiday_ids).await? {
+        dids.entry(holiday_id).or_default().push(did_id);
     }
     Ok(rows
         .into_iter()
@@ -228,15 +203,11 @@ async fn with_dids(state: &AppState, rows: Vec<HolidayRow>) -> Result<Vec<Holida
 }
 
 async fn fetch(state: &AppState, id: i64) -> Result<Holiday, ApiError> {
-    let row = sqlx::query_as::<_, HolidayRow>(concat!(
-        "SELECT ",
-        columns!(),
-        " FROM holidays WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(state.storage.pool())
-    .await?
-    .ok_or_else(|| ApiError::NotFound(format!("no holiday {id}")))?;
+    let row = state
+        .storage
+        .holiday(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no holiday {id}")))?;
     with_dids(state, vec![row])
         .await?
         .pop()
@@ -272,25 +243,13 @@ pub async fn create(
     check_did_ids(&new.did_ids)?;
     super::accounts::require_exists(&state, new.account_id).await?;
     let now = state.now_rfc3339();
-    let mut transaction = state.storage.pool().begin().await?;
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO holidays (name, date, account_id, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5) RETURNING id",
-    )
-    .bind(new.name.trim())
-    .bind(&date)
-    .bind(new.account_id)
-    .bind(&now)
-    .bind(&now)
-    .fetch_one(&mut *transaction)
-    .await
-    .map_err(|error| {
-        ApiError::from_write(error, || {
-            format!("account_id: there is no account {}", new.account_id)
-        })
+    let write = state
+        .storage
+        .insert_holiday(new.name.trim(), &date, new.account_id, &new.did_ids, &now)
+        .await?;
+    let id = written(write, || {
+        format!("account_id: there is no account {}", new.account_id)
     })?;
-    insert_dids(&mut transaction, id, new.account_id, &new.did_ids).await?;
-    transaction.commit().await?;
     // The account's DIDs with a holiday flow take the new date.
     super::dids::announce_account(&state, new.account_id).await?;
     Ok((StatusCode::CREATED, Json(fetch(&state, id).await?)))
@@ -327,39 +286,14 @@ pub async fn list(
         .as_deref()
         .map(|date| stored_date(date, "?to"))
         .transpose()?;
-    let filter = |builder: &mut QueryBuilder| {
-        if let Some(account_id) = query.account_id {
-            builder.push(" AND account_id = ").push_bind(account_id);
-        }
-        if let Some(from) = &from {
-            builder.push(" AND date >= ").push_bind(from.clone());
-        }
-        if let Some(to) = &to {
-            builder.push(" AND date <= ").push_bind(to.clone());
-        }
-        if let Some(did_id) = query.did_id {
-            builder
-                .push(
-                    " AND (EXISTS (SELECT 1 FROM holiday_dids WHERE holiday_dids.holiday_id = holidays.id \
-                     AND holiday_dids.did_id = ",
-                )
-                .push_bind(did_id)
-                .push(
-                    ") OR (NOT EXISTS (SELECT 1 FROM holiday_dids \
-                     WHERE holiday_dids.holiday_id = holidays.id) \
-                     AND holidays.account_id = (SELECT dids.account_id FROM dids WHERE dids.id = ",
-                )
-                .push_bind(did_id)
-                .push(")))");
-        }
-    };
-    let (rows, total) = paging
-        .fetch::<HolidayRow>(
-            state.storage.pool(),
-            "SELECT COUNT(*) FROM holidays",
-            concat!("SELECT ", columns!(), " FROM holidays"),
-            " ORDER BY date, id",
-            filter,
+    let (rows, total) = state
+        .storage
+        .holidays(
+            paging.window(),
+            query.account_id,
+            from.as_deref(),
+            to.as_deref(),
+            query.did_id,
         )
         .await?;
     Ok(Json(paging.page(with_dids(&state, rows).await?, total)))
@@ -430,71 +364,27 @@ pub async fn update(
     if let Some(account_id) = changes.account_id {
         super::accounts::require_exists(&state, account_id).await?;
     }
-    let before: Option<(i64,)> = sqlx::query_as("SELECT account_id FROM holidays WHERE id = $1")
-        .bind(id)
-        .fetch_optional(state.storage.pool())
-        .await?;
-    let mut transaction = state.storage.pool().begin().await?;
-    let updated = sqlx::query(
-        "UPDATE holidays SET name = coalesce($1, name), date = coalesce($2, date), \
-         account_id = coalesce($3, account_id), updated_at = $4 WHERE id = $5",
-    )
-    .bind(changes.name.as_deref().map(str::trim))
-    .bind(date)
-    .bind(changes.account_id)
-    .bind(state.now_rfc3339())
-    .bind(id)
-    .execute(&mut *transaction)
-    .await
-    .map_err(|error| {
-        ApiError::from_write(error, || {
-            format!(
-                "account_id: there is no account {}",
-                changes.account_id.unwrap_or_default()
-            )
-        })
+    let before = state.storage.holiday_account(id).await?;
+    let write = state
+        .storage
+        .update_holiday(
+            id,
+            changes.name.as_deref().map(str::trim),
+            date.as_deref(),
+            changes.account_id,
+            changes.did_ids.as_deref(),
+            &state.now_rfc3339(),
+        )
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no holiday {id}")))?;
+    let account_id = written(write, || {
+        format!(
+            "account_id: there is no account {}",
+            changes.account_id.unwrap_or_default()
+        )
     })?;
-    if updated.rows_affected() == 0 {
-        return Err(ApiError::NotFound(format!("no holiday {id}")));
-    }
-    let (account_id,): (i64,) = sqlx::query_as("SELECT account_id FROM holidays WHERE id = $1")
-        .bind(id)
-        .fetch_one(&mut *transaction)
-        .await?;
-    match &changes.did_ids {
-        Some(did_ids) => {
-            sqlx::query("DELETE FROM holiday_dids WHERE holiday_id = $1")
-                .bind(id)
-                .execute(&mut *transaction)
-                .await?;
-            insert_dids(&mut transaction, id, account_id, did_ids).await?;
-        }
-        None if changes.account_id.is_some() => {
-            let foreign: Option<(i64,)> = sqlx::query_as(
-                "SELECT holiday_dids.did_id FROM holiday_dids \
-                 JOIN dids ON dids.id = holiday_dids.did_id \
-                 WHERE holiday_dids.holiday_id = $1 AND dids.account_id <> $2 \
-                 ORDER BY holiday_dids.did_id LIMIT 1",
-            )
-            .bind(id)
-            .bind(account_id)
-            .fetch_optional(&mut *transaction)
-            .await?;
-            if let Some((did_id,)) = foreign {
-                return Err(ApiError::invalid(
-                    "/account_id",
-                    format!(
-                        "the holiday closes DID {did_id}, not account {account_id}'s: \
-                         give did_ids too"
-                    ),
-                ));
-            }
-        }
-        None => {}
-    }
-    transaction.commit().await?;
     super::dids::announce_account(&state, account_id).await?;
-    if let Some((before,)) = before
+    if let Some(before) = before
         && before != account_id
     {
         super::dids::announce_account(&state, before).await?;
@@ -523,19 +413,11 @@ pub async fn delete(
     IdPath(id): IdPath,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Role::Admin)?;
-    let account: Option<(i64,)> = sqlx::query_as("SELECT account_id FROM holidays WHERE id = $1")
-        .bind(id)
-        .fetch_optional(state.storage.pool())
-        .await?;
-    // The DIDs it names go with it (ON DELETE CASCADE).
-    let deleted = sqlx::query("DELETE FROM holidays WHERE id = $1")
-        .bind(id)
-        .execute(state.storage.pool())
-        .await?;
-    if deleted.rows_affected() == 0 {
+    let account = state.storage.holiday_account(id).await?;
+    if !state.storage.delete_holiday(id).await? {
         return Err(ApiError::NotFound(format!("no holiday {id}")));
     }
-    if let Some((account_id,)) = account {
+    if let Some(account_id) = account {
         super::dids::announce_account(&state, account_id).await?;
     }
     Ok(StatusCode::NO_CONTENT)

@@ -17,7 +17,6 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::error::ApiError;
-use crate::storage::Storage;
 use crate::switch::did_route::{CallsLimit, DidRoute, Schedule, When};
 
 /// A DID's calls limit, priority, holiday flow and schedules. Every field
@@ -310,28 +309,6 @@ impl Inbound {
             schedules,
         }))
     }
-}
-
-/// The holidays of DID `did_id` of account `account_id`: the account's
-/// holidays that list it or list no DID.
-pub async fn holidays_of(
-    storage: &Storage,
-    account_id: i64,
-    did_id: i64,
-) -> anyhow::Result<Vec<chrono::NaiveDate>> {
-    let rows: Vec<(String,)> = sqlx::query_as(
-        "SELECT date FROM holidays h WHERE h.account_id = $1 AND \
-         (NOT EXISTS (SELECT 1 FROM holiday_dids d WHERE d.holiday_id = h.id) \
-          OR EXISTS (SELECT 1 FROM holiday_dids d WHERE d.holiday_id = h.id AND d.did_id = $2))",
-    )
-    .bind(account_id)
-    .bind(did_id)
-    .fetch_all(storage.pool())
-    .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(date,)| chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d").ok())
-        .collect())
 }
 
 /// Something said or played: `{"prompt": NAME}` or `{"text": TEXT}`.

@@ -6,7 +6,6 @@
 //! messages know it by that name. A box that a flow or DID names, or that
 //! holds messages, is not deleted.
 
-use crate::storage::QueryBuilder;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -16,6 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use super::auth::{Caller, Role};
 use super::error::{ApiError, ErrorBody, ValidJson};
+use super::naming::Named;
 use super::paging::{IdPath, Page, Paging, ValidQuery};
 
 /// Whose a box is.
@@ -44,7 +44,7 @@ pub enum Owner {
 
 impl Owner {
     /// The owner's column values: account, skill and agent ids.
-    fn columns(self) -> (Option<i64>, Option<i64>, Option<i64>) {
+    pub fn columns(self) -> (Option<i64>, Option<i64>, Option<i64>) {
         match self {
             Owner::Account { account_id } => (Some(account_id), None, None),
             Owner::Group { skill_id } => (None, Some(skill_id), None),
@@ -55,27 +55,21 @@ impl Owner {
     /// A 409 at `/owner/...` unless the owner exists: a well-formed
     /// reference to nothing is wrong with the state, not the request.
     async fn require(self, state: &AppState) -> Result<(), ApiError> {
-        let (sql, id, pointer, what) = match self {
+        let (named, id, pointer, what) = match self {
             Owner::Account { account_id } => (
-                "SELECT id FROM accounts WHERE id = $1",
+                Named::Account(account_id),
                 account_id,
                 "/owner/account_id",
                 "account",
             ),
-            Owner::Group { skill_id } => (
-                "SELECT id FROM skills WHERE id = $1",
-                skill_id,
-                "/owner/skill_id",
-                "skill",
-            ),
-            Owner::Agent { agent_id } => (
-                "SELECT id FROM agents WHERE id = $1",
-                agent_id,
-                "/owner/agent_id",
-                "agent",
-            ),
+            Owner::Group { skill_id } => {
+                (Named::Skill(skill_id), skill_id, "/owner/skill_id", "skill")
+            }
+            Owner::Agent { agent_id } => {
+                (Named::Agent(agent_id), agent_id, "/owner/agent_id", "agent")
+            }
         };
-        if super::naming::exists(state, sql, id).await? {
+        if state.storage.exists(named).await? {
             Ok(())
         } else {
             Err(ApiError::ConflictAt {
@@ -107,8 +101,9 @@ pub struct Mailbox {
     pub updated_at: String,
 }
 
+/// A box as stored, with its message counts.
 #[derive(sqlx::FromRow)]
-struct MailboxRow {
+pub struct MailboxRow {
     id: i64,
     name: String,
     description: Option<String>,
@@ -145,18 +140,6 @@ impl MailboxRow {
             updated_at: self.updated_at,
         })
     }
-}
-
-/// The columns of [`MailboxRow`], for `concat!` into literal SQL.
-macro_rules! columns {
-    () => {
-        "id, name, description, account_id, skill_id, agent_id, \
-         (SELECT COUNT(*) FROM voicemails WHERE voicemails.mailbox = voicemail_boxes.name) \
-         AS messages, \
-         (SELECT COUNT(*) FROM voicemails WHERE voicemails.mailbox = voicemail_boxes.name \
-         AND NOT voicemails.heard) AS new_messages, \
-         created_at, updated_at"
-    };
 }
 
 /// A box to make.
@@ -213,29 +196,6 @@ pub struct MailboxQuery {
     pub agent_id: Option<i64>,
 }
 
-/// Whether agent `agent_id` reads box `name`: its own, or its group's.
-pub async fn reads(state: &AppState, agent_id: i64, name: &str) -> Result<bool, ApiError> {
-    let mut query = QueryBuilder::new("SELECT COUNT(*) FROM voicemail_boxes WHERE name = ");
-    query.push_bind(name.to_string()).push(" AND name IN");
-    push_agent_boxes(&mut query, agent_id);
-    let (count,): (i64,) = query
-        .build_query_as()
-        .fetch_one(state.storage.pool())
-        .await?;
-    Ok(count > 0)
-}
-
-/// The SQL condition "box `name` is one agent `$n` reads" (its own, and
-/// its skills' groups'), after `column IN`.
-pub fn push_agent_boxes(builder: &mut QueryBuilder, agent_id: i64) {
-    builder
-        .push(" (SELECT name FROM voicemail_boxes WHERE agent_id = ")
-        .push_bind(agent_id)
-        .push(" OR skill_id IN (SELECT skill_id FROM agent_skills WHERE agent_id = ")
-        .push_bind(agent_id)
-        .push("))");
-}
-
 fn check_name(name: &str) -> Result<(), ApiError> {
     let valid = (1..=64).contains(&name.len())
         && name
@@ -261,16 +221,12 @@ fn check_description(description: Option<&str>) -> Result<(), ApiError> {
 }
 
 async fn fetch(state: &AppState, id: i64) -> Result<Mailbox, ApiError> {
-    sqlx::query_as::<_, MailboxRow>(concat!(
-        "SELECT ",
-        columns!(),
-        " FROM voicemail_boxes WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(state.storage.pool())
-    .await?
-    .ok_or_else(|| ApiError::NotFound(format!("no voicemail box {id}")))?
-    .into_mailbox()
+    state
+        .storage
+        .mailbox(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no voicemail box {id}")))?
+        .into_mailbox()
 }
 
 /// Makes a voicemail box.
@@ -300,24 +256,14 @@ pub async fn create(
     check_name(&new.name)?;
     check_description(new.description.as_deref())?;
     new.owner.require(&state).await?;
-    let (account_id, skill_id, agent_id) = new.owner.columns();
     let now = state.now_rfc3339();
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO voicemail_boxes (name, description, account_id, skill_id, agent_id, \
-         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-    )
-    .bind(&new.name)
-    .bind(&new.description)
-    .bind(account_id)
-    .bind(skill_id)
-    .bind(agent_id)
-    .bind(&now)
-    .bind(&now)
-    .fetch_one(state.storage.pool())
-    .await
-    .map_err(|error| {
-        ApiError::from_write(error, || format!("voicemail box {:?} exists", new.name))
-    })?;
+    let id = state
+        .storage
+        .insert_mailbox(&new.name, new.description.as_deref(), new.owner, &now)
+        .await
+        .map_err(|error| {
+            ApiError::from_write(error, || format!("voicemail box {:?} exists", new.name))
+        })?;
     tracing::info!(mailbox = %new.name, "voicemail box made");
     Ok((StatusCode::CREATED, Json(fetch(&state, id).await?)))
 }
@@ -344,28 +290,14 @@ pub async fn list(
 ) -> Result<Json<Page<Mailbox>>, ApiError> {
     let agent_id = caller.voicemail_agent(query.agent_id)?;
     let paging = Paging::new(query.limit, query.offset)?;
-    let filter = |builder: &mut QueryBuilder| {
-        if let Some(name) = &query.name {
-            builder.push(" AND name = ").push_bind(name.clone());
-        }
-        if let Some(account_id) = query.account_id {
-            builder.push(" AND account_id = ").push_bind(account_id);
-        }
-        if let Some(skill_id) = query.skill_id {
-            builder.push(" AND skill_id = ").push_bind(skill_id);
-        }
-        if let Some(agent_id) = agent_id {
-            builder.push(" AND name IN");
-            push_agent_boxes(builder, agent_id);
-        }
-    };
-    let (rows, total) = paging
-        .fetch::<MailboxRow>(
-            state.storage.pool(),
-            "SELECT COUNT(*) FROM voicemail_boxes",
-            concat!("SELECT ", columns!(), " FROM voicemail_boxes"),
-            " ORDER BY name, id",
-            filter,
+    let (rows, total) = state
+        .storage
+        .mailboxes(
+            paging.window(),
+            query.name.as_deref(),
+            query.account_id,
+            query.skill_id,
+            agent_id,
         )
         .await?;
     let boxes = rows
@@ -398,7 +330,10 @@ pub async fn get(
     let reader = caller.voicemail_reader()?;
     let mailbox = fetch(&state, id).await?;
     if let Some(agent_id) = reader
-        && !reads(&state, agent_id, &mailbox.name).await?
+        && !state
+            .storage
+            .agent_reads_mailbox(agent_id, &mailbox.name)
+            .await?
     {
         return Err(ApiError::NotFound(format!("no voicemail box {id}")));
     }
@@ -438,32 +373,15 @@ pub async fn update(
     if let Some(owner) = changes.owner {
         owner.require(&state).await?;
     }
-    let (account_id, skill_id, agent_id) = changes
-        .owner
-        .map(Owner::columns)
-        .unwrap_or((None, None, None));
-    let updated = sqlx::query(
-        "UPDATE voicemail_boxes SET \
-         description = CASE WHEN $1 THEN $2 ELSE description END, \
-         account_id = CASE WHEN $3 THEN $4 ELSE account_id END, \
-         skill_id = CASE WHEN $3 THEN $5 ELSE skill_id END, \
-         agent_id = CASE WHEN $3 THEN $6 ELSE agent_id END, \
-         updated_at = $7 WHERE id = $8",
-    )
-    .bind(changes.description.is_some())
-    .bind(changes.description.clone().flatten())
-    .bind(changes.owner.is_some())
-    .bind(account_id)
-    .bind(skill_id)
-    .bind(agent_id)
-    .bind(state.now_rfc3339())
-    .bind(id)
-    .execute(state.storage.pool())
-    .await
-    .map_err(|error| {
-        ApiError::from_write(error, || "the new owner was deleted meanwhile".to_string())
-    })?;
-    if updated.rows_affected() == 0 {
+    let description = changes.description.as_ref().map(Option::as_deref);
+    let found = state
+        .storage
+        .update_mailbox(id, description, changes.owner, &state.now_rfc3339())
+        .await
+        .map_err(|error| {
+            ApiError::from_write(error, || "the new owner was deleted meanwhile".to_string())
+        })?;
+    if !found {
         return Err(ApiError::NotFound(format!("no voicemail box {id}")));
     }
     Ok(Json(fetch(&state, id).await?))
@@ -509,10 +427,7 @@ pub async fn delete(
             "{namer} takes messages in this box: change it first"
         )));
     }
-    sqlx::query("DELETE FROM voicemail_boxes WHERE id = $1")
-        .bind(id)
-        .execute(state.storage.pool())
-        .await?;
+    state.storage.delete_mailbox(id).await?;
     tracing::info!(mailbox = %mailbox.name, "voicemail box deleted");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -387,9 +387,7 @@ pub struct Health {
     )
 )]
 pub async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
-    sqlx::query("SELECT 1")
-        .execute(state.storage.pool())
-        .await?;
+    state.storage.ping().await?;
     Ok(Json(Health {
         status: "ok".to_string(),
         database: match state.storage.backend() {

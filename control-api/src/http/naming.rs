@@ -29,16 +29,30 @@ impl fmt::Display for Namer {
     }
 }
 
+/// Something that may be named, by the key it is named with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Named<'a> {
+    /// A flow, by id.
+    Flow(i64),
+    /// A phone, by extension.
+    Phone(&'a str),
+    /// An agent, by login.
+    AgentLogin(&'a str),
+    /// A voicemail box, by name.
+    Mailbox(&'a str),
+    /// An account, by id.
+    Account(i64),
+    /// A skill, by id.
+    Skill(i64),
+    /// An agent, by id.
+    Agent(i64),
+}
+
 /// What every stored flow and DID names, read in one pass. A stored
 /// document that no longer reads names nothing.
 async fn everything(storage: &Storage) -> anyhow::Result<Vec<(Namer, References)>> {
-    let flows: Vec<(i64, String)> = sqlx::query_as("SELECT id, document FROM flows")
-        .fetch_all(storage.pool())
-        .await?;
-    let dids: Vec<(String, String, String)> =
-        sqlx::query_as("SELECT number, answered_by, inbound FROM dids")
-            .fetch_all(storage.pool())
-            .await?;
+    let flows = storage.flow_documents().await?;
+    let dids = storage.did_documents().await?;
     let mut all = Vec::with_capacity(flows.len() + dids.len());
     for (id, document) in flows {
         if let Some(flow) = serde_json::from_str(&document)
@@ -86,25 +100,22 @@ pub async fn require(
         reason,
     };
     for (pointer, id) in &references.flows {
-        if !exists(state, "SELECT id FROM flows WHERE id = $1", *id).await? {
+        if !state.storage.exists(Named::Flow(*id)).await? {
             return Err(missing(pointer, format!("there is no flow {id}")));
         }
     }
     for (pointer, extension) in &references.phones {
-        let sql = "SELECT id FROM phones WHERE extension = $1";
-        if !exists(state, sql, extension.as_str()).await? {
+        if !state.storage.exists(Named::Phone(extension)).await? {
             return Err(missing(pointer, format!("there is no phone {extension}")));
         }
     }
     for (pointer, login) in &references.agents {
-        let sql = "SELECT id FROM agents WHERE login = $1";
-        if !exists(state, sql, login.as_str()).await? {
+        if !state.storage.exists(Named::AgentLogin(login)).await? {
             return Err(missing(pointer, format!("there is no agent {login}")));
         }
     }
     for (pointer, name) in &references.mailboxes {
-        let sql = "SELECT id FROM voicemail_boxes WHERE name = $1";
-        if !exists(state, sql, name.as_str()).await? {
+        if !state.storage.exists(Named::Mailbox(name)).await? {
             return Err(missing(
                 pointer,
                 format!("there is no voicemail box {name:?}"),
@@ -112,26 +123,10 @@ pub async fn require(
         }
     }
     for (pointer, name) in &references.prompts {
-        let known = crate::prompts::is_bundled(name)
-            || super::prompts::exists(&state.storage, name)
-                .await
-                .map_err(ApiError::Internal)?;
+        let known = crate::prompts::is_bundled(name) || state.storage.prompt_exists(name).await?;
         if !known {
             return Err(missing(pointer, format!("there is no prompt {name:?}")));
         }
     }
     Ok(())
-}
-
-/// Whether `sql` (one `$1`, bound to `value`) finds a row: whether
-/// what a reference names exists.
-pub async fn exists<'q, T>(state: &AppState, sql: &'static str, value: T) -> Result<bool, ApiError>
-where
-    T: sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + Send + 'q,
-{
-    let row: Option<(i64,)> = sqlx::query_as(sql)
-        .bind(value)
-        .fetch_optional(state.storage.pool())
-        .await?;
-    Ok(row.is_some())
 }

@@ -66,36 +66,6 @@ impl Paging {
         (self.limit, self.offset)
     }
 
-    /// Runs a list query on `pool` (see [`crate::storage::Storage::page`]).
-    /// Being replaced by the storage module's list queries.
-    pub async fn fetch<R>(
-        self,
-        pool: &crate::storage::Pool,
-        count: &'static str,
-        select: &'static str,
-        order: &'static str,
-        filter: impl Fn(&mut crate::storage::QueryBuilder),
-    ) -> Result<(Vec<R>, i64), ApiError>
-    where
-        R: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
-    {
-        let mut counting = crate::storage::QueryBuilder::new(count);
-        counting.push(" WHERE 1 = 1");
-        filter(&mut counting);
-        let (total,): (i64,) = counting.build_query_as().fetch_one(pool).await?;
-        let mut selecting = crate::storage::QueryBuilder::new(select);
-        selecting.push(" WHERE 1 = 1");
-        filter(&mut selecting);
-        selecting
-            .push(order)
-            .push(" LIMIT ")
-            .push_bind(i64::from(self.limit))
-            .push(" OFFSET ")
-            .push_bind(i64::from(self.offset));
-        let rows = selecting.build_query_as::<R>().fetch_all(pool).await?;
-        Ok((rows, total))
-    }
-
     /// The page of `items` out of `total`.
     pub fn page<T>(self, items: Vec<T>, total: i64) -> Page<T> {
         Page {

@@ -3,7 +3,7 @@
 //! REGISTER and the next call: each change is also sent to the call
 //! controller ([`DirectoryChange`]).
 
-use crate::storage::{Flag, QueryBuilder};
+use crate::storage::Flag;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -15,7 +15,6 @@ use super::AppState;
 use super::auth::{Caller, Role};
 use super::error::{ApiError, ErrorBody, ValidJson};
 use super::paging::{IdPath, Page, Paging, ValidQuery};
-use crate::storage::Storage;
 use crate::switch::DirectoryChange;
 
 /// A phone (never its password).
@@ -102,13 +101,6 @@ pub struct PhoneQuery {
     pub active: Option<bool>,
 }
 
-/// The columns of [`Phone`], for `concat!` into literal SQL.
-macro_rules! columns {
-    () => {
-        "id, extension, account_id, display_name, active, created_at, updated_at"
-    };
-}
-
 fn check_extension(extension: &str) -> Result<(), ApiError> {
     let valid = (1..=32).contains(&extension.len())
         && extension
@@ -147,9 +139,12 @@ fn check_display_name(name: Option<&str>) -> Result<(), ApiError> {
 
 /// What is stored of a password: argon2, and the HA1s of `realm`.
 pub struct StoredPassword {
-    argon2: String,
-    ha1_md5: String,
-    ha1_sha256: String,
+    /// The password's argon2 hash.
+    pub(crate) argon2: String,
+    /// Its digest HA1 with MD5, in hex.
+    pub(crate) ha1_md5: String,
+    /// Its digest HA1 with SHA-256, in hex.
+    pub(crate) ha1_sha256: String,
 }
 
 impl StoredPassword {
@@ -169,32 +164,6 @@ impl StoredPassword {
                 .unwrap_or_default()
                 .to_string(),
         })
-    }
-}
-
-impl StoredPassword {
-    /// Sets the password of phone `extension` (if it exists) to this one,
-    /// set in `realm`.
-    pub async fn replace<'e>(
-        &self,
-        executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
-        extension: &str,
-        realm: &str,
-        now: &str,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "UPDATE phones SET password_argon2 = $1, ha1_md5 = $2, ha1_sha256 = $3, realm = $4, \
-             updated_at = $5 WHERE extension = $6",
-        )
-        .bind(&self.argon2)
-        .bind(&self.ha1_md5)
-        .bind(&self.ha1_sha256)
-        .bind(realm)
-        .bind(now)
-        .bind(extension)
-        .execute(executor)
-        .await?;
-        Ok(())
     }
 }
 
@@ -220,116 +189,21 @@ pub struct PhoneRow<'a> {
     pub active: bool,
 }
 
-/// Inserts a phone whose password was set in `realm`; the caller checked
-/// its fields.
-pub async fn insert<'e>(
-    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
-    phone: PhoneRow<'_>,
-    stored: &StoredPassword,
-    realm: &str,
-    now: &str,
-) -> Result<i64, sqlx::Error> {
-    let PhoneRow {
-        extension,
-        account_id,
-        display_name,
-        active,
-    } = phone;
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO phones (extension, account_id, display_name, password_argon2, realm, \
-         ha1_md5, ha1_sha256, active, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
-    )
-    .bind(extension)
-    .bind(account_id)
-    .bind(display_name)
-    .bind(&stored.argon2)
-    .bind(realm)
-    .bind(&stored.ha1_md5)
-    .bind(&stored.ha1_sha256)
-    .bind(active)
-    .bind(now)
-    .bind(now)
-    .fetch_one(executor)
-    .await?;
-    Ok(id)
-}
-
-/// The active phones with HA1s of `realm`: what the registrar starts with.
-/// Phones whose password was set in another realm cannot authenticate
-/// until it is set again, and are left out (with a warning).
-pub async fn active_directory(
-    storage: &Storage,
-    realm: &str,
-) -> anyhow::Result<Vec<(String, Ha1s)>> {
-    let rows: Vec<(String, String, String, String)> =
-        sqlx::query_as("SELECT extension, realm, ha1_md5, ha1_sha256 FROM phones WHERE active")
-            .fetch_all(storage.pool())
-            .await?;
-    let mut directory = Vec::with_capacity(rows.len());
-    for (extension, phone_realm, md5, sha256) in rows {
-        if phone_realm != realm {
-            tracing::warn!(%extension, realm = %phone_realm, "phone's password was set in another realm: set it again");
-            continue;
-        }
-        match Ha1s::from_hex(Some(&md5), Some(&sha256)) {
-            Ok(ha1s) => directory.push((extension, ha1s)),
-            Err(error) => tracing::warn!(%extension, %error, "phone's stored HA1 is unusable"),
-        }
-    }
-    Ok(directory)
-}
-
 async fn fetch(state: &AppState, id: i64) -> Result<Phone, ApiError> {
-    sqlx::query_as::<_, Phone>(concat!("SELECT ", columns!(), " FROM phones WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(state.storage.pool())
+    state
+        .storage
+        .phone(id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no phone {id}")))
 }
 
-/// What the call controller should know of the phone `extension` now:
-/// active with its HA1s of `realm`, or gone (deleted, deactivated, or its
-/// password set in another realm).
-pub async fn directory_entry(
-    storage: &Storage,
-    realm: &str,
-    extension: &str,
-) -> anyhow::Result<DirectoryChange> {
-    let row: Option<(Flag, String, String, String)> = sqlx::query_as(
-        "SELECT active, realm, ha1_md5, ha1_sha256 FROM phones WHERE extension = $1",
-    )
-    .bind(extension)
-    .fetch_optional(storage.pool())
-    .await?;
-    let extension = extension.to_string();
-    Ok(match row {
-        Some((Flag(true), phone_realm, md5, sha256)) if phone_realm == realm => {
-            match Ha1s::from_hex(Some(&md5), Some(&sha256)) {
-                Ok(ha1s) => DirectoryChange::PhoneActive {
-                    extension: extension.into(),
-                    ha1s,
-                },
-                Err(_) => DirectoryChange::PhoneGone {
-                    extension: extension.into(),
-                },
-            }
-        }
-        _ => DirectoryChange::PhoneGone {
-            extension: extension.into(),
-        },
-    })
-}
-
 /// Tells the call controller what a phone now is.
 async fn publish(state: &AppState, id: i64) -> Result<(), ApiError> {
-    let (extension,): (String,) = sqlx::query_as("SELECT extension FROM phones WHERE id = $1")
-        .bind(id)
-        .fetch_one(state.storage.pool())
+    let extension = state.storage.phone_extension(id).await?;
+    let change = state
+        .storage
+        .phone_directory_entry(&state.realm, &extension)
         .await?;
-    let change = directory_entry(&state.storage, &state.realm, &extension)
-        .await
-        .map_err(ApiError::Internal)?;
     state.directory(change).await;
     Ok(())
 }
@@ -380,17 +254,13 @@ pub async fn create(
                 display_name: new.display_name.as_deref(),
                 active: new.active,
             };
-            let id = insert(
-                state.storage.pool(),
-                row,
-                &stored,
-                &state.realm,
-                &state.now_rfc3339(),
-            )
-            .await
-            .map_err(|error| {
-                ApiError::from_write(error, || format!("extension {} is taken", new.extension))
-            })?;
+            let id = state
+                .storage
+                .insert_phone(row, &stored, &state.realm, &state.now_rfc3339())
+                .await
+                .map_err(|error| {
+                    ApiError::from_write(error, || format!("extension {} is taken", new.extension))
+                })?;
             publish(&state, id).await?;
             fetch(&state, id).await
         })
@@ -401,11 +271,7 @@ pub async fn create(
 /// Whether `number` is a DID's (a phone's extension may not be: both are
 /// dialled the same way).
 pub async fn number_is_a_did(state: &AppState, number: &str) -> Result<bool, ApiError> {
-    let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM dids WHERE number = $1")
-        .bind(number)
-        .fetch_optional(state.storage.pool())
-        .await?;
-    Ok(found.is_some())
+    Ok(state.storage.is_did_number(number).await?)
 }
 
 /// Lists phones, by extension.
@@ -429,26 +295,13 @@ pub async fn list(
 ) -> Result<Json<Page<Phone>>, ApiError> {
     caller.require(Role::ReadOnly)?;
     let paging = Paging::new(query.limit, query.offset)?;
-    let filter = |builder: &mut QueryBuilder| {
-        if let Some(extension) = &query.extension {
-            builder
-                .push(" AND extension = ")
-                .push_bind(extension.clone());
-        }
-        if let Some(account_id) = query.account_id {
-            builder.push(" AND account_id = ").push_bind(account_id);
-        }
-        if let Some(active) = query.active {
-            builder.push(" AND active = ").push_bind(active);
-        }
-    };
-    let (rows, total) = paging
-        .fetch::<Phone>(
-            state.storage.pool(),
-            "SELECT COUNT(*) FROM phones",
-            concat!("SELECT ", columns!(), " FROM phones"),
-            " ORDER BY extension",
-            filter,
+    let (rows, total) = state
+        .storage
+        .phones(
+            paging.window(),
+            query.extension.as_deref(),
+            query.account_id,
+            query.active,
         )
         .await?;
     Ok(Json(paging.page(rows, total)))
@@ -534,27 +387,20 @@ async fn apply_changes(
     changes: PhoneChanges,
     stored: Option<StoredPassword>,
 ) -> Result<Phone, ApiError> {
-    let updated = sqlx::query(
-        "UPDATE phones SET account_id = coalesce($1, account_id), \
-         display_name = coalesce($2, display_name), active = coalesce($3, active), \
-         password_argon2 = coalesce($4, password_argon2), ha1_md5 = coalesce($5, ha1_md5), \
-         ha1_sha256 = coalesce($6, ha1_sha256), realm = CASE WHEN $7 THEN $8 ELSE realm END, \
-         updated_at = $9 WHERE id = $10",
-    )
-    .bind(changes.account_id)
-    .bind(&changes.display_name)
-    .bind(changes.active)
-    .bind(stored.as_ref().map(|stored| &stored.argon2))
-    .bind(stored.as_ref().map(|stored| &stored.ha1_md5))
-    .bind(stored.as_ref().map(|stored| &stored.ha1_sha256))
-    .bind(stored.is_some())
-    .bind(&state.realm)
-    .bind(state.now_rfc3339())
-    .bind(id)
-    .execute(state.storage.pool())
-    .await
-    .map_err(|error| ApiError::from_write(error, || "account_id: no such account".to_string()))?;
-    if updated.rows_affected() == 0 {
+    let found = state
+        .storage
+        .update_phone(
+            id,
+            &changes,
+            stored.as_ref(),
+            &state.realm,
+            &state.now_rfc3339(),
+        )
+        .await
+        .map_err(|error| {
+            ApiError::from_write(error, || "account_id: no such account".to_string())
+        })?;
+    if !found {
         return Err(ApiError::NotFound(format!("no phone {id}")));
     }
     publish(state, id).await?;
@@ -588,18 +434,14 @@ pub async fn delete(
     shared
         .directory_write(async move {
             let phone = fetch(&state, id).await?;
-            sqlx::query("DELETE FROM phones WHERE id = $1")
-                .bind(id)
-                .execute(state.storage.pool())
-                .await
-                .map_err(|error| {
-                    ApiError::from_write(error, || {
-                        format!(
-                            "extension {} is an agent's: move its agents first",
-                            phone.extension
-                        )
-                    })
-                })?;
+            state.storage.delete_phone(id).await.map_err(|error| {
+                ApiError::from_write(error, || {
+                    format!(
+                        "extension {} is an agent's: move its agents first",
+                        phone.extension
+                    )
+                })
+            })?;
             state
                 .directory(DirectoryChange::PhoneGone {
                     extension: phone.extension.into(),

@@ -21,7 +21,6 @@ use super::AppState;
 use super::auth::{Caller, Role};
 use super::error::{ApiError, ErrorBody};
 use super::paging::{Page, Paging, ValidQuery};
-use crate::storage::{QueryBuilder, Storage};
 use crate::switch::DirectoryChange;
 use media::player::Prompt;
 
@@ -45,8 +44,9 @@ pub struct UploadedPrompt {
     pub updated_at: String,
 }
 
+/// An uploaded prompt as stored.
 #[derive(sqlx::FromRow)]
-struct PromptRow {
+pub(crate) struct PromptRow {
     name: String,
     account_id: Option<i64>,
     seconds: f64,
@@ -64,12 +64,6 @@ impl From<PromptRow> for UploadedPrompt {
             updated_at: row.updated_at,
         }
     }
-}
-
-macro_rules! columns {
-    () => {
-        "name, account_id, seconds, created_at, updated_at"
-    };
 }
 
 /// Paging and filters of the list.
@@ -198,25 +192,12 @@ pub async fn upload(
     let (prompt, wav) = decoded.map_err(|reason| ApiError::invalid("/body", reason))?;
     let seconds = prompt.duration().as_secs_f64();
     let now = state.now_rfc3339();
-    let existed: Option<(String,)> = sqlx::query_as("SELECT name FROM prompts WHERE name = $1")
-        .bind(&name)
-        .fetch_optional(state.storage.pool())
-        .await?;
-    sqlx::query(
-        "INSERT INTO prompts (name, account_id, seconds, audio, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO UPDATE SET \
-         account_id = excluded.account_id, seconds = excluded.seconds, audio = excluded.audio, \
-         updated_at = excluded.updated_at",
-    )
-    .bind(&name)
-    .bind(query.account_id)
-    .bind(seconds)
-    .bind(wav)
-    .bind(&now)
-    .bind(&now)
-    .execute(state.storage.pool())
-    .await
-    .map_err(|error| ApiError::from_write(error, || "the account is gone".to_string()))?;
+    let existed = state.storage.prompt_exists(&name).await?;
+    state
+        .storage
+        .upsert_prompt(&name, query.account_id, seconds, wav, &now)
+        .await
+        .map_err(|error| ApiError::from_write(error, || "the account is gone".to_string()))?;
     tracing::info!(prompt = %name, seconds = format!("{seconds:.1}"), "prompt uploaded");
     state
         .directory(DirectoryChange::PromptActive {
@@ -224,7 +205,7 @@ pub async fn upload(
             prompt,
         })
         .await;
-    let status = if existed.is_some() {
+    let status = if existed {
         StatusCode::OK
     } else {
         StatusCode::CREATED
@@ -233,16 +214,11 @@ pub async fn upload(
 }
 
 async fn fetch(state: &AppState, name: &str) -> Result<UploadedPrompt, ApiError> {
-    sqlx::query_as::<_, PromptRow>(concat!(
-        "SELECT ",
-        columns!(),
-        " FROM prompts WHERE name = $1"
-    ))
-    .bind(name)
-    .fetch_optional(state.storage.pool())
-    .await?
-    .map(UploadedPrompt::from)
-    .ok_or_else(|| ApiError::NotFound(format!("no uploaded prompt {name:?}")))
+    state
+        .storage
+        .prompt(name)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no uploaded prompt {name:?}")))
 }
 
 /// Uploaded prompts, by name.
@@ -266,24 +242,11 @@ pub async fn list(
 ) -> Result<Json<Page<UploadedPrompt>>, ApiError> {
     caller.require(Role::ReadOnly)?;
     let paging = Paging::new(query.limit, query.offset)?;
-    let filter = |builder: &mut QueryBuilder| {
-        if let Some(account_id) = query.account_id {
-            builder.push(" AND account_id = ").push_bind(account_id);
-        }
-    };
-    let (rows, total) = paging
-        .fetch::<PromptRow>(
-            state.storage.pool(),
-            "SELECT COUNT(*) FROM prompts",
-            concat!("SELECT ", columns!(), " FROM prompts"),
-            " ORDER BY name",
-            filter,
-        )
+    let (prompts, total) = state
+        .storage
+        .prompts(paging.window(), query.account_id)
         .await?;
-    Ok(Json(paging.page(
-        rows.into_iter().map(UploadedPrompt::from).collect(),
-        total,
-    )))
+    Ok(Json(paging.page(prompts, total)))
 }
 
 /// The bundled prompts' names.
@@ -346,11 +309,11 @@ pub async fn audio(
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     caller.require(Role::ReadOnly)?;
-    let row: Option<(Vec<u8>,)> = sqlx::query_as("SELECT audio FROM prompts WHERE name = $1")
-        .bind(&name)
-        .fetch_optional(state.storage.pool())
-        .await?;
-    let (wav,) = row.ok_or_else(|| ApiError::NotFound(format!("no uploaded prompt {name:?}")))?;
+    let wav = state
+        .storage
+        .prompt_audio(&name)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no uploaded prompt {name:?}")))?;
     Ok(([(header::CONTENT_TYPE, "audio/wav")], wav).into_response())
 }
 
@@ -383,54 +346,8 @@ pub async fn delete(
             "{user} plays this prompt: change it first"
         )));
     }
-    sqlx::query("DELETE FROM prompts WHERE name = $1")
-        .bind(&name)
-        .execute(state.storage.pool())
-        .await?;
+    state.storage.delete_prompt(&name).await?;
     tracing::info!(prompt = %name, "prompt deleted");
     state.directory(DirectoryChange::PromptGone { name }).await;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Whether an uploaded prompt `name` exists.
-pub async fn exists(storage: &Storage, name: &str) -> anyhow::Result<bool> {
-    let row: Option<(String,)> = sqlx::query_as("SELECT name FROM prompts WHERE name = $1")
-        .bind(name)
-        .fetch_optional(storage.pool())
-        .await?;
-    Ok(row.is_some())
-}
-
-/// What the call controller should know of prompt `name` now.
-pub async fn directory_entry(storage: &Storage, name: &str) -> anyhow::Result<DirectoryChange> {
-    let row: Option<(Vec<u8>,)> = sqlx::query_as("SELECT audio FROM prompts WHERE name = $1")
-        .bind(name)
-        .fetch_optional(storage.pool())
-        .await?;
-    Ok(
-        match row.and_then(|(wav,)| Prompt::decode(&wav, Some("wav")).ok()) {
-            Some(prompt) => DirectoryChange::PromptActive {
-                name: name.to_string(),
-                prompt,
-            },
-            None => DirectoryChange::PromptGone {
-                name: name.to_string(),
-            },
-        },
-    )
-}
-
-/// Every uploaded prompt, as the call controller starts with them.
-pub async fn directory(storage: &Storage) -> anyhow::Result<Vec<DirectoryChange>> {
-    let rows: Vec<(String, Vec<u8>)> = sqlx::query_as("SELECT name, audio FROM prompts")
-        .fetch_all(storage.pool())
-        .await?;
-    let mut changes = Vec::with_capacity(rows.len());
-    for (name, wav) in rows {
-        match Prompt::decode(&wav, Some("wav")) {
-            Ok(prompt) => changes.push(DirectoryChange::PromptActive { name, prompt }),
-            Err(error) => tracing::warn!(prompt = %name, %error, "a stored prompt is unreadable"),
-        }
-    }
-    Ok(changes)
 }

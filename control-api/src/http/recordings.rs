@@ -6,7 +6,6 @@
 use std::path::Path;
 use std::time::SystemTime;
 
-use crate::storage::QueryBuilder;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -48,19 +47,14 @@ pub struct Recording {
     pub cdr: Option<CdrRecord>,
 }
 
+/// A recording's index row.
 #[derive(sqlx::FromRow)]
-struct RecordingRow {
+pub struct RecordingRow {
     id: String,
     call_id: String,
     file_name: String,
     account_id: Option<i64>,
     created_at: String,
-}
-
-macro_rules! columns {
-    () => {
-        "id, call_id, file_name, account_id, created_at"
-    };
 }
 
 /// Filters and paging of the list.
@@ -126,15 +120,11 @@ async fn describe(state: &AppState, row: RecordingRow) -> Result<Recording, ApiE
 }
 
 async fn row(state: &AppState, id: &str) -> Result<RecordingRow, ApiError> {
-    sqlx::query_as::<_, RecordingRow>(concat!(
-        "SELECT ",
-        columns!(),
-        " FROM recordings WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(state.storage.pool())
-    .await?
-    .ok_or_else(|| ApiError::NotFound(format!("no recording {id}")))
+    state
+        .storage
+        .recording(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no recording {id}")))
 }
 
 /// Recordings, newest first, each with its call's record.
@@ -159,22 +149,9 @@ pub async fn list(
 ) -> Result<Json<Page<Recording>>, ApiError> {
     caller.require(Role::Supervisor)?;
     let paging = Paging::new(query.limit, query.offset)?;
-    let filter = |builder: &mut QueryBuilder| {
-        if let Some(account_id) = query.account_id {
-            builder.push(" AND account_id = ").push_bind(account_id);
-        }
-        if let Some(call_id) = &query.call_id {
-            builder.push(" AND call_id = ").push_bind(call_id.clone());
-        }
-    };
-    let (rows, total) = paging
-        .fetch::<RecordingRow>(
-            state.storage.pool(),
-            "SELECT COUNT(*) FROM recordings",
-            concat!("SELECT ", columns!(), " FROM recordings"),
-            " ORDER BY created_at DESC, id",
-            filter,
-        )
+    let (rows, total) = state
+        .storage
+        .recordings(paging.window(), query.account_id, query.call_id.as_deref())
         .await?;
     let mut items = Vec::with_capacity(rows.len());
     for row in rows {
@@ -296,10 +273,7 @@ async fn remove(storage: &Storage, dir: &Path, id: &str, file_name: &str) -> Res
             Err(error) => return Err(ApiError::Internal(error.into())),
         }
     }
-    sqlx::query("DELETE FROM recordings WHERE id = $1")
-        .bind(id)
-        .execute(storage.pool())
-        .await?;
+    storage.delete_recording(id).await?;
     Ok(())
 }
 
@@ -315,13 +289,7 @@ pub struct Swept {
 /// Deletes the recordings older than their account's retention (90 days
 /// without an account) at `now`, and drops index rows whose file is gone.
 pub async fn sweep(storage: &Storage, dir: &Path, now: SystemTime) -> anyhow::Result<Swept> {
-    let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
-        "SELECT r.id, r.file_name, r.created_at, coalesce(a.recording_retention_days, $1) \
-         FROM recordings r LEFT JOIN accounts a ON a.id = r.account_id",
-    )
-    .bind(DEFAULT_RETENTION_DAYS)
-    .fetch_all(storage.pool())
-    .await?;
+    let rows = storage.recording_retentions().await?;
     let now = chrono::DateTime::<chrono::Utc>::from(now);
     let mut swept = Swept::default();
     for (id, file_name, created_at, days) in rows {
@@ -346,62 +314,6 @@ pub async fn sweep(storage: &Storage, dir: &Path, now: SystemTime) -> anyhow::Re
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test]
-    async fn the_sweeper_deletes_expired_recordings_and_forgets_missing_files() {
-        let dir = std::env::temp_dir().join(format!("sb-sweep-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let storage = Storage::open(&dir, None).await.unwrap();
-        sqlx::query(
-            "INSERT INTO accounts (id, number, name, recording_retention_days, created_at, updated_at) \
-             VALUES (1, 'A', 'A', 7, '', '')",
-        )
-        .execute(storage.pool())
-        .await
-        .unwrap();
-        for (id, account, created, file) in [
-            ("old", Some(1), "2026-11-01T00:00:00.000Z", true),
-            ("young", Some(1), "2026-11-20T00:00:00.000Z", true),
-            ("gone", Some(1), "2026-11-20T00:00:00.000Z", false),
-            ("default", None, "2026-09-01T00:00:00.000Z", true),
-        ] {
-            sqlx::query(
-                "INSERT INTO recordings (id, call_id, file_name, account_id, created_at) \
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(id)
-            .bind(format!("call-{id}"))
-            .bind(format!("{id}.wav"))
-            .bind(account)
-            .bind(created)
-            .execute(storage.pool())
-            .await
-            .unwrap();
-            if file {
-                std::fs::write(dir.join(format!("{id}.wav")), b"RIFF").unwrap();
-            }
-        }
-        let now = chrono::DateTime::parse_from_rfc3339("2026-11-22T00:00:00Z").unwrap();
-        let swept = sweep(&storage, &dir, now.into()).await.unwrap();
-        assert_eq!(
-            swept,
-            Swept {
-                expired: 1,
-                missing: 1
-            }
-        );
-        let left: Vec<(String,)> = sqlx::query_as("SELECT id FROM recordings ORDER BY id")
-            .fetch_all(storage.pool())
-            .await
-            .unwrap();
-        let left: Vec<&str> = left.iter().map(|(id,)| id.as_str()).collect();
-        // 90 days without an account: September's stays until December.
-        assert_eq!(left, ["default", "young"]);
-        assert!(!dir.join("old.wav").exists() && dir.join("young.wav").exists());
-        storage.close().await;
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
 
     #[test]
     fn only_plain_file_names_name_files() {

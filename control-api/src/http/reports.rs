@@ -22,7 +22,6 @@ use super::auth::{Caller, Role};
 use super::cdrs::query_time;
 use super::error::{ApiError, ErrorBody};
 use super::paging::ValidQuery;
-use crate::storage::QueryBuilder;
 
 /// Which calls a report covers: by when they started.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -142,15 +141,6 @@ fn period(
     ))
 }
 
-fn push_period(builder: &mut QueryBuilder, from: Option<String>, to: Option<String>) {
-    if let Some(from) = from {
-        builder.push(" AND c.start_time >= ").push_bind(from);
-    }
-    if let Some(to) = to {
-        builder.push(" AND c.start_time < ").push_bind(to);
-    }
-}
-
 fn check_range(value: u32, parameter: &str) -> Result<u32, ApiError> {
     if (1..=3600).contains(&value) {
         Ok(value)
@@ -188,38 +178,9 @@ pub async fn usage(
         "unit_seconds",
     )?;
     let (from, to) = period(query.from.as_deref(), query.to.as_deref())?;
-    // A call's units: its seconds over the unit, rounded up. CAST rounds
-    // on PostgreSQL and truncates on SQLite; either way it lands on the
-    // floor or the ceiling, and the CASE adds one only below the time.
-    let mut builder = QueryBuilder::new(
-        "SELECT c.account_id, a.number AS account_number, a.name AS account_name, \
-         substr(c.start_time, 1, 7) AS month, COUNT(*) AS calls, \
-         CAST(SUM(CASE WHEN c.answer_time IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT) AS answered, \
-         CAST(coalesce(SUM(c.connection_seconds), 0) AS DOUBLE PRECISION) AS connected_seconds, \
-         CAST(coalesce(SUM(",
-    );
-    builder
-        .push("CAST(c.connection_seconds / ")
-        .push_bind(f64::from(unit))
-        .push(" AS BIGINT) + CASE WHEN c.connection_seconds > CAST(c.connection_seconds / ")
-        .push_bind(f64::from(unit))
-        .push(" AS BIGINT) * ")
-        .push_bind(f64::from(unit))
-        .push(
-            " THEN 1 ELSE 0 END), 0) AS BIGINT) AS billed_units \
-             FROM cdrs c LEFT JOIN accounts a ON a.id = c.account_id WHERE 1 = 1",
-        );
-    push_period(&mut builder, from, to);
-    if let Some(account_id) = query.account_id {
-        builder.push(" AND c.account_id = ").push_bind(account_id);
-    }
-    builder.push(
-        " GROUP BY c.account_id, a.number, a.name, substr(c.start_time, 1, 7) \
-         ORDER BY month, a.number IS NULL, a.number",
-    );
-    let mut rows: Vec<UsageRow> = builder
-        .build_query_as()
-        .fetch_all(state.storage.pool())
+    let mut rows = state
+        .storage
+        .usage_rows(unit, from, to, query.account_id)
         .await?;
     for row in &mut rows {
         row.billed_minutes = (row.billed_units as f64) * f64::from(unit) / 60.0;
@@ -253,32 +214,9 @@ pub async fn service_level(
     caller.require(Role::Supervisor)?;
     let threshold = check_range(query.threshold_seconds.unwrap_or(60), "threshold_seconds")?;
     let (from, to) = period(query.from.as_deref(), query.to.as_deref())?;
-    let mut builder = QueryBuilder::new(
-        "SELECT c.skill_name AS skill, COUNT(*) AS calls, \
-         CAST(SUM(CASE WHEN c.agent_answer_time IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT) AS answered, \
-         CAST(SUM(CASE WHEN c.agent_answer_time IS NULL AND c.hung_up_by = 'caller' \
-              THEN 1 ELSE 0 END) AS BIGINT) AS abandoned, \
-         CAST(AVG(c.wait_seconds) AS DOUBLE PRECISION) AS average_wait_seconds, \
-         CAST(AVG(CASE WHEN c.agent_answer_time IS NOT NULL THEN c.talk_seconds END) \
-              AS DOUBLE PRECISION) AS average_talk_seconds, \
-         CAST(AVG(CASE WHEN c.agent_answer_time IS NOT NULL THEN c.hold_seconds END) \
-              AS DOUBLE PRECISION) AS average_hold_seconds, \
-         CAST(SUM(CASE WHEN c.wait_seconds > ",
-    );
-    builder.push_bind(f64::from(threshold)).push(
-        " THEN 1 ELSE 0 END) AS BIGINT) AS waits_over_threshold \
-             FROM cdrs c WHERE c.skill_name IS NOT NULL",
-    );
-    push_period(&mut builder, from, to);
-    if let Some(skill) = &query.skill {
-        builder
-            .push(" AND c.skill_name = ")
-            .push_bind(skill.clone());
-    }
-    builder.push(" GROUP BY c.skill_name ORDER BY c.skill_name");
-    let mut skills: Vec<SkillLevel> = builder
-        .build_query_as()
-        .fetch_all(state.storage.pool())
+    let mut skills = state
+        .storage
+        .skill_levels(threshold, from, to, query.skill.as_deref())
         .await?;
     for skill in &mut skills {
         skill.abandoned_percent = if skill.calls > 0 {

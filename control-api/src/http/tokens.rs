@@ -72,21 +72,7 @@ pub async fn list(
     caller: Caller,
 ) -> Result<Json<Vec<Token>>, ApiError> {
     caller.require(Role::Admin)?;
-    #[allow(clippy::type_complexity)]
-    let rows: Vec<(
-        String,
-        String,
-        String,
-        String,
-        Option<String>,
-        Option<i64>,
-        Option<String>,
-    )> = sqlx::query_as(
-        "SELECT id, name, role, created_at, revoked_at, user_id, expires_at FROM api_tokens \
-             ORDER BY created_at DESC, id",
-    )
-    .fetch_all(state.storage.pool())
-    .await?;
+    let rows = state.storage.tokens().await?;
     let tokens = rows
         .into_iter()
         .filter_map(
@@ -175,11 +161,11 @@ pub async fn revoke(
     if id.contains('\0') {
         return Err(ApiError::NotFound("no such token".to_string()));
     }
-    let role: Option<(String,)> = sqlx::query_as("SELECT role FROM api_tokens WHERE id = $1")
-        .bind(&id)
-        .fetch_optional(state.storage.pool())
-        .await?;
-    let (role,) = role.ok_or_else(|| ApiError::NotFound(format!("no token {id}")))?;
+    let role = state
+        .storage
+        .token_role(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no token {id}")))?;
     let role = Role::from_name(&role).unwrap_or(Role::Sysadmin);
     if !caller.role.at_least(role) {
         return Err(ApiError::Forbidden(format!(
@@ -188,28 +174,16 @@ pub async fn revoke(
             role.as_str()
         )));
     }
-    // One statement, so two revocations at once cannot both pass the
-    // check: the last active sysadmin token stays.
-    let revoked = sqlx::query(
-        "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL \
-         AND (role != 'sysadmin' OR (SELECT COUNT(*) FROM api_tokens \
-              WHERE role = 'sysadmin' AND revoked_at IS NULL) > 1)",
-    )
-    .bind(state.now_rfc3339())
-    .bind(&id)
-    .execute(state.storage.pool())
-    .await?;
-    if revoked.rows_affected() == 0 && role == Role::Sysadmin {
-        let (active,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM api_tokens WHERE id = $1 AND revoked_at IS NULL")
-                .bind(&id)
-                .fetch_one(state.storage.pool())
-                .await?;
-        if active > 0 {
-            return Err(ApiError::Conflict(
-                "this is the last active sysadmin token: make another first".to_string(),
-            ));
-        }
+    // The last active sysadmin token stays, even with two revocations at
+    // once.
+    let revoked = state
+        .storage
+        .revoke_token(&id, &state.now_rfc3339())
+        .await?;
+    if !revoked && role == Role::Sysadmin && state.storage.token_is_active(&id).await? {
+        return Err(ApiError::Conflict(
+            "this is the last active sysadmin token: make another first".to_string(),
+        ));
     }
     tracing::info!(token = %id, by = %caller.token_id, "API token revoked");
     Ok(StatusCode::NO_CONTENT)
@@ -223,16 +197,9 @@ async fn insert(
 ) -> Result<CreatedToken, ApiError> {
     let secret = new_secret();
     let id = new_token_id();
-    sqlx::query(
-        "INSERT INTO api_tokens (id, name, role, secret_sha256, created_at) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(&id)
-    .bind(name)
-    .bind(role.as_str())
-    .bind(&secret.sha256)
-    .bind(now)
-    .execute(storage.pool())
-    .await?;
+    storage
+        .insert_token(&id, name, role.as_str(), &secret.sha256, now)
+        .await?;
     Ok(CreatedToken {
         token: Token {
             id,
@@ -256,25 +223,19 @@ pub async fn ensure_admin_token(
     now: &str,
     keep: impl FnOnce(&str) -> anyhow::Result<()>,
 ) -> anyhow::Result<Option<String>> {
-    let (count,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM api_tokens WHERE role = 'sysadmin' AND revoked_at IS NULL",
-    )
-    .fetch_one(storage.pool())
-    .await?;
-    if count > 0 {
+    if storage.active_sysadmin_tokens().await? > 0 {
         return Ok(None);
     }
     let secret = new_secret();
     keep(&secret.secret)?;
-    sqlx::query(
-        "INSERT INTO api_tokens (id, name, role, secret_sha256, created_at) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(new_token_id())
-    .bind("admin (first start)")
-    .bind(Role::Sysadmin.as_str())
-    .bind(&secret.sha256)
-    .bind(now)
-    .execute(storage.pool())
-    .await?;
+    storage
+        .insert_token(
+            &new_token_id(),
+            "admin (first start)",
+            Role::Sysadmin.as_str(),
+            &secret.sha256,
+            now,
+        )
+        .await?;
     Ok(Some(secret.secret))
 }

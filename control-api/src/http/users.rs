@@ -19,7 +19,7 @@ use super::auth::{Caller, Role, new_secret, new_token_id};
 use super::error::{ApiError, ErrorBody, ValidJson};
 use super::paging::{IdPath, Page, Paging, ValidQuery};
 use super::passwords;
-use crate::storage::{Flag, QueryBuilder};
+use crate::storage::Flag;
 
 /// How logins are policed.
 #[derive(Debug, Clone, Copy)]
@@ -67,13 +67,6 @@ pub struct User {
     pub created_at: String,
     /// When it last changed.
     pub updated_at: String,
-}
-
-macro_rules! columns {
-    () => {
-        "id, username, name, role, active, agent_id, failed_logins, locked_at, last_login_at, \
-         created_at, updated_at"
-    };
 }
 
 /// A user to make.
@@ -207,7 +200,11 @@ fn check_password(password: &str) -> Result<(), ApiError> {
 
 /// A 409 at `/agent_id` unless agent `agent_id` exists.
 async fn require_agent(state: &AppState, agent_id: i64) -> Result<(), ApiError> {
-    if super::naming::exists(state, "SELECT id FROM agents WHERE id = $1", agent_id).await? {
+    if state
+        .storage
+        .exists(super::naming::Named::Agent(agent_id))
+        .await?
+    {
         Ok(())
     } else {
         Err(ApiError::ConflictAt {
@@ -231,9 +228,9 @@ fn check_role(caller: &Caller, role: Role, doing: &str) -> Result<(), ApiError> 
 }
 
 async fn fetch(state: &AppState, id: i64) -> Result<User, ApiError> {
-    sqlx::query_as::<_, User>(concat!("SELECT ", columns!(), " FROM users WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(state.storage.pool())
+    state
+        .storage
+        .user(id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no user {id}")))
 }
@@ -274,25 +271,15 @@ pub async fn create(
         .await?
         .map_err(ApiError::Internal)?;
     let now = state.now_rfc3339();
-    let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO users (username, name, role, password_argon2, active, agent_id, \
-         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-    )
-    .bind(&new.username)
-    .bind(new.name.as_deref())
-    .bind(new.role.as_str())
-    .bind(&stored)
-    .bind(new.active)
-    .bind(new.agent_id)
-    .bind(&now)
-    .bind(&now)
-    .fetch_one(state.storage.pool())
-    .await
-    .map_err(|error| {
-        ApiError::from_write(error, || {
-            format!("username {} is taken, or its agent is gone", new.username)
-        })
-    })?;
+    let id = state
+        .storage
+        .insert_user(&new, &stored, &now)
+        .await
+        .map_err(|error| {
+            ApiError::from_write(error, || {
+                format!("username {} is taken, or its agent is gone", new.username)
+            })
+        })?;
     tracing::info!(user = %new.username, role = new.role.as_str(), by = %caller.token_id, "user made");
     Ok((StatusCode::CREATED, Json(fetch(&state, id).await?)))
 }
@@ -319,31 +306,9 @@ pub async fn list(
 ) -> Result<Json<Page<User>>, ApiError> {
     caller.require(Role::Admin)?;
     let paging = Paging::new(query.limit, query.offset)?;
-    let filter = |builder: &mut QueryBuilder| {
-        if let Some(role) = query.role {
-            builder.push(" AND role = ").push_bind(role.as_str());
-        }
-        if let Some(active) = query.active {
-            builder.push(" AND active = ").push_bind(active);
-        }
-        match query.locked {
-            Some(true) => {
-                builder.push(" AND locked_at IS NOT NULL");
-            }
-            Some(false) => {
-                builder.push(" AND locked_at IS NULL");
-            }
-            None => {}
-        }
-    };
-    let (rows, total) = paging
-        .fetch::<User>(
-            state.storage.pool(),
-            "SELECT COUNT(*) FROM users",
-            concat!("SELECT ", columns!(), " FROM users"),
-            " ORDER BY username",
-            filter,
-        )
+    let (rows, total) = state
+        .storage
+        .users(paging.window(), query.role, query.active, query.locked)
         .await?;
     Ok(Json(paging.page(rows, total)))
 }
@@ -419,23 +384,12 @@ pub async fn update(
         }
         None => None,
     };
-    let updated = sqlx::query(
-        "UPDATE users SET name = coalesce($1, name), role = coalesce($2, role), \
-         password_argon2 = coalesce($3, password_argon2), active = coalesce($4, active), \
-         agent_id = CASE WHEN $5 THEN $6 ELSE agent_id END, updated_at = $7 WHERE id = $8",
-    )
-    .bind(changes.name.as_deref())
-    .bind(changes.role.map(Role::as_str))
-    .bind(stored)
-    .bind(changes.active)
-    .bind(changes.agent_id.is_some())
-    .bind(changes.agent_id.flatten())
-    .bind(state.now_rfc3339())
-    .bind(id)
-    .execute(state.storage.pool())
-    .await
-    .map_err(|error| ApiError::from_write(error, || "its agent is gone".to_string()))?;
-    if updated.rows_affected() == 0 {
+    let found = state
+        .storage
+        .update_user(id, &changes, stored.as_deref(), &state.now_rfc3339())
+        .await
+        .map_err(|error| ApiError::from_write(error, || "its agent is gone".to_string()))?;
+    if !found {
         return Err(ApiError::NotFound(format!("no user {id}")));
     }
     Ok(Json(fetch(&state, id).await?))
@@ -464,11 +418,7 @@ pub async fn delete(
     caller.require(Role::Admin)?;
     let user = fetch(&state, id).await?;
     check_role(&caller, user.role, "delete")?;
-    let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
-        .bind(id)
-        .execute(state.storage.pool())
-        .await?;
-    if deleted.rows_affected() == 0 {
+    if !state.storage.delete_user(id).await? {
         return Err(ApiError::NotFound(format!("no user {id}")));
     }
     tracing::info!(user = %user.username, by = %caller.token_id, "user deleted");
@@ -496,14 +446,7 @@ pub async fn unlock(
     IdPath(id): IdPath,
 ) -> Result<Json<User>, ApiError> {
     caller.require(Role::Sysadmin)?;
-    let updated = sqlx::query(
-        "UPDATE users SET failed_logins = 0, locked_at = NULL, updated_at = $1 WHERE id = $2",
-    )
-    .bind(state.now_rfc3339())
-    .bind(id)
-    .execute(state.storage.pool())
-    .await?;
-    if updated.rows_affected() == 0 {
+    if !state.storage.unlock_user(id, &state.now_rfc3339()).await? {
         return Err(ApiError::NotFound(format!("no user {id}")));
     }
     let user = fetch(&state, id).await?;
@@ -534,12 +477,10 @@ pub async fn login(
     ValidJson(credentials): ValidJson<Credentials>,
 ) -> Result<Json<Session>, ApiError> {
     const REFUSED: &str = "wrong username or password";
-    let row: Option<(i64, String, Flag, Option<String>)> = sqlx::query_as(
-        "SELECT id, password_argon2, active, locked_at FROM users WHERE username = $1",
-    )
-    .bind(&credentials.username)
-    .fetch_optional(state.storage.pool())
-    .await?;
+    let row = state
+        .storage
+        .user_credentials(&credentials.username)
+        .await?;
     let Some((id, stored, Flag(active), locked_at)) = row else {
         // As long as a wrong password takes.
         let password = credentials.password;
@@ -555,16 +496,10 @@ pub async fn login(
     if !good || !active {
         // One statement: logins at once each count, and the one that
         // reaches the threshold locks.
-        let counted: Option<(i64, Option<String>)> = sqlx::query_as(
-            "UPDATE users SET failed_logins = failed_logins + 1, \
-             locked_at = CASE WHEN failed_logins + 1 >= $1 THEN $2 ELSE locked_at END \
-             WHERE id = $3 AND locked_at IS NULL RETURNING failed_logins, locked_at",
-        )
-        .bind(i64::from(state.login.lockout_threshold))
-        .bind(&now)
-        .bind(id)
-        .fetch_optional(state.storage.pool())
-        .await?;
+        let counted = state
+            .storage
+            .count_failed_login(id, i64::from(state.login.lockout_threshold), &now)
+            .await?;
         if let Some((failures, Some(_))) = counted {
             tracing::warn!(user = %credentials.username, failures, "user locked after failed logins");
         }
@@ -574,36 +509,21 @@ pub async fn login(
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let secret = new_secret();
     let token_id = new_token_id();
-    let mut transaction = state.storage.pool().begin().await?;
     // Only if still unlocked: a lock that came meanwhile wins.
-    let reset = sqlx::query(
-        "UPDATE users SET failed_logins = 0, last_login_at = $1 WHERE id = $2 AND locked_at IS NULL",
-    )
-    .bind(&now)
-    .bind(id)
-    .execute(&mut *transaction)
-    .await?;
-    if reset.rows_affected() == 0 {
+    let unlocked = state
+        .storage
+        .record_login(
+            id,
+            &now,
+            &token_id,
+            &format!("login of {}", credentials.username),
+            &secret.sha256,
+            &expires_at,
+        )
+        .await?;
+    if !unlocked {
         return Err(locked(&state));
     }
-    let role: (String,) = sqlx::query_as("SELECT role FROM users WHERE id = $1")
-        .bind(id)
-        .fetch_one(&mut *transaction)
-        .await?;
-    sqlx::query(
-        "INSERT INTO api_tokens (id, name, role, secret_sha256, created_at, user_id, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(&token_id)
-    .bind(format!("login of {}", credentials.username))
-    .bind(&role.0)
-    .bind(&secret.sha256)
-    .bind(&now)
-    .bind(id)
-    .bind(&expires_at)
-    .execute(&mut *transaction)
-    .await?;
-    transaction.commit().await?;
     tracing::info!(user = %credentials.username, token = %token_id, "user logged in");
     Ok(Json(Session {
         token_id,

@@ -2,7 +2,7 @@
 //! first, by box or by the agent whose boxes they are in; each one's audio (HTTP range requests served by tower-http),
 //! marking it heard, and deleting it (file and row).
 
-use crate::storage::{Flag, QueryBuilder};
+use crate::storage::Flag;
 use axum::Json;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
@@ -44,8 +44,9 @@ pub struct Voicemail {
     pub transcription_status: String,
 }
 
+/// A message as stored.
 #[derive(sqlx::FromRow)]
-struct VoicemailRow {
+pub struct VoicemailRow {
     id: i64,
     mailbox: String,
     call_id: String,
@@ -76,13 +77,6 @@ impl From<VoicemailRow> for Voicemail {
             transcription_status: row.transcription_status,
         }
     }
-}
-
-macro_rules! columns {
-    () => {
-        "id, mailbox, call_id, caller_id, did, account_id, file_name, duration_seconds, \
-         received_at, heard, transcription, transcription_status"
-    };
 }
 
 /// Filters and paging of the list.
@@ -126,7 +120,10 @@ async fn readable(state: &AppState, caller: &Caller, id: i64) -> Result<Voicemai
     let reader = caller.voicemail_reader()?;
     let message = row(state, id).await?;
     if let Some(agent_id) = reader
-        && !super::mailboxes::reads(state, agent_id, &message.mailbox).await?
+        && !state
+            .storage
+            .agent_reads_mailbox(agent_id, &message.mailbox)
+            .await?
     {
         return Err(ApiError::NotFound(format!("no voicemail message {id}")));
     }
@@ -134,15 +131,11 @@ async fn readable(state: &AppState, caller: &Caller, id: i64) -> Result<Voicemai
 }
 
 async fn row(state: &AppState, id: i64) -> Result<VoicemailRow, ApiError> {
-    sqlx::query_as::<_, VoicemailRow>(concat!(
-        "SELECT ",
-        columns!(),
-        " FROM voicemails WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(state.storage.pool())
-    .await?
-    .ok_or_else(|| ApiError::NotFound(format!("no voicemail message {id}")))
+    state
+        .storage
+        .voicemail(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no voicemail message {id}")))
 }
 
 /// Voicemail messages, newest first.
@@ -167,28 +160,14 @@ pub async fn list(
 ) -> Result<Json<Page<Voicemail>>, ApiError> {
     let agent_id = caller.voicemail_agent(query.agent_id)?;
     let paging = Paging::new(query.limit, query.offset)?;
-    let filter = |builder: &mut QueryBuilder| {
-        if let Some(mailbox) = &query.mailbox {
-            builder.push(" AND mailbox = ").push_bind(mailbox.clone());
-        }
-        if let Some(heard) = query.heard {
-            builder.push(" AND heard = ").push_bind(heard);
-        }
-        if let Some(account_id) = query.account_id {
-            builder.push(" AND account_id = ").push_bind(account_id);
-        }
-        if let Some(agent_id) = agent_id {
-            builder.push(" AND mailbox IN");
-            super::mailboxes::push_agent_boxes(builder, agent_id);
-        }
-    };
-    let (rows, total) = paging
-        .fetch::<VoicemailRow>(
-            state.storage.pool(),
-            "SELECT COUNT(*) FROM voicemails",
-            concat!("SELECT ", columns!(), " FROM voicemails"),
-            " ORDER BY received_at DESC, id DESC",
-            filter,
+    let (rows, total) = state
+        .storage
+        .voicemails(
+            paging.window(),
+            query.mailbox.as_deref(),
+            query.heard,
+            query.account_id,
+            agent_id,
         )
         .await?;
     Ok(Json(paging.page(
@@ -278,12 +257,7 @@ pub async fn update(
     ValidJson(changes): ValidJson<VoicemailChanges>,
 ) -> Result<Json<Voicemail>, ApiError> {
     readable(&state, &caller, id).await?;
-    let updated = sqlx::query("UPDATE voicemails SET heard = $1 WHERE id = $2")
-        .bind(changes.heard)
-        .bind(id)
-        .execute(state.storage.pool())
-        .await?;
-    if updated.rows_affected() == 0 {
+    if !state.storage.set_voicemail_heard(id, changes.heard).await? {
         return Err(ApiError::NotFound(format!("no voicemail message {id}")));
     }
     Ok(Json(row(&state, id).await?.into()))
@@ -318,9 +292,6 @@ pub async fn delete(
             Err(error) => return Err(ApiError::Internal(error.into())),
         }
     }
-    sqlx::query("DELETE FROM voicemails WHERE id = $1")
-        .bind(id)
-        .execute(state.storage.pool())
-        .await?;
+    state.storage.delete_voicemail(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

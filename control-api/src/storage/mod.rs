@@ -18,11 +18,14 @@
 mod accounts;
 mod agents;
 mod cdrs;
-mod dids;
-mod flows;
-mod holidays;
+pub mod demo;
+pub mod dids;
+mod directory;
+pub mod flows;
+pub mod holidays;
 mod mailboxes;
-mod phones;
+mod naming;
+pub mod phones;
 mod prompts;
 mod recordings;
 mod reports;
@@ -30,6 +33,8 @@ mod skills;
 mod tokens;
 mod users;
 mod voicemails;
+
+pub use agents::AgentWriteError;
 
 use anyhow::Context;
 use sqlx::any::{AnyArguments, AnyPoolOptions, AnyTypeInfo, AnyTypeInfoKind};
@@ -124,11 +129,6 @@ impl Storage {
         }
     }
 
-    /// The pool, for the modules that keep their own tables.
-    pub fn pool(&self) -> &Pool {
-        &self.pool
-    }
-
     /// Which database this is.
     pub fn backend(&self) -> Backend {
         self.backend
@@ -137,6 +137,13 @@ impl Storage {
     /// Closes every connection (on shutdown, after the last write).
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// Asks the database a trivial question: an error if it does not
+    /// answer.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
     }
 }
 
