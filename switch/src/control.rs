@@ -45,6 +45,7 @@ use tracing::{Span, debug, info, info_span, warn};
 
 mod bridging;
 mod call;
+mod context;
 mod ending;
 mod flow;
 mod in_dialog;
@@ -58,6 +59,7 @@ mod signalling;
 
 use bridging::*;
 use call::*;
+use context::Context;
 use index::Index;
 use signalling::*;
 
@@ -422,44 +424,22 @@ pub struct Switch {
     registrar: Registrar,
     /// SIP users and their digest HA1s.
     users: HashMap<Extension, Ha1s>,
-    media: Box<dyn MediaPort>,
-    media_address: IpAddr,
-    local_address: SocketAddr,
     /// Calls by the inbound leg's Call-ID.
     calls: HashMap<CallId, Call>,
-    /// Calls by their legs' dialogs, INVITEs and media channels.
-    index: Index,
     /// Calls placed through the API whose first party has not answered,
     /// by their Call-ID.
     placed: HashMap<CallId, PlacedCall>,
-    origin_counter: u64,
     shutting_down: bool,
     trunk: Option<Trunk>,
-    recordings_dir: PathBuf,
-    prompts: Prompts,
-    mix_bridges: bool,
-    record_calls: bool,
     /// Conference rooms with callers, by name.
     rooms: HashMap<String, Room>,
-    /// What is to be done outside: records, events, renders, fetches.
-    effects: Effects,
-    /// The wall-clock time at an instant, to date records by.
-    wall_clock: (Instant, SystemTime),
-    /// What `/metrics` shows.
-    metrics: Arc<Metrics>,
     /// Flows by id, at their current versions.
     flows: HashMap<i64, Arc<ivr::Flow>>,
-    /// Every call timer (ring-outs, flows' deadlines), soonest first.
-    timers: Deadlines<(CallId, CallTimer)>,
-    /// Ids for new legs.
-    legs: LegIds,
-    /// Speech and fetched audio at hand.
-    audio: Box<dyn RenderedAudio>,
-    voicemail_dir: PathBuf,
-    /// Prompts uploaded through the API, by name.
-    uploaded_prompts: HashMap<String, media::player::Prompt>,
     /// Active agents' extensions, by login.
     agents: HashMap<String, Extension>,
+    /// What a call's features work with: media, the index, timers and
+    /// effects (borrowed beside one call of `calls`).
+    cx: Context,
 }
 
 impl Switch {
@@ -488,45 +468,33 @@ impl Switch {
             routing: Routing::new(trunk.is_some()),
             registrar,
             users: HashMap::new(),
-            media,
-            media_address: local_address.ip(),
-            local_address,
             calls: HashMap::new(),
-            index: Index::default(),
             placed: HashMap::new(),
-            origin_counter: 0,
             shutting_down: false,
             trunk,
-            recordings_dir,
-            prompts,
-            mix_bridges,
-            record_calls,
-            effects: Effects::default(),
-            wall_clock,
-            metrics,
             rooms: HashMap::new(),
             flows: HashMap::new(),
-            timers: Deadlines::default(),
-            legs: LegIds::default(),
-            audio,
-            voicemail_dir,
-            uploaded_prompts: HashMap::new(),
             agents: HashMap::new(),
+            cx: Context {
+                media,
+                media_address: local_address.ip(),
+                local_address,
+                index: Index::default(),
+                origin_counter: 0,
+                recordings_dir,
+                prompts,
+                mix_bridges,
+                record_calls,
+                effects: Effects::default(),
+                wall_clock,
+                metrics,
+                timers: Deadlines::default(),
+                legs: LegIds::default(),
+                audio,
+                voicemail_dir,
+                uploaded_prompts: HashMap::new(),
+            },
         }
-    }
-
-    /// A prompt by name: uploaded, else bundled.
-    fn prompt_named(&self, name: &str) -> Option<&media::player::Prompt> {
-        flow::PromptLookup::new(&self.prompts, &self.uploaded_prompts).named(name)
-    }
-
-    fn new_local_media(&mut self, port: u16) -> LocalMedia {
-        self.origin_counter += 1;
-        LocalMedia::new(
-            self.media_address,
-            port,
-            SessionOrigin::new(self.origin_counter + 1_000_000, 1),
-        )
     }
 }
 
@@ -541,11 +509,6 @@ enum Side {
 }
 
 impl Switch {
-    /// The wall-clock time at `at`, from the anchor taken at start.
-    fn wall(&self, at: Instant) -> SystemTime {
-        wall_at(self.wall_clock, at)
-    }
-
     /// Takes a phone or a DID in or out of the registrar's users and the
     /// routes.
     pub fn apply_directory_change(&mut self, change: DirectoryChange) {
@@ -584,11 +547,11 @@ impl Switch {
             }
             DirectoryChange::PromptActive { name, prompt } => {
                 info!(prompt = %name, "uploaded prompt in force");
-                self.uploaded_prompts.insert(name, prompt);
+                self.cx.uploaded_prompts.insert(name, prompt);
             }
             DirectoryChange::PromptGone { name } => {
                 info!(prompt = %name, "uploaded prompt removed");
-                self.uploaded_prompts.remove(&name);
+                self.cx.uploaded_prompts.remove(&name);
             }
             DirectoryChange::AgentActive { login, extension } => {
                 info!(%login, %extension, "agent on a phone");
@@ -603,7 +566,7 @@ impl Switch {
                 self.routing.clear();
                 self.users.clear();
                 self.flows.clear();
-                self.uploaded_prompts.clear();
+                self.cx.uploaded_prompts.clear();
                 self.agents.clear();
                 for change in changes {
                     self.apply_directory_change(change);
@@ -627,7 +590,7 @@ impl Switch {
             Event::Ack { request, .. } => self.handle_ack(request),
             Event::AckTimedOut { call_id, .. } => {
                 let inbound = self
-                    .index
+                    .cx.index
                     .call_of_dialog(&call_id)
                     .cloned()
                     .unwrap_or_else(|| CallId::from(call_id));
@@ -709,7 +672,7 @@ impl Switch {
 
     /// When [`Switch::handle_timeout`] is next due.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.registrar.poll_timeout(), self.timers.next_deadline()]
+        [self.registrar.poll_timeout(), self.cx.timers.next_deadline()]
             .into_iter()
             .flatten()
             .min()
@@ -717,7 +680,7 @@ impl Switch {
 
     /// The next thing to be done outside, oldest first.
     pub fn poll_effect(&mut self) -> Option<Effect> {
-        self.effects.pop()
+        self.cx.effects.pop()
     }
 
     /// Refuses new calls from now on and ends every call in progress:

@@ -48,10 +48,10 @@ impl Switch {
             Side::Switch => HungUpBy::System,
         };
         self.record_end(now, &mut call, hung_up_by);
-        self.index.remove_channel(&call.inbound.media);
+        self.cx.index.remove_channel(&call.inbound.media);
         // The media worker logs each leg's quality as it closes it.
         let media = std::mem::replace(&mut call.inbound.media, MediaLeg::closed());
-        self.media.close(media);
+        self.cx.media.close(media);
     }
 
     /// The record and the live event of a call that ends now, and its
@@ -68,26 +68,26 @@ impl Switch {
             "call ended"
         );
         let caller_rtp = self
-            .media
+            .cx.media
             .stats(&call.inbound.media)
             .map(|stats| LegQuality::from_stats(&stats));
         for quality in [&caller_rtp, &callee_rtp].into_iter().flatten() {
-            self.metrics
+            self.cx.metrics
                 .rtp_packets_received
                 .fetch_add(quality.packets_received, Ordering::Relaxed);
-            self.metrics
+            self.cx.metrics
                 .rtp_packets_lost
                 .fetch_add(quality.packets_lost.max(0) as u64, Ordering::Relaxed);
         }
         let call_id = call.id.as_str().to_string();
-        self.effects.publish(CallEvent::CallEnded {
+        self.cx.effects.publish(CallEvent::CallEnded {
             call_id: call_id.clone(),
-            at: wall_at(self.wall_clock, now),
+            at: wall_at(self.cx.wall_clock, now),
             hung_up_by,
             sip_status: call.final_status.unwrap_or(487),
             talk_seconds: talk,
         });
-        self.effects.record(Cdr {
+        self.cx.effects.record(Cdr {
             caller_id: std::mem::take(&mut call.caller_id),
             number_dialed: std::mem::take(&mut call.number_dialed),
             route: call.route.kind(),
@@ -96,7 +96,7 @@ impl Switch {
             caller_rtp,
             callee_rtp,
             recordings: std::mem::take(&mut call.recordings),
-            ..Cdr::timed(call_id, call.direction, &times, |at| self.wall(at))
+            ..Cdr::timed(call_id, call.direction, &times, |at| self.cx.wall(at))
         });
     }
 
@@ -110,9 +110,9 @@ impl Switch {
         sip: &mut Endpoint,
     ) {
         let legs = Legs {
-            media: &mut *self.media,
-            index: &mut self.index,
-            timers: &mut self.timers,
+            media: &mut *self.cx.media,
+            index: &mut self.cx.index,
+            timers: &mut self.cx.timers,
         };
         release_outbound(legs, now, call, signal, sip);
     }
@@ -130,9 +130,9 @@ impl Switch {
             return;
         };
         let legs = Legs {
-            media: &mut *self.media,
-            index: &mut self.index,
-            timers: &mut self.timers,
+            media: &mut *self.cx.media,
+            index: &mut self.cx.index,
+            timers: &mut self.cx.timers,
         };
         release_outbound(legs, now, call, signal, sip);
     }
@@ -154,8 +154,8 @@ impl Switch {
             return;
         };
         info!("listener released");
-        let timers = (&mut self.index, &mut self.timers);
-        release_leg(&mut *self.media, timers, (now, &call.id), leg, signal, sip);
+        let timers = (&mut self.cx.index, &mut self.cx.timers);
+        release_leg(&mut *self.cx.media, timers, (now, &call.id), leg, signal, sip);
     }
 
     /// A caller of a conference `route` left its room (`member`: it had
@@ -171,7 +171,7 @@ impl Switch {
             if state.members == 0 {
                 let mix = state.mix;
                 self.rooms.remove(room);
-                self.media.release_mix(mix);
+                self.cx.media.release_mix(mix);
             }
         }
     }
@@ -183,7 +183,7 @@ impl Switch {
         event: MediaEvent,
         sip: &mut Endpoint,
     ) {
-        let Some(call_id) = self.index.call_of_channel(event.channel).cloned() else {
+        let Some(call_id) = self.cx.index.call_of_channel(event.channel).cloned() else {
             return;
         };
         let Some(call) = self.calls.get(call_id.as_str()) else {
@@ -251,9 +251,9 @@ impl Switch {
         (digit, duration, source): (media::dtmf::Digit, Duration, DigitSource),
     ) {
         debug!(%digit, ?source, ms = duration.as_millis(), "digit received");
-        self.effects.publish(CallEvent::Dtmf {
+        self.cx.effects.publish(CallEvent::Dtmf {
             call_id: call_id.to_string(),
-            at: wall_at(self.wall_clock, now),
+            at: wall_at(self.cx.wall_clock, now),
             digit: digit.to_string(),
             duration_ms: duration.as_millis() as u64,
             source: match source {
@@ -268,17 +268,17 @@ impl Switch {
         if call.route == Route::DigitEcho && on_caller {
             let leg = &call.inbound.media;
             let held = duration.clamp(ECHOED_DIGIT_MIN, ECHOED_DIGIT_MAX);
-            self.media.send_digit(leg, digit, held);
-            if let Some(prompt) = self.prompts.digit(digit) {
+            self.cx.media.send_digit(leg, digit, held);
+            if let Some(prompt) = self.cx.prompts.digit(digit) {
                 let prompt = Playable::Prompt(prompt.clone());
-                self.media.play(leg, Player::single(prompt));
+                self.cx.media.play(leg, Player::single(prompt));
             }
         }
     }
 
     /// Carries out what the call timers due by `now` guard.
     pub(super) fn expire_timers(&mut self, now: Instant, sip: &mut Endpoint) {
-        while let Some(((call_id, timer), _)) = self.timers.pop_due(now) {
+        while let Some(((call_id, timer), _)) = self.cx.timers.pop_due(now) {
             match timer {
                 CallTimer::RingOut(leg) => self.ring_out_expired(now, call_id.as_str(), leg, sip),
                 CallTimer::FlowTimeout => self.flow_timeout(now, call_id.as_str(), sip),

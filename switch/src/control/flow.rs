@@ -195,7 +195,7 @@ impl Switch {
             // A DID's inbound settings: flow 0 in logs and events.
             FlowSource::Compiled(document) => (document.clone(), 0),
         };
-        let wall: chrono::DateTime<chrono::Utc> = self.wall(now).into();
+        let wall: chrono::DateTime<chrono::Utc> = self.cx.wall(now).into();
         let local = wall.with_timezone(&time_zone);
         let time_of_day = Duration::from_secs(u64::from(local.num_seconds_from_midnight()));
         let variables = BTreeMap::from([
@@ -240,9 +240,9 @@ impl Switch {
             let _entered = span.enter();
             debug!(flow = run.flow, %action, "flow action");
             if !matches!(action, Action::StopPlayback) {
-                self.effects.publish(CallEvent::CallFlow {
+                self.cx.effects.publish(CallEvent::CallFlow {
                     call_id: call_id.to_string(),
-                    at: wall_at(self.wall_clock, now),
+                    at: wall_at(self.cx.wall_clock, now),
                     flow: run.flow,
                     action: action.to_string(),
                 });
@@ -267,9 +267,9 @@ impl Switch {
         }
         let timer = (call.id.clone(), CallTimer::FlowTimeout);
         match run.interpreter.poll_timeout() {
-            Some(due) => self.timers.set(timer, due),
+            Some(due) => self.cx.timers.set(timer, due),
             None => {
-                self.timers.cancel(&timer);
+                self.cx.timers.cancel(&timer);
             }
         }
     }
@@ -370,7 +370,7 @@ impl Switch {
         match prompt {
             Ok(prompt) => {
                 let player = Player::single(Playable::Prompt(prompt)).tagged(play);
-                self.media.play(&call.inbound.media, player);
+                self.cx.media.play(&call.inbound.media, player);
             }
             Err(reason) => {
                 let _entered = call.span.clone().entered();
@@ -399,9 +399,9 @@ impl Switch {
                 let run = call.flow.as_mut()?;
                 if call.inbound.state != SipState::Offering {
                     let ringback = Player::single(Playable::Tone(ToneSpec::US_RINGBACK));
-                    self.media.play(&call.inbound.media, ringback);
+                    self.cx.media.play(&call.inbound.media, ringback);
                 } else if !std::mem::replace(&mut run.rang, true) {
-                    ring_caller(sip, now, call, self.local_address);
+                    ring_caller(sip, now, call, self.cx.local_address);
                 }
                 None
             }
@@ -410,15 +410,15 @@ impl Switch {
                 if let Some(run) = call.flow.as_mut() {
                     run.waiting_audio = None;
                 }
-                self.media.stop_playback(&call.inbound.media);
+                self.cx.media.stop_playback(&call.inbound.media);
                 None
             }
             Action::HoldMusic { prompt } => {
-                let prompts = PromptLookup::new(&self.prompts, &self.uploaded_prompts);
+                let prompts = PromptLookup::new(&self.cx.prompts, &self.cx.uploaded_prompts);
                 let music = prompt.as_deref().and_then(|name| prompts.named(name));
-                let music = music.unwrap_or(&self.prompts.hold_music).clone();
+                let music = music.unwrap_or(&self.cx.prompts.hold_music).clone();
                 let player = Player::single(Playable::Looped(music));
-                self.media.play(&call.inbound.media, player);
+                self.cx.media.play(&call.inbound.media, player);
                 None
             }
             Action::Record { id, mailbox } => self.flow_record(now, call_id, id, mailbox, sip),
@@ -435,12 +435,12 @@ impl Switch {
                 info!("the flow's dial rang out: cancelled");
                 self.release_outbound_of(now, call_id, true, sip);
                 if let Some(call) = self.calls.get(call_id) {
-                    self.media.stop_playback(&call.inbound.media);
+                    self.cx.media.stop_playback(&call.inbound.media);
                 }
                 None
             }
             Action::Fetch { id, url, variables } => {
-                self.effects.push(Effect::Webhook {
+                self.cx.effects.push(Effect::Webhook {
                     call_id: CallId::from(call_id),
                     fetch: id,
                     url,
@@ -463,20 +463,20 @@ impl Switch {
     fn flow_play(&mut self, call_id: &str, id: u64, audio: Audio) -> Option<ivr::Event> {
         let call = self.calls.get_mut(call_id)?;
         let run = call.flow.as_mut()?;
-        let prompts = PromptLookup::new(&self.prompts, &self.uploaded_prompts);
-        match playable(&audio, &*self.audio, prompts) {
+        let prompts = PromptLookup::new(&self.cx.prompts, &self.cx.uploaded_prompts);
+        match playable(&audio, &*self.cx.audio, prompts) {
             Resolved::Ready(playable) => {
                 run.waiting_audio = None;
-                self.media
+                self.cx.media
                     .play(&call.inbound.media, Player::single(playable).tagged(id));
                 None
             }
             Resolved::Pending => {
                 run.waiting_audio = Some(id);
                 // What played before stops while the audio is made.
-                self.media.stop_playback(&call.inbound.media);
+                self.cx.media.stop_playback(&call.inbound.media);
                 let play = (CallId::from(call_id), id);
-                self.effects.push(match audio {
+                self.cx.effects.push(match audio {
                     Audio::Say { text, voice } => Effect::Say {
                         text,
                         voice,
@@ -499,11 +499,11 @@ impl Switch {
         let call = self.calls.get_mut(call_id)?;
         let run = call.flow.as_mut()?;
         let recording = run.recording.take_if(|recording| recording.id == id)?;
-        self.media.stop_recording(&call.inbound.media);
-        self.media.detect_speech(&call.inbound.media, false);
+        self.cx.media.stop_recording(&call.inbound.media);
+        self.cx.media.detect_speech(&call.inbound.media, false);
         let duration = now.saturating_duration_since(recording.started);
-        let ended = (wall_at(self.wall_clock, now), duration);
-        recording_over(&mut self.effects, ended, call_id, call, recording);
+        let ended = (wall_at(self.cx.wall_clock, now), duration);
+        recording_over(&mut self.cx.effects, ended, call_id, call, recording);
         Some(ivr::Event::RecordingFinished { id, duration })
     }
 
@@ -534,14 +534,14 @@ impl Switch {
         sip: &mut Endpoint,
     ) -> Option<ivr::Event> {
         let dir = if mailbox.is_some() {
-            &self.voicemail_dir
+            &self.cx.voicemail_dir
         } else {
-            &self.recordings_dir
+            &self.cx.recordings_dir
         };
         let path = dir.join(format!("{}.wav", sip.new_token()));
         let call = self.calls.get_mut(call_id)?;
         if let Err(error) = self
-            .media
+            .cx.media
             .record(&call.inbound.media, None, &path, Channels::Mono)
         {
             warn!(%error, file = %path.display(), "cannot create the flow's recording");
@@ -555,12 +555,12 @@ impl Switch {
             Some(mailbox) => info!(%mailbox, %file, "taking a voicemail message"),
             None => info!(%file, "the flow records the caller"),
         }
-        self.media.detect_speech(&call.inbound.media, true);
+        self.cx.media.detect_speech(&call.inbound.media, true);
         if mailbox.is_none() {
             call.recording_started(&file, false);
-            self.effects.publish(CallEvent::RecordingStarted {
+            self.cx.effects.publish(CallEvent::RecordingStarted {
                 call_id: call_id.to_string(),
-                at: wall_at(self.wall_clock, now),
+                at: wall_at(self.cx.wall_clock, now),
                 file: file.clone(),
             });
         }
@@ -627,7 +627,7 @@ impl Switch {
         self.warm_whisper(&whisper);
         let call = self.calls.get_mut(call_id)?;
         call.clock.enter(now, Phase::Waiting);
-        self.media.play(
+        self.cx.media.play(
             &call.inbound.media,
             Player::single(Playable::Tone(ToneSpec::US_RINGBACK)),
         );
@@ -670,7 +670,7 @@ impl Switch {
             .route(&number)
             .cloned()
             .map(|route| match route {
-                Route::Did(did) => did.route_at(self.wall(now).into()),
+                Route::Did(did) => did.route_at(self.cx.wall(now).into()),
                 route => route,
             });
         match route {
@@ -705,9 +705,9 @@ impl Switch {
     fn warm_whisper(&mut self, whisper: &[Audio]) {
         for audio in whisper {
             if let Audio::Say { text, voice } = audio
-                && self.audio.said(text, voice.as_deref()).is_none()
+                && self.cx.audio.said(text, voice.as_deref()).is_none()
             {
-                self.effects.push(Effect::Say {
+                self.cx.effects.push(Effect::Say {
                     text: text.clone(),
                     voice: voice.clone(),
                     play: None,
@@ -751,8 +751,8 @@ impl Switch {
         };
         call.note_hold(now);
         call.clock.enter(now, Phase::Ivr);
-        self.media.stop_playback(&call.inbound.media);
-        self.media.isolate(&call.inbound.media);
+        self.cx.media.stop_playback(&call.inbound.media);
+        self.cx.media.isolate(&call.inbound.media);
         self.flow_event(
             now,
             call_id,
@@ -771,14 +771,14 @@ impl Switch {
         let Some(mut run) = call.flow.take() else {
             return;
         };
-        self.timers
+        self.cx.timers
             .cancel(&(call.id.clone(), CallTimer::FlowTimeout));
         if let Some(recording) = run.recording.take() {
-            self.media.stop_recording(&call.inbound.media);
-            self.media.detect_speech(&call.inbound.media, false);
+            self.cx.media.stop_recording(&call.inbound.media);
+            self.cx.media.detect_speech(&call.inbound.media, false);
             let duration = now.saturating_duration_since(recording.started);
-            let ended = (self.wall(now), duration);
-            recording_over(&mut self.effects, ended, call_id, call, recording);
+            let ended = (self.cx.wall(now), duration);
+            recording_over(&mut self.cx.effects, ended, call_id, call, recording);
         }
     }
 }

@@ -14,7 +14,7 @@ impl Switch {
         let Ok(call_id) = request.headers.call_id().map(|id| id.to_string()) else {
             return;
         };
-        let (inbound_id, is_outbound) = match self.index.call_of_dialog(&call_id) {
+        let (inbound_id, is_outbound) = match self.cx.index.call_of_dialog(&call_id) {
             Some(inbound) => (inbound.clone(), true),
             None => (CallId::from(call_id.as_str()), false),
         };
@@ -123,7 +123,7 @@ impl Switch {
             let ours = our_offer(local_media, codec);
             let mut response = Response::to_request(&request, 200);
             let body = Bytes::from(ours.to_bytes());
-            add_contact_and_body(&mut response, self.local_address, transport, body);
+            add_contact_and_body(&mut response, self.cx.local_address, transport, body);
             if leg.is_none() {
                 call.inbound.pending_offer = Some(ours);
             }
@@ -142,11 +142,11 @@ impl Switch {
             return;
         };
         info!(direction = ?answer.media.direction, "session modified");
-        self.media.set_remote(media, &answer.media);
+        self.cx.media.set_remote(media, &answer.media);
         let mut response = Response::to_request(&request, 200);
         add_contact_and_body(
             &mut response,
-            self.local_address,
+            self.cx.local_address,
             transport,
             Bytes::from(answer.session_description.to_bytes()),
         );
@@ -183,10 +183,10 @@ impl Switch {
             call.inbound.codec = Some(codec);
             std::mem::replace(&mut call.inbound.holding, holding) != holding
         };
-        mix_if_codecs_differ(call, &mut *self.media);
+        mix_if_codecs_differ(call, &mut *self.cx.media);
         if changed {
             call.note_hold(now);
-            apply_hold(call, &self.prompts, &mut *self.media);
+            apply_hold(call, &self.cx.prompts, &mut *self.cx.media);
         }
     }
 
@@ -210,9 +210,9 @@ impl Switch {
         {
             Ok(negotiated) => {
                 info!("late-offer answer received in ACK");
-                self.media.set_remote(&call.inbound.media, &negotiated);
+                self.cx.media.set_remote(&call.inbound.media, &negotiated);
                 call.inbound.codec = Some(negotiated.codec);
-                mix_if_codecs_differ(call, &mut *self.media);
+                mix_if_codecs_differ(call, &mut *self.cx.media);
             }
             Err(reason) => info!(%reason, "unusable answer in ACK"),
         }

@@ -81,19 +81,19 @@ impl Switch {
         if let Some(status) = self.start_call(now, key, request, source, sip)
             && let Ok(call_id) = call_id
         {
-            self.effects.publish(CallEvent::CallRefused {
+            self.cx.effects.publish(CallEvent::CallRefused {
                 call_id: call_id.clone(),
-                at: wall_at(self.wall_clock, now),
+                at: wall_at(self.cx.wall_clock, now),
                 number_dialed: number_dialed.clone(),
                 sip_status: status,
             });
             // Refused before a call existed: all setup, of no length.
             let times = CallClock::new(now, Phase::Setup).times(now);
-            self.effects.record(Cdr {
+            self.cx.effects.record(Cdr {
                 caller_id,
                 number_dialed,
                 sip_status: status,
-                ..Cdr::timed(call_id, Direction::Inbound, &times, |at| self.wall(at))
+                ..Cdr::timed(call_id, Direction::Inbound, &times, |at| self.cx.wall(at))
             });
         }
     }
@@ -122,11 +122,11 @@ impl Switch {
             respond(sip, now, &key, &request, 482);
             return None;
         }
-        self.metrics.calls_total.fetch_add(1, Ordering::Relaxed);
+        self.cx.metrics.calls_total.fetch_add(1, Ordering::Relaxed);
         let span = info_span!("call", call_id = %call_id);
         let entered = span.enter();
         let user = request.uri_user().unwrap_or_default().to_string();
-        let admitted = match self.routing.admit(&user, self.wall(now).into()) {
+        let admitted = match self.routing.admit(&user, self.cx.wall(now).into()) {
             Ok(admitted) => admitted,
             Err(refused) => {
                 info!(reason = refused.reason, "call refused");
@@ -188,7 +188,7 @@ impl Switch {
             warn!(%error, "no RTP port free");
             503_u16
         })?;
-        let mut local = self.new_local_media(leg.local_port());
+        let mut local = self.cx.new_local_media(leg.local_port());
         let Some(offer) = offer else {
             local.next_version();
             let ours = sdp::offer(&local, SdpDirection::SendRecv);
@@ -202,7 +202,7 @@ impl Switch {
         };
         match sdp::answer(offer, &local) {
             Ok(answer) => {
-                self.media.set_remote(&leg, &answer.media);
+                self.cx.media.set_remote(&leg, &answer.media);
                 Ok(CallerMedia {
                     answer: Bytes::from(answer.session_description.to_bytes()),
                     pending_offer: None,
@@ -213,7 +213,7 @@ impl Switch {
             }
             Err(error) => {
                 info!(%error, "offer has nothing we can use");
-                self.media.close(leg);
+                self.cx.media.close(leg);
                 Err(488)
             }
         }
@@ -238,14 +238,14 @@ impl Switch {
                 return Some(refusal.status);
             }
         };
-        self.index.add_channel(&call_id, &call.inbound.media);
+        self.cx.index.add_channel(&call_id, &call.inbound.media);
         if let Some(did) = limited_did {
             self.routing.call_started(&did);
             call.limited_did = Some(did);
         }
-        self.effects.publish(CallEvent::CallCreated {
+        self.cx.effects.publish(CallEvent::CallCreated {
             call_id: call_id.clone(),
-            at: wall_at(self.wall_clock, now),
+            at: wall_at(self.cx.wall_clock, now),
             direction: Direction::Inbound,
             caller_id: call.caller_id.clone(),
             number_dialed: call.number_dialed.clone(),
@@ -263,13 +263,13 @@ impl Switch {
         match route {
             Route::Conference(room) => {
                 if !self.rooms.contains_key(room) {
-                    let mix = self.media.create_mix(None);
+                    let mix = self.cx.media.create_mix(None);
                     self.rooms.insert(room.clone(), Room { mix, members: 0 });
                 }
                 let mix = self.rooms[room].mix;
-                self.media.open(Near::Mix(mix))
+                self.cx.media.open(Near::Mix(mix))
             }
-            _ => self.media.open(Near::Anywhere),
+            _ => self.cx.media.open(Near::Anywhere),
         }
     }
 
@@ -293,7 +293,7 @@ impl Switch {
                 match self.registrar.lookup(now, extension).into_iter().next() {
                     Some(binding) => Ok(Some(Target {
                         request_uri: binding.contact.clone(),
-                        to: format!("<sip:{extension}@{}>", self.local_address),
+                        to: format!("<sip:{extension}@{}>", self.cx.local_address),
                         destination: binding_peer(&binding),
                         through_trunk: false,
                     })),
@@ -337,7 +337,7 @@ impl Switch {
                 Err(Refusal::new(404, format!("{number} is not in service")))
             }
             Destination::Did(number) => match self.routing.route(number) {
-                Some(Route::Did(did)) => Ok(did.route_at(wall_at(self.wall_clock, now).into())),
+                Some(Route::Did(did)) => Ok(did.route_at(wall_at(self.cx.wall_clock, now).into())),
                 Some(route) => Ok(route.clone()),
                 None => Err(Refusal::at(
                     404,
@@ -363,13 +363,13 @@ impl Switch {
         let _entered = call.span.clone().entered();
         let mut attached = Attached::default();
         if let Route::Did(did) = &call.route {
-            call.route = did.route_at(self.wall(now).into());
+            call.route = did.route_at(self.cx.wall(now).into());
         }
         match call.route.clone() {
             Route::Did(_) => return Err(Refusal::new(500, "a DID's route did not resolve")),
             Route::Echo => {
                 info!("answering with echo");
-                self.media.echo(&call.inbound.media);
+                self.cx.media.echo(&call.inbound.media);
             }
             Route::Conference(room) => self.join_room(call, room)?,
             Route::Flow { flow, time_zone } => {
@@ -379,9 +379,9 @@ impl Switch {
             }
             Route::DigitEcho => {
                 info!("answering with the digit echo");
-                self.media.play(
+                self.cx.media.play(
                     &call.inbound.media,
-                    Player::single(Playable::Prompt(self.prompts.digit_echo_intro.clone())),
+                    Player::single(Playable::Prompt(self.cx.prompts.digit_echo_intro.clone())),
                 );
             }
             Route::Record => attached.recording = Some(self.record_caller(call, sip)?),
@@ -400,7 +400,7 @@ impl Switch {
                     call.clock.enter(now, Phase::Waiting);
                 }
                 if call.inbound.state == SipState::Up {
-                    self.media.play(
+                    self.cx.media.play(
                         &call.inbound.media,
                         Player::single(Playable::Tone(ToneSpec::US_RINGBACK)),
                     );
@@ -413,7 +413,7 @@ impl Switch {
         call.clock.enter(now, Phase::Talking);
         if call.inbound.state == SipState::Offering {
             let body = call.inbound.stored_answer.take().unwrap_or_default();
-            answer_inbound(sip, now, call, body, &mut *self.media);
+            answer_inbound(sip, now, call, body, &mut *self.cx.media);
             attached.answered = true;
         }
         Ok(attached)
@@ -422,14 +422,14 @@ impl Switch {
     /// Joins a call's caller to conference `room` (made if it is new).
     fn join_room(&mut self, call: &mut Call, room: String) -> Result<(), Refusal> {
         if !self.rooms.contains_key(&room) {
-            let mix = self.media.create_mix(Some(&call.inbound.media));
+            let mix = self.cx.media.create_mix(Some(&call.inbound.media));
             self.rooms.insert(room.clone(), Room { mix, members: 0 });
         }
         let room = self
             .rooms
             .get_mut(&room)
             .expect("the room was just made if it was missing");
-        if !self.media.join(&call.inbound.media, room.mix, Role::Normal) {
+        if !self.cx.media.join(&call.inbound.media, room.mix, Role::Normal) {
             return Err(Refusal::new(
                 409,
                 "the room's media runs on another worker than the call's",
@@ -443,8 +443,8 @@ impl Switch {
     /// Records a call's caller into a new mono file (the record route):
     /// its name.
     fn record_caller(&mut self, call: &mut Call, sip: &mut Endpoint) -> Result<String, Refusal> {
-        let path = self.recordings_dir.join(format!("{}.wav", sip.new_token()));
-        self.media
+        let path = self.cx.recordings_dir.join(format!("{}.wav", sip.new_token()));
+        self.cx.media
             .record(&call.inbound.media, None, &path, Channels::Mono)
             .map_err(|error| {
                 warn!(%error, "cannot create the recording file");
@@ -480,7 +480,7 @@ impl Switch {
         ring_for: Duration,
         sip: &mut Endpoint,
     ) -> Result<LegId, Refusal> {
-        let Ok(media) = self.media.open(Near::Leg(&call.inbound.media)) else {
+        let Ok(media) = self.cx.media.open(Near::Leg(&call.inbound.media)) else {
             warn!("no RTP port free for the outbound leg");
             return Err(Refusal::new(503, "no RTP port free"));
         };
@@ -506,7 +506,7 @@ impl Switch {
             .calls
             .get(call_id)
             .ok_or_else(|| Refusal::new(481, "no such call"))?;
-        let Ok(media) = self.media.open(Near::Leg(&call.inbound.media)) else {
+        let Ok(media) = self.cx.media.open(Near::Leg(&call.inbound.media)) else {
             warn!("no RTP port free for the outbound leg");
             return Err(Refusal::new(503, "no RTP port free"));
         };
@@ -544,7 +544,7 @@ impl Switch {
         let mut leg = self.originate(now, (caller_id, codec), target, media, sip);
         leg.role = role;
         self.ring_out(call_id, leg.id, now + ring_for);
-        self.index.add_outbound(call_id, &leg);
+        self.cx.index.add_outbound(call_id, &leg);
         leg
     }
 
@@ -558,25 +558,25 @@ impl Switch {
             return;
         }
         let body = call.inbound.stored_answer.take().unwrap_or_default();
-        answer_inbound(sip, now, call, body, &mut *self.media);
-        self.effects.publish(CallEvent::CallAnswered {
+        answer_inbound(sip, now, call, body, &mut *self.cx.media);
+        self.cx.effects.publish(CallEvent::CallAnswered {
             call_id: call_id.to_string(),
-            at: wall_at(self.wall_clock, now),
+            at: wall_at(self.cx.wall_clock, now),
         });
     }
 
     /// Tells the live events what [`Switch::attach`] did.
     pub(super) fn publish_attached(&mut self, now: Instant, call_id: &str, attached: &Attached) {
         if attached.answered {
-            self.effects.publish(CallEvent::CallAnswered {
+            self.cx.effects.publish(CallEvent::CallAnswered {
                 call_id: call_id.to_string(),
-                at: wall_at(self.wall_clock, now),
+                at: wall_at(self.cx.wall_clock, now),
             });
         }
         if let Some(file) = &attached.recording {
-            self.effects.publish(CallEvent::RecordingStarted {
+            self.cx.effects.publish(CallEvent::RecordingStarted {
                 call_id: call_id.to_string(),
-                at: wall_at(self.wall_clock, now),
+                at: wall_at(self.cx.wall_clock, now),
                 file: file.clone(),
             });
         }
@@ -592,7 +592,7 @@ impl Switch {
         sip: &mut Endpoint,
     ) {
         let media = std::mem::replace(&mut call.inbound.media, MediaLeg::closed());
-        self.media.close(media);
+        self.cx.media.close(media);
         self.leave_room(&call.route, false);
         if let Some(key) = &call.inbound.server_key {
             respond(sip, now, key, &call.inbound.invite, status);

@@ -71,7 +71,7 @@ impl Switch {
             return;
         };
         listener.state = SipState::Up;
-        self.timers.cancel(&ring_out_timer(call_id, leg));
+        self.cx.timers.cancel(&ring_out_timer(call_id, leg));
         let Ok(dialog) = Dialog::from_uac(&listener.invite, response, listener.destination) else {
             return;
         };
@@ -86,16 +86,16 @@ impl Switch {
             sdp::accept_answer(&listener.offer, &answer).map_err(|e| e.to_string())
         }) {
             Ok(negotiated) => {
-                self.media.set_remote(&listener.media, &negotiated);
+                self.cx.media.set_remote(&listener.media, &negotiated);
                 listener.codec = Some(negotiated.codec);
             }
             Err(reason) => info!(%reason, "the listener answered without usable SDP"),
         }
-        let mix = mix_call(call, &mut *self.media);
+        let mix = mix_call(call, &mut *self.cx.media);
         let Some(listener) = call.leg_mut(leg) else {
             return;
         };
-        if self.media.join(&listener.media, mix, Role::Listen) {
+        if self.cx.media.join(&listener.media, mix, Role::Listen) {
             info!("the listener hears the call");
         }
     }

@@ -52,7 +52,7 @@ impl Switch {
         let target = self.route_target(now, &route)?;
         if let Route::Conference(room) = &route
             && let Some(existing) = self.rooms.get(room)
-            && !self.media.is_beside(&call.inbound.media, existing.mix)
+            && !self.cx.media.is_beside(&call.inbound.media, existing.mix)
         {
             return Err(ControlError::Conflict(
                 "the room's media runs on another worker than the call's, so the call cannot join it"
@@ -70,8 +70,8 @@ impl Switch {
         self.leave_flow(now, call_id, &mut call);
         self.release_outbound(now, &mut call, true, sip);
         call.note_hold(now);
-        self.media.stop_playback(&call.inbound.media);
-        self.media.isolate(&call.inbound.media);
+        self.cx.media.stop_playback(&call.inbound.media);
+        self.cx.media.isolate(&call.inbound.media);
         self.leave_room(&call.route, answered);
         if answered {
             call.clock.enter(now, Phase::Transferring);
@@ -83,9 +83,9 @@ impl Switch {
         self.calls.insert(call.id.clone(), call);
         match attached {
             Ok(attached) => {
-                self.effects.publish(CallEvent::CallTransferred {
+                self.cx.effects.publish(CallEvent::CallTransferred {
                     call_id: call_id.to_string(),
-                    at: wall_at(self.wall_clock, now),
+                    at: wall_at(self.cx.wall_clock, now),
                     route: kind.to_string(),
                 });
                 self.publish_attached(now, call_id, &attached);
@@ -110,7 +110,7 @@ impl Switch {
         call_id: &str,
         sip: &mut Endpoint,
     ) -> Result<String, ControlError> {
-        let path = self.recordings_dir.join(format!("{}.wav", sip.new_token()));
+        let path = self.cx.recordings_dir.join(format!("{}.wav", sip.new_token()));
         let call = Self::answered_call((&mut self.calls, &self.placed), call_id)?;
         let _entered = call.span.clone().entered();
         if call.callee().is_some_and(|leg| !leg.is_up()) {
@@ -124,7 +124,7 @@ impl Switch {
             ));
         }
         let other = call.callee().map(|leg| &leg.media);
-        self.media
+        self.cx.media
             .record(&call.inbound.media, other, &path, Channels::Stereo)
             .map_err(|error| {
                 warn!(%error, "cannot create the recording file");
@@ -133,9 +133,9 @@ impl Switch {
         let file = file_name(&path);
         info!(%file, "recording started through the API");
         call.recording_started(&file, true);
-        self.effects.publish(CallEvent::RecordingStarted {
+        self.cx.effects.publish(CallEvent::RecordingStarted {
             call_id: call_id.to_string(),
-            at: wall_at(self.wall_clock, now),
+            at: wall_at(self.cx.wall_clock, now),
             file: file.clone(),
         });
         Ok(file)
@@ -152,7 +152,7 @@ impl Switch {
         };
         let _entered = call.span.clone().entered();
         info!(file = %recording.file, "recording stopped through the API");
-        self.media.stop_recording(&call.inbound.media);
+        self.cx.media.stop_recording(&call.inbound.media);
         Ok(())
     }
 
@@ -165,7 +165,7 @@ impl Switch {
         listeners: Listeners,
     ) -> Result<(), ControlError> {
         let prompt = self
-            .prompt_named(name)
+            .cx.prompt_named(name)
             .cloned()
             .ok_or_else(|| ControlError::Unknown {
                 field: "/prompt".into(),
@@ -189,7 +189,7 @@ impl Switch {
         };
         info!(prompt = name, ?listeners, "playing a prompt into the call");
         for leg in legs {
-            self.media
+            self.cx.media
                 .play(leg, Player::single(Playable::Prompt(prompt.clone())));
         }
         Ok(())
@@ -224,8 +224,8 @@ impl Switch {
                     caller_id: call.caller_id.clone(),
                     number_dialed: call.number_dialed.clone(),
                     answered: call.clock.answered_at().is_some(),
-                    started_at: self.wall(call.clock.started()),
-                    answered_at: call.clock.answered_at().map(|at| self.wall(at)),
+                    started_at: self.cx.wall(call.clock.started()),
+                    answered_at: call.clock.answered_at().map(|at| self.cx.wall(at)),
                     recording: call.recording_now.is_some(),
                     legs,
                 };
@@ -239,7 +239,7 @@ impl Switch {
                     caller_id: placed.caller_id.clone(),
                     number_dialed: placed.number_dialed.clone(),
                     answered: false,
-                    started_at: self.wall(placed.clock.started()),
+                    started_at: self.cx.wall(placed.clock.started()),
                     answered_at: None,
                     recording: false,
                     legs: vec![LegSnapshot {
@@ -258,16 +258,16 @@ impl Switch {
 
     /// A registrar event, for the live event stream.
     pub(super) fn publish_registrar_event(&mut self, now: Instant, event: &RegistrarEvent) {
-        let at = wall_at(self.wall_clock, now);
+        let at = wall_at(self.cx.wall_clock, now);
         match event {
             RegistrarEvent::RegistrationAdded { user, .. } => {
-                self.effects.publish(CallEvent::RegistrationAdded {
+                self.cx.effects.publish(CallEvent::RegistrationAdded {
                     at,
                     user: user.clone(),
                 });
             }
             RegistrarEvent::RegistrationRemoved { user, reason, .. } => {
-                self.effects.publish(CallEvent::RegistrationRemoved {
+                self.cx.effects.publish(CallEvent::RegistrationRemoved {
                     at,
                     user: user.clone(),
                     reason: format!("{reason:?}").to_lowercase(),
@@ -279,7 +279,7 @@ impl Switch {
 
     /// Publishes the gauges and counters `/metrics` shows.
     pub(super) fn publish_metrics(&self, sip: &Endpoint) {
-        let metrics = &self.metrics;
+        let metrics = &self.cx.metrics;
         metrics
             .calls_active
             .store(self.calls.len() as i64, Ordering::Relaxed);

@@ -31,7 +31,7 @@ impl Switch {
     /// Gives up on call `call_id`'s leg `leg` if it has not answered by
     /// `at`.
     pub(super) fn ring_out(&mut self, call_id: &str, leg: LegId, at: Instant) {
-        self.timers.set(ring_out_timer(call_id, leg), at);
+        self.cx.timers.set(ring_out_timer(call_id, leg), at);
     }
 
     /// Sends an outbound leg's INVITE to `target` from `caller`, offering
@@ -45,7 +45,7 @@ impl Switch {
         media: MediaLeg,
         sip: &mut Endpoint,
     ) -> OutboundLeg {
-        let mut local_media = self.new_local_media(media.local_port());
+        let mut local_media = self.cx.new_local_media(media.local_port());
         // The caller's codec first: a callee that takes it is relayed to
         // without decoding.
         if let Some(first) = first_codec {
@@ -55,7 +55,7 @@ impl Switch {
         let mut invite = Request::new(Method::Invite, target.request_uri);
         let tag = sip.new_token();
         let leg_call_id = format!("{}@switchboard", sip.new_token());
-        let local = self.local_address;
+        let local = self.cx.local_address;
         let destination = target.destination;
         let through_trunk = target.through_trunk;
         let transport = destination.transport;
@@ -72,7 +72,7 @@ impl Switch {
         headers.push(Name::CONTENT_TYPE, "application/sdp");
         invite.body = Bytes::from(offer.to_bytes());
         let client_key = sip.send_request(now, invite.clone(), destination);
-        let leg = self.legs.next_id();
+        let leg = self.cx.legs.next_id();
         OutboundLeg {
             role: LegRole::Callee,
             client_key,
@@ -158,7 +158,7 @@ impl Switch {
         let old_key = std::mem::replace(&mut leg.client_key, new_key.clone());
         leg.invite = invite;
         info!(status = response.status, "answered the trunk's challenge");
-        self.index.rekey_invite(&old_key, new_key, call_id);
+        self.cx.index.rekey_invite(&old_key, new_key, call_id);
         true
     }
 
@@ -172,7 +172,7 @@ impl Switch {
         if key.method != Method::Invite {
             return;
         }
-        let Some(call_id) = self.index.call_of_invite(&key).cloned() else {
+        let Some(call_id) = self.cx.index.call_of_invite(&key).cloned() else {
             return;
         };
         if matches!(response.status, 401 | 407)
@@ -202,12 +202,12 @@ impl Switch {
                 if call.inbound.state == SipState::Offering {
                     // Early media would need an early answer: a 183 is
                     // relayed as ringing.
-                    ring_caller(sip, now, call, self.local_address);
+                    ring_caller(sip, now, call, self.cx.local_address);
                 }
                 if call.inbound.state != SipState::Ending {
-                    self.effects.publish(CallEvent::CallRinging {
+                    self.cx.effects.publish(CallEvent::CallRinging {
                         call_id: call_id.to_string(),
-                        at: wall_at(self.wall_clock, now),
+                        at: wall_at(self.cx.wall_clock, now),
                     });
                 }
             }
@@ -258,7 +258,7 @@ impl Switch {
             return;
         }
         outbound.state = SipState::Up;
-        self.timers.cancel(&ring_out_timer(call_id, outbound.id));
+        self.cx.timers.cancel(&ring_out_timer(call_id, outbound.id));
         let dialog = Dialog::from_uac(&outbound.invite, response, outbound.destination);
         let Ok(dialog) = dialog else {
             return;
@@ -273,7 +273,7 @@ impl Switch {
             });
         match negotiated {
             Ok(negotiated) => {
-                self.media.set_remote(&outbound.media, &negotiated);
+                self.cx.media.set_remote(&outbound.media, &negotiated);
                 outbound.codec = Some(negotiated.codec);
             }
             Err(reason) => info!(%reason, "phone answered without usable SDP"),
@@ -285,9 +285,9 @@ impl Switch {
         }
         if let Some(flow) = call.flow.as_mut()
             && flow.whisper_on_answer(
-                (&mut *self.media, &outbound.media),
-                &*self.audio,
-                flow::PromptLookup::new(&self.prompts, &self.uploaded_prompts),
+                (&mut *self.cx.media, &outbound.media),
+                &*self.cx.audio,
+                flow::PromptLookup::new(&self.cx.prompts, &self.cx.uploaded_prompts),
             )
         {
             info!("the dialled party answered: whispering before the bridge");
@@ -307,15 +307,15 @@ impl Switch {
         let Some(outbound) = callee_mut(&mut call.legs) else {
             return;
         };
-        let mixed = self.mix_bridges || !codecs_relay(call.inbound.codec, outbound.codec);
+        let mixed = self.cx.mix_bridges || !codecs_relay(call.inbound.codec, outbound.codec);
         info!(mixed, "phone answered; bridging");
         if mixed {
-            call.bridge_mix = Some(self.media.create_mix(Some(&outbound.media)));
+            call.bridge_mix = Some(self.cx.media.create_mix(Some(&outbound.media)));
         }
         // Ringback played to an answered caller stops.
-        self.media.stop_playback(&call.inbound.media);
+        self.cx.media.stop_playback(&call.inbound.media);
         connect(
-            &mut *self.media,
+            &mut *self.cx.media,
             call.bridge_mix,
             &call.inbound.media,
             &outbound.media,
@@ -324,9 +324,9 @@ impl Switch {
         call.clock.enter(now, Phase::Talking);
         self.answer_caller(now, call_id, sip);
         self.record_bridged(now, call_id, sip);
-        self.effects.publish(CallEvent::CallBridged {
+        self.cx.effects.publish(CallEvent::CallBridged {
             call_id: call_id.to_string(),
-            at: wall_at(self.wall_clock, now),
+            at: wall_at(self.cx.wall_clock, now),
         });
         self.flow_dial_answered(now, call_id, sip);
     }
@@ -342,16 +342,16 @@ impl Switch {
         };
         match &call.recording_now {
             Some(recording) if recording.stereo => {
-                self.media
+                self.cx.media
                     .record_other(&call.inbound.media, &outbound.media);
                 return;
             }
             Some(_) => return,
-            None if !self.record_calls => return,
+            None if !self.cx.record_calls => return,
             None => {}
         }
-        let path = self.recordings_dir.join(format!("{}.wav", sip.new_token()));
-        let recorded = self.media.record(
+        let path = self.cx.recordings_dir.join(format!("{}.wav", sip.new_token()));
+        let recorded = self.cx.media.record(
             &call.inbound.media,
             Some(&outbound.media),
             &path,
@@ -364,9 +364,9 @@ impl Switch {
         info!(file = %path.display(), "recording the call");
         let file = file_name(&path);
         call.recording_started(&file, true);
-        self.effects.publish(CallEvent::RecordingStarted {
+        self.cx.effects.publish(CallEvent::RecordingStarted {
             call_id: call_id.to_string(),
-            at: wall_at(self.wall_clock, now),
+            at: wall_at(self.cx.wall_clock, now),
             file,
         });
     }
@@ -375,7 +375,7 @@ impl Switch {
         if key.method != Method::Invite {
             return;
         }
-        let Some(call_id) = self.index.call_of_invite(&key).cloned() else {
+        let Some(call_id) = self.cx.index.call_of_invite(&key).cloned() else {
             return;
         };
         if self.placed.contains_key(call_id.as_str()) {

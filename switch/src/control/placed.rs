@@ -27,7 +27,7 @@ impl Switch {
             self.leave_room(&then, false);
             ControlError::Conflict("no RTP port free".into())
         })?;
-        self.metrics.calls_total.fetch_add(1, Ordering::Relaxed);
+        self.cx.metrics.calls_total.fetch_add(1, Ordering::Relaxed);
         let leg = self.originate(now, (&origination.caller_id, None), target, media, sip);
         let call_id = outbound_call_id(&leg.invite);
         self.ring_out(&call_id, leg.id, now + origination.ring_timeout);
@@ -41,10 +41,10 @@ impl Switch {
             Destination::Phone(extension) => extension.to_string(),
             Destination::Number(number) | Destination::Did(number) => number.to_string(),
         };
-        self.index.add_placed(&call_id, &leg);
-        self.effects.publish(CallEvent::CallCreated {
+        self.cx.index.add_placed(&call_id, &leg);
+        self.cx.effects.publish(CallEvent::CallCreated {
             call_id: call_id.clone(),
-            at: wall_at(self.wall_clock, now),
+            at: wall_at(self.cx.wall_clock, now),
             direction: Direction::Outbound,
             caller_id: origination.caller_id.clone(),
             number_dialed: number_dialed.clone(),
@@ -77,18 +77,18 @@ impl Switch {
         let status = response.status;
         match status {
             100 => {}
-            101..=199 => self.effects.publish(CallEvent::CallRinging {
+            101..=199 => self.cx.effects.publish(CallEvent::CallRinging {
                 call_id: call_id.to_string(),
-                at: wall_at(self.wall_clock, now),
+                at: wall_at(self.cx.wall_clock, now),
             }),
             200..=299 => {
                 let Some(call) = self.placed_answered(now, (key, call_id), &response, sip) else {
                     return;
                 };
                 let _entered = call.span.clone().entered();
-                self.effects.publish(CallEvent::CallAnswered {
+                self.cx.effects.publish(CallEvent::CallAnswered {
                     call_id: call_id.to_string(),
-                    at: wall_at(self.wall_clock, now),
+                    at: wall_at(self.cx.wall_clock, now),
                 });
                 let mut call = call;
                 let attached = self
@@ -148,15 +148,15 @@ impl Switch {
             .and_then(|answer| sdp::accept_answer(&leg.offer, &answer).map_err(|e| e.to_string()));
         match &negotiated {
             Ok(negotiated) => {
-                self.media.set_remote(&leg.media, negotiated);
+                self.cx.media.set_remote(&leg.media, negotiated);
                 leg.codec = Some(negotiated.codec);
             }
             Err(reason) => info!(%reason, "answered without usable SDP"),
         }
         info!("the called party answered");
-        self.media.restart_media_timeout(&leg.media);
-        self.index.remove_placed_invite(key);
-        self.timers.cancel(&ring_out_timer(call_id, leg.id));
+        self.cx.media.restart_media_timeout(&leg.media);
+        self.cx.index.remove_placed_invite(key);
+        self.cx.timers.cancel(&ring_out_timer(call_id, leg.id));
         clock.answered(now);
         let inbound = InboundLeg {
             server_key: None,
@@ -203,28 +203,28 @@ impl Switch {
         if hung_up_by == HungUpBy::System {
             sip.cancel(now, &placed.leg.client_key);
         }
-        self.index.remove_placed_invite(&placed.leg.client_key);
-        self.timers.cancel(&ring_out_timer(call_id, placed.leg.id));
-        self.index.remove_channel(&placed.leg.media);
-        self.media.close(placed.leg.media);
+        self.cx.index.remove_placed_invite(&placed.leg.client_key);
+        self.cx.timers.cancel(&ring_out_timer(call_id, placed.leg.id));
+        self.cx.index.remove_channel(&placed.leg.media);
+        self.cx.media.close(placed.leg.media);
         self.leave_room(&placed.then, false);
         info!(status, "placed call ended unanswered");
-        self.effects.publish(CallEvent::CallEnded {
+        self.cx.effects.publish(CallEvent::CallEnded {
             call_id: call_id.to_string(),
-            at: wall_at(self.wall_clock, now),
+            at: wall_at(self.cx.wall_clock, now),
             hung_up_by,
             sip_status: status,
             talk_seconds: 0.0,
         });
         let times = placed.clock.times(now);
-        self.effects.record(Cdr {
+        self.cx.effects.record(Cdr {
             caller_id: placed.caller_id,
             number_dialed: placed.number_dialed,
             route: placed.then.kind(),
             hung_up_by,
             sip_status: status,
             ..Cdr::timed(call_id.to_string(), Direction::Outbound, &times, |at| {
-                self.wall(at)
+                self.cx.wall(at)
             })
         });
     }
