@@ -7,7 +7,7 @@
 use crate::cdr::{Cdr, Direction, HungUpBy};
 use crate::control::{Command, ControlError, Destination, DirectoryChange, Origination, Reply};
 use crate::fake_media::FakeRouting;
-use crate::media_port::{ChannelId, MediaEventKind};
+use crate::media_port::{ChannelId, Channels, MediaEventKind, MixId};
 use crate::route::did::{CallsLimit, DidRoute};
 use crate::route::{FlowSource, Route};
 use crate::testing::{ALICE, BOB, CAROL, Harness};
@@ -546,4 +546,68 @@ fn only_an_answered_bridged_call_can_be_listened_to() {
         matches!(reply, Reply::Done(Err(ControlError::NoSuchCall))),
         "{reply:?}"
     );
+}
+
+#[test]
+fn conference_callers_share_one_mix_released_by_the_last_out() {
+    let mut harness = Harness::new();
+    let mut first = harness.invite(ALICE, "2000", "room-1", true);
+    let mut second = harness.invite(BOB, "2000", "room-2", true);
+    harness.run_for(Duration::from_secs(1));
+    assert_eq!(harness.final_status(ALICE, &mut first), Some(200));
+    assert_eq!(harness.final_status(BOB, &mut second), Some(200));
+    let mixed = |harness: &Harness| -> Vec<MixId> {
+        let state = harness.media.state();
+        let mut mixes: Vec<MixId> = state
+            .channels
+            .values()
+            .filter_map(|channel| match channel.routing {
+                FakeRouting::Mix(mix, Role::Normal) => Some(mix),
+                _ => None,
+            })
+            .collect();
+        mixes.dedup();
+        mixes
+    };
+    assert_eq!(mixed(&harness).len(), 1, "both callers in one room");
+    assert_eq!(harness.media.state().mixes.len(), 1);
+    let mut dialog = first.dialog.take().expect("answered");
+    harness.hang_up(ALICE, &mut dialog);
+    harness.run_for(Duration::from_secs(1));
+    assert_eq!(harness.media.state().mixes.len(), 1, "one caller is left");
+    let mut dialog = second.dialog.take().expect("answered");
+    harness.hang_up(BOB, &mut dialog);
+    harness.run_for(Duration::from_secs(1));
+    assert!(
+        harness.media.state().mixes.is_empty(),
+        "the last out closes it"
+    );
+    assert_eq!(record(&harness, "room-2").route, "conference");
+    assert!(harness.switch.is_idle());
+}
+
+#[test]
+fn the_record_route_records_the_caller_into_a_file_its_record_lists() {
+    let mut harness = Harness::new();
+    let mut call = harness.invite(ALICE, "3000", "rec-1", true);
+    harness.run_for(Duration::from_secs(1));
+    assert_eq!(harness.final_status(ALICE, &mut call), Some(200));
+    let caller = first_channel(&harness);
+    let (path, channels, other) = harness
+        .media
+        .channel(caller)
+        .and_then(|channel| channel.recording)
+        .expect("recording");
+    assert_eq!((channels, other), (Channels::Mono, None));
+    harness.run_for(Duration::from_secs(4));
+    let mut dialog = call.dialog.take().expect("answered");
+    harness.hang_up(ALICE, &mut dialog);
+    harness.run_for(Duration::from_secs(1));
+    let cdr = record(&harness, "rec-1");
+    let file = path
+        .file_name()
+        .and_then(|name| name.to_str())
+        .expect("a name");
+    assert_eq!(cdr.recordings, vec![file.to_string()]);
+    assert_seconds(cdr.talk_seconds, 5.0);
 }

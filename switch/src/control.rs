@@ -43,6 +43,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 use tracing::{Span, debug, info, info_span, warn};
 
+mod apps;
 mod bridging;
 mod call;
 mod context;
@@ -57,6 +58,7 @@ mod outbound;
 mod placed;
 mod signalling;
 
+use apps::Rooms;
 use bridging::*;
 use call::*;
 use context::Context;
@@ -386,11 +388,6 @@ pub enum DirectoryChange {
     Replace(Vec<DirectoryChange>),
 }
 
-/// How long a digit sent back by [`Route::DigitEcho`] lasts at most (a
-/// long press is echoed no longer than this) and at least.
-const ECHOED_DIGIT_MAX: Duration = Duration::from_secs(1);
-const ECHOED_DIGIT_MIN: Duration = Duration::from_millis(60);
-
 /// How long an outbound leg may ring before the caller gets a 480.
 const RING_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -432,7 +429,7 @@ pub struct Switch {
     shutting_down: bool,
     trunk: Option<Trunk>,
     /// Conference rooms with callers, by name.
-    rooms: HashMap<String, Room>,
+    rooms: Rooms,
     /// Flows by id, at their current versions.
     flows: HashMap<i64, Arc<ivr::Flow>>,
     /// Active agents' extensions, by login.
@@ -472,7 +469,7 @@ impl Switch {
             placed: HashMap::new(),
             shutting_down: false,
             trunk,
-            rooms: HashMap::new(),
+            rooms: Rooms::default(),
             flows: HashMap::new(),
             agents: HashMap::new(),
             cx: Context {
@@ -590,7 +587,8 @@ impl Switch {
             Event::Ack { request, .. } => self.handle_ack(request),
             Event::AckTimedOut { call_id, .. } => {
                 let inbound = self
-                    .cx.index
+                    .cx
+                    .index
                     .call_of_dialog(&call_id)
                     .cloned()
                     .unwrap_or_else(|| CallId::from(call_id));
@@ -672,10 +670,13 @@ impl Switch {
 
     /// When [`Switch::handle_timeout`] is next due.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.registrar.poll_timeout(), self.cx.timers.next_deadline()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.registrar.poll_timeout(),
+            self.cx.timers.next_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// The next thing to be done outside, oldest first.

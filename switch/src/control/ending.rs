@@ -22,7 +22,7 @@ impl Switch {
             self.routing.call_ended(&did);
         }
         let member = call.inbound.state == SipState::Up;
-        self.leave_room(&call.route, member);
+        self.rooms.leave(&mut *self.cx.media, &call.route, member);
         if ended_by != Side::Inbound {
             match call.inbound.state {
                 SipState::Offering => respond_call(sip, now, &mut call, 480),
@@ -68,14 +68,17 @@ impl Switch {
             "call ended"
         );
         let caller_rtp = self
-            .cx.media
+            .cx
+            .media
             .stats(&call.inbound.media)
             .map(|stats| LegQuality::from_stats(&stats));
         for quality in [&caller_rtp, &callee_rtp].into_iter().flatten() {
-            self.cx.metrics
+            self.cx
+                .metrics
                 .rtp_packets_received
                 .fetch_add(quality.packets_received, Ordering::Relaxed);
-            self.cx.metrics
+            self.cx
+                .metrics
                 .rtp_packets_lost
                 .fetch_add(quality.packets_lost.max(0) as u64, Ordering::Relaxed);
         }
@@ -155,25 +158,14 @@ impl Switch {
         };
         info!("listener released");
         let timers = (&mut self.cx.index, &mut self.cx.timers);
-        release_leg(&mut *self.cx.media, timers, (now, &call.id), leg, signal, sip);
-    }
-
-    /// A caller of a conference `route` left its room (`member`: it had
-    /// joined); the last one out closes it. Other routes have no room.
-    pub(super) fn leave_room(&mut self, route: &Route, member: bool) {
-        let Route::Conference(room) = route else {
-            return;
-        };
-        if let Some(state) = self.rooms.get_mut(room) {
-            if member {
-                state.members = state.members.saturating_sub(1);
-            }
-            if state.members == 0 {
-                let mix = state.mix;
-                self.rooms.remove(room);
-                self.cx.media.release_mix(mix);
-            }
-        }
+        release_leg(
+            &mut *self.cx.media,
+            timers,
+            (now, &call.id),
+            leg,
+            signal,
+            sip,
+        );
     }
 
     /// What a media channel reported, for the call it belongs to.
@@ -262,17 +254,10 @@ impl Switch {
             }
             .to_string(),
         });
-        let Some(call) = self.calls.get(call_id) else {
-            return;
-        };
-        if call.route == Route::DigitEcho && on_caller {
-            let leg = &call.inbound.media;
-            let held = duration.clamp(ECHOED_DIGIT_MIN, ECHOED_DIGIT_MAX);
-            self.cx.media.send_digit(leg, digit, held);
-            if let Some(prompt) = self.cx.prompts.digit(digit) {
-                let prompt = Playable::Prompt(prompt.clone());
-                self.cx.media.play(leg, Player::single(prompt));
-            }
+        if let Some(call) = self.calls.get(call_id)
+            && on_caller
+        {
+            apps::digit(&mut self.cx, call, digit, duration);
         }
     }
 

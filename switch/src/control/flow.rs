@@ -467,7 +467,8 @@ impl Switch {
         match playable(&audio, &*self.cx.audio, prompts) {
             Resolved::Ready(playable) => {
                 run.waiting_audio = None;
-                self.cx.media
+                self.cx
+                    .media
                     .play(&call.inbound.media, Player::single(playable).tagged(id));
                 None
             }
@@ -541,7 +542,8 @@ impl Switch {
         let path = dir.join(format!("{}.wav", sip.new_token()));
         let call = self.calls.get_mut(call_id)?;
         if let Err(error) = self
-            .cx.media
+            .cx
+            .media
             .record(&call.inbound.media, None, &path, Channels::Mono)
         {
             warn!(%error, file = %path.display(), "cannot create the flow's recording");
@@ -771,7 +773,8 @@ impl Switch {
         let Some(mut run) = call.flow.take() else {
             return;
         };
-        self.cx.timers
+        self.cx
+            .timers
             .cancel(&(call.id.clone(), CallTimer::FlowTimeout));
         if let Some(recording) = run.recording.take() {
             self.cx.media.stop_recording(&call.inbound.media);

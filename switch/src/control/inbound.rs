@@ -156,7 +156,7 @@ impl Switch {
         let media = match self.caller_media(offer.as_ref(), &route) {
             Ok(media) => media,
             Err(status) => {
-                self.leave_room(&route, false);
+                self.rooms.leave(&mut *self.cx.media, &route, false);
                 refuse_media(sip, now, (&key, &request), status);
                 return Some(status);
             }
@@ -184,10 +184,13 @@ impl Switch {
         offer: Option<&SessionDescription>,
         route: &Route,
     ) -> Result<CallerMedia, u16> {
-        let leg = self.open_caller_media(route).map_err(|error| {
-            warn!(%error, "no RTP port free");
-            503_u16
-        })?;
+        let leg = self
+            .rooms
+            .open_caller_media(&mut *self.cx.media, route)
+            .map_err(|error| {
+                warn!(%error, "no RTP port free");
+                503_u16
+            })?;
         let mut local = self.cx.new_local_media(leg.local_port());
         let Some(offer) = offer else {
             local.next_version();
@@ -255,22 +258,6 @@ impl Switch {
         self.calls.insert(call.id.clone(), call);
         self.run_flow(now, &call_id, sip);
         None
-    }
-
-    /// Opens the media of a caller for `route`: on the worker of its
-    /// conference room (made empty if it is new), else anywhere.
-    pub(super) fn open_caller_media(&mut self, route: &Route) -> Result<MediaLeg, OpenError> {
-        match route {
-            Route::Conference(room) => {
-                if !self.rooms.contains_key(room) {
-                    let mix = self.cx.media.create_mix(None);
-                    self.rooms.insert(room.clone(), Room { mix, members: 0 });
-                }
-                let mix = self.rooms[room].mix;
-                self.cx.media.open(Near::Mix(mix))
-            }
-            _ => self.cx.media.open(Near::Anywhere),
-        }
     }
 
     /// Where a route's outbound leg goes (a phone's registered contact,
@@ -367,24 +354,14 @@ impl Switch {
         }
         match call.route.clone() {
             Route::Did(_) => return Err(Refusal::new(500, "a DID's route did not resolve")),
-            Route::Echo => {
-                info!("answering with echo");
-                self.cx.media.echo(&call.inbound.media);
-            }
-            Route::Conference(room) => self.join_room(call, room)?,
             Route::Flow { flow, time_zone } => {
                 self.start_flow(now, call, &flow, time_zone)?;
                 // The flow answers when it needs to.
                 return Ok(attached);
             }
-            Route::DigitEcho => {
-                info!("answering with the digit echo");
-                self.cx.media.play(
-                    &call.inbound.media,
-                    Player::single(Playable::Prompt(self.cx.prompts.digit_echo_intro.clone())),
-                );
+            Route::Echo | Route::DigitEcho | Route::Record | Route::Conference(_) => {
+                attached.recording = apps::start(&mut self.cx, &mut self.rooms, call, sip)?;
             }
-            Route::Record => attached.recording = Some(self.record_caller(call, sip)?),
             Route::Phone(_) | Route::Trunk(_) => {
                 let Some(target) = target else {
                     return Err(Refusal::new(500, "nowhere to send the call"));
@@ -417,43 +394,6 @@ impl Switch {
             attached.answered = true;
         }
         Ok(attached)
-    }
-
-    /// Joins a call's caller to conference `room` (made if it is new).
-    fn join_room(&mut self, call: &mut Call, room: String) -> Result<(), Refusal> {
-        if !self.rooms.contains_key(&room) {
-            let mix = self.cx.media.create_mix(Some(&call.inbound.media));
-            self.rooms.insert(room.clone(), Room { mix, members: 0 });
-        }
-        let room = self
-            .rooms
-            .get_mut(&room)
-            .expect("the room was just made if it was missing");
-        if !self.cx.media.join(&call.inbound.media, room.mix, Role::Normal) {
-            return Err(Refusal::new(
-                409,
-                "the room's media runs on another worker than the call's",
-            ));
-        }
-        room.members += 1;
-        info!(members = room.members, "answering into the conference");
-        Ok(())
-    }
-
-    /// Records a call's caller into a new mono file (the record route):
-    /// its name.
-    fn record_caller(&mut self, call: &mut Call, sip: &mut Endpoint) -> Result<String, Refusal> {
-        let path = self.cx.recordings_dir.join(format!("{}.wav", sip.new_token()));
-        self.cx.media
-            .record(&call.inbound.media, None, &path, Channels::Mono)
-            .map_err(|error| {
-                warn!(%error, "cannot create the recording file");
-                Refusal::new(500, "cannot create the recording file")
-            })?;
-        info!(file = %path.display(), "answering and recording");
-        let file = file_name(&path);
-        call.recording_started(&file, false);
-        Ok(file)
     }
 
     /// Calls `target` for `call` from `caller_id`: the call's callee,
@@ -593,7 +533,7 @@ impl Switch {
     ) {
         let media = std::mem::replace(&mut call.inbound.media, MediaLeg::closed());
         self.cx.media.close(media);
-        self.leave_room(&call.route, false);
+        self.rooms.leave(&mut *self.cx.media, &call.route, false);
         if let Some(key) = &call.inbound.server_key {
             respond(sip, now, key, &call.inbound.invite, status);
         }

@@ -51,8 +51,9 @@ impl Switch {
         let route = self.resolve(now, to, "/to")?;
         let target = self.route_target(now, &route)?;
         if let Route::Conference(room) = &route
-            && let Some(existing) = self.rooms.get(room)
-            && !self.cx.media.is_beside(&call.inbound.media, existing.mix)
+            && !self
+                .rooms
+                .can_join(&*self.cx.media, &call.inbound.media, room)
         {
             return Err(ControlError::Conflict(
                 "the room's media runs on another worker than the call's, so the call cannot join it"
@@ -72,7 +73,7 @@ impl Switch {
         call.note_hold(now);
         self.cx.media.stop_playback(&call.inbound.media);
         self.cx.media.isolate(&call.inbound.media);
-        self.leave_room(&call.route, answered);
+        self.rooms.leave(&mut *self.cx.media, &call.route, answered);
         if answered {
             call.clock.enter(now, Phase::Transferring);
         }
@@ -110,7 +111,10 @@ impl Switch {
         call_id: &str,
         sip: &mut Endpoint,
     ) -> Result<String, ControlError> {
-        let path = self.cx.recordings_dir.join(format!("{}.wav", sip.new_token()));
+        let path = self
+            .cx
+            .recordings_dir
+            .join(format!("{}.wav", sip.new_token()));
         let call = Self::answered_call((&mut self.calls, &self.placed), call_id)?;
         let _entered = call.span.clone().entered();
         if call.callee().is_some_and(|leg| !leg.is_up()) {
@@ -124,7 +128,8 @@ impl Switch {
             ));
         }
         let other = call.callee().map(|leg| &leg.media);
-        self.cx.media
+        self.cx
+            .media
             .record(&call.inbound.media, other, &path, Channels::Stereo)
             .map_err(|error| {
                 warn!(%error, "cannot create the recording file");
@@ -165,7 +170,8 @@ impl Switch {
         listeners: Listeners,
     ) -> Result<(), ControlError> {
         let prompt = self
-            .cx.prompt_named(name)
+            .cx
+            .prompt_named(name)
             .cloned()
             .ok_or_else(|| ControlError::Unknown {
                 field: "/prompt".into(),
@@ -189,7 +195,8 @@ impl Switch {
         };
         info!(prompt = name, ?listeners, "playing a prompt into the call");
         for leg in legs {
-            self.cx.media
+            self.cx
+                .media
                 .play(leg, Player::single(Playable::Prompt(prompt.clone())));
         }
         Ok(())

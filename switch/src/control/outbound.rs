@@ -342,7 +342,8 @@ impl Switch {
         };
         match &call.recording_now {
             Some(recording) if recording.stereo => {
-                self.cx.media
+                self.cx
+                    .media
                     .record_other(&call.inbound.media, &outbound.media);
                 return;
             }
@@ -350,7 +351,10 @@ impl Switch {
             None if !self.cx.record_calls => return,
             None => {}
         }
-        let path = self.cx.recordings_dir.join(format!("{}.wav", sip.new_token()));
+        let path = self
+            .cx
+            .recordings_dir
+            .join(format!("{}.wav", sip.new_token()));
         let recorded = self.cx.media.record(
             &call.inbound.media,
             Some(&outbound.media),

@@ -22,11 +22,14 @@ impl Switch {
         })?;
         // What `then` needs is checked now, and again when `to` answers.
         self.route_target(now, &then)?;
-        let media = self.open_caller_media(&then).map_err(|error| {
-            warn!(%error, "no RTP port free");
-            self.leave_room(&then, false);
-            ControlError::Conflict("no RTP port free".into())
-        })?;
+        let media = self
+            .rooms
+            .open_caller_media(&mut *self.cx.media, &then)
+            .map_err(|error| {
+                warn!(%error, "no RTP port free");
+                self.rooms.leave(&mut *self.cx.media, &then, false);
+                ControlError::Conflict("no RTP port free".into())
+            })?;
         self.cx.metrics.calls_total.fetch_add(1, Ordering::Relaxed);
         let leg = self.originate(now, (&origination.caller_id, None), target, media, sip);
         let call_id = outbound_call_id(&leg.invite);
@@ -204,10 +207,12 @@ impl Switch {
             sip.cancel(now, &placed.leg.client_key);
         }
         self.cx.index.remove_placed_invite(&placed.leg.client_key);
-        self.cx.timers.cancel(&ring_out_timer(call_id, placed.leg.id));
+        self.cx
+            .timers
+            .cancel(&ring_out_timer(call_id, placed.leg.id));
         self.cx.index.remove_channel(&placed.leg.media);
         self.cx.media.close(placed.leg.media);
-        self.leave_room(&placed.then, false);
+        self.rooms.leave(&mut *self.cx.media, &placed.then, false);
         info!(status, "placed call ended unanswered");
         self.cx.effects.publish(CallEvent::CallEnded {
             call_id: call_id.to_string(),
