@@ -1,9 +1,11 @@
 //! The call controller: the transaction user that joins sip-core and media.
 //!
-//! Every call is a B2BUA: an inbound leg (the caller's dialog and media
-//! endpoint) and, when the call goes to a phone, an outbound leg with its
-//! own dialog and media endpoint. Legs are joined only through media,
-//! never by proxying signalling. The controller owns all calls; its
+//! Every call is a B2BUA with legs of one kind ([`call::Leg`]: an id, a
+//! role, a SIP state, a dialog, media, hold and codec): the caller's leg,
+//! whose INVITE the switch answers, and the legs it calls for the call
+//! (the called party, listeners), each with its own dialog and media.
+//! Legs are joined only through media (a relay pair or a mix with
+//! roles), never by proxying signalling. The controller owns all calls; its
 //! driver calls it for each SIP event, media event, command and timeout,
 //! so no call state is shared, and what it needs done outside comes out
 //! of [`Switch::poll_effect`].
@@ -421,7 +423,7 @@ pub struct Switch {
     registrar: Registrar,
     /// SIP users and their digest HA1s.
     users: HashMap<Extension, Ha1s>,
-    /// Calls by the inbound leg's Call-ID.
+    /// Calls by the caller's leg's Call-ID.
     calls: HashMap<CallId, Call>,
     /// Calls placed through the API whose first party has not answered,
     /// by their Call-ID.
@@ -696,14 +698,14 @@ impl Switch {
         info!(calls = calls.len(), "ending calls for shutdown");
         for call_id in calls {
             if let Some(call) = self.calls.get_mut(call_id.as_str())
-                && call.inbound.state == SipState::Offering
-                && let Some(key) = &call.inbound.server_key
+                && call.caller.state == SipState::Offering
+                && let Some(key) = &call.caller.ua.server_key
             {
-                let mut response = Response::to_request(&call.inbound.invite, 503);
+                let mut response = Response::to_request(&call.caller.invite, 503);
                 response.headers.push(Name::RETRY_AFTER, "30");
-                set_to_tag(&mut response, &call.inbound.local_tag);
+                set_to_tag(&mut response, &call.caller.ua.local_tag);
                 sip.respond(now, key, response);
-                call.inbound.state = SipState::Ending;
+                call.caller.state = SipState::Ending;
             }
             self.end_call(now, &call_id, Side::Switch, sip);
         }

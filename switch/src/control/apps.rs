@@ -43,8 +43,8 @@ impl Rooms {
 
     /// Joins a call's caller to conference `room` (made if it is new).
     fn join(&mut self, media: &mut dyn MediaPort, call: &Call, room: &str) -> Result<(), Refusal> {
-        let mix = self.mix_of(media, room, Some(&call.inbound.media));
-        if !media.join(&call.inbound.media, mix, Role::Normal) {
+        let mix = self.mix_of(media, room, Some(&call.caller.media));
+        if !media.join(&call.caller.media, mix, Role::Normal) {
             return Err(Refusal::new(
                 409,
                 "the room's media runs on another worker than the call's",
@@ -101,12 +101,12 @@ pub(super) fn start(
     match &call.route {
         Route::Echo => {
             info!("answering with echo");
-            media.echo(&call.inbound.media);
+            media.echo(&call.caller.media);
         }
         Route::DigitEcho => {
             info!("answering with the digit echo");
             let intro = Playable::Prompt(cx.prompts.digit_echo_intro.clone());
-            media.play(&call.inbound.media, Player::single(intro));
+            media.play(&call.caller.media, Player::single(intro));
         }
         Route::Conference(room) => rooms.join(media, call, &room.clone())?,
         Route::Record => return record_caller(cx, call, sip).map(Some),
@@ -127,7 +127,7 @@ pub(super) fn digit(cx: &mut Context, call: &Call, digit: media::dtmf::Digit, he
     if call.route != Route::DigitEcho {
         return;
     }
-    let leg = &call.inbound.media;
+    let leg = &call.caller.media;
     let held = held.clamp(ECHOED_DIGIT_MIN, ECHOED_DIGIT_MAX);
     cx.media.send_digit(leg, digit, held);
     if let Some(prompt) = cx.prompts.digit(digit) {
@@ -141,7 +141,7 @@ pub(super) fn digit(cx: &mut Context, call: &Call, digit: media::dtmf::Digit, he
 fn record_caller(cx: &mut Context, call: &mut Call, sip: &mut Endpoint) -> Result<String, Refusal> {
     let path = cx.recordings_dir.join(format!("{}.wav", sip.new_token()));
     cx.media
-        .record(&call.inbound.media, None, &path, Channels::Mono)
+        .record(&call.caller.media, None, &path, Channels::Mono)
         .map_err(|error| {
             warn!(%error, "cannot create the recording file");
             Refusal::new(500, "cannot create the recording file")

@@ -10,7 +10,7 @@ pub(super) fn apply_hold(call: &Call, prompts: &Prompts, media: &mut dyn MediaPo
     let Some(outbound) = callee(&call.legs).filter(|leg| leg.is_up()) else {
         return;
     };
-    let inbound = &call.inbound;
+    let inbound = &call.caller;
     match (inbound.holding, outbound.holding) {
         (false, false) => {
             info!("call resumed");
@@ -43,12 +43,12 @@ pub(super) fn apply_hold(call: &Call, prompts: &Prompts, media: &mut dyn MediaPo
 pub(super) fn mix_if_codecs_differ(call: &mut Call, media: &mut dyn MediaPort) {
     if let Some(outbound) = callee(&call.legs).filter(|leg| leg.is_up())
         && call.bridge_mix.is_none()
-        && !codecs_relay(call.inbound.codec, outbound.codec)
+        && !codecs_relay(call.caller.codec, outbound.codec)
     {
         info!("codecs differ: mixing the call");
         call.bridge_mix = Some(media.create_mix(Some(&outbound.media)));
-        if !call.inbound.holding && !outbound.holding {
-            connect(media, call.bridge_mix, &call.inbound.media, &outbound.media);
+        if !call.caller.holding && !outbound.holding {
+            connect(media, call.bridge_mix, &call.caller.media, &outbound.media);
         }
     }
 }

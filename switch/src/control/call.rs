@@ -1,5 +1,5 @@
 //! A call and its legs: the caller's leg, and the legs the switch calls
-//! for it (the called party, listeners), each with its role.
+//! for it (the called party, listeners), each with its role and id.
 
 use super::*;
 
@@ -23,31 +23,12 @@ pub(super) enum SipState {
     Ending,
 }
 
-/// The caller's leg: a caller's INVITE to us, or, for a call we placed,
-/// the party we called first once it answered.
-pub(super) struct InboundLeg {
-    /// The caller's INVITE transaction; none for a call we placed.
-    pub(super) server_key: Option<ServerKey>,
-    pub(super) invite: Request,
-    pub(super) source: Peer,
-    pub(super) local_tag: String,
-    pub(super) dialog: Option<Dialog>,
-    pub(super) media: MediaLeg,
-    pub(super) local_media: LocalMedia,
-    /// Our SDP offer in a 200 to an INVITE without SDP (late offer).
-    pub(super) pending_offer: Option<SessionDescription>,
-    /// Our answer to the caller's offer, held until the phone answers.
-    pub(super) stored_answer: Option<Bytes>,
-    pub(super) state: SipState,
-    /// The caller put the call on hold (its last offer does not receive).
-    pub(super) holding: bool,
-    /// The codec negotiated with the caller, once known.
-    pub(super) codec: Option<Codec>,
-}
-
-/// What a leg the switch calls is to its call.
+/// What a leg is to its call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum LegRole {
+    /// The caller: the party whose INVITE made the call, or, for a call
+    /// the switch placed, the party it called first. One per call.
+    Caller,
     /// The called party the caller talks to (a phone, the trunk, a
     /// flow's dial): at most one per call.
     Callee,
@@ -56,33 +37,78 @@ pub(super) enum LegRole {
     Listener,
 }
 
-/// A leg the switch calls for a call: its INVITE, dialog and media.
-pub(super) struct OutboundLeg {
+impl LegRole {
+    /// Its name in live calls' snapshots.
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            LegRole::Caller => "caller",
+            LegRole::Callee => "callee",
+            LegRole::Listener => "listener",
+        }
+    }
+}
+
+/// A leg of a call: one INVITE dialog with one party and its media. `U`
+/// is what only one side of a dialog has: [`Uas`] for the caller's leg
+/// (the switch answered its INVITE), [`Uac`] for the legs the switch
+/// calls.
+pub(super) struct Leg<U> {
+    /// The leg's id, which its timers name.
+    pub(super) id: LegId,
     /// What it is to the call.
     pub(super) role: LegRole,
-    pub(super) client_key: ClientKey,
+    /// Where its INVITE dialog stands.
+    pub(super) state: SipState,
+    /// The INVITE that began it (received or sent).
     pub(super) invite: Request,
-    pub(super) offer: SessionDescription,
-    /// What we offered the callee from (our address, port and `o=` line),
-    /// for answering its re-INVITEs.
-    pub(super) local_media: LocalMedia,
-    pub(super) destination: Peer,
     pub(super) dialog: Option<Dialog>,
     pub(super) media: MediaLeg,
-    /// Calling until it answers.
-    pub(super) state: SipState,
-    /// The leg's id, which its ring-out timer names.
-    pub(super) id: LegId,
+    /// Our side of its media (address, port, codecs and `o=` line), for
+    /// answering its re-INVITEs.
+    pub(super) local_media: LocalMedia,
+    /// The party put the call on hold (its last offer does not receive).
+    pub(super) holding: bool,
+    /// The codec negotiated with the party, once known.
+    pub(super) codec: Option<Codec>,
+    /// What only this side of the dialog has.
+    pub(super) ua: U,
+}
+
+/// The caller's leg, whose INVITE the switch answers.
+pub(super) type CallerLeg = Leg<Uas>;
+
+/// A leg the switch calls for a call.
+pub(super) type OutboundLeg = Leg<Uac>;
+
+/// What the caller's leg has as the switch answers it (RFC 3261's user
+/// agent server).
+pub(super) struct Uas {
+    /// The caller's INVITE transaction; none for a call we placed.
+    pub(super) server_key: Option<ServerKey>,
+    /// Where the INVITE came from.
+    pub(super) source: Peer,
+    /// Our To tag in the responses.
+    pub(super) local_tag: String,
+    /// Our SDP offer in a 200 to an INVITE without SDP (late offer).
+    pub(super) pending_offer: Option<SessionDescription>,
+    /// Our answer to the caller's offer, held until the call is answered.
+    pub(super) stored_answer: Option<Bytes>,
+}
+
+/// What a leg the switch calls has (RFC 3261's user agent client).
+pub(super) struct Uac {
+    /// Its INVITE client transaction.
+    pub(super) client_key: ClientKey,
+    /// The SDP offer in its INVITE.
+    pub(super) offer: SessionDescription,
+    /// Where the INVITE goes.
+    pub(super) destination: Peer,
     /// The INVITE's CSeq number: 1, then one more for each challenge
     /// answered.
     pub(super) sequence: u32,
     /// Challenges answered so far (a second one in a row for the same
     /// credentials means they are wrong).
     pub(super) challenges_answered: u8,
-    /// The callee put the call on hold.
-    pub(super) holding: bool,
-    /// The codec negotiated with the callee, once it answered.
-    pub(super) codec: Option<Codec>,
     /// It goes out through the trunk (whose challenges are answered).
     pub(super) through_trunk: bool,
 }
@@ -127,7 +153,8 @@ pub(super) struct Call {
     pub(super) caller_id: String,
     /// The number dialled, as records show it.
     pub(super) number_dialed: String,
-    pub(super) inbound: InboundLeg,
+    /// The caller's leg.
+    pub(super) caller: CallerLeg,
     /// The legs the switch called for it, oldest first, each with its
     /// role: at most one callee, any number of listeners.
     pub(super) legs: Vec<OutboundLeg>,
@@ -150,7 +177,7 @@ pub(super) struct Call {
     pub(super) limited_did: Option<Number>,
 }
 
-impl OutboundLeg {
+impl<U> Leg<U> {
     /// Whether it answered.
     pub(super) fn is_up(&self) -> bool {
         self.state == SipState::Up
@@ -163,7 +190,7 @@ impl Call {
     pub(super) fn note_hold(&mut self, now: Instant) {
         let on_hold = self
             .callee()
-            .is_some_and(|leg| leg.is_up() && (leg.holding || self.inbound.holding));
+            .is_some_and(|leg| leg.is_up() && (leg.holding || self.caller.holding));
         self.clock.hold(now, on_hold);
     }
 
@@ -203,7 +230,7 @@ impl Call {
 
     /// The leg whose INVITE is client transaction `key`.
     pub(super) fn leg_of_invite(&self, key: &ClientKey) -> Option<&OutboundLeg> {
-        self.legs.iter().find(|leg| leg.client_key == *key)
+        self.legs.iter().find(|leg| leg.ua.client_key == *key)
     }
 
     /// The leg of media channel `channel`.
@@ -218,7 +245,7 @@ impl Call {
         route: Route,
         direction: Direction,
         (caller_id, number_dialed): (String, String),
-        inbound: InboundLeg,
+        caller: CallerLeg,
         clock: CallClock,
     ) -> Call {
         Call {
@@ -228,7 +255,7 @@ impl Call {
             direction,
             caller_id,
             number_dialed,
-            inbound,
+            caller,
             legs: Vec::new(),
             clock,
             bridge_mix: None,

@@ -21,13 +21,13 @@ impl Switch {
         if let Some(did) = call.limited_did.take() {
             self.routing.call_ended(&did);
         }
-        let member = call.inbound.state == SipState::Up;
+        let member = call.caller.state == SipState::Up;
         self.rooms.leave(&mut *self.cx.media, &call.route, member);
         if ended_by != Side::Inbound {
-            match call.inbound.state {
+            match call.caller.state {
                 SipState::Offering => respond_call(sip, now, &mut call, 480),
                 SipState::Up => {
-                    if let Some(dialog) = call.inbound.dialog.as_mut() {
+                    if let Some(dialog) = call.caller.dialog.as_mut() {
                         let bye = dialog.create_request(Method::Bye);
                         sip.send_request(now, bye, dialog.destination());
                     }
@@ -36,11 +36,11 @@ impl Switch {
                 // party becomes the caller once it answers.
                 SipState::Calling | SipState::Ending => {}
             }
-        } else if call.inbound.state == SipState::Offering {
+        } else if call.caller.state == SipState::Offering {
             // Cancelled by the caller.
             respond_call(sip, now, &mut call, 487);
         }
-        call.inbound.state = SipState::Ending;
+        call.caller.state = SipState::Ending;
         self.release_outbound(now, &mut call, ended_by != Side::Outbound, sip);
         let hung_up_by = match ended_by {
             Side::Inbound => HungUpBy::Caller,
@@ -48,9 +48,9 @@ impl Switch {
             Side::Switch => HungUpBy::System,
         };
         self.record_end(now, &mut call, hung_up_by);
-        self.cx.index.remove_channel(&call.inbound.media);
+        self.cx.index.remove_channel(&call.caller.media);
         // The media worker logs each leg's quality as it closes it.
-        let media = std::mem::replace(&mut call.inbound.media, MediaLeg::closed());
+        let media = std::mem::replace(&mut call.caller.media, MediaLeg::closed());
         self.cx.media.close(media);
     }
 
@@ -70,7 +70,7 @@ impl Switch {
         let caller_rtp = self
             .cx
             .media
-            .stats(&call.inbound.media)
+            .stats(&call.caller.media)
             .map(|stats| LegQuality::from_stats(&stats));
         for quality in [&caller_rtp, &callee_rtp].into_iter().flatten() {
             self.cx
@@ -194,7 +194,7 @@ impl Switch {
                 duration,
                 source,
             }) => {
-                let on_caller = call.inbound.media.id() == Some(event.channel);
+                let on_caller = call.caller.media.id() == Some(event.channel);
                 self.digit_received(now, &call_id, on_caller, (digit, duration, source));
             }
             MediaEventKind::Channel(ChannelEvent::MediaTimeout { .. })
@@ -209,10 +209,10 @@ impl Switch {
                 }
             }
             MediaEventKind::Channel(ChannelEvent::MediaTimeout { silent_for }) => {
-                let answered = call.inbound.state == SipState::Up
+                let answered = call.caller.state == SipState::Up
                     && call.callee().is_none_or(|leg| leg.is_up());
                 // A held phone may well send nothing.
-                let holding = call.inbound.holding || call.callee().is_some_and(|leg| leg.holding);
+                let holding = call.caller.holding || call.callee().is_some_and(|leg| leg.holding);
                 if answered && !holding {
                     info!(
                         silent_s = silent_for.as_secs(),
@@ -364,7 +364,7 @@ fn release_leg(
                 sip.send_request(now, bye, dialog.destination());
             }
             None => {
-                sip.cancel(now, &leg.client_key);
+                sip.cancel(now, &leg.ua.client_key);
             }
         }
     }

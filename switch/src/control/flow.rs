@@ -310,7 +310,7 @@ impl Switch {
         let Some(call) = self.calls.get_mut(call_id) else {
             return;
         };
-        let caller = call.inbound.media.id() == Some(event.channel);
+        let caller = call.caller.media.id() == Some(event.channel);
         let Some(run) = call.flow.as_mut() else {
             return;
         };
@@ -370,7 +370,7 @@ impl Switch {
         match prompt {
             Ok(prompt) => {
                 let player = Player::single(Playable::Prompt(prompt)).tagged(play);
-                self.cx.media.play(&call.inbound.media, player);
+                self.cx.media.play(&call.caller.media, player);
             }
             Err(reason) => {
                 let _entered = call.span.clone().entered();
@@ -397,9 +397,9 @@ impl Switch {
             }
             Action::Ring(_) => {
                 let run = call.flow.as_mut()?;
-                if call.inbound.state != SipState::Offering {
+                if call.caller.state != SipState::Offering {
                     let ringback = Player::single(Playable::Tone(ToneSpec::US_RINGBACK));
-                    self.cx.media.play(&call.inbound.media, ringback);
+                    self.cx.media.play(&call.caller.media, ringback);
                 } else if !std::mem::replace(&mut run.rang, true) {
                     ring_caller(sip, now, call, self.cx.local_address);
                 }
@@ -410,7 +410,7 @@ impl Switch {
                 if let Some(run) = call.flow.as_mut() {
                     run.waiting_audio = None;
                 }
-                self.cx.media.stop_playback(&call.inbound.media);
+                self.cx.media.stop_playback(&call.caller.media);
                 None
             }
             Action::HoldMusic { prompt } => {
@@ -418,7 +418,7 @@ impl Switch {
                 let music = prompt.as_deref().and_then(|name| prompts.named(name));
                 let music = music.unwrap_or(&self.cx.prompts.hold_music).clone();
                 let player = Player::single(Playable::Looped(music));
-                self.cx.media.play(&call.inbound.media, player);
+                self.cx.media.play(&call.caller.media, player);
                 None
             }
             Action::Record { id, mailbox } => self.flow_record(now, call_id, id, mailbox, sip),
@@ -435,7 +435,7 @@ impl Switch {
                 info!("the flow's dial rang out: cancelled");
                 self.release_outbound_of(now, call_id, true, sip);
                 if let Some(call) = self.calls.get(call_id) {
-                    self.cx.media.stop_playback(&call.inbound.media);
+                    self.cx.media.stop_playback(&call.caller.media);
                 }
                 None
             }
@@ -469,13 +469,13 @@ impl Switch {
                 run.waiting_audio = None;
                 self.cx
                     .media
-                    .play(&call.inbound.media, Player::single(playable).tagged(id));
+                    .play(&call.caller.media, Player::single(playable).tagged(id));
                 None
             }
             Resolved::Pending => {
                 run.waiting_audio = Some(id);
                 // What played before stops while the audio is made.
-                self.cx.media.stop_playback(&call.inbound.media);
+                self.cx.media.stop_playback(&call.caller.media);
                 let play = (CallId::from(call_id), id);
                 self.cx.effects.push(match audio {
                     Audio::Say { text, voice } => Effect::Say {
@@ -500,8 +500,8 @@ impl Switch {
         let call = self.calls.get_mut(call_id)?;
         let run = call.flow.as_mut()?;
         let recording = run.recording.take_if(|recording| recording.id == id)?;
-        self.cx.media.stop_recording(&call.inbound.media);
-        self.cx.media.detect_speech(&call.inbound.media, false);
+        self.cx.media.stop_recording(&call.caller.media);
+        self.cx.media.detect_speech(&call.caller.media, false);
         let duration = now.saturating_duration_since(recording.started);
         let ended = (wall_at(self.cx.wall_clock, now), duration);
         recording_over(&mut self.cx.effects, ended, call_id, call, recording);
@@ -544,7 +544,7 @@ impl Switch {
         if let Err(error) = self
             .cx
             .media
-            .record(&call.inbound.media, None, &path, Channels::Mono)
+            .record(&call.caller.media, None, &path, Channels::Mono)
         {
             warn!(%error, file = %path.display(), "cannot create the flow's recording");
             return Some(ivr::Event::RecordingFinished {
@@ -557,7 +557,7 @@ impl Switch {
             Some(mailbox) => info!(%mailbox, %file, "taking a voicemail message"),
             None => info!(%file, "the flow records the caller"),
         }
-        self.cx.media.detect_speech(&call.inbound.media, true);
+        self.cx.media.detect_speech(&call.caller.media, true);
         if mailbox.is_none() {
             call.recording_started(&file, false);
             self.cx.effects.publish(CallEvent::RecordingStarted {
@@ -630,7 +630,7 @@ impl Switch {
         let call = self.calls.get_mut(call_id)?;
         call.clock.enter(now, Phase::Waiting);
         self.cx.media.play(
-            &call.inbound.media,
+            &call.caller.media,
             Player::single(Playable::Tone(ToneSpec::US_RINGBACK)),
         );
         if let Some(run) = call.flow.as_mut() {
@@ -753,8 +753,8 @@ impl Switch {
         };
         call.note_hold(now);
         call.clock.enter(now, Phase::Ivr);
-        self.cx.media.stop_playback(&call.inbound.media);
-        self.cx.media.isolate(&call.inbound.media);
+        self.cx.media.stop_playback(&call.caller.media);
+        self.cx.media.isolate(&call.caller.media);
         self.flow_event(
             now,
             call_id,
@@ -777,8 +777,8 @@ impl Switch {
             .timers
             .cancel(&(call.id.clone(), CallTimer::FlowTimeout));
         if let Some(recording) = run.recording.take() {
-            self.cx.media.stop_recording(&call.inbound.media);
-            self.cx.media.detect_speech(&call.inbound.media, false);
+            self.cx.media.stop_recording(&call.caller.media);
+            self.cx.media.detect_speech(&call.caller.media, false);
             let duration = now.saturating_duration_since(recording.started);
             let ended = (self.cx.wall(now), duration);
             recording_over(&mut self.cx.effects, ended, call_id, call, recording);

@@ -31,7 +31,7 @@ impl Switch {
         let dialog = match leg {
             Some((id, _)) => call.leg_mut(id).and_then(|leg| leg.dialog.as_mut()),
             None if is_outbound => None,
-            None => call.inbound.dialog.as_mut(),
+            None => call.caller.dialog.as_mut(),
         };
         let Some(dialog) = dialog else {
             respond(sip, now, &key, &request, 481);
@@ -104,15 +104,15 @@ impl Switch {
             (
                 &leg.media,
                 &mut leg.local_media,
-                leg.destination.transport,
+                leg.ua.destination.transport,
                 leg.codec,
             )
         } else {
             (
-                &call.inbound.media,
-                &mut call.inbound.local_media,
-                call.inbound.source.transport,
-                call.inbound.codec,
+                &call.caller.media,
+                &mut call.caller.local_media,
+                call.caller.ua.source.transport,
+                call.caller.codec,
             )
         };
         local_media.next_version();
@@ -125,7 +125,7 @@ impl Switch {
             let body = Bytes::from(ours.to_bytes());
             add_contact_and_body(&mut response, self.cx.local_address, transport, body);
             if leg.is_none() {
-                call.inbound.pending_offer = Some(ours);
+                call.caller.ua.pending_offer = Some(ours);
             }
             sip.respond(now, &key, response);
             return;
@@ -180,8 +180,8 @@ impl Switch {
                 std::mem::replace(&mut leg.holding, holding) != holding
             })
         } else {
-            call.inbound.codec = Some(codec);
-            std::mem::replace(&mut call.inbound.holding, holding) != holding
+            call.caller.codec = Some(codec);
+            std::mem::replace(&mut call.caller.holding, holding) != holding
         };
         mix_if_codecs_differ(call, &mut *self.cx.media);
         if changed {
@@ -197,7 +197,7 @@ impl Switch {
         let Some(call) = self.calls.get_mut(call_id.as_str()) else {
             return;
         };
-        let Some(offer) = call.inbound.pending_offer.take() else {
+        let Some(offer) = call.caller.ua.pending_offer.take() else {
             return;
         };
         if request.body.is_empty() {
@@ -210,8 +210,8 @@ impl Switch {
         {
             Ok(negotiated) => {
                 info!("late-offer answer received in ACK");
-                self.cx.media.set_remote(&call.inbound.media, &negotiated);
-                call.inbound.codec = Some(negotiated.codec);
+                self.cx.media.set_remote(&call.caller.media, &negotiated);
+                call.caller.codec = Some(negotiated.codec);
                 mix_if_codecs_differ(call, &mut *self.cx.media);
             }
             Err(reason) => info!(%reason, "unusable answer in ACK"),
@@ -227,7 +227,7 @@ impl Switch {
             .filter(|call_id| {
                 self.calls
                     .get(call_id.as_str())
-                    .is_some_and(|call| call.inbound.server_key.as_ref() == Some(&invite))
+                    .is_some_and(|call| call.caller.ua.server_key.as_ref() == Some(&invite))
             });
         let Some(call_id) = call_id else {
             if let Some(request) = sip.server_request(&invite).cloned() {

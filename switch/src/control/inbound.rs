@@ -161,7 +161,8 @@ impl Switch {
                 return Some(status);
             }
         };
-        let inbound = media.offering((key, request, source), sip.new_token());
+        let leg = self.cx.legs.next_id();
+        let inbound = media.offering(leg, (key, request, source), sip.new_token());
         let call = Call::new(
             CallId::from(call_id.as_str()),
             span.clone(),
@@ -241,7 +242,7 @@ impl Switch {
                 return Some(refusal.status);
             }
         };
-        self.cx.index.add_channel(&call_id, &call.inbound.media);
+        self.cx.index.add_channel(&call_id, &call.caller.media);
         if let Some(did) = limited_did {
             self.routing.call_started(&did);
             call.limited_did = Some(did);
@@ -376,9 +377,9 @@ impl Switch {
                 if call.clock.phase() != Phase::Transferring {
                     call.clock.enter(now, Phase::Waiting);
                 }
-                if call.inbound.state == SipState::Up {
+                if call.caller.state == SipState::Up {
                     self.cx.media.play(
-                        &call.inbound.media,
+                        &call.caller.media,
                         Player::single(Playable::Tone(ToneSpec::US_RINGBACK)),
                     );
                 }
@@ -388,8 +389,8 @@ impl Switch {
         }
         // With the application (echo, conference, recorder) from now.
         call.clock.enter(now, Phase::Talking);
-        if call.inbound.state == SipState::Offering {
-            let body = call.inbound.stored_answer.take().unwrap_or_default();
+        if call.caller.state == SipState::Offering {
+            let body = call.caller.ua.stored_answer.take().unwrap_or_default();
             answer_inbound(sip, now, call, body, &mut *self.cx.media);
             attached.answered = true;
         }
@@ -420,11 +421,11 @@ impl Switch {
         ring_for: Duration,
         sip: &mut Endpoint,
     ) -> Result<LegId, Refusal> {
-        let Ok(media) = self.cx.media.open(Near::Leg(&call.inbound.media)) else {
+        let Ok(media) = self.cx.media.open(Near::Leg(&call.caller.media)) else {
             warn!("no RTP port free for the outbound leg");
             return Err(Refusal::new(503, "no RTP port free"));
         };
-        let codec = call.inbound.codec;
+        let codec = call.caller.codec;
         let leg = (role, target, caller_id, codec, media);
         let leg = self.new_leg(now, &call.id, leg, ring_for, sip);
         let id = leg.id;
@@ -446,11 +447,11 @@ impl Switch {
             .calls
             .get(call_id)
             .ok_or_else(|| Refusal::new(481, "no such call"))?;
-        let Ok(media) = self.cx.media.open(Near::Leg(&call.inbound.media)) else {
+        let Ok(media) = self.cx.media.open(Near::Leg(&call.caller.media)) else {
             warn!("no RTP port free for the outbound leg");
             return Err(Refusal::new(503, "no RTP port free"));
         };
-        let (codec, id) = (call.inbound.codec, call.id.clone());
+        let (codec, id) = (call.caller.codec, call.id.clone());
         let leg = self.new_leg(
             now,
             &id,
@@ -494,10 +495,10 @@ impl Switch {
         let Some(call) = self.calls.get_mut(call_id) else {
             return;
         };
-        if call.inbound.state != SipState::Offering {
+        if call.caller.state != SipState::Offering {
             return;
         }
-        let body = call.inbound.stored_answer.take().unwrap_or_default();
+        let body = call.caller.ua.stored_answer.take().unwrap_or_default();
         answer_inbound(sip, now, call, body, &mut *self.cx.media);
         self.cx.effects.publish(CallEvent::CallAnswered {
             call_id: call_id.to_string(),
@@ -531,11 +532,11 @@ impl Switch {
         status: u16,
         sip: &mut Endpoint,
     ) {
-        let media = std::mem::replace(&mut call.inbound.media, MediaLeg::closed());
+        let media = std::mem::replace(&mut call.caller.media, MediaLeg::closed());
         self.cx.media.close(media);
         self.rooms.leave(&mut *self.cx.media, &call.route, false);
-        if let Some(key) = &call.inbound.server_key {
-            respond(sip, now, key, &call.inbound.invite, status);
+        if let Some(key) = &call.caller.ua.server_key {
+            respond(sip, now, key, &call.caller.invite, status);
         }
     }
 }
@@ -572,22 +573,27 @@ impl CallerMedia {
     /// answers (at once, or when the far end does).
     fn offering(
         self,
+        id: LegId,
         (key, invite, source): (ServerKey, Request, Peer),
         tag: String,
-    ) -> InboundLeg {
-        InboundLeg {
-            server_key: Some(key),
+    ) -> CallerLeg {
+        Leg {
+            id,
+            role: LegRole::Caller,
+            state: SipState::Offering,
             invite,
-            source,
-            local_tag: tag,
             dialog: None,
             media: self.leg,
             local_media: self.local,
-            pending_offer: self.pending_offer,
-            stored_answer: Some(self.answer),
-            state: SipState::Offering,
             holding: false,
             codec: self.codec,
+            ua: Uas {
+                server_key: Some(key),
+                source,
+                local_tag: tag,
+                pending_offer: self.pending_offer,
+                stored_answer: Some(self.answer),
+            },
         }
     }
 }

@@ -25,14 +25,14 @@ impl Index {
         self.by_dialog
             .insert(outbound_call_id(&leg.invite), CallId::from(call_id));
         self.by_invite
-            .insert(leg.client_key.clone(), CallId::from(call_id));
+            .insert(leg.ua.client_key.clone(), CallId::from(call_id));
         self.add_channel(call_id, &leg.media);
     }
 
     /// Forgets outbound leg `leg`.
     pub(super) fn remove_outbound(&mut self, leg: &OutboundLeg) {
         self.by_dialog.remove(&outbound_call_id(&leg.invite));
-        self.by_invite.remove(&leg.client_key);
+        self.by_invite.remove(&leg.ua.client_key);
         self.remove_channel(&leg.media);
     }
 
@@ -40,7 +40,7 @@ impl Index {
     /// channel (its dialog becomes the call's caller's).
     pub(super) fn add_placed(&mut self, call_id: &str, leg: &OutboundLeg) {
         self.by_invite
-            .insert(leg.client_key.clone(), CallId::from(call_id));
+            .insert(leg.ua.client_key.clone(), CallId::from(call_id));
         self.add_channel(call_id, &leg.media);
     }
 

@@ -72,18 +72,19 @@ impl Switch {
         };
         listener.state = SipState::Up;
         self.cx.timers.cancel(&ring_out_timer(call_id, leg));
-        let Ok(dialog) = Dialog::from_uac(&listener.invite, response, listener.destination) else {
+        let Ok(dialog) = Dialog::from_uac(&listener.invite, response, listener.ua.destination)
+        else {
             return;
         };
         sip.send_ack(
             key,
-            dialog.create_ack(listener.sequence),
-            listener.destination,
+            dialog.create_ack(listener.ua.sequence),
+            listener.ua.destination,
         );
         listener.dialog = Some(dialog);
         let answer = SessionDescription::parse(&response.body).map_err(|e| e.reason().to_string());
         match answer.and_then(|answer| {
-            sdp::accept_answer(&listener.offer, &answer).map_err(|e| e.to_string())
+            sdp::accept_answer(&listener.ua.offer, &answer).map_err(|e| e.to_string())
         }) {
             Ok(negotiated) => {
                 self.cx.media.set_remote(&listener.media, &negotiated);
@@ -107,13 +108,13 @@ fn mix_call(call: &mut Call, media: &mut dyn MediaPort) -> Mix {
     if let Some(mix) = call.bridge_mix {
         return mix;
     }
-    let mix = media.create_mix(Some(&call.inbound.media));
+    let mix = media.create_mix(Some(&call.caller.media));
     call.bridge_mix = Some(mix);
     if let Some(callee) = call.callee().filter(|leg| leg.is_up())
-        && !call.inbound.holding
+        && !call.caller.holding
         && !callee.holding
     {
-        connect(media, Some(mix), &call.inbound.media, &callee.media);
+        connect(media, Some(mix), &call.caller.media, &callee.media);
     }
     mix
 }

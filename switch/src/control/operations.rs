@@ -16,9 +16,9 @@ impl Switch {
         }
         let call = calls
             .get_mut(call_id)
-            .filter(|call| call.inbound.state != SipState::Ending)
+            .filter(|call| call.caller.state != SipState::Ending)
             .ok_or(ControlError::NoSuchCall)?;
-        if call.inbound.state != SipState::Up {
+        if call.caller.state != SipState::Up {
             return Err(ControlError::Conflict(
                 "the call is not answered yet".into(),
             ));
@@ -46,14 +46,14 @@ impl Switch {
         let call = self
             .calls
             .get(call_id)
-            .filter(|call| call.inbound.state != SipState::Ending)
+            .filter(|call| call.caller.state != SipState::Ending)
             .ok_or(ControlError::NoSuchCall)?;
         let route = self.resolve(now, to, "/to")?;
         let target = self.route_target(now, &route)?;
         if let Route::Conference(room) = &route
             && !self
                 .rooms
-                .can_join(&*self.cx.media, &call.inbound.media, room)
+                .can_join(&*self.cx.media, &call.caller.media, room)
         {
             return Err(ControlError::Conflict(
                 "the room's media runs on another worker than the call's, so the call cannot join it"
@@ -67,12 +67,12 @@ impl Switch {
             to = route.kind(),
             "transferring the call"
         );
-        let answered = call.inbound.state == SipState::Up;
+        let answered = call.caller.state == SipState::Up;
         self.leave_flow(now, call_id, &mut call);
         self.release_outbound(now, &mut call, true, sip);
         call.note_hold(now);
-        self.cx.media.stop_playback(&call.inbound.media);
-        self.cx.media.isolate(&call.inbound.media);
+        self.cx.media.stop_playback(&call.caller.media);
+        self.cx.media.isolate(&call.caller.media);
         self.rooms.leave(&mut *self.cx.media, &call.route, answered);
         if answered {
             call.clock.enter(now, Phase::Transferring);
@@ -130,7 +130,7 @@ impl Switch {
         let other = call.callee().map(|leg| &leg.media);
         self.cx
             .media
-            .record(&call.inbound.media, other, &path, Channels::Stereo)
+            .record(&call.caller.media, other, &path, Channels::Stereo)
             .map_err(|error| {
                 warn!(%error, "cannot create the recording file");
                 ControlError::Failed(format!("cannot create the recording file: {error}"))
@@ -157,7 +157,7 @@ impl Switch {
         };
         let _entered = call.span.clone().entered();
         info!(file = %recording.file, "recording stopped through the API");
-        self.cx.media.stop_recording(&call.inbound.media);
+        self.cx.media.stop_recording(&call.caller.media);
         Ok(())
     }
 
@@ -181,7 +181,7 @@ impl Switch {
         let _entered = call.span.clone().entered();
         let callee = call.callee().filter(|leg| leg.is_up());
         let legs: Vec<&MediaLeg> = match listeners {
-            Listeners::Caller => vec![&call.inbound.media],
+            Listeners::Caller => vec![&call.caller.media],
             Listeners::Callee => vec![
                 &callee
                     .ok_or_else(|| {
@@ -189,7 +189,7 @@ impl Switch {
                     })?
                     .media,
             ],
-            Listeners::Both => std::iter::once(&call.inbound.media)
+            Listeners::Both => std::iter::once(&call.caller.media)
                 .chain(callee.map(|leg| &leg.media))
                 .collect(),
         };
@@ -210,16 +210,13 @@ impl Switch {
             .iter()
             .map(|(call_id, call)| {
                 let mut legs = vec![LegSnapshot {
-                    side: "caller",
-                    codec: call.inbound.codec.map(Codec::encoding_name),
-                    holding: call.inbound.holding,
+                    side: LegRole::Caller.name(),
+                    codec: call.caller.codec.map(Codec::encoding_name),
+                    holding: call.caller.holding,
                     answered: true,
                 }];
                 legs.extend(call.legs.iter().map(|leg| LegSnapshot {
-                    side: match leg.role {
-                        LegRole::Callee => "callee",
-                        LegRole::Listener => "listener",
-                    },
+                    side: leg.role.name(),
                     codec: leg.codec.map(Codec::encoding_name),
                     holding: leg.holding,
                     answered: leg.is_up(),
@@ -250,7 +247,7 @@ impl Switch {
                     answered_at: None,
                     recording: false,
                     legs: vec![LegSnapshot {
-                        side: "caller",
+                        side: LegRole::Caller.name(),
                         codec: None,
                         holding: false,
                         answered: false,

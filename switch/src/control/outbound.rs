@@ -73,22 +73,24 @@ impl Switch {
         invite.body = Bytes::from(offer.to_bytes());
         let client_key = sip.send_request(now, invite.clone(), destination);
         let leg = self.cx.legs.next_id();
-        OutboundLeg {
+        Leg {
+            id: leg,
             role: LegRole::Callee,
-            client_key,
+            state: SipState::Calling,
             invite,
-            offer,
-            local_media,
-            destination,
             dialog: None,
             media,
-            state: SipState::Calling,
-            id: leg,
-            sequence: 1,
-            challenges_answered: 0,
+            local_media,
             holding: false,
             codec: None,
-            through_trunk,
+            ua: Uac {
+                client_key,
+                offer,
+                destination,
+                sequence: 1,
+                challenges_answered: 0,
+                through_trunk,
+            },
         }
     }
 
@@ -121,7 +123,7 @@ impl Switch {
         } else {
             return false;
         };
-        if !leg.through_trunk {
+        if !leg.ua.through_trunk {
             return false;
         }
         let _entered = span.entered();
@@ -131,11 +133,11 @@ impl Switch {
         };
         // A second challenge right after an answer means the credentials
         // were refused, unless the trunk only says our nonce went stale.
-        if leg.challenges_answered >= 1 && !challenge.stale {
+        if leg.ua.challenges_answered >= 1 && !challenge.stale {
             info!("the trunk refused our credentials");
             return false;
         }
-        if leg.challenges_answered >= 3 {
+        if leg.ua.challenges_answered >= 3 {
             return false;
         }
         let uri = leg.invite.uri_text();
@@ -144,18 +146,18 @@ impl Switch {
         else {
             return false;
         };
-        leg.challenges_answered += 1;
-        leg.sequence += 1;
+        leg.ua.challenges_answered += 1;
+        leg.ua.sequence += 1;
         let mut invite = leg.invite.clone();
         invite.headers.remove(&Name::AUTHORIZATION);
         invite.headers.remove(&Name::PROXY_AUTHORIZATION);
         invite.headers.push(kind.credentials_header(), credentials);
         invite
             .headers
-            .set(Name::CSEQ, format!("{} INVITE", leg.sequence));
+            .set(Name::CSEQ, format!("{} INVITE", leg.ua.sequence));
         invite.headers.remove(&Name::VIA);
-        let new_key = sip.send_request(now, invite.clone(), leg.destination);
-        let old_key = std::mem::replace(&mut leg.client_key, new_key.clone());
+        let new_key = sip.send_request(now, invite.clone(), leg.ua.destination);
+        let old_key = std::mem::replace(&mut leg.ua.client_key, new_key.clone());
         leg.invite = invite;
         info!(status = response.status, "answered the trunk's challenge");
         self.cx.index.rekey_invite(&old_key, new_key, call_id);
@@ -199,12 +201,12 @@ impl Switch {
         match status {
             100 => {}
             101..=199 => {
-                if call.inbound.state == SipState::Offering {
+                if call.caller.state == SipState::Offering {
                     // Early media would need an early answer: a 183 is
                     // relayed as ringing.
                     ring_caller(sip, now, call, self.cx.local_address);
                 }
-                if call.inbound.state != SipState::Ending {
+                if call.caller.state != SipState::Ending {
                     self.cx.effects.publish(CallEvent::CallRinging {
                         call_id: call_id.to_string(),
                         at: wall_at(self.cx.wall_clock, now),
@@ -229,7 +231,7 @@ impl Switch {
                     s if (300..700).contains(&s) => s,
                     _ => 480,
                 };
-                if call.inbound.state == SipState::Offering {
+                if call.caller.state == SipState::Offering {
                     respond_call(sip, now, call, relayed);
                 }
                 self.end_call(now, &call_id, Side::Outbound, sip);
@@ -259,17 +261,17 @@ impl Switch {
         }
         outbound.state = SipState::Up;
         self.cx.timers.cancel(&ring_out_timer(call_id, outbound.id));
-        let dialog = Dialog::from_uac(&outbound.invite, response, outbound.destination);
+        let dialog = Dialog::from_uac(&outbound.invite, response, outbound.ua.destination);
         let Ok(dialog) = dialog else {
             return;
         };
-        let ack = dialog.create_ack(outbound.sequence);
-        sip.send_ack(key, ack, outbound.destination);
+        let ack = dialog.create_ack(outbound.ua.sequence);
+        sip.send_ack(key, ack, outbound.ua.destination);
         outbound.dialog = Some(dialog);
         let negotiated = SessionDescription::parse(&response.body)
             .map_err(|e| e.reason().to_string())
             .and_then(|answer| {
-                sdp::accept_answer(&outbound.offer, &answer).map_err(|e| e.to_string())
+                sdp::accept_answer(&outbound.ua.offer, &answer).map_err(|e| e.to_string())
             });
         match negotiated {
             Ok(negotiated) => {
@@ -278,7 +280,7 @@ impl Switch {
             }
             Err(reason) => info!(%reason, "phone answered without usable SDP"),
         }
-        if call.inbound.state == SipState::Ending {
+        if call.caller.state == SipState::Ending {
             // The caller left while the phone answered: hang up the phone.
             self.end_call(now, call_id, Side::Inbound, sip);
             return;
@@ -307,17 +309,17 @@ impl Switch {
         let Some(outbound) = callee_mut(&mut call.legs) else {
             return;
         };
-        let mixed = self.cx.mix_bridges || !codecs_relay(call.inbound.codec, outbound.codec);
+        let mixed = self.cx.mix_bridges || !codecs_relay(call.caller.codec, outbound.codec);
         info!(mixed, "phone answered; bridging");
         if mixed {
             call.bridge_mix = Some(self.cx.media.create_mix(Some(&outbound.media)));
         }
         // Ringback played to an answered caller stops.
-        self.cx.media.stop_playback(&call.inbound.media);
+        self.cx.media.stop_playback(&call.caller.media);
         connect(
             &mut *self.cx.media,
             call.bridge_mix,
-            &call.inbound.media,
+            &call.caller.media,
             &outbound.media,
         );
         call.clock.agent_answered(now);
@@ -344,7 +346,7 @@ impl Switch {
             Some(recording) if recording.stereo => {
                 self.cx
                     .media
-                    .record_other(&call.inbound.media, &outbound.media);
+                    .record_other(&call.caller.media, &outbound.media);
                 return;
             }
             Some(_) => return,
@@ -356,7 +358,7 @@ impl Switch {
             .recordings_dir
             .join(format!("{}.wav", sip.new_token()));
         let recorded = self.cx.media.record(
-            &call.inbound.media,
+            &call.caller.media,
             Some(&outbound.media),
             &path,
             Channels::Stereo,
@@ -422,7 +424,7 @@ impl Switch {
         if let Some(call) = self.calls.get_mut(call_id) {
             let _entered = call.span.clone().entered();
             info!(reason);
-            if call.inbound.state == SipState::Offering {
+            if call.caller.state == SipState::Offering {
                 respond_call(sip, now, call, 480);
             }
         }

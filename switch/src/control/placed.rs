@@ -130,7 +130,7 @@ impl Switch {
         sip: &mut Endpoint,
     ) -> Option<Call> {
         let placed = self.placed.get(call_id)?;
-        let Ok(dialog) = Dialog::from_uac(&placed.leg.invite, response, placed.leg.destination)
+        let Ok(dialog) = Dialog::from_uac(&placed.leg.invite, response, placed.leg.ua.destination)
         else {
             let _entered = placed.span.clone().entered();
             warn!("the answer does not make a dialog");
@@ -145,10 +145,12 @@ impl Switch {
             mut clock,
         } = self.placed.remove(call_id)?;
         let _entered = span.clone().entered();
-        sip.send_ack(key, dialog.create_ack(leg.sequence), leg.destination);
+        sip.send_ack(key, dialog.create_ack(leg.ua.sequence), leg.ua.destination);
         let negotiated = SessionDescription::parse(&response.body)
             .map_err(|e| e.reason().to_string())
-            .and_then(|answer| sdp::accept_answer(&leg.offer, &answer).map_err(|e| e.to_string()));
+            .and_then(|answer| {
+                sdp::accept_answer(&leg.ua.offer, &answer).map_err(|e| e.to_string())
+            });
         match &negotiated {
             Ok(negotiated) => {
                 self.cx.media.set_remote(&leg.media, negotiated);
@@ -161,20 +163,26 @@ impl Switch {
         self.cx.index.remove_placed_invite(key);
         self.cx.timers.cancel(&ring_out_timer(call_id, leg.id));
         clock.answered(now);
-        let inbound = InboundLeg {
-            server_key: None,
+        // The party called first is the call's caller from now; its
+        // dialog is up, so nothing is answered on it.
+        let inbound = Leg {
+            id: leg.id,
+            role: LegRole::Caller,
+            state: SipState::Up,
             invite: leg.invite,
-            source: leg.destination,
-            // Ours is in the dialog; no response is ever sent on it.
-            local_tag: String::new(),
             dialog: Some(dialog),
             media: leg.media,
             local_media: leg.local_media,
-            pending_offer: None,
-            stored_answer: None,
-            state: SipState::Up,
             holding: false,
             codec: leg.codec,
+            ua: Uas {
+                server_key: None,
+                source: leg.ua.destination,
+                // Ours is in the dialog; no response is ever sent on it.
+                local_tag: String::new(),
+                pending_offer: None,
+                stored_answer: None,
+            },
         };
         let mut call = Call::new(
             CallId::from(call_id),
@@ -204,9 +212,11 @@ impl Switch {
         };
         let _entered = placed.span.clone().entered();
         if hung_up_by == HungUpBy::System {
-            sip.cancel(now, &placed.leg.client_key);
+            sip.cancel(now, &placed.leg.ua.client_key);
         }
-        self.cx.index.remove_placed_invite(&placed.leg.client_key);
+        self.cx
+            .index
+            .remove_placed_invite(&placed.leg.ua.client_key);
         self.cx
             .timers
             .cancel(&ring_out_timer(call_id, placed.leg.id));

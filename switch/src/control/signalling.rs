@@ -100,12 +100,12 @@ pub(super) fn caller_id(request: &Request) -> String {
 }
 
 pub(super) fn respond_call(sip: &mut Endpoint, now: Instant, call: &mut Call, status: u16) {
-    if let Some(key) = &call.inbound.server_key {
-        let mut response = Response::to_request(&call.inbound.invite, status);
-        set_to_tag(&mut response, &call.inbound.local_tag);
+    if let Some(key) = &call.caller.ua.server_key {
+        let mut response = Response::to_request(&call.caller.invite, status);
+        set_to_tag(&mut response, &call.caller.ua.local_tag);
         sip.respond(now, key, response);
     }
-    call.inbound.state = SipState::Ending;
+    call.caller.state = SipState::Ending;
     call.final_status = Some(status);
 }
 
@@ -125,14 +125,14 @@ pub(super) fn add_contact_and_body(
 
 /// Sends the caller a 180 Ringing (in the dialog its answer will make).
 pub(super) fn ring_caller(sip: &mut Endpoint, now: Instant, call: &Call, local: SocketAddr) {
-    let Some(server_key) = &call.inbound.server_key else {
+    let Some(server_key) = &call.caller.ua.server_key else {
         return;
     };
-    let mut ringing = Response::to_request(&call.inbound.invite, 180);
-    set_to_tag(&mut ringing, &call.inbound.local_tag);
+    let mut ringing = Response::to_request(&call.caller.invite, 180);
+    set_to_tag(&mut ringing, &call.caller.ua.local_tag);
     ringing.headers.push(
         Name::CONTACT,
-        dialog::our_contact("switchboard", local, call.inbound.source.transport),
+        dialog::our_contact("switchboard", local, call.caller.ua.source.transport),
     );
     sip.respond(now, server_key, ringing);
 }
@@ -145,17 +145,18 @@ pub(super) fn answer_inbound(
     body: Bytes,
     media: &mut dyn MediaPort,
 ) {
-    let inbound = &mut call.inbound;
-    let Some(key) = &inbound.server_key else {
+    let inbound = &mut call.caller;
+    let uas = &inbound.ua;
+    let Some(key) = &uas.server_key else {
         return;
     };
     let mut response = Response::to_request(&inbound.invite, 200);
-    set_to_tag(&mut response, &inbound.local_tag);
+    set_to_tag(&mut response, &uas.local_tag);
     response.headers.push(Name::ALLOW, Method::ALLOWED);
     let local = sip.config().local_address;
-    add_contact_and_body(&mut response, local, inbound.source.transport, body);
+    add_contact_and_body(&mut response, local, uas.source.transport, body);
     sip.respond(now, key, response);
-    inbound.dialog = Dialog::from_uas(&inbound.invite, &inbound.local_tag, inbound.source).ok();
+    inbound.dialog = Dialog::from_uas(&inbound.invite, &uas.local_tag, uas.source).ok();
     inbound.state = SipState::Up;
     call.clock.answered(now);
     call.final_status = Some(200);
