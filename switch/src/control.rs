@@ -1,6 +1,6 @@
 //! The call controller: the transaction user that joins sip-core and media.
 //!
-//! Every call is a B2BUA with legs of one kind ([`call::Leg`]: an id, a
+//! Every call is a B2BUA with legs of one kind (`Leg`: an id, a
 //! role, a SIP state, a dialog, media, hold and codec): the caller's leg,
 //! whose INVITE the switch answers, and the legs it calls for the call
 //! (the called party, listeners), each with its own dialog and media.
