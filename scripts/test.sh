@@ -72,6 +72,13 @@ if [ -n "$forbidden" ]; then
 fi
 # And it stays readable: no file over 1,000 lines, no function over 80.
 python3 scripts/switch_size.py
+# Every SQL query is in control-api's storage/; the HTTP handlers and the
+# rest of the binary call it.
+if grep -rnE 'sqlx::(query|query_as|query_scalar)\b|QueryBuilder|\.begin\(\)' \
+  control-api/src --include='*.rs' | grep -v '^control-api/src/storage/'; then
+  echo "SQL outside control-api/src/storage/" >&2
+  exit 1
+fi
 
 step "media unit tests without Opus"
 cargo test --locked -p media --lib -- --test-threads=2

@@ -122,7 +122,7 @@ async fn seed_flows(
         return Ok(());
     }
     let mut transaction = storage.seeding_transaction().await?;
-    let account = account_id_by_number(&mut *transaction, ACCOUNT_NUMBER).await?;
+    let account = account_id_by_number(&mut transaction, ACCOUNT_NUMBER).await?;
     let flows = [
         (VOICEMAIL_DID, "Demo voicemail", voicemail_flow()),
         (MENU_DID, "Demo menu", menu_flow(speaks)),
@@ -156,7 +156,7 @@ async fn seed_flows(
         };
         crate::storage::dids::insert_did(&mut *transaction, &did, now).await?;
     }
-    insert_meta(&mut *transaction, FLOWS_SEEDED, now).await?;
+    insert_meta(&mut transaction, FLOWS_SEEDED, now).await?;
     transaction.commit().await?;
     Ok(())
 }
@@ -190,10 +190,10 @@ async fn seed_mailbox(storage: &crate::storage::Storage, now: &str) -> anyhow::R
         return Ok(());
     }
     let mut transaction = storage.seeding_transaction().await?;
-    if let Some(account_id) = account_id_by_number(&mut *transaction, ACCOUNT_NUMBER).await? {
-        insert_demo_mailbox(&mut *transaction, MAILBOX, account_id, now).await?;
+    if let Some(account_id) = account_id_by_number(&mut transaction, ACCOUNT_NUMBER).await? {
+        insert_demo_mailbox(&mut transaction, MAILBOX, account_id, now).await?;
     }
-    insert_meta(&mut *transaction, MAILBOX_SEEDED, now).await?;
+    insert_meta(&mut transaction, MAILBOX_SEEDED, now).await?;
     transaction.commit().await?;
     Ok(())
 }
@@ -228,7 +228,7 @@ async fn seed_phones_and_dids(
         transaction.commit().await?;
         return Ok(());
     }
-    let account_id = insert_demo_account(&mut *transaction, ACCOUNT_NUMBER, &now).await?;
+    let account_id = insert_demo_account(&mut transaction, ACCOUNT_NUMBER, &now).await?;
     let dids = [
         (ECHO_DID, AnsweredBy::Echo {}),
         (
@@ -264,7 +264,7 @@ async fn seed_phones_and_dids(
         };
         insert_phone(&mut *transaction, row, stored, realm, &now).await?;
     }
-    insert_meta(&mut *transaction, SEEDED, &now).await?;
+    insert_meta(&mut transaction, SEEDED, &now).await?;
     transaction.commit().await?;
     Ok(())
 }

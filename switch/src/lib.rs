@@ -11,9 +11,14 @@
 //!   answered with a [`Reply`]) and due timeout
 //!   ([`Switch::handle_timeout`], [`Switch::poll_timeout`]), and carries
 //!   out what comes out of [`Switch::poll_effect`]. A call owns its
-//!   caller's leg and any number of legs the switch calls, each with a
-//!   role (the called party, listeners) and one SIP state; legs are joined
-//!   only through media.
+//!   caller's leg and any number of legs the switch calls, all of one
+//!   type with an id, a role (caller, called party, listener), one SIP
+//!   state, media, hold and codec; legs are joined only through media.
+//!   The call's features (the applications the switch answers with
+//!   itself, bridging, flows, placed calls, transfer, listening) are
+//!   modules under `control/`; those of one call work on the call and a
+//!   `Context` (media, index, timers, effects) kept beside the map of
+//!   calls, not on the whole controller.
 //! - [`media_port`]: what call control asks of media, as a trait (the
 //!   media engine implements it in the binary, `fake_media` in tests).
 //! - [`effect`]: what is done outside (records, live events, speech,
