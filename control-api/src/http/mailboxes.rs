@@ -15,8 +15,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use super::auth::{Caller, Role};
 use super::error::{ApiError, ErrorBody, ValidJson};
-use super::naming::Named;
 use super::paging::{IdPath, Page, Paging, ValidQuery};
+use crate::storage::Named;
 
 /// Whose a box is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -9,6 +9,7 @@ use ivr::References;
 
 use super::AppState;
 use super::error::ApiError;
+use crate::storage::Named;
 use crate::storage::Storage;
 
 /// A flow or a DID that names something.
@@ -27,25 +28,6 @@ impl fmt::Display for Namer {
             Namer::Did(number) => write!(f, "DID {number}"),
         }
     }
-}
-
-/// Something that may be named, by the key it is named with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Named<'a> {
-    /// A flow, by id.
-    Flow(i64),
-    /// A phone, by extension.
-    Phone(&'a str),
-    /// An agent, by login.
-    AgentLogin(&'a str),
-    /// A voicemail box, by name.
-    Mailbox(&'a str),
-    /// An account, by id.
-    Account(i64),
-    /// A skill, by id.
-    Skill(i64),
-    /// An agent, by id.
-    Agent(i64),
 }
 
 /// What every stored flow and DID names, read in one pass. A stored

@@ -23,9 +23,6 @@ use super::error::{ApiError, ErrorBody};
 use super::paging::{Page, Paging, ValidQuery};
 use crate::storage::Storage;
 
-/// Days a recording is kept when its call has no account.
-pub const DEFAULT_RETENTION_DAYS: i64 = 90;
-
 /// A recording.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Recording {

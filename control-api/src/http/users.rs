@@ -202,7 +202,7 @@ fn check_password(password: &str) -> Result<(), ApiError> {
 async fn require_agent(state: &AppState, agent_id: i64) -> Result<(), ApiError> {
     if state
         .storage
-        .exists(super::naming::Named::Agent(agent_id))
+        .exists(crate::storage::Named::Agent(agent_id))
         .await?
     {
         Ok(())

@@ -35,6 +35,7 @@ mod users;
 mod voicemails;
 
 pub use agents::AgentWriteError;
+pub use naming::Named;
 
 use anyhow::Context;
 use sqlx::any::{AnyArguments, AnyPoolOptions, AnyTypeInfo, AnyTypeInfoKind};

@@ -2,7 +2,25 @@
 //! voicemail box or a user name exists.
 
 use super::Storage;
-use crate::http::naming::Named;
+
+/// Something that may be named, by the key it is named with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Named<'a> {
+    /// A flow, by id.
+    Flow(i64),
+    /// A phone, by extension.
+    Phone(&'a str),
+    /// An agent, by login.
+    AgentLogin(&'a str),
+    /// A voicemail box, by name.
+    Mailbox(&'a str),
+    /// An account, by id.
+    Account(i64),
+    /// A skill, by id.
+    Skill(i64),
+    /// An agent, by id.
+    Agent(i64),
+}
 
 impl Storage {
     /// Every flow's id and stored document.

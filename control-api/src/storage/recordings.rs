@@ -3,7 +3,10 @@
 //! and kept in step with the files by the retention sweeper.
 
 use super::{QueryBuilder, Storage};
-use crate::http::recordings::{DEFAULT_RETENTION_DAYS, RecordingRow};
+use crate::http::recordings::RecordingRow;
+
+/// Days a recording is kept when its call has no account.
+pub const DEFAULT_RETENTION_DAYS: i64 = 90;
 
 /// The columns of [`RecordingRow`], for `concat!` into literal SQL.
 macro_rules! columns {
