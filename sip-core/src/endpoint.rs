@@ -288,13 +288,13 @@ impl Endpoint {
     }
 
     fn handle_request(&mut self, now: Instant, source: Peer, mut request: Request, raw: &Bytes) {
-        if let Err(error) = request.validate() {
-            // A Via-less or otherwise unanswerable request is dropped.
-            self.reject_unparseable(source, raw, &error);
-            return;
-        }
-        let Ok(mut via) = request.headers.top_via() else {
-            return;
+        let mut via = match request.check() {
+            Ok(via) => via,
+            Err(error) => {
+                // A Via-less or otherwise unanswerable request is dropped.
+                self.reject_unparseable(source, raw, &error);
+                return;
+            }
         };
         let destination = transport::stamp_via(&mut via, source);
         replace_top_via(&mut request, &via);
@@ -719,11 +719,8 @@ impl Endpoint {
     }
 
     fn handle_response(&mut self, now: Instant, response: Response) {
-        if response.validate().is_err() {
+        let Ok((via, cseq)) = response.check() else {
             self.stats.dropped_unparseable += 1;
-            return;
-        }
-        let (Ok(via), Ok(cseq)) = (response.headers.top_via(), response.headers.cseq()) else {
             return;
         };
         let branch = via

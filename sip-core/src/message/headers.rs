@@ -14,22 +14,40 @@ use ezk_sip_types::header::HeaderParse;
 use ezk_sip_types::header::typed::{Contact, FromTo, Via};
 use std::fmt;
 
-/// Whether two header names are the same header, compact forms included.
+/// A header name's identity, worked out once per name rather than at
+/// every comparison.
 ///
 /// `ezk-sip-types` compares names by their text, case-insensitively,
 /// against every spelling: the hot path of every header lookup. A name it
 /// knows always prints as the same static text, so two known names are
 /// the same header exactly when their printed texts are the same static
-/// string; only names it does not know are compared as text.
-fn same_name(a: &Name, b: &Name) -> bool {
-    let (a_text, b_text) = (a.as_print_str(), b.as_print_str());
-    if std::ptr::eq(a_text, b_text) {
-        return true;
+/// string (address and length); only names it does not know are compared
+/// as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct NameKey(Option<(usize, usize)>);
+
+impl NameKey {
+    fn of(name: &Name) -> NameKey {
+        if name.as_parse_strs().is_none() {
+            return NameKey(None);
+        }
+        let text = name.as_print_str();
+        NameKey(Some((text.as_ptr() as usize, text.len())))
     }
-    match (a.as_parse_strs(), b.as_parse_strs()) {
-        (Some(_), Some(_)) => false,
+}
+
+/// Whether header name `a` (whose key is `a_key`) and `b` (`b_key`) are
+/// the same header, compact forms included.
+fn same_keyed(a: &Name, a_key: NameKey, b: &Name, b_key: NameKey) -> bool {
+    match (a_key.0, b_key.0) {
+        (Some(a_key), Some(b_key)) => a_key == b_key,
         _ => a == b,
     }
+}
+
+/// Whether two header names are the same header, compact forms included.
+pub(super) fn same_name(a: &Name, b: &Name) -> bool {
+    same_keyed(a, NameKey::of(a), b, NameKey::of(b))
 }
 
 /// One header line: its name and its raw value.
@@ -39,6 +57,21 @@ pub struct Header {
     pub name: Name,
     /// The value with surrounding whitespace removed and folding undone.
     pub value: BytesStr,
+    /// The name's identity, for lookups.
+    key: NameKey,
+}
+
+impl Header {
+    /// A header line called `name` with `value`.
+    pub fn new(name: Name, value: BytesStr) -> Header {
+        let key = NameKey::of(&name);
+        Header { name, value, key }
+    }
+
+    /// Whether it is called `name` (whose key is `key`).
+    fn is(&self, name: &Name, key: NameKey) -> bool {
+        same_keyed(&self.name, self.key, name, key)
+    }
 }
 
 /// The ordered header section of a message.
@@ -57,38 +90,31 @@ impl Headers {
 
     /// Appends a header after all others.
     pub fn push(&mut self, name: Name, value: impl Into<BytesStr>) {
-        self.entries.push(Header {
-            name,
-            value: value.into(),
-        });
+        self.entries.push(Header::new(name, value.into()));
     }
 
     /// Inserts a header before all others (a new topmost Via).
     pub fn push_front(&mut self, name: Name, value: impl Into<BytesStr>) {
-        self.entries.insert(
-            0,
-            Header {
-                name,
-                value: value.into(),
-            },
-        );
+        self.entries.insert(0, Header::new(name, value.into()));
     }
 
     /// Removes every header called `name`.
     pub fn remove(&mut self, name: &Name) {
-        self.entries.retain(|header| !same_name(&header.name, name));
+        let key = NameKey::of(name);
+        self.entries.retain(|header| !header.is(name, key));
     }
 
     /// Replaces every header called `name` by one with `value`, placed
     /// where the first one was (or at the end).
     pub fn set(&mut self, name: Name, value: impl Into<BytesStr>) {
         let value = value.into();
-        match self.entries.iter().position(|h| same_name(&h.name, &name)) {
+        let key = NameKey::of(&name);
+        match self.entries.iter().position(|h| h.is(&name, key)) {
             Some(first) => {
                 self.entries[first].value = value;
                 let mut index = 0;
                 self.entries.retain(|header| {
-                    let keep = index <= first || !same_name(&header.name, &name);
+                    let keep = index <= first || !header.is(&name, key);
                     index += 1;
                     keep
                 });
@@ -99,9 +125,10 @@ impl Headers {
 
     /// The raw value of the first header called `name`.
     pub fn first(&self, name: &Name) -> Option<&BytesStr> {
+        let key = NameKey::of(name);
         self.entries
             .iter()
-            .find(|header| same_name(&header.name, name))
+            .find(|header| header.is(name, key))
             .map(|header| &header.value)
     }
 
@@ -109,9 +136,10 @@ impl Headers {
     /// borrow from the headers only, not from `name`.
     pub fn all<'a>(&'a self, name: &Name) -> impl Iterator<Item = &'a BytesStr> + use<'a> {
         let name = name.clone();
+        let key = NameKey::of(&name);
         self.entries
             .iter()
-            .filter(move |header| same_name(&header.name, &name))
+            .filter(move |header| header.is(&name, key))
             .map(|header| &header.value)
     }
 

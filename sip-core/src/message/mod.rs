@@ -190,8 +190,18 @@ impl Request {
     /// Checks the headers every request needs (RFC 3261 §8.1.1) and that the
     /// CSeq method matches the Request-Line.
     pub fn validate(&self) -> Result<(), ParseError> {
-        self.headers.vias()?;
-        self.headers.top_via()?;
+        self.check().map(|_| ())
+    }
+
+    /// [`Request::validate`], giving the topmost Via it read on the way
+    /// (each Via is parsed once).
+    pub fn check(&self) -> Result<Via, ParseError> {
+        let top = self
+            .headers
+            .vias()?
+            .into_iter()
+            .next()
+            .ok_or(ParseError::Missing("Via"))?;
         for (name, label) in [
             (Name::FROM, "From"),
             (Name::TO, "To"),
@@ -213,7 +223,7 @@ impl Request {
         if cseq.method != self.method {
             return Err(ParseError::CSeqMismatch);
         }
-        Ok(())
+        Ok(top)
     }
 
     /// The user part of the Request-URI (a DID or an extension), if any.
@@ -280,12 +290,18 @@ impl Response {
 
     /// Checks the headers every response needs.
     pub fn validate(&self) -> Result<(), ParseError> {
-        self.headers.top_via()?;
+        self.check().map(|_| ())
+    }
+
+    /// [`Response::validate`], giving the topmost Via and the CSeq it
+    /// read on the way, which name the client transaction.
+    pub fn check(&self) -> Result<(Via, CSeq), ParseError> {
+        let via = self.headers.top_via()?;
         self.headers.from()?;
         self.headers.to()?;
         self.headers.call_id()?;
-        self.headers.cseq()?;
-        Ok(())
+        let cseq = self.headers.cseq()?;
+        Ok((via, cseq))
     }
 }
 
@@ -463,7 +479,7 @@ pub fn parse(bytes: Bytes, limits: &Limits) -> Result<Message, ParseError> {
             return Err(ParseError::HeaderLine);
         }
         let value = unfold(value);
-        if name == Name::CONTENT_LENGTH {
+        if headers::same_name(&name, &Name::CONTENT_LENGTH) {
             let length = value
                 .trim()
                 .parse::<usize>()
