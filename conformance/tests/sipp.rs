@@ -325,7 +325,8 @@ fn record_did_leaves_a_finished_wav_as_long_as_the_call() {
 /// 200 is ACKed with its CSeq, and the caller's BYE reaches the trunk.
 fn call_out_through_trunk(trunk_scenario: &str) {
     let trunk_port = free_port();
-    let config = temp_dir("switchboard-trunk").join("switchboard.toml");
+    let config_dir = temp_dir("switchboard-trunk");
+    let config = config_dir.join("switchboard.toml");
     std::fs::write(
         &config,
         format!(
@@ -350,6 +351,7 @@ fn call_out_through_trunk(trunk_scenario: &str) {
         !log.contains("5551234"),
         "the dialled number appears in the info log:\n{log}"
     );
+    let _ = std::fs::remove_dir_all(&config_dir);
 }
 
 /// 401 from the trunk: SIPp's verifyauth checks the digest itself.
