@@ -17,7 +17,7 @@ impl Switch {
             return;
         };
         let _entered = call.span.clone().entered();
-        self.leave_flow(now, call_id, &mut call);
+        flow::leave_flow(&mut self.cx, now, &mut call);
         if let Some(did) = call.limited_did.take() {
             self.routing.call_ended(&did);
         }

@@ -31,16 +31,17 @@ use sip_core::endpoint::Endpoint;
 use tracing::{debug, info, warn};
 
 use super::{
-    Call, Destination, LegRole, Refusal, Route, Side, SipState, Switch, file_name, ring_caller,
-    wall_at,
+    Call, Context, Destination, LegRole, Refusal, Route, Side, SipState, Switch, file_name,
+    ring_caller, wall_at,
 };
 use crate::clock::Phase;
 use crate::effect::{CallEvent, Effect, Effects, RenderedAudio, VoicemailMessage};
-use crate::id::CallId;
 use crate::media_port::{Channels, MediaEvent, MediaEventKind, MediaLeg, MediaPort};
 use crate::prompts::Prompts;
 use crate::route::FlowSource;
 use crate::timer::CallTimer;
+
+mod actions;
 
 /// The tag of a whisper's player on the answering party's leg.
 const WHISPER: u64 = u64::MAX;
@@ -390,39 +391,18 @@ impl Switch {
         sip: &mut Endpoint,
     ) -> Option<ivr::Event> {
         let call = self.calls.get_mut(call_id)?;
+        let cx = &mut self.cx;
         match action {
             Action::Answer => {
                 self.answer_caller(now, call_id, sip);
                 None
             }
-            Action::Ring(_) => {
-                let run = call.flow.as_mut()?;
-                if call.caller.state != SipState::Offering {
-                    let ringback = Player::single(Playable::Tone(ToneSpec::US_RINGBACK));
-                    self.cx.media.play(&call.caller.media, ringback);
-                } else if !std::mem::replace(&mut run.rang, true) {
-                    ring_caller(sip, now, call, self.cx.local_address);
-                }
-                None
-            }
-            Action::Play { id, audio } => self.flow_play(call_id, id, audio),
-            Action::StopPlayback => {
-                if let Some(run) = call.flow.as_mut() {
-                    run.waiting_audio = None;
-                }
-                self.cx.media.stop_playback(&call.caller.media);
-                None
-            }
-            Action::HoldMusic { prompt } => {
-                let prompts = PromptLookup::new(&self.cx.prompts, &self.cx.uploaded_prompts);
-                let music = prompt.as_deref().and_then(|name| prompts.named(name));
-                let music = music.unwrap_or(&self.cx.prompts.hold_music).clone();
-                let player = Player::single(Playable::Looped(music));
-                self.cx.media.play(&call.caller.media, player);
-                None
-            }
-            Action::Record { id, mailbox } => self.flow_record(now, call_id, id, mailbox, sip),
-            Action::StopRecording { id } => self.flow_stop_recording(now, call_id, id),
+            Action::Ring(_) => actions::ring(cx, now, call, sip),
+            Action::Play { id, audio } => actions::play(cx, call, id, audio),
+            Action::StopPlayback => actions::stop_playback(cx, call),
+            Action::HoldMusic { prompt } => actions::hold_music(cx, call, prompt.as_deref()),
+            Action::Record { id, mailbox } => actions::record(cx, now, call, (id, mailbox), sip),
+            Action::StopRecording { id } => actions::stop_recording(cx, now, call, id),
             Action::Dial {
                 id,
                 target,
@@ -439,15 +419,7 @@ impl Switch {
                 }
                 None
             }
-            Action::Fetch { id, url, variables } => {
-                self.cx.effects.push(Effect::Webhook {
-                    call_id: CallId::from(call_id),
-                    fetch: id,
-                    url,
-                    variables,
-                });
-                None
-            }
+            Action::Fetch { id, url, variables } => actions::fetch(cx, call, (id, url), variables),
             Action::LoadFlow { id, flow } => Some(self.flow_load(call_id, id, flow)),
             Action::Hangup => {
                 info!("the flow hangs up");
@@ -455,57 +427,6 @@ impl Switch {
                 None
             }
         }
-    }
-
-    /// Plays a flow's audio to its caller: at once when it is at hand,
-    /// else once it is rendered or fetched (a play that cannot be made is
-    /// reported finished).
-    fn flow_play(&mut self, call_id: &str, id: u64, audio: Audio) -> Option<ivr::Event> {
-        let call = self.calls.get_mut(call_id)?;
-        let run = call.flow.as_mut()?;
-        let prompts = PromptLookup::new(&self.cx.prompts, &self.cx.uploaded_prompts);
-        match playable(&audio, &*self.cx.audio, prompts) {
-            Resolved::Ready(playable) => {
-                run.waiting_audio = None;
-                self.cx
-                    .media
-                    .play(&call.caller.media, Player::single(playable).tagged(id));
-                None
-            }
-            Resolved::Pending => {
-                run.waiting_audio = Some(id);
-                // What played before stops while the audio is made.
-                self.cx.media.stop_playback(&call.caller.media);
-                let play = (CallId::from(call_id), id);
-                self.cx.effects.push(match audio {
-                    Audio::Say { text, voice } => Effect::Say {
-                        text,
-                        voice,
-                        play: Some(play),
-                    },
-                    Audio::Url(url) => Effect::FetchAudio { url, play },
-                    _ => return Some(ivr::Event::PlaybackFinished { id }),
-                });
-                None
-            }
-            Resolved::Missing(reason) => {
-                warn!(%reason, "a flow's prompt cannot be played: skipped");
-                Some(ivr::Event::PlaybackFinished { id })
-            }
-        }
-    }
-
-    /// Ends a flow's recording `id`, if it is the one running.
-    fn flow_stop_recording(&mut self, now: Instant, call_id: &str, id: u64) -> Option<ivr::Event> {
-        let call = self.calls.get_mut(call_id)?;
-        let run = call.flow.as_mut()?;
-        let recording = run.recording.take_if(|recording| recording.id == id)?;
-        self.cx.media.stop_recording(&call.caller.media);
-        self.cx.media.detect_speech(&call.caller.media, false);
-        let duration = now.saturating_duration_since(recording.started);
-        let ended = (wall_at(self.cx.wall_clock, now), duration);
-        recording_over(&mut self.cx.effects, ended, call_id, call, recording);
-        Some(ivr::Event::RecordingFinished { id, duration })
     }
 
     /// The flow `flow` a call's flow goes on with, for its load `id`.
@@ -522,58 +443,6 @@ impl Switch {
             id,
             flow: (*document).clone(),
         }
-    }
-
-    /// Starts a flow's recording: into a voicemail box, or the call's
-    /// recordings.
-    fn flow_record(
-        &mut self,
-        now: Instant,
-        call_id: &str,
-        id: u64,
-        mailbox: Option<String>,
-        sip: &mut Endpoint,
-    ) -> Option<ivr::Event> {
-        let dir = if mailbox.is_some() {
-            &self.cx.voicemail_dir
-        } else {
-            &self.cx.recordings_dir
-        };
-        let path = dir.join(format!("{}.wav", sip.new_token()));
-        let call = self.calls.get_mut(call_id)?;
-        if let Err(error) = self
-            .cx
-            .media
-            .record(&call.caller.media, None, &path, Channels::Mono)
-        {
-            warn!(%error, file = %path.display(), "cannot create the flow's recording");
-            return Some(ivr::Event::RecordingFinished {
-                id,
-                duration: Duration::ZERO,
-            });
-        }
-        let file = file_name(&path);
-        match &mailbox {
-            Some(mailbox) => info!(%mailbox, %file, "taking a voicemail message"),
-            None => info!(%file, "the flow records the caller"),
-        }
-        self.cx.media.detect_speech(&call.caller.media, true);
-        if mailbox.is_none() {
-            call.recording_started(&file, false);
-            self.cx.effects.publish(CallEvent::RecordingStarted {
-                call_id: call_id.to_string(),
-                at: wall_at(self.cx.wall_clock, now),
-                file: file.clone(),
-            });
-        }
-        call.flow.as_mut()?.recording = Some(FlowRecording {
-            id,
-            file,
-            path,
-            mailbox,
-            started: now,
-        });
-        None
     }
 
     /// Calls `target` for a flow's dial: the caller is answered (if it
@@ -680,7 +549,7 @@ impl Switch {
             Some(Route::Flow { flow, time_zone }) => {
                 // The call goes on in that DID's flow.
                 let mut call = self.calls.remove(call_id).ok_or(DialElsewhere::Gone)?;
-                self.leave_flow(now, call_id, &mut call);
+                leave_flow(&mut self.cx, now, &mut call);
                 let started = self.start_flow(now, &mut call, &flow, time_zone);
                 self.calls.insert(call.id.clone(), call);
                 if let Err(refusal) = started {
@@ -766,49 +635,20 @@ impl Switch {
         );
         true
     }
-
-    /// The call leaves its flow (it ends, or is transferred): a voicemail
-    /// message being taken is kept, and the time with the flow counted.
-    pub(super) fn leave_flow(&mut self, now: Instant, call_id: &str, call: &mut Call) {
-        let Some(mut run) = call.flow.take() else {
-            return;
-        };
-        self.cx
-            .timers
-            .cancel(&(call.id.clone(), CallTimer::FlowTimeout));
-        if let Some(recording) = run.recording.take() {
-            self.cx.media.stop_recording(&call.caller.media);
-            self.cx.media.detect_speech(&call.caller.media, false);
-            let duration = now.saturating_duration_since(recording.started);
-            let ended = (self.cx.wall(now), duration);
-            recording_over(&mut self.cx.effects, ended, call_id, call, recording);
-        }
-    }
 }
 
-/// A flow's recording is over (at a wall-clock time, this long): a
-/// voicemail message goes to its box; any other recording is listed with
-/// the call's record.
-fn recording_over(
-    effects: &mut Effects,
-    (ended, duration): (std::time::SystemTime, Duration),
-    call_id: &str,
-    call: &mut Call,
-    recording: FlowRecording,
-) {
-    let Some(mailbox) = recording.mailbox else {
-        call.recording_now = None;
+/// The call leaves its flow (it ends, or is transferred): a voicemail
+/// message being taken is kept, and the time with the flow counted.
+pub(super) fn leave_flow(cx: &mut Context, now: Instant, call: &mut Call) {
+    let Some(mut run) = call.flow.take() else {
         return;
     };
-    info!(%mailbox, seconds = format!("{:.1}", duration.as_secs_f64()), "voicemail message taken");
-    effects.push(Effect::Voicemail(VoicemailMessage {
-        mailbox,
-        call_id: call_id.to_string(),
-        caller_id: call.caller_id.clone(),
-        did: call.number_dialed.clone(),
-        file: recording.file,
-        path: recording.path,
-        duration,
-        received_at: ended,
-    }));
+    cx.timers.cancel(&(call.id.clone(), CallTimer::FlowTimeout));
+    if let Some(recording) = run.recording.take() {
+        cx.media.stop_recording(&call.caller.media);
+        cx.media.detect_speech(&call.caller.media, false);
+        let duration = now.saturating_duration_since(recording.started);
+        let ended = (cx.wall(now), duration);
+        actions::recording_over(&mut cx.effects, ended, call, recording);
+    }
 }

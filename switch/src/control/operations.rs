@@ -68,7 +68,7 @@ impl Switch {
             "transferring the call"
         );
         let answered = call.caller.state == SipState::Up;
-        self.leave_flow(now, call_id, &mut call);
+        flow::leave_flow(&mut self.cx, now, &mut call);
         self.release_outbound(now, &mut call, true, sip);
         call.note_hold(now);
         self.cx.media.stop_playback(&call.caller.media);
