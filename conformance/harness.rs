@@ -880,11 +880,25 @@ pub fn spawn_sipp(scenario: &str, args: &[&str]) -> SippRun {
     if !has("-mi") {
         full.extend(["-mi".into(), "127.0.0.1".into()]);
     }
-    if !has("-p") {
-        full.extend(["-p".into(), free_port().to_string()]);
-    }
+    let sip_port = match args.iter().position(|a| *a == "-p") {
+        Some(at) => args.get(at + 1).and_then(|port| port.parse().ok()),
+        None => {
+            let port = free_port();
+            full.extend(["-p".into(), port.to_string()]);
+            Some(port)
+        }
+    };
     if !has("-mp") {
-        full.extend(["-mp".into(), free_port_block(4).to_string()]);
+        // SIPp binds the media port and the three after it (audio and
+        // video RTP and RTCP): a block that leaves out its SIP port, which
+        // is not bound yet and so looks free.
+        let media = loop {
+            let base = free_port_block(4);
+            if sip_port.is_none_or(|port| !(base..base + 4).contains(&port)) {
+                break base;
+            }
+        };
+        full.extend(["-mp".into(), media.to_string()]);
     }
     if !has("-m") {
         full.extend(["-m".into(), "1".into()]);
