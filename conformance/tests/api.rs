@@ -95,6 +95,13 @@ fn the_admin_token_is_written_once_and_private() {
         "the secret is not stored"
     );
     if server.database_url().is_none() {
+        // The database holds digest HA1s: the server's user's only, its
+        // WAL and shared-memory files too.
+        for name in ["switchboard.db", "switchboard.db-wal", "switchboard.db-shm"] {
+            let path = server.data_dir().join(name);
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{name}");
+        }
         let database = std::fs::read(server.data_dir().join("switchboard.db")).unwrap();
         let wal = std::fs::read(server.data_dir().join("switchboard.db-wal")).unwrap_or_default();
         for bytes in [database, wal] {

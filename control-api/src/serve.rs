@@ -29,7 +29,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         shutdown_signal().await;
         let _ = stop.send(true);
     });
-    std::fs::create_dir_all(&settings.data_dir)
+    create_private_dir(&settings.data_dir)
         .with_context(|| format!("creating {}", settings.data_dir.display()))?;
     let storage =
         storage::Storage::open(&settings.data_dir, settings.database_url.as_deref()).await?;
@@ -277,5 +277,37 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = terminate.recv() => info!("SIGTERM received"),
         _ = interrupt.recv() => info!("SIGINT received"),
+    }
+}
+
+/// Creates the data directory, if it is new, readable by the server's
+/// user only: it holds the database (digest HA1s, as good as passwords),
+/// the admin token and the recordings. An existing one is left as it is.
+fn create_private_dir(path: &std::path::Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(path)
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_new_data_directory_is_the_servers_users_only() {
+        let base = std::env::temp_dir().join(format!("sb-private-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let dir = base.join("data");
+        create_private_dir(&dir).unwrap();
+        for made in [&base, &dir] {
+            let mode = std::fs::metadata(made).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700, "{}", made.display());
+        }
+        // Again: an existing directory is fine.
+        create_private_dir(&dir).unwrap();
+        std::fs::remove_dir_all(&base).unwrap();
     }
 }

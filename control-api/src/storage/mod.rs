@@ -96,6 +96,8 @@ impl Storage {
             }
             None => {
                 let path = data_dir.join(DATABASE_FILE);
+                create_private_file(&path)
+                    .with_context(|| format!("creating the database {}", path.display()))?;
                 let url = format!("sqlite://{}?mode=rwc", encode_path(&path));
                 let pool = AnyPoolOptions::new()
                     .max_connections(8)
@@ -183,6 +185,21 @@ impl Storage {
             .fetch_all(&self.pool)
             .await?;
         Ok((rows, total))
+    }
+}
+
+/// Creates the database file, if it is new, readable and writable by
+/// the server's user only: it holds digest HA1s, which are as good as
+/// passwords. SQLite gives its WAL and shared-memory files the same mode.
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(error),
     }
 }
 
