@@ -1,16 +1,20 @@
-//! Locking a user out after repeated failed authentications.
+//! Locking a user out, from one address, after repeated failed
+//! authentications.
 
 use super::bounded_map::BoundedMap;
 use std::fmt;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-/// Counts consecutive failed authentications per user and locks a user out
-/// for a while after too many. Bounded: when full, the oldest entry is
-/// forgotten.
+/// Counts consecutive failed authentications per user and source address
+/// and locks that user out from that address for a while after too many.
+/// Failures from one address never lock the user out from another, so a
+/// stranger guessing a phone's password cannot keep the phone itself out.
+/// Bounded: when full, the oldest entry is forgotten.
 pub struct Lockout {
     threshold: u32,
     duration: Duration,
-    users: BoundedMap<String, FailureState>,
+    users: BoundedMap<(String, IpAddr), FailureState>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -30,8 +34,9 @@ impl fmt::Debug for Lockout {
 }
 
 impl Lockout {
-    /// Locks a user for `duration` after `threshold` consecutive failures
-    /// (0 disables locking), remembering at most `capacity` users.
+    /// Locks a user out from an address for `duration` after `threshold`
+    /// consecutive failures from it (0 disables locking), remembering at
+    /// most `capacity` users and addresses.
     pub fn new(threshold: u32, duration: Duration, capacity: usize) -> Lockout {
         Lockout {
             threshold,
@@ -40,37 +45,37 @@ impl Lockout {
         }
     }
 
-    /// When `user`'s lock ends, if locked at `now`. An expired lock is
-    /// cleared, with its failure count.
-    pub fn locked_until(&mut self, now: Instant, user: &str) -> Option<Instant> {
-        let state = self.users.get_mut(user)?;
+    /// When `user`'s lock from `source` ends, if locked at `now`. An
+    /// expired lock is cleared, with its failure count.
+    pub fn locked_until(&mut self, now: Instant, user: &str, source: IpAddr) -> Option<Instant> {
+        let key = (user.to_owned(), source);
+        let state = self.users.get_mut(&key)?;
         match state.locked_until {
             Some(until) if until > now => Some(until),
             Some(_) => {
-                self.users.remove(user);
+                self.users.remove(&key);
                 None
             }
             None => None,
         }
     }
 
-    /// Counts a failed authentication; returns when the lock ends if this
-    /// failure locked the user.
-    pub fn record_failure(&mut self, now: Instant, user: &str) -> Option<Instant> {
+    /// Counts a failed authentication of `user` from `source`; returns
+    /// when the lock ends if this failure locked it.
+    pub fn record_failure(&mut self, now: Instant, user: &str, source: IpAddr) -> Option<Instant> {
         if self.threshold == 0 {
             return None;
         }
-        let state = match self.users.get_mut(user) {
+        let key = (user.to_owned(), source);
+        let state = match self.users.get_mut(&key) {
             Some(state) => state,
             None => {
-                self.users.insert(
-                    user.to_owned(),
-                    FailureState {
-                        consecutive: 0,
-                        locked_until: None,
-                    },
-                );
-                self.users.get_mut(user).expect("just inserted")
+                let fresh = FailureState {
+                    consecutive: 0,
+                    locked_until: None,
+                };
+                self.users.insert(key.clone(), fresh);
+                self.users.get_mut(&key).expect("just inserted")
             }
         };
         state.consecutive += 1;
@@ -83,9 +88,10 @@ impl Lockout {
         None
     }
 
-    /// A successful authentication resets the count.
-    pub fn record_success(&mut self, user: &str) {
-        self.users.remove(user);
+    /// A successful authentication of `user` from `source` resets that
+    /// address's count.
+    pub fn record_success(&mut self, user: &str, source: IpAddr) {
+        self.users.remove(&(user.to_owned(), source));
     }
 
     /// How many users have failures or locks on record.
@@ -104,30 +110,50 @@ mod tests {
         Instant::now()
     }
 
+    const PHONE: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 10));
+    const STRANGER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(198, 51, 100, 7));
+
     #[test]
     fn lockout_counts_consecutive_failures() {
         let t0 = epoch();
         let mut lockout = Lockout::new(3, Duration::from_secs(60), 10);
-        assert_eq!(lockout.record_failure(t0, "bob"), None);
-        lockout.record_success("bob");
-        assert_eq!(lockout.record_failure(t0, "bob"), None);
-        assert_eq!(lockout.record_failure(t0, "bob"), None);
-        let until = lockout.record_failure(t0, "bob").unwrap();
+        assert_eq!(lockout.record_failure(t0, "bob", PHONE), None);
+        lockout.record_success("bob", PHONE);
+        assert_eq!(lockout.record_failure(t0, "bob", PHONE), None);
+        assert_eq!(lockout.record_failure(t0, "bob", PHONE), None);
+        let until = lockout.record_failure(t0, "bob", PHONE).unwrap();
         assert_eq!(until, t0 + Duration::from_secs(60));
         assert_eq!(
-            lockout.locked_until(t0 + Duration::from_secs(59), "bob"),
+            lockout.locked_until(t0 + Duration::from_secs(59), "bob", PHONE),
             Some(until)
         );
         assert_eq!(
-            lockout.locked_until(t0 + Duration::from_secs(60), "bob"),
+            lockout.locked_until(t0 + Duration::from_secs(60), "bob", PHONE),
             None
         );
         assert_eq!(lockout.tracked(), 0);
         // Bounded: the oldest user is forgotten.
         let mut small = Lockout::new(3, Duration::from_secs(60), 2);
         for user in ["a", "b", "c"] {
-            small.record_failure(t0, user);
+            small.record_failure(t0, user, PHONE);
         }
         assert_eq!(small.tracked(), 2);
+    }
+
+    #[test]
+    fn a_stranger_locks_only_itself_out() {
+        let t0 = epoch();
+        let mut lockout = Lockout::new(3, Duration::from_secs(60), 10);
+        for _ in 0..2 {
+            assert_eq!(lockout.record_failure(t0, "bob", STRANGER), None);
+        }
+        assert!(lockout.record_failure(t0, "bob", STRANGER).is_some());
+        assert!(lockout.locked_until(t0, "bob", STRANGER).is_some());
+        assert_eq!(lockout.locked_until(t0, "bob", PHONE), None);
+        // The phone's own failures count apart, and its success clears
+        // only its own count.
+        assert_eq!(lockout.record_failure(t0, "bob", PHONE), None);
+        lockout.record_success("bob", PHONE);
+        assert!(lockout.locked_until(t0, "bob", STRANGER).is_some());
     }
 }

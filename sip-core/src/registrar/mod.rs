@@ -50,8 +50,8 @@ pub struct RegistrarConfig {
     pub default_expires: u32,
     /// Most bindings per user (default 10).
     pub max_contacts_per_user: usize,
-    /// Consecutive failed authentications that lock a user (default 5; 0
-    /// never locks).
+    /// Consecutive failed authentications from one address that lock a
+    /// user out from that address (default 5; 0 never locks).
     pub lockout_threshold: u32,
     /// How long a lock lasts (default 300 s).
     pub lockout_duration: Duration,
@@ -309,7 +309,7 @@ impl Registrar {
         lookup: impl FnOnce(&str) -> Option<Ha1s>,
     ) -> Result<(), RegisterOutcome> {
         let respond = |status: u16| reply(request, status, tag);
-        if self.lockout.locked_until(now, user).is_some() {
+        if self.lockout.locked_until(now, user, source.ip()).is_some() {
             tracing::debug!(user, %source, "REGISTER refused: user locked out");
             return Err(RegisterOutcome::refused(respond(403).with_reason("Locked")));
         }
@@ -351,18 +351,18 @@ impl Registrar {
             lookup,
         ) {
             Verdict::Ok { .. } => {
-                self.lockout.record_success(user);
+                self.lockout.record_success(user, source.ip());
                 return Ok(());
             }
             Verdict::Stale => self.challenge(now, request, tag, true),
             Verdict::Rejected(reason) if reason.is_wrong_credentials() => {
                 tracing::debug!(user, %source, %reason, "REGISTER authentication failed");
-                if let Some(until) = self.lockout.record_failure(now, user) {
+                if let Some(until) = self.lockout.record_failure(now, user, source.ip()) {
                     tracing::warn!(
                         user,
                         failures = self.config.lockout_threshold,
                         lock_seconds = self.config.lockout_duration.as_secs(),
-                        "user locked out after repeated failed authentications"
+                        "user locked out from an address after repeated failed authentications"
                     );
                     self.events.push_back(RegistrarEvent::UserLocked {
                         user: user.to_owned(),
@@ -636,6 +636,40 @@ mod tests {
         let outcome = send(&mut registrar, t0, &request);
         assert_eq!(outcome.response.status, 403);
         assert_eq!(registrar.bindings_count(), 0);
+    }
+
+    #[test]
+    fn a_strangers_failures_do_not_lock_the_phone_out_from_its_own_address() {
+        let mut registrar = registrar();
+        let t0 = epoch();
+        let stranger: SocketAddr = "198.51.100.7:5060".parse().unwrap();
+        let mut attacker = Phone::new("alice", "guess");
+        let first =
+            registrar.handle_register(t0, &attacker.request(&[], ""), stranger, "UDP", users);
+        attacker.learn(&first.response);
+        for _ in 0..5 {
+            let request = attacker.request(&[], "");
+            let outcome = registrar.handle_register(t0, &request, stranger, "UDP", users);
+            assert_eq!(outcome.response.status, 403);
+        }
+        assert!(matches!(
+            events(&mut registrar)[..],
+            [RegistrarEvent::UserLocked { .. }]
+        ));
+        let request = attacker.request(&[], "");
+        let locked = registrar.handle_register(t0, &request, stranger, "UDP", users);
+        assert_eq!(locked.response.reason.as_str(), "Locked");
+        // The phone, from its own address, registers as ever.
+        let mut owner = Phone::new("alice", "secret");
+        let response = register(
+            &mut registrar,
+            &mut owner,
+            t0,
+            &["<sip:alice@192.0.2.10>"],
+            "",
+        );
+        assert_eq!(response.status, 200);
+        assert_eq!(registrar.bindings_count(), 1);
     }
 
     #[test]

@@ -9,7 +9,7 @@ pub(super) fn log_registrar_event(event: &RegistrarEvent) {
             info!(%user, ?reason, "registration removed")
         }
         RegistrarEvent::UserLocked { user, .. } => {
-            warn!(%user, "user locked after failed authentications")
+            warn!(%user, "user locked out from an address after failed authentications")
         }
     }
 }
