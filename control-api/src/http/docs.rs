@@ -1,18 +1,11 @@
 //! `/api/v1/docs`: the API's reference for people, one self-contained
 //! HTML page rendered from the same OpenAPI document as
-//! `/api/v1/openapi.json`, so the two cannot disagree. Like every route
-//! but health it needs a token; a browser passes it as `?access_token=`.
+//! `/api/v1/openapi.json`, so the two cannot disagree. Like the document,
+//! it needs no token: it describes the API and holds no data.
 
-use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::Html;
 use serde_json::Value;
 use std::fmt::Write as _;
-
-use super::AppState;
-use super::auth::{Caller, Role, TokenQuery};
-use super::error::{ApiError, ErrorBody};
-use super::paging::ValidQuery;
 
 /// The API reference as an HTML page.
 #[utoipa::path(
@@ -20,23 +13,12 @@ use super::paging::ValidQuery;
     path = "/api/v1/docs",
     operation_id = "docs_page",
     tag = "server",
-    security(("bearer" = [])),
-    params(TokenQuery),
     responses(
         (status = 200, description = "The reference, HTML", content_type = "text/html"),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 422, description = "A parameter is wrong", body = ErrorBody),
     )
 )]
-pub async fn page(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    ValidQuery(query): ValidQuery<TokenQuery>,
-) -> Result<Html<String>, ApiError> {
-    let caller =
-        Caller::from_headers_or_query(&state, headers, query.access_token.as_deref()).await?;
-    caller.require(Role::ReadOnly)?;
-    Ok(Html(render(&super::openapi_document())))
+pub async fn page() -> Html<String> {
+    Html(render(&super::openapi_document()))
 }
 
 /// Text made safe for HTML.
@@ -123,9 +105,17 @@ pub fn render(document: &Value) -> String {
         let _ = writeln!(html, "<p>{}</p>", escape(description));
     }
     html.push_str(
-        "<p>Every route but <code>GET /api/v1/health</code> and <code>POST /api/v1/login</code> \
-         needs <code>Authorization: Bearer &lt;token&gt;</code>. The machine-readable document \
-         is <a href=\"openapi.json\">/api/v1/openapi.json</a>.</p>\n",
+        "<h2 id=\"authentication\">Authentication</h2>\n\
+         <p>Every route but <code>GET /api/v1/health</code>, <code>POST /api/v1/login</code>, \
+         this page and <code>GET /api/v1/openapi.json</code> needs \
+         <code>Authorization: Bearer &lt;token&gt;</code>. A token comes from \
+         <code>POST /api/v1/login</code> (a user's name and password) or \
+         <code>POST /api/v1/tokens</code> (made by an admin, with a role); the first admin \
+         token is written to <code>DATA_DIR/admin-token</code> on the server's first start. \
+         A missing or unknown token gets <code>401</code>, a token whose role does not \
+         allow the operation <code>403</code>.</p>\n\
+         <p>The machine-readable document is \
+         <a href=\"openapi.json\">/api/v1/openapi.json</a>.</p>\n",
     );
 
     // Operations, grouped by tag in the document's tag order.
