@@ -228,7 +228,7 @@ impl Server {
         // server does not write the token file for a database that has one.
         for _ in 0..3 {
             let database_url = test_postgres().map(|server| create_test_database(&server));
-            if let Some(server) = Server::try_start(database_url, extra_args) {
+            if let Some(server) = Server::try_start(database_url, extra_args, LOCALHOST) {
                 return server;
             }
         }
@@ -250,7 +250,7 @@ impl Server {
     /// first, it starts again on others.
     fn start_on(database_url: Option<String>, extra_args: &[&str]) -> Server {
         for _ in 0..3 {
-            if let Some(server) = Server::try_start(database_url.clone(), extra_args) {
+            if let Some(server) = Server::try_start(database_url.clone(), extra_args, LOCALHOST) {
                 return server;
             }
         }
@@ -259,7 +259,24 @@ impl Server {
 
     /// One attempt of [`Server::start_on`]: `None` if a port it picked was
     /// taken by the time it bound it.
-    fn try_start(database_url: Option<String>, extra_args: &[&str]) -> Option<Server> {
+    /// A server whose SIP listens on every address (0.0.0.0), reached at
+    /// 127.0.0.1, with `extra_args` (which must say what to advertise).
+    pub fn start_on_every_address(extra_args: &[&str]) -> Server {
+        for _ in 0..3 {
+            let database_url = test_postgres().map(|server| create_test_database(&server));
+            if let Some(server) = Server::try_start(database_url, extra_args, Ipv4Addr::UNSPECIFIED)
+            {
+                return server;
+            }
+        }
+        panic!("switchboard never found free ports to start on");
+    }
+
+    fn try_start(
+        database_url: Option<String>,
+        extra_args: &[&str],
+        listen: Ipv4Addr,
+    ) -> Option<Server> {
         let binary = server_binary();
         let data_dir = temp_dir("switchboard-data");
         let log_path = data_dir.join("server.log");
@@ -274,7 +291,7 @@ impl Server {
         }
         let child = command
             .arg("--sip-listen")
-            .arg(sip.to_string())
+            .arg(SocketAddrV4::new(listen, port).to_string())
             .arg("--http-listen")
             .arg(http.to_string())
             .arg("--rtp-ports")

@@ -19,6 +19,23 @@ fn options_lists_allow_accept_supported() {
     sipp("options", &[&server.target(), "-s", "1000"]).assert_ok(Some(&server));
 }
 
+/// Listening on every address (0.0.0.0), the server tells peers the
+/// address it is set to advertise: never 0.0.0.0 in Via, Contact or SDP,
+/// so the call's ACK, RTP and BYE reach it.
+#[test]
+fn listening_on_every_address_tells_peers_a_reachable_one() {
+    let server = Server::start_on_every_address(&["--sip-advertise", "127.0.0.1"]);
+    let outcome = sipp("uac_echo", &[&server.target(), "-s", "1000", "-d", "500"]);
+    outcome.assert_ok(Some(&server));
+    let messages =
+        std::fs::read_to_string(outcome.out_dir.join("messages.log")).expect("SIPp's message log");
+    assert!(messages.contains("SIP/2.0 200"), "{messages}");
+    assert!(
+        !messages.contains("0.0.0.0"),
+        "an unspecified address went on the wire:\n{messages}"
+    );
+}
+
 #[test]
 fn echo_did_answers_100_calls_over_udp() {
     let server = Server::start();

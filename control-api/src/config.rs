@@ -4,7 +4,7 @@
 use anyhow::{Context, bail};
 use clap::Parser;
 use serde::Deserialize;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 /// Command-line flags. Each has an environment variable of the same name.
@@ -18,6 +18,15 @@ pub struct Flags {
     /// SIP listen address, for UDP and TCP [default: 127.0.0.1:5060].
     #[arg(long, env = "SWITCHBOARD_SIP_LISTEN")]
     pub sip_listen: Option<SocketAddr>,
+    /// The address put in Via and Contact when the SIP listen address
+    /// is not one peers can reach (0.0.0.0, ::, or behind NAT)
+    /// [default: external_address, else the listen address].
+    #[arg(long, env = "SWITCHBOARD_SIP_ADVERTISE")]
+    pub sip_advertise: Option<IpAddr>,
+    /// The address put in SDP for RTP [default: external_address, else
+    /// the SIP address].
+    #[arg(long, env = "SWITCHBOARD_RTP_ADVERTISE")]
+    pub rtp_advertise: Option<IpAddr>,
     /// RTP port range, LO-HI [default: 16384-32767].
     #[arg(long, env = "SWITCHBOARD_RTP_PORTS")]
     pub rtp_ports: Option<String>,
@@ -44,6 +53,9 @@ pub struct Flags {
 #[serde(deny_unknown_fields)]
 struct FileSettings {
     sip_listen: Option<SocketAddr>,
+    sip_advertise: Option<IpAddr>,
+    rtp_advertise: Option<IpAddr>,
+    external_address: Option<IpAddr>,
     http_listen: Option<SocketAddr>,
     rtp_ports: Option<String>,
     data_dir: Option<PathBuf>,
@@ -96,6 +108,45 @@ impl Trunk {
     }
 }
 
+/// The addresses peers are told to reach the server at: never an
+/// unspecified one (0.0.0.0 or ::), which no peer can send to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Advertise {
+    /// In Via and Contact (with the SIP listen port).
+    pub sip: IpAddr,
+    /// In SDP's `c=` and `o=` lines.
+    pub rtp: IpAddr,
+}
+
+impl Advertise {
+    /// The addresses for SIP listening on `listen`: `sip` and `rtp` when
+    /// given, else `external` (one address for both, as behind NAT),
+    /// else the listen address, which must then be a specific one.
+    pub fn new(
+        listen: IpAddr,
+        sip: Option<IpAddr>,
+        rtp: Option<IpAddr>,
+        external: Option<IpAddr>,
+    ) -> anyhow::Result<Advertise> {
+        let given = sip.or(external);
+        let sip = match given {
+            Some(address) => address,
+            None if listen.is_unspecified() => anyhow::bail!(
+                "listening on {listen} needs an address to tell peers: \
+                 --sip-advertise IP (or external_address in the config file)"
+            ),
+            None => listen,
+        };
+        let rtp = rtp.or(external).unwrap_or(sip);
+        for (what, address) in [("--sip-advertise", sip), ("--rtp-advertise", rtp)] {
+            if address.is_unspecified() {
+                anyhow::bail!("{what} {address}: peers cannot send to an unspecified address");
+            }
+        }
+        Ok(Advertise { sip, rtp })
+    }
+}
+
 /// The transport to a trunk.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -112,6 +163,8 @@ pub enum TrunkTransport {
 pub struct Settings {
     /// SIP listen address.
     pub sip_listen: SocketAddr,
+    /// The addresses peers are told: SIP (Via, Contact) and RTP (SDP).
+    pub advertise: Advertise,
     /// HTTP control API listen address.
     pub http_listen: SocketAddr,
     /// Lowest RTP port.
@@ -169,11 +222,19 @@ impl Settings {
             .or(file.rtp_ports)
             .unwrap_or_else(|| "16384-32767".to_string());
         let (rtp_low, rtp_high) = parse_port_range(&rtp_ports)?;
+        let sip_listen = flags
+            .sip_listen
+            .or(file.sip_listen)
+            .unwrap_or_else(|| "127.0.0.1:5060".parse().expect("valid default"));
+        let advertise = Advertise::new(
+            sip_listen.ip(),
+            flags.sip_advertise.or(file.sip_advertise),
+            flags.rtp_advertise.or(file.rtp_advertise),
+            file.external_address,
+        )?;
         Ok(Settings {
-            sip_listen: flags
-                .sip_listen
-                .or(file.sip_listen)
-                .unwrap_or_else(|| "127.0.0.1:5060".parse().expect("valid default")),
+            sip_listen,
+            advertise,
             http_listen: flags
                 .http_listen
                 .or(file.http_listen)
@@ -271,5 +332,34 @@ mod tests {
         std::fs::write(&path, "bogus = 1\n").unwrap();
         let flags = Flags::parse_from(["switchboard", "--config", path.to_str().unwrap()]);
         assert!(Settings::load(flags).is_err());
+    }
+
+    #[test]
+    fn peers_are_never_told_an_unspecified_address() {
+        let any: IpAddr = "0.0.0.0".parse().unwrap();
+        let public: IpAddr = "203.0.113.5".parse().unwrap();
+        let lan: IpAddr = "192.168.1.20".parse().unwrap();
+        let error = Advertise::new(any, None, None, None).unwrap_err();
+        assert!(error.to_string().contains("--sip-advertise"), "{error}");
+        assert!(Advertise::new("::".parse().unwrap(), None, None, None).is_err());
+        assert!(Advertise::new(lan, Some(any), None, None).is_err());
+        assert_eq!(
+            Advertise::new(any, None, None, Some(public)).unwrap(),
+            Advertise {
+                sip: public,
+                rtp: public
+            }
+        );
+        assert_eq!(
+            Advertise::new(any, Some(lan), Some(public), None).unwrap(),
+            Advertise {
+                sip: lan,
+                rtp: public
+            }
+        );
+        assert_eq!(
+            Advertise::new(lan, None, None, None).unwrap(),
+            Advertise { sip: lan, rtp: lan }
+        );
     }
 }

@@ -103,7 +103,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let listeners = Listeners::bind(settings.sip_listen)
         .await
         .with_context(|| format!("binding SIP on {}", settings.sip_listen))?;
-    let local_address = listeners.local_address()?;
+    let bound = listeners.local_address()?;
+    // What peers are told (Via, Contact): never 0.0.0.0 or ::.
+    let local_address = std::net::SocketAddr::new(settings.advertise.sip, bound.port());
     let mut endpoint_config = EndpointConfig::new(local_address);
     endpoint_config.seed = rand::random();
     let endpoint = Endpoint::new(endpoint_config);
@@ -162,7 +164,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let directory_commands = commands.clone();
     let flow_commands = commands.clone();
     let media = MediaPool::new(
-        local_address.ip(),
+        settings.sip_listen.ip(),
         settings.rtp_low,
         settings.rtp_high,
         move |event| {
@@ -188,6 +190,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
                 url_audio: url_audio.clone(),
             }),
             voicemail_dir,
+            media_address: Some(settings.advertise.rtp),
         },
     );
     let mut switch = SwitchTask::new(
@@ -217,7 +220,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         ));
     }
     info!(
-        sip = %local_address,
+        sip = %bound,
+        sip_advertised = %local_address,
+        rtp_advertised = %settings.advertise.rtp,
         http = %http_address,
         rtp = format!("{}-{}", settings.rtp_low, settings.rtp_high),
         data_dir = %settings.data_dir.display(),

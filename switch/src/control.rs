@@ -414,6 +414,9 @@ pub struct Resources {
     pub audio: Box<dyn RenderedAudio>,
     /// Where voicemail files are written.
     pub voicemail_dir: PathBuf,
+    /// The address put in SDP for the switch's media (the local
+    /// address's IP when none: it must be one peers can reach).
+    pub media_address: Option<IpAddr>,
 }
 
 /// The call controller.
@@ -462,6 +465,7 @@ impl Switch {
             metrics,
             audio,
             voicemail_dir,
+            media_address,
         } = resources;
         Switch {
             routing: Routing::new(trunk.is_some()),
@@ -476,7 +480,7 @@ impl Switch {
             agents: HashMap::new(),
             cx: Context {
                 media,
-                media_address: local_address.ip(),
+                media_address: media_address.unwrap_or(local_address.ip()),
                 local_address,
                 index: Index::default(),
                 origin_counter: 0,

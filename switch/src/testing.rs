@@ -50,6 +50,7 @@ pub fn demo_switch(now: Instant, media: FakeMedia) -> Switch {
             metrics: Arc::default(),
             audio: Box::new(NoAudio),
             voicemail_dir: PathBuf::from("/voicemail"),
+            media_address: None,
         },
     );
     let demo = [
