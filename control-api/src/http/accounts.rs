@@ -3,6 +3,7 @@
 //! admins write.
 
 use crate::storage::Flag;
+use crate::storage::Named;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -136,7 +137,7 @@ fn check_retention(days: u32, path: &str) -> Result<(), ApiError> {
 /// nothing is wrong with the state, not the request (as deleting an
 /// account in use is).
 pub async fn require_exists(state: &AppState, account_id: i64) -> Result<(), ApiError> {
-    if state.storage.account_exists(account_id).await? {
+    if state.storage.exists(Named::Account(account_id)).await? {
         Ok(())
     } else {
         Err(ApiError::Conflict(format!(

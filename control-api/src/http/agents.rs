@@ -6,6 +6,7 @@
 //! agent by login; an agent that a flow or DID names keeps its login and
 //! is not deleted.
 
+use crate::storage::Named;
 use std::collections::{HashMap, HashSet};
 
 use crate::storage::{AgentWriteError, Flag};
@@ -226,7 +227,7 @@ async fn require_phone(state: &AppState, extension: &str) -> Result<(), ApiError
             "must be 1 to 32 letters, digits, '.', '-' or '_'",
         ));
     }
-    if state.storage.is_phone_extension(extension).await? {
+    if state.storage.exists(Named::Phone(extension)).await? {
         Ok(())
     } else {
         Err(ApiError::invalid(

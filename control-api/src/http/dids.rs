@@ -3,6 +3,7 @@
 //! here applies to the very next INVITE ([`DirectoryChange`]); a
 //! deactivated one answers 404 and is never sent out through the trunk.
 
+use crate::storage::Named;
 use std::str::FromStr;
 
 use crate::storage::Flag;
@@ -382,7 +383,7 @@ pub async fn create(
     let shared = state.clone();
     let did = shared
         .directory_write(async move {
-            if state.storage.is_phone_extension(&new.number).await? {
+            if state.storage.exists(Named::Phone(&new.number)).await? {
                 return Err(ApiError::Conflict(format!(
                     "{} is a phone's extension",
                     new.number

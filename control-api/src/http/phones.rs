@@ -242,7 +242,7 @@ pub async fn create(
     let shared = state.clone();
     let phone = shared
         .directory_write(async move {
-            if number_is_a_did(&state, &new.extension).await? {
+            if state.storage.is_did_number(&new.extension).await? {
                 return Err(ApiError::Conflict(format!(
                     "extension {} is a DID's number",
                     new.extension
@@ -266,12 +266,6 @@ pub async fn create(
         })
         .await?;
     Ok((StatusCode::CREATED, Json(phone)))
-}
-
-/// Whether `number` is a DID's (a phone's extension may not be: both are
-/// dialled the same way).
-pub async fn number_is_a_did(state: &AppState, number: &str) -> Result<bool, ApiError> {
-    Ok(state.storage.is_did_number(number).await?)
 }
 
 /// Lists phones, by extension.

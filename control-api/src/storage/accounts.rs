@@ -12,15 +12,6 @@ macro_rules! columns {
 }
 
 impl Storage {
-    /// Whether account `id` exists.
-    pub async fn account_exists(&self, id: i64) -> Result<bool, sqlx::Error> {
-        let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM accounts WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(found.is_some())
-    }
-
     /// Account `id`, if there is one.
     pub async fn account(&self, id: i64) -> Result<Option<Account>, sqlx::Error> {
         sqlx::query_as::<_, Account>(concat!(

@@ -38,15 +38,6 @@ impl From<sqlx::Error> for AgentWriteError {
 }
 
 impl Storage {
-    /// Whether some phone has the extension `extension`.
-    pub async fn is_phone_extension(&self, extension: &str) -> Result<bool, sqlx::Error> {
-        let found: Option<(i64,)> = sqlx::query_as("SELECT id FROM phones WHERE extension = $1")
-            .bind(extension)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(found.is_some())
-    }
-
     /// Agent `id`'s row (without its skills), if there is one.
     pub async fn agent_row(&self, id: i64) -> Result<Option<AgentRow>, sqlx::Error> {
         sqlx::query_as::<_, AgentRow>(concat!("SELECT ", columns!(), " FROM agents WHERE id = $1"))

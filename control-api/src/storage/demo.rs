@@ -67,11 +67,9 @@ pub async fn insert_demo_account(
     .bind(now)
     .execute(&mut *connection)
     .await?;
-    let (id,): (i64,) = sqlx::query_as("SELECT id FROM accounts WHERE number = $1")
-        .bind(number)
-        .fetch_one(&mut *connection)
-        .await?;
-    Ok(id)
+    account_id_by_number(connection, number)
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)
 }
 
 /// Makes the demo voicemail box `name` of `account_id` at `now`, unless
